@@ -1,0 +1,35 @@
+# edgewise developer commands. `make demo` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+## demo: plan the Local Zones HashiCups example into out/local-zones-hashicups
+demo: $(STAMP)
+	$(BIN)/edgewise zones --region us-west-2
+	$(BIN)/edgewise validate examples/wavelength
+	$(BIN)/edgewise validate examples/outposts
+	$(BIN)/edgewise validate examples/local-zones-hashicups
+
+## test: lint, type-check and run the whole test suite
+test: $(STAMP) lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -n 2 -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) out bench-out .mypy_cache .ruff_cache .pytest_cache .hypothesis

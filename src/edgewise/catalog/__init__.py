@@ -1,0 +1,87 @@
+"""The built-in zone catalog: AWS Regions, Availability Zones, Local Zones, Wavelength Zones.
+
+The data is one file, ``zones.yaml`` beside this module, so that it is easy to update as
+AWS adds and retires zones. This module only reads it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+__all__ = ["Catalog", "CatalogRegion", "CatalogZone", "load_catalog"]
+
+
+@dataclass(frozen=True)
+class CatalogRegion:
+    name: str
+    metro: str
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class CatalogZone:
+    name: str
+    type: str  # availability-zone | local | wavelength
+    region: str
+    group: str
+    network_border_group: str
+    metro: str
+    lat: float
+    lon: float
+    carrier: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    regions: dict[str, CatalogRegion]
+    zones: dict[str, CatalogZone]
+
+    def suggest_zone(self, name: str, region: str | None = None, n: int = 3) -> list[str]:
+        """Closest catalog zone names, preferring the given Region."""
+        pool = [z for z in self.zones if region is None or self.zones[z].region == region]
+        found = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
+        if not found and region is not None:
+            found = difflib.get_close_matches(name, list(self.zones), n=n, cutoff=0.6)
+        return found
+
+    def suggest_region(self, name: str) -> list[str]:
+        return difflib.get_close_matches(name, list(self.regions), n=3, cutoff=0.6)
+
+    def select(self, region: str | None = None, type_: str | None = None) -> list[CatalogZone]:
+        return [
+            z
+            for z in self.zones.values()
+            if (region is None or z.region == region) and (type_ is None or z.type == type_)
+        ]
+
+
+@cache
+def load_catalog() -> Catalog:
+    text = resources.files(__package__).joinpath("zones.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    regions = {
+        name: CatalogRegion(name=name, metro=r["metro"], lat=float(r["lat"]), lon=float(r["lon"]))
+        for name, r in raw["regions"].items()
+    }
+    zones: dict[str, CatalogZone] = {}
+    for z in raw["zones"]:
+        zones[z["name"]] = CatalogZone(
+            name=z["name"],
+            type=z["type"],
+            region=z["region"],
+            group=z["group"],
+            network_border_group=z["networkBorderGroup"],
+            metro=z["metro"],
+            lat=float(z["lat"]),
+            lon=float(z["lon"]),
+            carrier=z.get("carrier"),
+            note=z.get("note"),
+        )
+    return Catalog(regions=regions, zones=zones)

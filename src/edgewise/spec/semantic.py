@@ -1,0 +1,230 @@
+"""Checks across fields and against the zone catalog, after the types are right."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+
+from ..catalog import load_catalog
+from ..errors import InputError, Problem
+from .models import OUTPOST_ARN, Application, Failover, Placement, ZoneType
+from .yamlsource import Document
+
+__all__ = ["resolve_zone_type", "validate_semantics"]
+
+EDGE_TYPES = {ZoneType.LOCAL, ZoneType.WAVELENGTH, ZoneType.OUTPOST}
+GP2_ONLY = {ZoneType.WAVELENGTH, ZoneType.OUTPOST}
+
+
+def resolve_zone_type(name: str, given: ZoneType | None) -> ZoneType | None:
+    if given is not None:
+        return given
+    entry = load_catalog().zones.get(name)
+    return ZoneType(entry.type) if entry else None
+
+
+def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]]:
+    from .loader import Spec
+
+    assert isinstance(spec, Spec)
+    cat = load_catalog()
+    t = spec.topology.spec
+    doc = spec.topology_doc
+    out: list[Problem] = []
+    types: dict[str, ZoneType] = {}
+
+    if t.region not in cat.regions:
+        near = cat.suggest_region(t.region)
+        hint = f"did you mean '{near[0]}'? " if near else ""
+        hint += "known Regions: " + ", ".join(sorted(cat.regions))
+        out.append(doc.problem(("spec", "region"), f"Region {t.region!r} is not in the zone catalog", hint))
+
+    counts = Counter(z.name for z in t.zones)
+    seen: set[str] = set()
+    for i, z in enumerate(t.zones):
+        p = ("spec", "zones", i)
+        if counts[z.name] > 1 and z.name in seen:
+            out.append(doc.problem((*p, "name"), f"zone {z.name!r} is listed twice",
+                                   "list each zone once; put all its settings in one entry"))
+            continue
+        seen.add(z.name)
+        entry = cat.zones.get(z.name)
+        ztype = resolve_zone_type(z.name, z.type)
+        if ztype is None:
+            near = cat.suggest_zone(z.name, t.region)
+            hint = (f"did you mean '{near[0]}'? " if near else "") + (
+                "if the zone is real but not in the catalog, give its 'type' "
+                "(availability-zone, local, wavelength or outpost)")
+            out.append(doc.problem((*p, "name"), f"unknown zone {z.name!r} (not in the built-in catalog)", hint))
+            continue
+        types[z.name] = ztype
+        if entry is not None:
+            if entry.region != t.region:
+                out.append(doc.problem((*p, "name"),
+                                       f"zone {z.name!r} belongs to Region {entry.region}, not {t.region}",
+                                       "one topology spans one parent Region; use a zone of that Region"))
+            if z.type is not None and z.type.value != entry.type:
+                out.append(doc.problem((*p, "type"),
+                                       f"the catalog says {z.name!r} is a {entry.type} zone, not {z.type.value}",
+                                       f"remove 'type' or set it to {entry.type}"))
+        elif ztype is not ZoneType.OUTPOST and not z.name.startswith(t.region + "-") and not (
+            ztype is ZoneType.AVAILABILITY_ZONE and z.name[:-1] == t.region
+        ):
+            out.append(doc.problem((*p, "name"),
+                                   f"zone name {z.name!r} does not belong to Region {t.region}",
+                                   f"EC2 zone names start with the Region name, e.g. {t.region}a"))
+        if ztype is ZoneType.OUTPOST:
+            if z.outpost_arn is None:
+                out.append(doc.problem(p, "an Outpost zone needs 'outpostArn'",
+                                       "add outpostArn: arn:aws:outposts:<region>:<account>:outpost/op-<id>"))
+            else:
+                m = OUTPOST_ARN.match(z.outpost_arn)
+                if m and m.group(1) != t.region:
+                    out.append(doc.problem((*p, "outpostArn"),
+                                           f"the Outpost is in Region {m.group(1)}, the topology in {t.region}",
+                                           "an Outpost is anchored to one Region; use an Outpost of this Region"))
+            if z.parent_zone is None:
+                out.append(doc.problem(p, "an Outpost zone needs 'parentZone' (the AZ it is anchored to)",
+                                       f"add parentZone: {t.region}a (or the AZ of your Outpost)"))
+        else:
+            for field, value in (("outpostArn", z.outpost_arn), ("parentZone", z.parent_zone)):
+                if value is not None:
+                    out.append(doc.problem((*p, field), f"'{field}' applies only to Outpost zones",
+                                           "remove it, or set type: outpost"))
+        if z.carrier_ip is not None and ztype is not ZoneType.WAVELENGTH:
+            out.append(doc.problem((*p, "carrierIp"), "'carrierIp' applies only to Wavelength Zones",
+                                   "remove it; Carrier IPs exist only in Wavelength Zones"))
+        ng = z.node_group
+        if ng is not None:
+            q = (*p, "nodeGroup")
+            if ng.min is not None and ng.min > ng.desired:
+                out.append(doc.problem((*q, "min"), f"min ({ng.min}) is larger than desired ({ng.desired})",
+                                       "set min <= desired <= max"))
+            if ng.max is not None and ng.max < max(ng.desired, ng.min_size):
+                out.append(doc.problem((*q, "max"),
+                                       f"max ({ng.max}) is smaller than desired/min ({max(ng.desired, ng.min_size)})",
+                                       "set min <= desired <= max"))
+            if ztype in GP2_ONLY and ng.volume_type not in (None, "gp2"):
+                where = "Wavelength Zones" if ztype is ZoneType.WAVELENGTH else "Outposts"
+                out.append(doc.problem((*q, "volumeType"),
+                                       f"{where} support only gp2 EBS volumes, not {ng.volume_type}",
+                                       "remove volumeType (gp2 is the default there) or set volumeType: gp2"))
+        if t.vpc.id is not None and (z.subnet is None or z.subnet.id is None):
+            out.append(doc.problem(p, "with an existing VPC (vpc.id) every zone needs 'subnet: {id: subnet-...}'",
+                                   "give the id of this zone's subnet in that VPC, or use vpc.cidr instead"))
+        if z.subnet is not None and z.subnet.cidr is None and z.subnet.id is None:
+            out.append(doc.problem((*p, "subnet"), "'subnet' is empty", "give 'cidr' or 'id', or remove 'subnet'"))
+
+    # Outpost parent zones must be AZs of this Region.
+    for i, z in enumerate(t.zones):
+        if types.get(z.name) is ZoneType.OUTPOST and z.parent_zone is not None:
+            ptype = types.get(z.parent_zone) or resolve_zone_type(z.parent_zone, None)
+            pentry = cat.zones.get(z.parent_zone)
+            in_region = (pentry is not None and pentry.region == t.region) or z.parent_zone in types
+            if ptype is not ZoneType.AVAILABILITY_ZONE or not in_region:
+                near = [n for n in cat.suggest_zone(z.parent_zone, t.region)
+                        if cat.zones[n].type == "availability-zone"]
+                hint = (f"did you mean '{near[0]}'? " if near else "") + \
+                    f"use an Availability Zone of {t.region}"
+                out.append(doc.problem(("spec", "zones", i, "parentZone"),
+                                       f"parent zone {z.parent_zone!r} is not an Availability Zone of {t.region}", hint))
+
+    # VPC
+    vpc = t.vpc
+    if vpc.id is None and vpc.cidr is None:
+        out.append(doc.problem(("spec", "vpc"), "the VPC needs either 'cidr' (new VPC) or 'id' (existing VPC)",
+                               "add cidr: 10.0.0.0/16, or id: vpc-... with a subnet id per zone"))
+    if vpc.id is not None and vpc.cidr is not None:
+        out.append(doc.problem(("spec", "vpc"), "give either vpc.cidr (new VPC) or vpc.id (existing VPC), not both",
+                               "remove one of the two"))
+    if vpc.cidr is not None:
+        net = ipaddress.IPv4Network(vpc.cidr)
+        if not 16 <= net.prefixlen <= 28:
+            out.append(doc.problem(("spec", "vpc", "cidr"), f"VPC CIDR /{net.prefixlen} is outside /16../28",
+                                   "AWS VPCs take a netmask between /16 and /28"))
+        subnets: list[tuple[int, ipaddress.IPv4Network]] = []
+        for i, z in enumerate(t.zones):
+            if z.subnet is None or z.subnet.cidr is None:
+                continue
+            sn = ipaddress.IPv4Network(z.subnet.cidr)
+            path = ("spec", "zones", i, "subnet", "cidr")
+            if not sn.subnet_of(net):
+                out.append(doc.problem(path, f"subnet {sn} is outside the VPC {net}",
+                                       f"pick a subnet inside {net}"))
+            if sn.prefixlen > 28:
+                out.append(doc.problem(path, f"subnet /{sn.prefixlen} is smaller than AWS allows (/28)",
+                                       "use a /28 or larger subnet; pods take IPs from it too"))
+            for j, other in subnets:
+                if sn.overlaps(other):
+                    out.append(doc.problem(path, f"subnet {sn} overlaps {other} of {t.zones[j].name}",
+                                           "give each zone its own, non-overlapping subnet"))
+            subnets.append((i, sn))
+
+    azs = [z for z in t.zones if types.get(z.name) is ZoneType.AVAILABILITY_ZONE]
+    if len(azs) < 2 and len(types) == len(t.zones):
+        out.append(doc.problem(("spec", "zones"),
+                               f"EKS needs subnets in at least two Availability Zones of the Region; found {len(azs)}",
+                               f"add a second Region AZ, e.g. {t.region}b"))
+    names = {z.name for z in t.zones}
+    for zone in t.latency_ms:
+        if zone not in names:
+            out.append(doc.problem(("spec", "latencyMs", zone), f"latencyMs names {zone!r}, which is not in spec.zones",
+                                   "use a zone name from spec.zones"))
+    return out, types
+
+
+def _application_problems(app: Application, doc: Document, types: dict[str, ZoneType]) -> list[Problem]:
+    out: list[Problem] = []
+    svc = app.spec.services
+    names = Counter(s.name for s in svc)
+    has_edge = any(t in EDGE_TYPES for t in types.values())
+    for i, s in enumerate(svc):
+        p = ("spec", "services", i)
+        if names[s.name] > 1 and next(j for j, x in enumerate(svc) if x.name == s.name) != i:
+            out.append(doc.problem((*p, "name"), f"service {s.name!r} is defined twice",
+                                   "give every service a unique name"))
+        for k, call in enumerate(s.calls):
+            if call not in names:
+                near = [n for n in names if n.startswith(call[:3])][:1]
+                hint = (f"did you mean '{near[0]}'? " if near else "") + \
+                    "calls name services of this Application: " + ", ".join(sorted(names))
+                out.append(doc.problem((*p, "calls", k), f"calls unknown service {call!r}", hint))
+        if s.failover is Failover.REGION and not s.has_region_copy:
+            out.append(doc.problem((*p, "failover"),
+                                   "failover: region needs a Region copy, but placement is 'edge'",
+                                   "set placement: edge-and-region, or failover: none"))
+        if s.failover is not None and not s.has_edge_copies:
+            out.append(doc.problem((*p, "failover"),
+                                   "failover applies to edge copies; this service runs only in the Region",
+                                   "remove 'failover'"))
+        if s.has_edge_copies and not has_edge:
+            out.append(doc.problem((*p, "placement"),
+                                   f"placement '{s.placement.value}' needs edge zones, and the topology has none",
+                                   "set placement: region, or add a Local Zone, Wavelength Zone or Outpost"))
+        if s.placement is Placement.REGION and s.expose is not None:
+            pass  # a Region-only entry point is legitimate: one Region ALB
+        if s.expose is not None and app.spec.ingress.value == "none":
+            out.append(doc.problem((*p, "expose"), "'expose' needs an ingress, and spec.ingress is 'none'",
+                                   "set spec.ingress: alb, or remove 'expose'"))
+        if s.region_replicas is not None and not s.has_region_copy:
+            out.append(doc.problem((*p, "regionReplicas"), "regionReplicas set, but the service has no Region copy",
+                                   "remove regionReplicas, or set placement to edge-and-region/region"))
+    return out
+
+
+def validate_semantics(spec: object) -> None:
+    from .loader import Spec
+
+    assert isinstance(spec, Spec)
+    problems, types = _topology_problems(spec)
+    app_names: dict[str, Document] = {}
+    for app, doc in spec.applications:
+        if app.metadata.name in app_names:
+            first = app_names[app.metadata.name]
+            problems.append(doc.problem(("metadata", "name"),
+                                        f"Application {app.metadata.name!r} is defined twice (first in {first.file}:{first.line})",
+                                        "give each Application a unique name"))
+        app_names.setdefault(app.metadata.name, doc)
+        problems.extend(_application_problems(app, doc, types))
+    if problems:
+        raise InputError(problems)

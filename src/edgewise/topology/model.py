@@ -1,0 +1,312 @@
+"""The resolved edge network: zones with their facts, subnets, reachability, latency.
+
+This is the one place that knows how the hub-and-spoke edge network behaves. Every
+later layer (plan, check, simulate) asks :class:`Topology`; nothing re-derives
+reachability or latency on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from ..catalog import load_catalog
+from ..errors import InputError
+from ..spec import EndpointAccess, Spec, ZoneType
+from ..spec.models import LatencyOverride, NodeGroupSpec
+from ..spec.semantic import resolve_zone_type
+from .latency import LatencyParams, great_circle_km, path_rtt_ms
+from .subnets import SubnetAllocationError, allocate
+
+__all__ = ["Link", "Topology", "Zone", "build_topology"]
+
+EDGE_KINDS = frozenset({ZoneType.LOCAL, ZoneType.WAVELENGTH, ZoneType.OUTPOST})
+
+
+class Link:
+    """How two zones are connected (the value of :meth:`Topology.link`)."""
+
+    SAME_ZONE = "same-zone"
+    REGION_MESH = "region-mesh"  # AZ <-> AZ
+    SERVICE_LINK = "service-link"  # edge zone <-> its parent Region
+    LOCAL_GATEWAY = "local-gateway"  # Outpost <-> Outpost with intra-VPC communication
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Zone:
+    name: str
+    kind: ZoneType
+    index: int  # position in spec.zones
+    region: str
+    group: str | None  # opt-in zone group; None for AZs and Outposts
+    network_border_group: str
+    metro: str
+    lat: float
+    lon: float
+    location_known: bool
+    subnet_cidr: str | None
+    subnet_id: str | None
+    node_group: NodeGroupSpec | None
+    carrier_ip: bool
+    carrier: str | None = None
+    outpost_arn: str | None = None
+    parent_zone: str | None = None
+
+    @property
+    def is_edge(self) -> bool:
+        return self.kind in EDGE_KINDS
+
+    @property
+    def is_region(self) -> bool:
+        return self.kind is ZoneType.AVAILABILITY_ZONE
+
+    @property
+    def k8s_zone(self) -> str:
+        """Value of ``topology.kubernetes.io/zone`` on this zone's nodes.
+
+        Outpost subnets live in the Outpost's parent AZ, so Outpost nodes carry the
+        parent AZ name; edgewise adds its own zone label to tell them apart.
+        """
+        return self.parent_zone if self.kind is ZoneType.OUTPOST and self.parent_zone else self.name
+
+    @property
+    def slug(self) -> str:
+        """Short, stable, DNS-1123 name part: the zone name without its Region prefix."""
+        prefix = self.region + "-"
+        s = self.name[len(prefix):] if self.name.startswith(prefix) else self.name
+        if self.kind is ZoneType.AVAILABILITY_ZONE and self.name.startswith(self.region):
+            s = "az-" + self.name[len(self.region):].lstrip("-")
+        if len(s) > 40:
+            digest = hashlib.sha256(self.name.encode()).hexdigest()[:6]
+            s = s[:33].rstrip("-") + "-" + digest
+        return s
+
+    @property
+    def volume_type(self) -> str:
+        if self.node_group and self.node_group.volume_type:
+            return self.node_group.volume_type
+        return "gp2" if self.kind in (ZoneType.WAVELENGTH, ZoneType.OUTPOST) else "gp3"
+
+
+@dataclass(frozen=True)
+class Topology:
+    name: str
+    region: str
+    region_metro: str
+    region_lat: float
+    region_lon: float
+    kubernetes_version: str
+    endpoint_access: EndpointAccess
+    vpc_cidr: str | None
+    vpc_id: str | None
+    zones: tuple[Zone, ...]
+    outpost_intra_vpc: bool
+    public_subnets: tuple[tuple[str, str], ...]  # (AZ name, CIDR) for NAT/ALB
+    latency_overrides: dict[str, LatencyOverride] = field(default_factory=dict)
+    params: LatencyParams = field(default_factory=LatencyParams)
+
+    # -- lookup --------------------------------------------------------------------
+    @cached_property
+    def _by_name(self) -> dict[str, Zone]:
+        return {z.name: z for z in self.zones}
+
+    def zone(self, name: str) -> Zone:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"zone {name!r} is not in topology {self.name!r}") from None
+
+    def has_zone(self, name: str) -> bool:
+        return name in self._by_name
+
+    @property
+    def region_zones(self) -> tuple[Zone, ...]:
+        return tuple(z for z in self.zones if z.is_region)
+
+    @property
+    def edge_zones(self) -> tuple[Zone, ...]:
+        return tuple(z for z in self.zones if z.is_edge)
+
+    def of_kind(self, kind: ZoneType) -> tuple[Zone, ...]:
+        return tuple(z for z in self.zones if z.kind is kind)
+
+    @property
+    def private_endpoint(self) -> bool:
+        return self.endpoint_access is not EndpointAccess.PUBLIC
+
+    @property
+    def public_endpoint(self) -> bool:
+        return self.endpoint_access is not EndpointAccess.PRIVATE
+
+    # -- the network ---------------------------------------------------------------
+    def link(self, a: Zone | str, b: Zone | str) -> str:
+        """How traffic gets from zone ``a`` to zone ``b`` (a :class:`Link` value)."""
+        za = a if isinstance(a, Zone) else self.zone(a)
+        zb = b if isinstance(b, Zone) else self.zone(b)
+        if za.name == zb.name:
+            return Link.SAME_ZONE
+        if za.is_region and zb.is_region:
+            return Link.REGION_MESH
+        if za.is_region != zb.is_region:
+            return Link.SERVICE_LINK  # edge <-> parent Region (hub and spoke)
+        if za.kind is ZoneType.OUTPOST and zb.kind is ZoneType.OUTPOST and self.outpost_intra_vpc:
+            return Link.LOCAL_GATEWAY  # directly over the LGWs, never hairpinned via the Region
+        return Link.NONE  # edge <-> another edge zone: blocked
+
+    def reachable(self, a: Zone | str, b: Zone | str) -> bool:
+        return self.link(a, b) != Link.NONE
+
+    def explain(self, a: Zone | str, b: Zone | str) -> str:
+        """One sentence on why ``a`` can or cannot reach ``b``."""
+        za = a if isinstance(a, Zone) else self.zone(a)
+        zb = b if isinstance(b, Zone) else self.zone(b)
+        link = self.link(za, zb)
+        return {
+            Link.SAME_ZONE: f"{za.name} is the same zone",
+            Link.REGION_MESH: f"Region AZs {za.name} and {zb.name} form a full mesh",
+            Link.SERVICE_LINK: f"{za.name} and {zb.name} connect over the service link (hub and spoke)",
+            Link.LOCAL_GATEWAY: f"Outposts {za.name} and {zb.name} talk over their local gateways (intra-VPC)",
+            Link.NONE: (
+                f"{za.kind.value} zone {za.name} cannot reach {zb.kind.value} zone {zb.name}: "
+                + ("Outposts reach each other only with outpostIntraVpc, never through the Region"
+                   if za.kind is ZoneType.OUTPOST and zb.kind is ZoneType.OUTPOST
+                   else "edge zones reach only themselves and the parent Region")
+            ),
+        }[link]
+
+    # -- latency -------------------------------------------------------------------
+    def _distance(self, a: Zone, b: Zone) -> float:
+        return great_circle_km(a.lat, a.lon, b.lat, b.lon)
+
+    def rtt_ms(self, a: Zone | str, b: Zone | str, *, physical: bool = False) -> float | None:
+        """Round trip between pods in ``a`` and ``b``; None when unreachable."""
+        za = a if isinstance(a, Zone) else self.zone(a)
+        zb = b if isinstance(b, Zone) else self.zone(b)
+        p = self.params
+        link = self.link(za, zb)
+        if link == Link.NONE:
+            return None
+        if link == Link.SAME_ZONE:
+            return 0.0 if physical else p.intra_zone_ms
+        dist = self._distance(za, zb)
+        if link == Link.REGION_MESH:
+            rtt = path_rtt_ms(dist, 0.0, p, physical=physical)
+            return rtt if physical else max(p.inter_az_ms, rtt)
+        if link == Link.LOCAL_GATEWAY:
+            return path_rtt_ms(dist, p.outpost_lgw_ms, p, physical=physical)
+        edge = za if za.is_edge else zb
+        override = self.latency_overrides.get(edge.name)
+        if not physical and override is not None and override.region is not None:
+            return override.region
+        overhead = p.outpost_link_ms if edge.kind is ZoneType.OUTPOST else p.service_link_ms
+        # the Region AZs sit in the Region metro; add the intra-Region floor
+        return path_rtt_ms(dist, overhead + p.intra_zone_ms, p, physical=physical)
+
+    def user_rtt_ms(self, users: Zone | str, entry: Zone | str, *, physical: bool = False) -> float | None:
+        """Round trip from users in the metro of ``users`` to an entry point in ``entry``.
+
+        Wavelength users are 5G subscribers of that zone's carrier; everyone else is on
+        the internet. Carrier IPs are reachable only from the carrier network, so an
+        internet user cannot enter through a Wavelength Zone (None).
+        """
+        zu = users if isinstance(users, Zone) else self.zone(users)
+        ze = entry if isinstance(entry, Zone) else self.zone(entry)
+        p = self.params
+        on_5g = zu.kind is ZoneType.WAVELENGTH
+        if ze.kind is ZoneType.WAVELENGTH and not on_5g:
+            return None
+        dist = self._distance(zu, ze)
+        if physical:
+            return path_rtt_ms(dist, 0.0, p, physical=True)
+        override = self.latency_overrides.get(ze.name)
+        if zu.name == ze.name and override is not None and override.users is not None:
+            return override.users
+        if ze.kind is ZoneType.WAVELENGTH:
+            access = p.access_5g_ms
+        elif on_5g:
+            access = p.access_5g_ms + p.carrier_egress_ms
+        else:
+            access = p.access_internet_ms
+        return path_rtt_ms(dist, access, p, physical=False)
+
+
+def build_topology(spec: Spec) -> Topology:
+    """Resolve the spec's zones against the catalog and allocate subnets."""
+    cat = load_catalog()
+    t = spec.topology.spec
+    doc = spec.topology_doc
+    region = cat.regions[t.region]
+    types = {z.name: resolve_zone_type(z.name, z.type) for z in t.zones}
+    azs = [z.name for z in t.zones if types[z.name] is ZoneType.AVAILABILITY_ZONE]
+
+    primary: list[str | None] = [z.subnet.cidr if z.subnet else None for z in t.zones]
+    public: list[str] = []
+    if t.vpc.cidr is not None:
+        try:
+            got, public = allocate(t.vpc.cidr, t.vpc.subnet_prefix_length, primary, len(azs))
+            primary = list(got)
+        except SubnetAllocationError as exc:
+            raise InputError([doc.problem(("spec", "vpc", "cidr"), f"VPC too small: {exc}",
+                                          "use a larger vpc.cidr, or a larger vpc.subnetPrefixLength "
+                                          "(smaller subnets), or give zones explicit subnet.cidr")]) from None
+
+    zones: list[Zone] = []
+    for i, z in enumerate(t.zones):
+        kind = types[z.name]
+        assert kind is not None  # semantic validation guarantees it
+        entry = cat.zones.get(z.name)
+        parent = cat.zones.get(z.parent_zone) if z.parent_zone else None
+        if z.location is not None:
+            lat, lon, known = z.location.lat, z.location.lon, True
+        elif entry is not None:
+            lat, lon, known = entry.lat, entry.lon, True
+        elif parent is not None:
+            lat, lon, known = parent.lat, parent.lon, True
+        else:
+            lat, lon, known = region.lat, region.lon, kind is ZoneType.AVAILABILITY_ZONE
+        metro = z.metro or (entry.metro if entry else (parent.metro if parent else region.metro))
+        if kind is ZoneType.WAVELENGTH:
+            default_group = entry.group if entry else z.name.rsplit("-", 3)[0]
+        elif kind is ZoneType.LOCAL:
+            default_group = entry.group if entry else z.name.rstrip("abcdefghijklmnopqrstuvwxyz")
+        else:
+            default_group = None
+        carrier_ip = z.carrier_ip if z.carrier_ip is not None else (
+            kind is ZoneType.WAVELENGTH and t.endpoint_access is not EndpointAccess.PRIVATE)
+        zones.append(Zone(
+            name=z.name,
+            kind=kind,
+            index=i,
+            region=t.region,
+            group=default_group,
+            network_border_group=(entry.network_border_group if entry else (default_group or t.region))
+            if kind is not ZoneType.WAVELENGTH else z.name,
+            metro=metro,
+            lat=lat,
+            lon=lon,
+            location_known=known,
+            subnet_cidr=primary[i],
+            subnet_id=z.subnet.id if z.subnet else None,
+            node_group=z.node_group,
+            carrier_ip=carrier_ip,
+            carrier=entry.carrier if entry else None,
+            outpost_arn=z.outpost_arn,
+            parent_zone=z.parent_zone,
+        ))
+    return Topology(
+        name=spec.topology.metadata.name,
+        region=t.region,
+        region_metro=region.metro,
+        region_lat=region.lat,
+        region_lon=region.lon,
+        kubernetes_version=t.kubernetes_version,
+        endpoint_access=t.endpoint_access,
+        vpc_cidr=t.vpc.cidr if t.vpc.id is None else None,
+        vpc_id=t.vpc.id,
+        zones=tuple(zones),
+        outpost_intra_vpc=t.outpost_intra_vpc,
+        public_subnets=tuple(zip(azs, public, strict=False)),
+        latency_overrides=dict(t.latency_ms),
+    )
