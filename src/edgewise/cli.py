@@ -66,7 +66,7 @@ def validate(spec: tuple[Path, ...]) -> None:
 
     loaded = load_spec(list(spec))
     topo = build_topology(loaded)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     apps = ", ".join(a.metadata.name for a, _ in loaded.applications) or "none"
     kinds: dict[str, int] = {}
     for z in topo.zones:
@@ -113,7 +113,8 @@ def zones(region: str | None, type_: str | None, fmt: str) -> None:
     for col in ("zone", "type", "region", "opt-in group", "metro", "carrier"):
         table.add_column(col, no_wrap=col in ("zone", "opt-in group", "type"))
     for z in rows:
-        table.add_row(z.name, z.type, z.region, z.group, z.metro, (z.carrier or "") + (f" ({z.note})" if z.note else ""))
+        carrier = (z.carrier or "") + (f" ({z.note})" if z.note else "")
+        table.add_row(z.name, z.type, z.region, z.group, z.metro, carrier)
     Console(highlight=False, width=None if sys.stdout.isatty() else 140).print(table)
 
 

@@ -119,12 +119,12 @@ def _parse(doc: Document) -> tuple[BaseModel | None, list[Problem]]:
     if api != API_VERSION:
         hint = f"set apiVersion: {API_VERSION}"
         msg = "missing apiVersion" if api is None else f"unsupported apiVersion {api!r}"
-        return None, [doc.problem(("apiVersion",) if api is not None else (), msg, hint)]
+        return None, [doc.problem(("apiVersion",), msg, hint)]
     if kind not in KINDS:
         near = difflib.get_close_matches(str(kind), list(KINDS), n=1)
         hint = (f"did you mean '{near[0]}'? " if near else "") + "kind is Topology or Application"
         msg = "missing kind" if kind is None else f"unknown kind {kind!r}"
-        return None, [doc.problem(("kind",) if kind is not None else (), msg, hint)]
+        return None, [doc.problem(("kind",), msg, hint)]
     model = KINDS[kind]
     try:
         return model.model_validate(data), []
@@ -134,6 +134,14 @@ def _parse(doc: Document) -> tuple[BaseModel | None, list[Problem]]:
 
 def load_spec_documents(paths: Sequence[Path]) -> list[tuple[BaseModel, Document]]:
     """Parse and type-check every document; raise with all problems at once."""
+    out, problems = _read_all(paths)
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def _read_all(paths: Sequence[Path]) -> tuple[list[tuple[BaseModel, Document]], list[Problem]]:
+    """Every document that type-checks, and the problems of those that do not."""
     problems: list[Problem] = []
     out: list[tuple[BaseModel, Document]] = []
     files = list(iter_yaml_files(paths))
@@ -160,9 +168,7 @@ def load_spec_documents(paths: Sequence[Path]) -> list[tuple[BaseModel, Document
             problems.extend(errs)
             if model is not None:
                 out.append((model, doc))
-    if problems:
-        raise InputError(problems)
-    return out
+    return out, problems
 
 
 def load_spec(paths: Sequence[Path] | Path) -> Spec:
@@ -171,10 +177,23 @@ def load_spec(paths: Sequence[Path] | Path) -> Spec:
 
     if isinstance(paths, Path):
         paths = [paths]
-    parsed = load_spec_documents(paths)
+    parsed, problems = _read_all(paths)
     topologies = [(m, d) for m, d in parsed if isinstance(m, Topology)]
     apps = tuple((m, d) for m, d in parsed if isinstance(m, Application))
-    problems: list[Problem] = []
+    if problems:
+        # List the semantic problems of the documents that did type-check too, so that one
+        # run reports everything. Semantic checks only look at parsed documents, so a type
+        # error never cascades into a second, derived report.
+        if len(topologies) == 1:
+            topo, tdoc = topologies[0]
+            assert isinstance(topo, Topology)
+            good_apps = tuple((a, d) for a, d in apps if isinstance(a, Application))
+            partial = Spec(topology=topo, topology_doc=tdoc, applications=good_apps)
+            try:
+                validate_semantics(partial)
+            except InputError as exc:
+                problems.extend(exc.problems)
+        raise InputError(problems)
     if not topologies:
         where = apps[0][1] if apps else None
         if where is not None:

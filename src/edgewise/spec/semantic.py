@@ -126,8 +126,8 @@ def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]
                         if cat.zones[n].type == "availability-zone"]
                 hint = (f"did you mean '{near[0]}'? " if near else "") + \
                     f"use an Availability Zone of {t.region}"
-                out.append(doc.problem(("spec", "zones", i, "parentZone"),
-                                       f"parent zone {z.parent_zone!r} is not an Availability Zone of {t.region}", hint))
+                msg = f"parent zone {z.parent_zone!r} is not an Availability Zone of {t.region}"
+                out.append(doc.problem(("spec", "zones", i, "parentZone"), msg, hint))
 
     # VPC
     vpc = t.vpc
@@ -221,9 +221,8 @@ def validate_semantics(spec: object) -> None:
     for app, doc in spec.applications:
         if app.metadata.name in app_names:
             first = app_names[app.metadata.name]
-            problems.append(doc.problem(("metadata", "name"),
-                                        f"Application {app.metadata.name!r} is defined twice (first in {first.file}:{first.line})",
-                                        "give each Application a unique name"))
+            msg = f"Application {app.metadata.name!r} is defined twice (first in {first.file}:{first.line})"
+            problems.append(doc.problem(("metadata", "name"), msg, "give each Application a unique name"))
         app_names.setdefault(app.metadata.name, doc)
         problems.extend(_application_problems(app, doc, types))
     if problems:

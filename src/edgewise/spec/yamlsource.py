@@ -67,16 +67,17 @@ class _Builder:
                                 "use a plain string as the key")
                     )
                     continue
+                pkey: str | int = key if isinstance(key, (str, int)) else str(key)
                 if key in out:
-                    first = positions.get((*path, key), (0, 0))[0]
+                    first = positions.get((*path, pkey), (0, 0))[0]
                     self.problems.append(
                         Problem(self.file, kline, kcol, format_path((*path, str(key))),
                                 f"duplicate key {key!r} (first given on line {first})",
                                 "remove one of the two; YAML keeps only the last silently")
                     )
                     continue
-                positions[(*path, key)] = (kline, kcol)
-                out[key] = self.build(value_node, (*path, key), positions)
+                positions[(*path, pkey)] = (kline, kcol)
+                out[key] = self.build(value_node, (*path, pkey), positions)
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), positions) for i, item in enumerate(node.value)]
@@ -85,14 +86,21 @@ class _Builder:
 
 def _decode(raw: bytes, file: str) -> str:
     if b"\x00" in raw:
-        raise InputError.single(file, "this is a binary file, not YAML text",
-                                hint="pass a .yaml file written as UTF-8 text")
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise InputError.single(file, "this is a binary file (it holds NUL bytes), not YAML text",
+                                line=line, hint="pass a .yaml file written as UTF-8 text")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError.single(file, f"not valid UTF-8 text (byte {exc.start})", line=line,
                                 hint="save the file as UTF-8") from None
+
+
+def _is_empty(node: yaml.Node) -> bool:
+    """A document with no content at all, e.g. after a trailing ``---`` (not an explicit null)."""
+    return (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+            and node.value == "")
 
 
 def read_documents(path: Path, *, display: str | None = None) -> list[Document]:
@@ -111,7 +119,7 @@ def read_documents(path: Path, *, display: str | None = None) -> list[Document]:
     docs: list[Document] = []
     try:
         for index, node in enumerate(yaml.compose_all(text, Loader=yaml.SafeLoader)):
-            if node is None:
+            if node is None or _is_empty(node):
                 continue
             positions: dict[PathKey, tuple[int, int]] = {}
             data = builder.build(node, (), positions)
