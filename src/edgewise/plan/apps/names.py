@@ -1,0 +1,95 @@
+"""Stable names for everything the application plan creates.
+
+Names are derived only from the spec (application, service and zone names), never from
+ordering or time, so a zone added to the topology leaves every other name unchanged and
+two runs give the same bytes. Kubernetes limits most names to DNS-1123 labels of at most
+63 characters; long names are cut and suffixed with a short hash of the full name so they
+stay unique and stable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from ...topology import Topology, Zone
+
+__all__ = [
+    "REGION_SITE",
+    "alb_name",
+    "consul_name",
+    "dns_label",
+    "label_value",
+    "namespace",
+    "public_subnet_name",
+    "region_namespace",
+    "subnet_name",
+    "zone_namespace",
+]
+
+#: the key of the Region "site" in summaries (edge sites are keyed by zone name)
+REGION_SITE = "region"
+
+_NOT_DNS = re.compile(r"[^a-z0-9-]+")
+
+
+def _trim(name: str, limit: int) -> str:
+    """Cut ``name`` to ``limit`` characters, keeping it unique with a hash suffix."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return name[: limit - 7].rstrip("-") + "-" + digest
+
+
+def dns_label(name: str, limit: int = 63) -> str:
+    """A DNS-1123 label (lower-case, digits, '-'; at most ``limit`` characters)."""
+    cleaned = _NOT_DNS.sub("-", name.lower()).strip("-") or "x"
+    return _trim(cleaned, limit)
+
+
+def label_value(value: str) -> str:
+    """A Kubernetes label value (at most 63 characters)."""
+    return _trim(value, 63)
+
+
+def namespace(app: str, part: str) -> str:
+    return dns_label(f"{app}-{part}")
+
+
+def zone_namespace(app: str, zone: Zone) -> str:
+    """``<app>-<zone.slug>``: the namespace of the app's copy in an edge zone."""
+    return namespace(app, zone.slug)
+
+
+def region_namespace(app: str) -> str:
+    """``<app>-region``: the one namespace of the app's Region copies (all Region AZs)."""
+    return namespace(app, REGION_SITE)
+
+
+def consul_name(service: str, zone: Zone | None) -> str:
+    """Consul CE service name: ``<svc>-<zone.slug>`` for an edge copy, ``<svc>`` in the Region.
+
+    Consul CE has one namespace, so per-zone copies need their own names; the Region copy
+    keeps the plain name that every zone's resolver fails over to.
+    """
+    return service if zone is None else dns_label(f"{service}-{zone.slug}")
+
+
+def subnet_name(topology: Topology, zone: Zone) -> str:
+    """How an ALB names an edge zone's subnet: its ID if the spec gives one, else its Name tag.
+
+    The subnet ID is unknown at plan time when edgewise creates the VPC, and the AWS Load
+    Balancer Controller accepts a subnet's ``Name`` tag in ``alb.ingress.kubernetes.io/subnets``;
+    the cluster plan tags each zone subnet ``<topology>-<zone.slug>``.
+    """
+    return zone.subnet_id or f"{topology.name}-{zone.slug}"
+
+
+def public_subnet_name(topology: Topology, az: str) -> str:
+    """Name tag of the Region public subnet in AZ ``az`` (``<topology>-public-<az>``)."""
+    return f"{topology.name}-public-{az}"
+
+
+def alb_name(app: str, site: str) -> str:
+    """ALB name (``load-balancer-name`` annotation): at most 32 characters, stable per site."""
+    return dns_label(f"{app}-{site}", 32)

@@ -1,0 +1,639 @@
+"""The application plan: per-zone copies, east-west routing per backend, per-zone ingress.
+
+Sites: every edge zone of the topology is a site with its own namespace
+(``<app>-<zone.slug>``) when the app has any edge copy; the Region is one site
+(``<app>-region``) whose copies spread over all Region AZs. An edge copy calls the copy
+in its own zone first and fails over to the Region copy only -- never to another edge
+zone, which the edge network cannot reach. How that is expressed depends on
+``spec.routing``:
+
+* ``consul-enterprise`` (seed 003): Consul namespaces mirrored from Kubernetes; in each edge
+  namespace a ServiceResolver ``redirect`` sends Region-only services to the Region
+  namespace, and ``failover: {"*": ...}`` sends an edge copy's callers to the Region copy.
+* ``consul`` (CE): one Consul namespace, so every edge copy gets its own service name
+  ``<svc>-<zone.slug>`` whose resolver fails over to the plain ``<svc>`` (the Region copy).
+* ``istio``: a Service selects pods in its own namespace only, so each edge namespace that
+  calls a service with failover also runs a small Region-pinned standby copy of it; the
+  namespace's Service then holds exactly "this zone + Region" endpoints, and a
+  DestinationRule orders them by zone (``failoverPriority``) with outlier detection.
+* ``kubernetes``: namespace per zone, ``ExternalName`` aliases for Region-only services;
+  no failover (kube-proxy has no notion of "prefer, then Region only").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import InputError, Problem
+from ...spec import Application, Failover, Routing, ServiceSpec, ZoneType
+from ...topology import Topology, Zone
+from ...yamlout import dump
+from .. import labels as L
+from ..artifacts import Artifact
+from .ingress import IngressSite, dns_template, ingress, ingress_subnets, site_kind
+from .model import AppPlan, CallRoute, ServiceCopy, SitePlan
+from .names import REGION_SITE, alb_name, consul_name, label_value, region_namespace, zone_namespace
+from .workloads import (
+    COPY_LABEL,
+    PART_OF_LABEL,
+    deployment,
+    externalname_service,
+    namespace_object,
+    pdb,
+    region_replicas,
+    service,
+    service_account,
+)
+
+__all__ = ["plan_application"]
+
+CONSUL_API = "consul.hashicorp.com/v1alpha1"
+ISTIO_API = "networking.istio.io/v1"
+CONSUL = (Routing.CONSUL_ENTERPRISE, Routing.CONSUL)
+
+#: passive health checking for every upstream (Envoy outlier detection): failover is
+#: driven by health, and without it a failing-but-registered copy keeps receiving calls
+PASSIVE_HEALTH_CHECK = {
+    "interval": "10s",
+    "maxFailures": 3,
+    "enforcingConsecutive5xx": 100,
+    "maxEjectionPercent": 100,
+    "baseEjectionTime": "30s",
+}
+OUTLIER_DETECTION = {
+    "consecutive5xxErrors": 3,
+    "interval": "10s",
+    "baseEjectionTime": "30s",
+    "maxEjectionPercent": 100,
+}
+
+
+@dataclass(frozen=True)
+class _Site:
+    key: str  # zone name or "region"
+    zone: Zone | None  # None = the Region
+    namespace: str
+
+    @property
+    def is_edge(self) -> bool:
+        return self.zone is not None
+
+
+class _Builder:
+    def __init__(self, topology: Topology, app: Application) -> None:
+        self.t = topology
+        self.app = app
+        self.name = app.metadata.name
+        self.routing = Routing(app.spec.routing)
+        self.services = list(app.spec.services)
+        self.by_name = {s.name: s for s in self.services}
+        self.notes: list[str] = []
+        self.region_ns = region_namespace(self.name)
+        self.edge_sites: list[_Site] = []
+        if any(s.has_edge_copies for s in self.services):
+            self.edge_sites = [
+                _Site(z.name, z, zone_namespace(self.name, z)) for z in topology.edge_zones
+            ]
+        self.region_site = (
+            _Site(REGION_SITE, None, self.region_ns)
+            if (any(s.has_region_copy for s in self.services))
+            else None
+        )
+        self._check_names()
+        # path (relative to apps/<app>) -> documents
+        self.files: dict[str, list[dict[str, Any]]] = {}
+
+    # -- helpers -----------------------------------------------------------------------
+    def _check_names(self) -> None:
+        seen: dict[str, str] = {}
+        problems = []
+        for s in [*self.edge_sites, *([self.region_site] if self.region_site else [])]:
+            if s.namespace in seen:
+                problems.append(
+                    Problem(
+                        "",
+                        0,
+                        0,
+                        "metadata.name",
+                        f"zones {seen[s.namespace]!r} and {s.key!r} of application {self.name!r} "
+                        f"map to the same namespace {s.namespace!r}",
+                        "rename one of the zones",
+                    )
+                )
+            seen[s.namespace] = s.key
+        if problems:
+            raise InputError(problems)
+
+    @property
+    def sites(self) -> list[_Site]:
+        return [*self.edge_sites, *([self.region_site] if self.region_site else [])]
+
+    def runs(self, site: _Site, svc: ServiceSpec) -> bool:
+        return svc.has_edge_copies if site.is_edge else svc.has_region_copy
+
+    def add(self, ns: str, stem: str, *docs: dict[str, Any]) -> None:
+        self.files.setdefault(f"{ns}/{stem}.yaml", []).extend(docs)
+
+    def has_failover(self, svc: ServiceSpec) -> bool:
+        return (
+            svc.has_edge_copies
+            and svc.has_region_copy
+            and svc.effective_failover is Failover.REGION
+        )
+
+    # -- routes -------------------------------------------------------------------------
+    def route(self, site: _Site, caller: ServiceSpec, callee: ServiceSpec) -> CallRoute:
+        r = self.routing
+        if site.is_edge:
+            assert site.zone is not None
+            if callee.has_edge_copies:
+                failover = self.has_failover(callee) and r is not Routing.KUBERNETES
+                mech = {
+                    Routing.CONSUL_ENTERPRISE: "consul-failover" if failover else "consul",
+                    Routing.CONSUL: "consul-failover" if failover else "consul",
+                    Routing.ISTIO: "istio-locality",
+                    Routing.KUBERNETES: "kube-proxy",
+                }[r]
+                return CallRoute(
+                    caller.name,
+                    callee.name,
+                    site.key,
+                    site.namespace,
+                    REGION_SITE if failover else None,
+                    self.region_ns if failover else None,
+                    mech,
+                )
+            mech = {
+                Routing.CONSUL_ENTERPRISE: "consul-redirect",
+                Routing.CONSUL: "consul",
+                Routing.ISTIO: "externalname",
+                Routing.KUBERNETES: "externalname",
+            }[r]
+            return CallRoute(
+                caller.name, callee.name, REGION_SITE, self.region_ns, None, None, mech
+            )
+        if callee.has_region_copy:
+            mech = {
+                Routing.CONSUL_ENTERPRISE: "consul",
+                Routing.CONSUL: "consul",
+                Routing.ISTIO: "istio",
+                Routing.KUBERNETES: "kube-proxy",
+            }[r]
+            return CallRoute(
+                caller.name, callee.name, REGION_SITE, self.region_ns, None, None, mech
+            )
+        return CallRoute(caller.name, callee.name, None, None, None, None, "none")
+
+    def routes(self, site: _Site) -> list[CallRoute]:
+        out: list[CallRoute] = []
+        for svc in self.services:
+            if not self.runs(site, svc):
+                continue
+            out.extend(self.route(site, svc, self.by_name[c]) for c in svc.calls)
+        return out
+
+    # -- build ---------------------------------------------------------------------------
+    def build(self) -> AppPlan:
+        site_routes = {s.key: self.routes(s) for s in self.sites}
+        for s in self.sites:
+            for r in site_routes[s.key]:
+                if r.target is None:
+                    self.notes.append(
+                        f"the Region copy of {r.caller} calls {r.callee}, which runs only in "
+                        "edge zones: "
+                        "the Region cannot pick an edge zone for it, so that call has no target "
+                        f"(give {r.callee} placement edge-and-region)"
+                    )
+        copies: dict[str, list[ServiceCopy]] = {s.key: [] for s in self.sites}
+        for s in self.sites:
+            self.add(s.namespace, "namespace", self.namespace(s))
+            for svc in self.services:
+                if self.runs(s, svc):
+                    copies[s.key].extend(self.emit_copy(s, svc, site_routes[s.key]))
+                elif s.is_edge and svc.has_region_copy:
+                    self.emit_region_alias(s, svc, site_routes[s.key])
+        if self.routing in CONSUL:
+            self.emit_intentions(site_routes)
+        ingress_sites = self.emit_ingress()
+        self.backend_notes()
+        return self.assemble(site_routes, copies, ingress_sites)
+
+    def namespace(self, s: _Site) -> dict[str, Any]:
+        labels = {PART_OF_LABEL: self.name, L.ROLE_LABEL: "edge" if s.is_edge else "region"}
+        if s.zone is not None:
+            labels[L.ZONE_LABEL] = label_value(s.zone.name)
+        if self.routing is Routing.ISTIO:
+            labels["istio-injection"] = "enabled"
+        return namespace_object(s.namespace, labels)
+
+    # -- one copy of a service in a site ---------------------------------------------------
+    def consul_service_name(self, svc: ServiceSpec, site: _Site) -> str:
+        if self.routing is Routing.CONSUL and site.is_edge:
+            return consul_name(svc.name, site.zone)
+        return svc.name
+
+    def consul_annotations(self, site: _Site, svc: ServiceSpec) -> dict[str, str]:
+        ann = {
+            "consul.hashicorp.com/connect-inject": "true",
+            "consul.hashicorp.com/connect-service": self.consul_service_name(svc, site),
+        }
+        ups: list[str] = []
+        used: set[int] = set()
+        next_free = 20000
+        for call in svc.calls:
+            callee = self.by_name[call]
+            if not site.is_edge and not callee.has_region_copy:
+                continue  # no target (noted)
+            if self.routing is Routing.CONSUL and site.is_edge and callee.has_edge_copies:
+                upstream = consul_name(callee.name, site.zone)
+            else:
+                upstream = callee.name  # Enterprise: resolved (redirect/failover) in this namespace
+            port = callee.port
+            while port in used or port == svc.port:
+                port, next_free = next_free, next_free + 1
+            used.add(port)
+            ups.append(f"{upstream}:{port}")
+        if ups:
+            ann["consul.hashicorp.com/connect-service-upstreams"] = ",".join(ups)
+        if svc.expose is not None:
+            # the ALB sends plain HTTP straight to the pod IP: let it past the sidecar
+            ann["consul.hashicorp.com/transparent-proxy-exclude-inbound-ports"] = str(svc.port)
+        return ann
+
+    def fails_over_here(self, site: _Site, svc: ServiceSpec, routes: Iterable[CallRoute]) -> bool:
+        """Is ``svc`` called from ``site`` with failover to the Region?
+
+        Failover configuration (Consul resolver, Istio standby) exists only where someone
+        calls the service: an entry point nobody calls east-west needs none.
+        """
+        return site.is_edge and any(
+            r.callee == svc.name and r.failover == REGION_SITE for r in routes
+        )
+
+    def emit_copy(
+        self, site: _Site, svc: ServiceSpec, routes: list[CallRoute]
+    ) -> list[ServiceCopy]:
+        ns, zone = site.namespace, site.zone
+        replicas = svc.replicas if site.is_edge else region_replicas(svc)
+        docs: list[dict[str, Any]] = []
+        annotations: dict[str, str] | None = None
+        sa: str | None = None
+        if self.routing in CONSUL:
+            annotations = self.consul_annotations(site, svc)
+            sa = self.consul_service_name(svc, site)  # consul-k8s: SA name == service name
+            docs.append(service_account(self.name, sa, ns))
+        docs.append(
+            deployment(
+                self.t,
+                self.name,
+                svc,
+                ns,
+                zone,
+                name=svc.name,
+                replicas=replicas,
+                annotations=annotations,
+                service_account=sa,
+            )
+        )
+        if replicas > 1:
+            docs.append(pdb(self.name, svc, ns, zone, name=svc.name))
+        out = [ServiceCopy(svc.name, ns, svc.name, replicas)]
+        standby = self.routing is Routing.ISTIO and self.fails_over_here(site, svc, routes)
+        if standby:
+            n = region_replicas(svc)
+            sb = f"{svc.name}-region"
+            docs.append(deployment(self.t, self.name, svc, ns, None, name=sb, replicas=n))
+            if n > 1:
+                docs.append(pdb(self.name, svc, ns, None, name=sb))
+            out.append(ServiceCopy(svc.name, ns, sb, n, standby=True))
+        docs.append(service(self.name, svc, ns))
+        if standby and svc.expose is not None:
+            # the zone's ALB must target only the zone's pods, not the Region standby
+            docs.append(
+                service(
+                    self.name,
+                    svc,
+                    ns,
+                    name=f"{svc.name}-local",
+                    extra_selector={COPY_LABEL: "edge"},
+                )
+            )
+        if self.routing in CONSUL:
+            docs.extend(self.consul_config(site, svc, self.fails_over_here(site, svc, routes)))
+        elif self.routing is Routing.ISTIO:
+            docs.append(self.destination_rule(site, svc))
+        self.add(ns, svc.name, *docs)
+        return out
+
+    def emit_region_alias(self, site: _Site, svc: ServiceSpec, routes: list[CallRoute]) -> None:
+        """A Region-only service seen from an edge namespace."""
+        called_here = any(r.callee == svc.name for r in routes)
+        if self.routing in (Routing.KUBERNETES, Routing.ISTIO):
+            # short name resolves in every edge namespace, to the Region copy
+            self.add(
+                site.namespace,
+                svc.name,
+                externalname_service(self.name, svc, site.namespace, self.region_ns),
+            )
+        elif self.routing is Routing.CONSUL_ENTERPRISE and called_here:
+            self.add(
+                site.namespace,
+                svc.name,
+                self.resolver(
+                    svc.name,
+                    site.namespace,
+                    {"redirect": {"service": svc.name, "namespace": self.region_ns}},
+                ),
+            )
+        # Consul CE: one Consul namespace, the Region service keeps its plain name
+
+    # -- Consul ------------------------------------------------------------------------------
+    def resolver(self, name: str, ns: str, spec: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": CONSUL_API,
+            "kind": "ServiceResolver",
+            "metadata": {"name": name, "namespace": ns, "labels": {PART_OF_LABEL: self.name}},
+            "spec": spec,
+        }
+
+    def consul_config(self, site: _Site, svc: ServiceSpec, failover: bool) -> list[dict[str, Any]]:
+        name = self.consul_service_name(svc, site)
+        protocol = "http" if (svc.expose is not None or svc.health_path) else "tcp"
+        docs: list[dict[str, Any]] = [
+            {
+                "apiVersion": CONSUL_API,
+                "kind": "ServiceDefaults",
+                "metadata": {
+                    "name": name,
+                    "namespace": site.namespace,
+                    "labels": {PART_OF_LABEL: self.name},
+                },
+                "spec": {
+                    "protocol": protocol,
+                    "upstreamConfig": {
+                        "defaults": {"passiveHealthCheck": dict(PASSIVE_HEALTH_CHECK)}
+                    },
+                },
+            }
+        ]
+        if failover:
+            target: dict[str, Any] = {"service": svc.name}
+            if self.routing is Routing.CONSUL_ENTERPRISE:
+                target["namespace"] = self.region_ns
+            docs.append(self.resolver(name, site.namespace, {"failover": {"*": target}}))
+        return docs
+
+    def emit_intentions(self, site_routes: dict[str, list[CallRoute]]) -> None:
+        """Deny by default; allow exactly the calls, including redirect and failover targets."""
+        by_key = {s.key: s for s in self.sites}
+        sources: dict[tuple[str, str], list[dict[str, str]]] = {}
+        for s in self.sites:
+            for r in site_routes[s.key]:
+                caller = self.by_name[r.caller]
+                src: dict[str, str] = {"name": self.consul_service_name(caller, s)}
+                if self.routing is Routing.CONSUL_ENTERPRISE:
+                    src["namespace"] = s.namespace
+                src["action"] = "allow"
+                for target in (r.target, r.failover):
+                    if target is None:
+                        continue
+                    lst = sources.setdefault((target, r.callee), [])
+                    if src not in lst:
+                        lst.append(src)
+        for s in self.sites:
+            for svc in self.services:
+                if not self.runs(s, svc):
+                    continue
+                allowed = sources.get((s.key, svc.name), [])
+                deny: dict[str, str] = {"name": "*"}
+                if self.routing is Routing.CONSUL_ENTERPRISE:
+                    deny["namespace"] = "*"
+                deny["action"] = "deny"
+                self.add(
+                    by_key[s.key].namespace,
+                    svc.name,
+                    {
+                        "apiVersion": CONSUL_API,
+                        "kind": "ServiceIntentions",
+                        "metadata": {
+                            "name": self.consul_service_name(svc, s),
+                            "namespace": s.namespace,
+                            "labels": {PART_OF_LABEL: self.name},
+                        },
+                        "spec": {
+                            "destination": {"name": self.consul_service_name(svc, s)},
+                            "sources": [*allowed, deny],
+                        },
+                    },
+                )
+
+    def consul_values(self) -> str:
+        """Helm values for consul-k8s: servers and control plane in the Region only."""
+        region_nodes = sum(z.node_group.desired for z in self.t.region_zones if z.node_group)
+        region_selector = f"{L.ROLE_LABEL}: region\n"
+        values: dict[str, Any] = {"global": {"name": "consul"}}
+        if self.routing is Routing.CONSUL_ENTERPRISE:
+            values["global"]["enableConsulNamespaces"] = True
+            values["global"]["enterpriseLicense"] = {
+                "secretName": "consul-ent-license",
+                "secretKey": "key",
+            }
+        values["server"] = {
+            "replicas": 3 if region_nodes >= 3 else 1,
+            "nodeSelector": region_selector,
+        }
+        inject: dict[str, Any] = {
+            "enabled": True,
+            "default": False,
+            "nodeSelector": region_selector,
+        }
+        if self.routing is Routing.CONSUL_ENTERPRISE:
+            # Consul namespaces mirror Kubernetes namespaces (no prefix): the resolvers'
+            # namespace fields name Kubernetes namespaces as they are
+            inject["consulNamespaces"] = {"mirroringK8S": True}
+        values["connectInject"] = inject
+        return dump(values)
+
+    # -- Istio ----------------------------------------------------------------------------
+    def destination_rule(self, site: _Site, svc: ServiceSpec) -> dict[str, Any]:
+        policy: dict[str, Any] = {}
+        if site.zone is not None:
+            label = L.ZONE_LABEL if site.zone.kind is ZoneType.OUTPOST else L.K8S_ZONE_LABEL
+            policy["loadBalancer"] = {
+                "localityLbSetting": {"enabled": True, "failoverPriority": [label]}
+            }
+        policy["outlierDetection"] = dict(OUTLIER_DETECTION)
+        return {
+            "apiVersion": ISTIO_API,
+            "kind": "DestinationRule",
+            "metadata": {
+                "name": svc.name,
+                "namespace": site.namespace,
+                "labels": {PART_OF_LABEL: self.name},
+            },
+            "spec": {
+                "host": f"{svc.name}.{site.namespace}.svc.cluster.local",
+                "trafficPolicy": policy,
+            },
+        }
+
+    # -- ingress ---------------------------------------------------------------------------
+    def emit_ingress(self) -> list[IngressSite]:
+        if self.app.spec.ingress.value != "alb":
+            return []
+        out: list[IngressSite] = []
+        for s in self.sites:
+            exposed = [svc for svc in self.services if svc.expose is not None and self.runs(s, svc)]
+            if not exposed:
+                continue
+            backends = []
+            for svc in exposed:
+                local = f"{s.namespace}/{svc.name}.yaml"
+                names = {
+                    d["metadata"]["name"]
+                    for d in self.files.get(local, [])
+                    if d["kind"] == "Service"
+                }
+                backends.append(
+                    (svc, f"{svc.name}-local" if f"{svc.name}-local" in names else svc.name)
+                )
+            site = IngressSite(
+                s.key,
+                s.zone,
+                s.namespace,
+                alb_name(self.name, s.zone.slug if s.zone else REGION_SITE),
+            )
+            self.add(s.namespace, "ingress", ingress(self.t, self.app, site, backends))
+            out.append(site)
+        return out
+
+    # -- notes -----------------------------------------------------------------------------
+    def backend_notes(self) -> None:
+        r = self.routing
+        if r in CONSUL and any(s.calls for s in self.services):
+            self.notes.append(
+                "Consul: each caller reaches its upstreams on localhost:<port> as listed in its "
+                "consul.hashicorp.com/connect-service-upstreams annotation; point the app there"
+            )
+        if r is Routing.KUBERNETES:
+            wanted = [s.name for s in self.services if self.has_failover(s)]
+            self.notes.append(
+                "routing 'kubernetes' has NO failover: an edge copy's callers use only the copy in "
+                "their own zone (Region-only services via ExternalName); if that copy is down the "
+                "calls fail until it recovers"
+                + (
+                    f" (affects: {', '.join(wanted)}); use routing consul or istio for "
+                    "edge-to-Region failover"
+                    if wanted
+                    else ""
+                )
+            )
+        elif r is Routing.CONSUL_ENTERPRISE:
+            self.notes.append(
+                "routing 'consul-enterprise' needs Consul Enterprise with namespaces; install "
+                "consul-k8s "
+                f"with apps/{self.name}/consul-values.yaml (namespace mirroring, license secret "
+                "'consul-ent-license' in the consul namespace)"
+            )
+        elif r is Routing.CONSUL:
+            self.notes.append(
+                "routing 'consul' (CE): each edge copy is a Consul service named "
+                "<service>-<zone>, whose "
+                "resolver fails over to the Region copy <service>; install consul-k8s with "
+                f"apps/{self.name}/consul-values.yaml"
+            )
+        elif r is Routing.ISTIO:
+            self.notes.append(
+                "routing 'istio': a Kubernetes Service selects pods only in its own namespace, "
+                "so each "
+                "edge namespace that calls a service with failover runs a Region-pinned "
+                "standby copy "
+                "(<service>-region) that the zone's Service and DestinationRule fail over to; "
+                "Region-only services are ExternalName aliases of the Region namespace"
+            )
+        if self.app.spec.ingress.value == "alb" and any(s.expose for s in self.services):
+            self.notes.append(
+                "ALB subnets are named by their Name tag (<topology>-<zone>, Region: "
+                "<topology>-public-<az>) "
+                "unless the spec gives subnet IDs; the cluster plan tags its subnets so"
+            )
+            if not self.t.public_subnets and self.region_site is not None:
+                self.notes.append(
+                    "the VPC is yours (vpc.id): tag its Region public subnets Name="
+                    f"{self.t.name}-public-<AZ> (and kubernetes.io/role/elb=1) for the Region ALB"
+                )
+            kinds = {s.zone.kind for s in self.edge_sites if s.zone is not None}
+            if ZoneType.WAVELENGTH in kinds:
+                self.notes.append(
+                    "Wavelength ALBs get carrier IPs: reachable only from that carrier's "
+                    "network, so "
+                    "internet users resolving the shared record must not land there"
+                )
+            if ZoneType.OUTPOST in kinds:
+                self.notes.append(
+                    "an internet-facing ALB on an Outpost needs a customer-owned IP pool: add "
+                    "alb.ingress.kubernetes.io/customer-owned-ipv4-pool to the Outpost Ingresses"
+                )
+            if self.app.spec.dns == "latency" and self.edge_sites:
+                self.notes.append(
+                    "Route 53 latency records key on the AWS Region, and all ALBs are in one "
+                    "Region: "
+                    "health still removes a failed zone, but latency data cannot rank edge zones"
+                )
+
+    # -- assemble ----------------------------------------------------------------------------
+    def assemble(
+        self,
+        site_routes: dict[str, list[CallRoute]],
+        copies: dict[str, list[ServiceCopy]],
+        ingress_sites: list[IngressSite],
+    ) -> AppPlan:
+        base = f"apps/{self.name}"
+        artifacts = [Artifact(f"{base}/{p}", docs=tuple(d)) for p, d in sorted(self.files.items())]
+        resources = sorted(self.files)
+        artifacts.append(
+            Artifact(
+                f"{base}/kustomization.yaml",
+                text=dump(
+                    {
+                        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                        "kind": "Kustomization",
+                        "resources": resources,
+                    }
+                ),
+            )
+        )
+        if self.routing in CONSUL:
+            artifacts.append(Artifact(f"{base}/consul-values.yaml", text=self.consul_values()))
+        if ingress_sites:
+            artifacts.append(
+                Artifact(f"{base}/dns.cfn.yaml", text=dns_template(self.t, self.app, ingress_sites))
+            )
+        with_alb = {s.site for s in ingress_sites}
+        sites = tuple(
+            SitePlan(
+                site=s.key,
+                kind=site_kind(s.zone),
+                namespace=s.namespace,
+                zones=(s.zone.name,) if s.zone else tuple(z.name for z in self.t.region_zones),
+                services=tuple(copies[s.key]),
+                calls=tuple(site_routes[s.key]),
+                ingress_subnets=ingress_subnets(self.t, s.zone) if s.key in with_alb else (),
+            )
+            for s in self.sites
+        )
+        return AppPlan(
+            app=self.name,
+            routing=self.routing.value,
+            sites=sites,
+            artifacts=artifacts,
+            notes=self.notes,
+            resources=tuple(f"{base}/{p}" for p in resources),
+        )
+
+
+def plan_application(topology: Topology, app: Application) -> AppPlan:
+    """Plan ``app`` on ``topology``: files under ``apps/<app>/`` and a per-site summary."""
+    return _Builder(topology, app).build()

@@ -1,0 +1,272 @@
+"""Kubernetes workload objects for one copy of a service: Deployment, Service, PDB, Namespace.
+
+Placement is expressed only with node labels and taints from :mod:`edgewise.plan.labels`
+(the contract with the cluster plan), so ``check`` can infer the same placement back:
+
+* edge copy in a Local/Wavelength Zone: required ``topology.kubernetes.io/zone In [zone]``;
+* edge copy on an Outpost: required ``edgewise.dev/zone In [zone]`` -- Outpost nodes carry
+  their parent AZ in ``topology.kubernetes.io/zone``, so that label would also admit the
+  Region nodes of that AZ;
+* Region copy: ``topology.kubernetes.io/zone In [Region AZs]`` AND ``edgewise.dev/role In
+  [region]``, spread across AZs with ``nodeAffinityPolicy``/``nodeTaintsPolicy: Honor`` so the
+  tainted edge nodes are never counted as spread domains.
+
+Readiness probes matter: every failover mechanism (Consul health, Istio outlier detection
+plus endpoint readiness, Route 53 target health) is driven by readiness.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...spec import ServiceSpec, ZoneType
+from ...topology import Topology, Zone
+from .. import labels as L
+from .names import label_value
+
+__all__ = [
+    "COPY_LABEL",
+    "NAME_LABEL",
+    "PART_OF_LABEL",
+    "SERVICE_LABEL",
+    "deployment",
+    "externalname_service",
+    "namespace_object",
+    "pdb",
+    "pod_labels",
+    "region_replicas",
+    "selector",
+    "service",
+    "service_account",
+]
+
+NAME_LABEL = "app.kubernetes.io/name"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+SERVICE_LABEL = "edgewise.dev/service"
+#: "edge" or "region": which copy a pod belongs to (Deployment selectors must not overlap)
+COPY_LABEL = "edgewise.dev/copy"
+PORT_NAME = "app"
+
+
+def region_replicas(svc: ServiceSpec) -> int:
+    """Region copies serve the Region's own users and every zone's failover: at least 2."""
+    return svc.region_replicas or max(svc.replicas, 2)
+
+
+def selector(app: str, svc: ServiceSpec) -> dict[str, str]:
+    """What a Service selects: every pod of the service in its namespace, edge or Region copy."""
+    return {PART_OF_LABEL: app, SERVICE_LABEL: svc.name}
+
+
+def pod_labels(app: str, svc: ServiceSpec, zone: Zone | None) -> dict[str, str]:
+    labels = {
+        NAME_LABEL: svc.name,
+        PART_OF_LABEL: app,
+        SERVICE_LABEL: svc.name,
+        COPY_LABEL: "region" if zone is None else "edge",
+    }
+    if zone is not None:
+        # Istio's failoverPriority on edgewise.dev/zone compares caller and endpoint pod labels
+        labels[L.ZONE_LABEL] = label_value(zone.name)
+    return labels
+
+
+def _match_labels(app: str, svc: ServiceSpec, zone: Zone | None) -> dict[str, str]:
+    return {
+        PART_OF_LABEL: app,
+        SERVICE_LABEL: svc.name,
+        COPY_LABEL: "region" if zone is None else "edge",
+    }
+
+
+def _meta(
+    name: str,
+    ns: str,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": ns}
+    if labels:
+        meta["labels"] = labels
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def namespace_object(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def _affinity(topology: Topology, zone: Zone | None) -> dict[str, Any]:
+    if zone is None:
+        exprs = [
+            {
+                "key": L.K8S_ZONE_LABEL,
+                "operator": "In",
+                "values": [z.name for z in topology.region_zones],
+            },
+            {"key": L.ROLE_LABEL, "operator": "In", "values": ["region"]},
+        ]
+    elif zone.kind is ZoneType.OUTPOST:
+        exprs = [{"key": L.ZONE_LABEL, "operator": "In", "values": [zone.name]}]
+    else:
+        exprs = [{"key": L.K8S_ZONE_LABEL, "operator": "In", "values": [zone.name]}]
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": exprs}]
+            }
+        }
+    }
+
+
+def _tolerations(topology: Topology, zone: Zone | None) -> list[dict[str, str]]:
+    """Tolerate exactly the taints of the nodes the copy is pinned to (edge taint on edge only)."""
+    zones = topology.region_zones if zone is None else (zone,)
+    out: list[dict[str, str]] = []
+    for z in zones:
+        for t in L.node_taints(z):
+            tol = {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]}
+            if tol not in out:
+                out.append(tol)
+    return out
+
+
+def _spread(match: dict[str, str], zone: Zone | None) -> list[dict[str, Any]]:
+    def constraint(key: str, when: str) -> dict[str, Any]:
+        return {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": when,
+            "labelSelector": {"matchLabels": dict(match)},
+            "nodeAffinityPolicy": "Honor",
+            "nodeTaintsPolicy": "Honor",
+        }
+
+    if zone is None:
+        return [
+            constraint(L.K8S_ZONE_LABEL, "DoNotSchedule"),
+            constraint("kubernetes.io/hostname", "ScheduleAnyway"),
+        ]
+    if zone.kind is ZoneType.OUTPOST:
+        # seed 004: spread across the Outpost's hosts (its fault domains)
+        return [constraint("kubernetes.io/hostname", "ScheduleAnyway")]
+    return []
+
+
+def _probe(svc: ServiceSpec) -> dict[str, Any]:
+    probe: dict[str, Any]
+    if svc.health_path:
+        probe = {"httpGet": {"path": svc.health_path, "port": svc.port}}
+    else:
+        probe = {"tcpSocket": {"port": svc.port}}
+    probe.update({"initialDelaySeconds": 5, "periodSeconds": 5, "failureThreshold": 2})
+    return probe
+
+
+def deployment(
+    topology: Topology,
+    app: str,
+    svc: ServiceSpec,
+    ns: str,
+    zone: Zone | None,
+    *,
+    name: str,
+    replicas: int,
+    annotations: dict[str, str] | None = None,
+    service_account: str | None = None,
+) -> dict[str, Any]:
+    """One copy of ``svc``: in edge zone ``zone``, or in the Region when ``zone`` is None."""
+    match = _match_labels(app, svc, zone)
+    container: dict[str, Any] = {
+        "name": svc.name,
+        "image": svc.image,
+        "ports": [{"name": PORT_NAME, "containerPort": svc.port, "protocol": "TCP"}],
+    }
+    if svc.env:
+        container["env"] = [{"name": k, "value": v} for k, v in sorted(svc.env.items())]
+    container["resources"] = {
+        "requests": {"cpu": svc.resources.cpu, "memory": svc.resources.memory}
+    }
+    container["readinessProbe"] = _probe(svc)
+    pod_spec: dict[str, Any] = {}
+    if service_account:
+        pod_spec["serviceAccountName"] = service_account
+    pod_spec["affinity"] = _affinity(topology, zone)
+    tolerations = _tolerations(topology, zone)
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
+    spread = _spread(match, zone)
+    if spread:
+        pod_spec["topologySpreadConstraints"] = spread
+    pod_spec["containers"] = [container]
+    template_meta: dict[str, Any] = {"labels": pod_labels(app, svc, zone)}
+    if annotations:
+        template_meta["annotations"] = dict(annotations)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(name, ns, pod_labels(app, svc, zone)),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": match},
+            "template": {"metadata": template_meta, "spec": pod_spec},
+        },
+    }
+
+
+def pdb(app: str, svc: ServiceSpec, ns: str, zone: Zone | None, *, name: str) -> dict[str, Any]:
+    """Keep all but one pod of a multi-replica copy through voluntary disruptions."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(name, ns, {PART_OF_LABEL: app, SERVICE_LABEL: svc.name}),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _match_labels(app, svc, zone)}},
+    }
+
+
+def service(
+    app: str,
+    svc: ServiceSpec,
+    ns: str,
+    *,
+    name: str | None = None,
+    extra_selector: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    sel = selector(app, svc)
+    if extra_selector:
+        sel.update(extra_selector)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(name or svc.name, ns, {PART_OF_LABEL: app, SERVICE_LABEL: svc.name}),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": sel,
+            "ports": [
+                {"name": PORT_NAME, "port": svc.port, "targetPort": PORT_NAME, "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def externalname_service(app: str, svc: ServiceSpec, ns: str, target_ns: str) -> dict[str, Any]:
+    """``svc`` in ``ns`` as an alias of the Region copy's FQDN (short name works in ``ns``)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(svc.name, ns, {PART_OF_LABEL: app, SERVICE_LABEL: svc.name}),
+        "spec": {
+            "type": "ExternalName",
+            "externalName": f"{svc.name}.{target_ns}.svc.cluster.local",
+            "ports": [{"name": PORT_NAME, "port": svc.port, "protocol": "TCP"}],
+        },
+    }
+
+
+def service_account(app: str, name: str, ns: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(name, ns, {PART_OF_LABEL: app}),
+    }

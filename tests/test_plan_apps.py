@@ -1,0 +1,663 @@
+"""Application plan: placement, the four routing backends, ingress, determinism."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from edgewise.plan import labels as L
+from edgewise.plan.apps import AppPlan, objects, plan_application
+from edgewise.plan.apps.names import dns_label, zone_namespace
+from edgewise.plan.artifacts import render_tree
+from edgewise.spec import Application, load_spec
+from edgewise.topology import Topology, build_topology
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data" / "apps"
+EXAMPLES = ("local-zones-hashicups", "outposts", "wavelength")
+BACKENDS = ("consul-enterprise", "consul", "istio", "kubernetes")
+
+
+@cache
+def example(name: str) -> tuple[Topology, Application]:
+    spec = load_spec(ROOT / "examples" / name)
+    return build_topology(spec), spec.applications[0][0]
+
+
+def with_routing(app: Application, routing: str, **spec: Any) -> Application:
+    data = app.model_dump(by_alias=True, mode="json", exclude_none=True)
+    data["spec"]["routing"] = routing
+    data["spec"].update(spec)
+    return Application.model_validate(data)
+
+
+@cache
+def plan(ex: str, routing: str) -> AppPlan:
+    topology, app = example(ex)
+    return plan_application(topology, with_routing(app, routing))
+
+
+def of_kind(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objs if o["kind"] == kind]
+
+
+def walk_keys(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield k
+            yield from walk_keys(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from walk_keys(v)
+
+
+def affinity_exprs(deploy: dict[str, Any]) -> list[dict[str, Any]]:
+    terms = deploy["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]["nodeSelectorTerms"]
+    assert len(terms) == 1
+    exprs: list[dict[str, Any]] = terms[0]["matchExpressions"]
+    return exprs
+
+
+def pinned_zones(topology: Topology, deploy: dict[str, Any]) -> set[str]:
+    """Topology zones whose nodes satisfy the Deployment's required node affinity."""
+    out = set()
+    for z in topology.zones:
+        node = {**L.node_labels(z), L.K8S_ZONE_LABEL: z.k8s_zone}
+        if all(node.get(e["key"]) in e["values"] for e in affinity_exprs(deploy)):
+            out.add(z.name)
+    return out
+
+
+# -- placement ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ex", EXAMPLES)
+def test_every_copy_is_pinned_to_its_site(ex: str) -> None:
+    topology, _app = example(ex)
+    p = plan(ex, "consul-enterprise")
+    region = {z.name for z in topology.region_zones}
+    deploys = {
+        (d["metadata"]["namespace"], d["metadata"]["name"]): d
+        for d in of_kind(objects(p), "Deployment")
+    }
+    for site in p.sites:
+        for copy in site.services:
+            d = deploys[(site.namespace, copy.workload)]
+            zones = pinned_zones(topology, d)
+            pod = d["spec"]["template"]["spec"]
+            tolerated = {t["key"] for t in pod.get("tolerations", [])}
+            if site.site == "region":
+                assert zones == region
+                assert copy.replicas >= 2
+                spread = pod["topologySpreadConstraints"]
+                assert spread[0]["topologyKey"] == L.K8S_ZONE_LABEL
+                assert all(
+                    c["nodeTaintsPolicy"] == "Honor" and c["nodeAffinityPolicy"] == "Honor"
+                    for c in spread
+                )
+                assert L.EDGE_TAINT_KEY not in tolerated
+            else:
+                assert zones == {site.site}, f"{copy.workload} in {site.namespace} lands in {zones}"
+                assert L.EDGE_TAINT_KEY in tolerated
+            container = pod["containers"][0]
+            assert container["readinessProbe"]
+            assert container["resources"]["requests"]["cpu"]
+    assert {s.site for s in p.sites} == {z.name for z in topology.edge_zones} | {"region"}
+
+
+def test_outpost_copies_use_the_edgewise_zone_label_and_spread_across_hosts() -> None:
+    p = plan("outposts", "kubernetes")
+    d = next(
+        o
+        for o in objects(p)
+        if o["kind"] == "Deployment"
+        and o["metadata"]["namespace"] == "orders-outpost-1"
+        and o["metadata"]["name"] == "web"
+    )
+    assert affinity_exprs(d) == [{"key": L.ZONE_LABEL, "operator": "In", "values": ["outpost-1"]}]
+    spread = d["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert [c["topologyKey"] for c in spread] == ["kubernetes.io/hostname"]
+    assert d["spec"]["replicas"] == 2
+
+
+@pytest.mark.parametrize("ex", EXAMPLES)
+def test_pdb_exactly_where_more_than_one_replica(ex: str) -> None:
+    objs = objects(plan(ex, "kubernetes"))
+    pdbs = {
+        (o["metadata"]["namespace"], o["metadata"]["name"])
+        for o in of_kind(objs, "PodDisruptionBudget")
+    }
+    multi = {
+        (d["metadata"]["namespace"], d["metadata"]["name"])
+        for d in of_kind(objs, "Deployment")
+        if d["spec"]["replicas"] > 1
+    }
+    assert pdbs == multi and multi
+
+
+def test_replica_counts_follow_the_spec() -> None:
+    _topology, app = example("outposts")
+    p = plan("outposts", "kubernetes")
+    web = next(s for s in app.spec.services if s.name == "web")
+    assert p.site("outpost-1").services[0].replicas == web.replicas == 2
+    assert {c.service: c.replicas for c in p.site("region").services} == {"web": 2, "orders-db": 2}
+
+
+def test_long_names_are_trimmed_stably() -> None:
+    long = "a" * 60 + "-b" * 10
+    assert len(dns_label(long)) == 63
+    assert dns_label(long) == dns_label(long)
+    assert dns_label(long) != dns_label(long + "-c")
+    topology, _ = example("wavelength")
+    for z in topology.edge_zones:
+        ns = zone_namespace("x" * 60, z)
+        assert len(ns) <= 63 and ns.startswith("x")
+
+
+# -- routing: the summary ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("routing", BACKENDS)
+@pytest.mark.parametrize("ex", EXAMPLES)
+def test_edge_calls_stay_in_zone_or_go_to_the_region(ex: str, routing: str) -> None:
+    p = plan(ex, routing)
+    _, app = example(ex)
+    svcs = {s.name: s for s in app.spec.services}
+    for site in p.sites:
+        for call in site.calls:
+            assert call.target in (site.site, "region")
+            assert call.failover in (None, "region")
+            callee = svcs[call.callee]
+            if site.site != "region" and callee.has_edge_copies:
+                assert call.target == site.site and call.target_namespace == site.namespace
+                wants = callee.effective_failover.value == "region"
+                if routing == "kubernetes":
+                    assert call.failover is None
+                else:
+                    assert (call.failover == "region") == wants
+
+
+def test_kubernetes_backend_says_it_has_no_failover() -> None:
+    p = plan("wavelength", "kubernetes")
+    assert any("NO failover" in n for n in p.notes)
+    assert not any("NO failover" in n for n in plan("wavelength", "istio").notes)
+
+
+# -- Consul Enterprise (seed 003) ---------------------------------------------------------
+
+
+def test_local_zones_seed_resolvers() -> None:
+    topology, app = example("local-zones-hashicups")
+    assert app.spec.routing.value == "consul-enterprise"
+    p = plan_application(topology, app)
+    expected = [d for d in yaml.safe_load_all((DATA / "seed-003-resolvers.yaml").read_text()) if d]
+    resolvers = of_kind(objects(p), "ServiceResolver")
+    for z in topology.edge_zones:
+        ns = zone_namespace("hashicups", z)
+        got = {
+            r["metadata"]["name"]: (r["apiVersion"], r["kind"], r["spec"])
+            for r in resolvers
+            if r["metadata"]["namespace"] == ns
+        }
+        for e in expected:
+            assert got[e["metadata"]["name"]] == (e["apiVersion"], e["kind"], e["spec"])
+        # beyond the seed: public-api fails over by default (edge-and-region, called by frontend);
+        # frontend is called by nobody east-west, so it needs no resolver
+        assert sorted(got) == ["postgres", "product-api", "public-api"]
+    assert not [r for r in resolvers if r["metadata"]["namespace"] == "hashicups-region"]
+    values = yaml.safe_load(render_tree(p.artifacts)["apps/hashicups/consul-values.yaml"])
+    assert values["connectInject"]["consulNamespaces"] == {"mirroringK8S": True}
+    assert values["global"]["enableConsulNamespaces"] is True
+
+
+def upstreams(deploy: dict[str, Any]) -> list[str]:
+    ann = deploy["spec"]["template"]["metadata"].get("annotations", {})
+    raw = ann.get("consul.hashicorp.com/connect-service-upstreams", "")
+    return [u.rsplit(":", 1)[0] for u in raw.split(",") if u]
+
+
+def consul_service(deploy: dict[str, Any]) -> str:
+    name: str = deploy["spec"]["template"]["metadata"]["annotations"][
+        "consul.hashicorp.com/connect-service"
+    ]
+    return name
+
+
+@pytest.mark.parametrize("routing", ["consul-enterprise", "consul"])
+@pytest.mark.parametrize("ex", EXAMPLES)
+def test_consul_targets_are_region_and_allowed_by_intentions(ex: str, routing: str) -> None:
+    """Walk every upstream through its resolver (redirect / failover) and check the targets.
+
+    Every target must be a Consul service that runs in the caller's own zone or in the
+    Region, and every target must be allowed by an intention for that caller.
+    """
+    topology, _ = example(ex)
+    p = plan(ex, routing)
+    objs = objects(p)
+    ent = routing == "consul-enterprise"
+    # Consul service (name, consul namespace) -> the topology zones its pods run in
+    where: dict[tuple[str, str], set[str]] = {}
+    for d in of_kind(objs, "Deployment"):
+        key = (consul_service(d), d["metadata"]["namespace"] if ent else "default")
+        where.setdefault(key, set()).update(pinned_zones(topology, d))
+    resolvers = {
+        (r["metadata"]["name"], r["metadata"]["namespace"] if ent else "default"): r["spec"]
+        for r in of_kind(objs, "ServiceResolver")
+    }
+    allowed = {
+        (
+            i["spec"]["destination"]["name"],
+            i["metadata"]["namespace"] if ent else "default",
+            s["name"],
+            s.get("namespace", "default"),
+        )
+        for i in of_kind(objs, "ServiceIntentions")
+        for s in i["spec"]["sources"]
+        if s["action"] == "allow"
+    }
+    region = {z.name for z in topology.region_zones}
+    checked = 0
+    for d in of_kind(objs, "Deployment"):
+        src_ns = d["metadata"]["namespace"] if ent else "default"
+        caller_zones = pinned_zones(topology, d)
+        for up in upstreams(d):
+            spec = resolvers.get((up, src_ns), {})
+            targets = []
+            if "redirect" in spec:
+                r = spec["redirect"]
+                targets.append((r["service"], r.get("namespace", src_ns) if ent else "default"))
+            else:
+                targets.append((up, src_ns))
+            if "failover" in spec:
+                f = spec["failover"]["*"]
+                targets.append((f["service"], f.get("namespace", src_ns) if ent else "default"))
+                assert where[targets[-1]] == region, f"failover of {up} is not the Region copy"
+            for t in targets:
+                assert t in where, f"{consul_service(d)} -> {t}: no such service"
+                assert where[t] <= caller_zones | region, (
+                    f"{t} runs outside the caller's zone and Region"
+                )
+                assert (t[0], t[1], consul_service(d), src_ns) in allowed, f"no intention for {t}"
+                checked += 1
+    assert checked > 0
+
+
+@pytest.mark.parametrize("ex", EXAMPLES)
+def test_consul_ce_has_no_enterprise_fields_and_unique_names(ex: str) -> None:
+    objs = objects(plan(ex, "consul"))
+    mesh = [o for o in objs if o["apiVersion"].startswith("consul.hashicorp.com")]
+    assert mesh
+    for o in mesh:
+        if o["kind"] in ("ServiceResolver", "ServiceIntentions"):
+            bad = {"namespace", "partition", "samenessGroup", "peer"} & set(walk_keys(o["spec"]))
+            assert not bad, f"{o['kind']} {o['metadata']['name']} uses {bad}"
+    for kind in ("ServiceResolver", "ServiceDefaults", "ServiceIntentions"):
+        names = [o["metadata"]["name"] for o in mesh if o["kind"] == kind]
+        assert len(names) == len(set(names)), f"duplicate {kind} names across namespaces"
+    values = yaml.safe_load(
+        render_tree(plan(ex, "consul").artifacts)[
+            f"apps/{example(ex)[1].metadata.name}/consul-values.yaml"
+        ]
+    )
+    assert "consulNamespaces" not in values["connectInject"]
+
+
+def test_consul_ce_per_zone_names() -> None:
+    objs = objects(plan("local-zones-hashicups", "consul"))
+    lax = "hashicups-lax-1a"
+    res = {r["metadata"]["name"]: r for r in of_kind(objs, "ServiceResolver")}
+    assert res["product-api-lax-1a"]["metadata"]["namespace"] == lax
+    assert res["product-api-lax-1a"]["spec"] == {"failover": {"*": {"service": "product-api"}}}
+    d = next(
+        o
+        for o in of_kind(objs, "Deployment")
+        if o["metadata"]["namespace"] == lax and o["metadata"]["name"] == "public-api"
+    )
+    assert consul_service(d) == "public-api-lax-1a"
+    assert d["spec"]["template"]["spec"]["serviceAccountName"] == "public-api-lax-1a"
+    assert upstreams(d) == ["product-api-lax-1a"]
+    pa = next(
+        o
+        for o in of_kind(objs, "Deployment")
+        if o["metadata"]["namespace"] == lax and o["metadata"]["name"] == "product-api"
+    )
+    assert upstreams(pa) == ["postgres"]
+
+
+def test_consul_passive_health_checks_everywhere() -> None:
+    for routing in ("consul", "consul-enterprise"):
+        objs = objects(plan("wavelength", routing))
+        deploys = of_kind(objs, "Deployment")
+        defaults = {
+            (o["metadata"]["namespace"], o["metadata"]["name"]): o["spec"]
+            for o in of_kind(objs, "ServiceDefaults")
+        }
+        for d in deploys:
+            spec = defaults[(d["metadata"]["namespace"], consul_service(d))]
+            assert spec["upstreamConfig"]["defaults"]["passiveHealthCheck"]["maxFailures"] >= 1
+
+
+# -- Istio -------------------------------------------------------------------------------
+
+
+def selected_deployments(objs: list[dict[str, Any]], svc: dict[str, Any]) -> list[dict[str, Any]]:
+    sel = svc["spec"]["selector"].items()
+    return [
+        d
+        for d in of_kind(objs, "Deployment")
+        if d["metadata"]["namespace"] == svc["metadata"]["namespace"]
+        and sel <= d["spec"]["template"]["metadata"]["labels"].items()
+    ]
+
+
+@pytest.mark.parametrize("ex", EXAMPLES)
+def test_istio_hosts_hold_only_own_zone_and_region(ex: str) -> None:
+    topology, _ = example(ex)
+    p = plan(ex, "istio")
+    objs = objects(p)
+    region = {z.name for z in topology.region_zones}
+    drs = {
+        (o["metadata"]["namespace"], o["spec"]["host"]): o for o in of_kind(objs, "DestinationRule")
+    }
+    failover_hosts = 0
+    for site in p.sites:
+        for svc in of_kind(objs, "Service"):
+            if svc["metadata"]["namespace"] != site.namespace or svc["spec"]["type"] != "ClusterIP":
+                continue
+            zones = set().union(
+                *(pinned_zones(topology, d) for d in selected_deployments(objs, svc))
+            )
+            allowed = region if site.site == "region" else {site.site} | region
+            assert zones and zones <= allowed
+            host = f"{svc['metadata']['name']}.{site.namespace}.svc.cluster.local"
+            if site.site != "region" and zones & region and zones - region:
+                failover_hosts += 1
+                tp = drs[(site.namespace, host)]["spec"]["trafficPolicy"]
+                label = L.ZONE_LABEL if site.kind == "outpost" else L.K8S_ZONE_LABEL
+                assert tp["loadBalancer"]["localityLbSetting"] == {
+                    "enabled": True,
+                    "failoverPriority": [label],
+                }
+    wanted = {(s.namespace, c.callee) for s in p.sites for c in s.calls if c.failover}
+    assert failover_hosts == len(wanted)
+    for dr in of_kind(objs, "DestinationRule"):
+        od = dr["spec"]["trafficPolicy"]["outlierDetection"]
+        assert od["maxEjectionPercent"] == 100 and od["consecutive5xxErrors"] >= 1
+        assert od["interval"] and od["baseEjectionTime"]
+    for ns in of_kind(objs, "Namespace"):
+        assert ns["metadata"]["labels"]["istio-injection"] == "enabled"
+
+
+def test_istio_ingress_targets_only_the_zone_copy() -> None:
+    # web is exposed AND failing over in the Outposts example only if called; make it so
+    topology, app = example("local-zones-hashicups")
+    data = app.model_dump(by_alias=True, mode="json", exclude_none=True)
+    data["spec"]["routing"] = "istio"
+    data["spec"]["services"].append(
+        {"name": "probe", "image": "busybox:1.36", "port": 8081, "calls": ["frontend"]}
+    )
+    p = plan_application(topology, Application.model_validate(data))
+    objs = objects(p)
+    ing = next(
+        o for o in of_kind(objs, "Ingress") if o["metadata"]["namespace"] == "hashicups-lax-1a"
+    )
+    backend = ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+    assert backend == "frontend-local"
+    svc = next(
+        o
+        for o in of_kind(objs, "Service")
+        if o["metadata"]["name"] == backend and o["metadata"]["namespace"] == "hashicups-lax-1a"
+    )
+    assert {
+        pinned for d in selected_deployments(objs, svc) for pinned in pinned_zones(topology, d)
+    } == {"us-west-2-lax-1a"}
+
+
+# -- kubernetes --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ex", EXAMPLES)
+def test_kubernetes_backend_aliases_region_only_services(ex: str) -> None:
+    topology, app = example(ex)
+    objs = objects(plan(ex, "kubernetes"))
+    region_only = [s.name for s in app.spec.services if not s.has_edge_copies]
+    for z in topology.edge_zones:
+        ns = zone_namespace(app.metadata.name, z)
+        for name in region_only:
+            alias = next(
+                o
+                for o in of_kind(objs, "Service")
+                if o["metadata"]["namespace"] == ns and o["metadata"]["name"] == name
+            )
+            assert alias["spec"]["type"] == "ExternalName"
+            assert (
+                alias["spec"]["externalName"]
+                == f"{name}.{app.metadata.name}-region.svc.cluster.local"
+            )
+    for o in of_kind(objs, "Service"):
+        assert "trafficDistribution" not in o["spec"]
+        assert not any("topology" in k for k in o["metadata"].get("annotations", {}))
+
+
+def test_hashicups_postgres_resolves_from_every_edge_namespace_in_kubernetes_backend() -> None:
+    objs = objects(plan("local-zones-hashicups", "kubernetes"))
+    aliases = {
+        o["metadata"]["namespace"]: o["spec"]["externalName"]
+        for o in of_kind(objs, "Service")
+        if o["metadata"]["name"] == "postgres" and o["spec"]["type"] == "ExternalName"
+    }
+    assert aliases == {
+        ns: "postgres.hashicups-region.svc.cluster.local"
+        for ns in ("hashicups-lax-1a", "hashicups-las-1a", "hashicups-phx-2a")
+    }
+
+
+# -- north-south ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("routing", BACKENDS)
+@pytest.mark.parametrize("ex", EXAMPLES)
+def test_one_alb_per_site_never_over_several_edge_zones(ex: str, routing: str) -> None:
+    topology, _app = example(ex)
+    p = plan(ex, routing)
+    ingresses = of_kind(objects(p), "Ingress")
+    exposed_sites = [s for s in p.sites if s.ingress_subnets]
+    assert len(ingresses) == len(exposed_sites) == len(topology.edge_zones) + 1
+    by_ns = {i["metadata"]["namespace"]: i for i in ingresses}
+    for s in exposed_sites:
+        ing = by_ns[s.namespace]
+        ann = ing["metadata"]["annotations"]
+        assert ing["spec"]["ingressClassName"] == "alb"
+        assert ann["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
+        assert ann["alb.ingress.kubernetes.io/target-type"] == "ip"
+        subnets = [x.strip() for x in ann["alb.ingress.kubernetes.io/subnets"].split(",")]
+        if s.site == "region":
+            # the cluster plan's Name tags of the Region public subnets
+            assert subnets == [f"{topology.name}-public-{az}" for az, _ in topology.public_subnets]
+            assert len(subnets) >= 2
+        else:
+            assert subnets == [f"{topology.name}-{topology.zone(s.site).slug}"]
+        names = {
+            o["metadata"]["name"]
+            for o in objects(p)
+            if o["kind"] == "Service" and o["metadata"]["namespace"] == s.namespace
+        }
+        for path in ing["spec"]["rules"][0]["http"]["paths"]:
+            assert path["backend"]["service"]["name"] in names
+
+
+def test_route53_records_alias_every_alb_with_health() -> None:
+    topology, app = example("wavelength")
+    tree = render_tree(plan("wavelength", "kubernetes").artifacts)
+    cfn = yaml.safe_load(tree["apps/two-tier/dns.cfn.yaml"])
+    records = [r["Properties"] for r in cfn["Resources"].values()]
+    assert len(records) == len(topology.edge_zones) + 1
+    assert all(r["AliasTarget"]["EvaluateTargetHealth"] is True for r in records)
+    assert all(r["Region"] == topology.region for r in records)
+    assert len({r["SetIdentifier"] for r in records}) == len(records)
+    weighted = plan_application(topology, with_routing(app, "kubernetes", dns="weighted"))
+    cfn2 = yaml.safe_load(render_tree(weighted.artifacts)["apps/two-tier/dns.cfn.yaml"])
+    assert all(
+        "Weight" in r["Properties"] and "Region" not in r["Properties"]
+        for r in cfn2["Resources"].values()
+    )
+    assert any("carrier" in n for n in plan("wavelength", "kubernetes").notes)
+
+
+def test_no_ingress_when_ingress_none() -> None:
+    topology, app = example("wavelength")
+    data = app.model_dump(by_alias=True, mode="json", exclude_none=True)
+    data["spec"]["ingress"] = "none"
+    for s in data["spec"]["services"]:
+        s.pop("expose", None)
+    p = plan_application(topology, Application.model_validate(data))
+    assert not of_kind(objects(p), "Ingress")
+    assert not any(a.path.endswith("dns.cfn.yaml") for a in p.artifacts)
+
+
+# -- growth and determinism ---------------------------------------------------------------
+
+
+def identities(p: AppPlan) -> set[tuple[str, str, str]]:
+    return {
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objects(p)
+    }
+
+
+@pytest.mark.parametrize("routing", BACKENDS)
+def test_adding_a_zone_adds_exactly_that_zones_objects(routing: str, tmp_path: Path) -> None:
+    src = ROOT / "examples" / "local-zones-hashicups"
+    topo = yaml.safe_load((src / "topology.yaml").read_text())
+    topo["spec"]["zones"].append(
+        {"name": "us-west-2-den-1a", "nodeGroup": {"instanceType": "c5d.2xlarge", "desired": 1}}
+    )
+    (tmp_path / "topology.yaml").write_text(yaml.safe_dump(topo))
+    (tmp_path / "hashicups.yaml").write_text((src / "hashicups.yaml").read_text())
+    spec = load_spec(tmp_path)
+    bigger = plan_application(build_topology(spec), with_routing(spec.applications[0][0], routing))
+    before, after = identities(plan("local-zones-hashicups", routing)), identities(bigger)
+    assert before < after
+    added = after - before
+    assert {ns for _, ns, _ in added} == {"hashicups-den-1a", ""}
+    assert ("Namespace", "", "hashicups-den-1a") in added
+    assert {ns for _, ns, _ in after if ns} - {ns for _, ns, _ in before if ns} == {
+        "hashicups-den-1a"
+    }
+
+
+@pytest.mark.parametrize("routing", BACKENDS)
+def test_deterministic(routing: str) -> None:
+    topology, app = example("outposts")
+    a = render_tree(plan_application(topology, with_routing(app, routing)).artifacts)
+    b = render_tree(plan_application(topology, with_routing(app, routing)).artifacts)
+    assert a == b
+    assert all(path.startswith("apps/orders/") for path in a)
+
+
+# -- odd shapes ------------------------------------------------------------------------------
+
+
+def test_region_copy_calling_an_edge_only_service_has_no_target_and_says_so() -> None:
+    topology, app = example("wavelength")
+    data = app.model_dump(by_alias=True, mode="json", exclude_none=True)
+    data["spec"]["routing"] = "consul"
+    backend = next(s for s in data["spec"]["services"] if s["name"] == "backend")
+    backend["placement"] = "edge"
+    p = plan_application(topology, Application.model_validate(data))
+    call = next(c for c in p.site("region").calls if c.callee == "backend")
+    assert call.target is None and call.failover is None
+    assert any("runs only in edge zones" in n for n in p.notes)
+    edge_call = next(c for c in p.site("us-east-1-wl1-bos-wlz-1").calls if c.callee == "backend")
+    assert edge_call.target == "us-east-1-wl1-bos-wlz-1" and edge_call.failover is None
+    # the Region frontend has no upstream for it, and no resolver fails over to a missing copy
+    objs = objects(p)
+    region_fe = next(
+        d
+        for d in of_kind(objs, "Deployment")
+        if d["metadata"]["namespace"] == "two-tier-region" and d["metadata"]["name"] == "frontend"
+    )
+    assert upstreams(region_fe) == []
+    assert not of_kind(objs, "ServiceResolver")
+
+
+def test_node_group_taints_are_tolerated_where_the_copy_runs(tmp_path: Path) -> None:
+    src = ROOT / "examples" / "wavelength"
+    docs = list(yaml.safe_load_all((src / "topology.yaml").read_text()))
+    zone = docs[0]["spec"]["zones"][2]
+    zone["nodeGroup"]["taints"] = [{"key": "gpu", "value": "yes", "effect": "NoSchedule"}]
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump_all(docs))
+    spec = load_spec(tmp_path / "spec.yaml")
+    topology = build_topology(spec)
+    objs = objects(plan_application(topology, spec.applications[0][0]))
+    for d in of_kind(objs, "Deployment"):
+        keys = {t["key"] for t in d["spec"]["template"]["spec"].get("tolerations", [])}
+        in_gpu_zone = pinned_zones(topology, d) == {zone["name"]}
+        assert ("gpu" in keys) == in_gpu_zone
+
+
+def test_region_only_app_has_no_edge_namespaces() -> None:
+    topology, app = example("local-zones-hashicups")
+    data = app.model_dump(by_alias=True, mode="json", exclude_none=True)
+    for s in data["spec"]["services"]:
+        s["placement"] = "region"
+        s.pop("failover", None)
+    p = plan_application(topology, Application.model_validate(data))
+    assert [s.site for s in p.sites] == ["region"]
+    assert {o["metadata"].get("namespace", o["metadata"]["name"]) for o in objects(p)} == {
+        "hashicups-region"
+    }
+
+
+# -- the plan summary agrees with the shared route resolver ----------------------------------
+
+
+@pytest.mark.parametrize("routing", BACKENDS)
+@pytest.mark.parametrize("ex", EXAMPLES)
+def test_summary_matches_the_route_resolver(ex: str, routing: str) -> None:
+    """What the plan says about each edge call is what check/simulate will compute."""
+    inventory = pytest.importorskip("edgewise.k8s.inventory")
+    resolver = pytest.importorskip("edgewise.routing.resolver")
+    from edgewise.plan.apps import objects_with_paths
+
+    topology, _ = example(ex)
+    p = plan(ex, routing)
+    inv = inventory.Inventory.from_objects(
+        [(o, inventory.Source(path, 0, i)) for path, i, o in objects_with_paths(p)], topology
+    )
+    rr = resolver.RouteResolver(inv, topology)
+    region = {z.name for z in topology.region_zones}
+    deploys = {
+        (d["metadata"]["namespace"], d["metadata"]["name"]): d
+        for d in of_kind(objects(p), "Deployment")
+    }
+    for site in p.sites:
+        if site.site == "region":
+            continue
+        for call in site.calls:
+            name = call.callee
+            via = "dns"
+            if routing.startswith("consul"):
+                via = "consul"
+                name = next(
+                    u
+                    for u in upstreams(deploys[(site.namespace, call.caller)])
+                    if u == call.callee or u.startswith(call.callee + "-")
+                )
+            res = rr.resolve(resolver.Caller(site.site, site.namespace, call.caller), name, via=via)
+            assert res.found, res.notes
+            tiers = [{e.zone for e in t.endpoints} for t in res.tiers]
+            reached = set().union(*tiers)
+            if call.target == "region":
+                # Istio may order Region AZs by locality; all tiers stay in the Region
+                assert tiers[0] and reached <= region, res.notes
+                continue
+            assert tiers[0] == {call.target}, res.notes
+            assert reached <= {site.site} | region, res.notes
+            assert (call.failover == "region") == bool(reached & region), res.notes
