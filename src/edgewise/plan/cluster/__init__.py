@@ -1,0 +1,42 @@
+"""The cluster plan: everything that stands the EKS cluster up for one topology.
+
+``plan_cluster`` returns the files (as :class:`~edgewise.plan.artifacts.Artifact`):
+
+* ``cluster/network.cfn.yaml``: VPC, one subnet per zone, routing (NAT, carrier
+  gateway), VPC endpoints, the Outposts' CIDR-only shared node security group;
+* ``cluster/eksctl.yaml``: control plane in Region AZ subnets, one self-managed node
+  group per Region AZ / Local Zone / Outpost;
+* ``cluster/wavelength-nodes.cfn.yaml``: the Wavelength node groups eksctl cannot build;
+* ``cluster/addons/``: CoreDNS pinned to the Region, gp2 StorageClass, termination handler;
+* ``RUNBOOK.md``: the exact commands, in order.
+
+Output is deterministic: the same topology gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ...topology import Topology
+from ..artifacts import Artifact
+from .addons import addon_artifacts
+from .eksctl import eksctl_artifact
+from .network import network_artifact
+from .runbook import runbook_artifact
+from .wavelength import wavelength_artifact
+
+__all__ = ["plan_cluster"]
+
+
+def plan_cluster(topology: Topology, app_names: Sequence[str] = ()) -> list[Artifact]:
+    """All cluster files for ``topology``, sorted by path.
+
+    ``app_names`` are the applications the RUNBOOK applies (``kubectl apply -k apps/<app>``).
+    """
+    out = [network_artifact(topology), eksctl_artifact(topology)]
+    wl = wavelength_artifact(topology)
+    if wl is not None:
+        out.append(wl)
+    out += addon_artifacts(topology)
+    out.append(runbook_artifact(topology, app_names))
+    return sorted(out, key=lambda a: a.path)

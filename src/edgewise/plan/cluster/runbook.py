@@ -1,0 +1,406 @@
+"""``RUNBOOK.md``: the ordered, exact commands that deploy THIS topology.
+
+Every command is generated from the topology: the zone groups to opt in to, the Outposts
+to check, the stack outputs to export (the same names eksctl.yaml uses as ``${VAR}``),
+the apps to apply. Commands are for bash with the AWS CLI v2, eksctl, kubectl, helm and
+``envsubst`` (GNU gettext).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ...spec import EndpointAccess, ZoneType
+from ...topology import Topology
+from ..artifacts import Artifact
+from ..labels import K8S_ZONE_LABEL, REGION_NODE_LABEL, ROLE_LABEL, ZONE_LABEL
+from .addons import COREDNS_PATCH_PATH, LBC_VALUES_PATH, NTH_VALUES_PATH, STORAGE_CLASS_PATH
+from .eksctl import eksctl_env_refs, eksctl_zones
+from .names import (
+    CLUSTER_TAG,
+    NTH_QUEUE_URL,
+    network_stack,
+    wavelength_stack,
+    zone_names,
+)
+from .wavelength import imports_subnets, wavelength_zones
+
+__all__ = ["RUNBOOK_PATH", "opt_in_groups", "runbook_artifact", "runbook_text"]
+
+RUNBOOK_PATH = "RUNBOOK.md"
+RENDERED_EKSCTL = "cluster/eksctl.rendered.yaml"
+
+_KIND_NAMES = {
+    ZoneType.AVAILABILITY_ZONE: "Region AZ",
+    ZoneType.LOCAL: "Local Zone",
+    ZoneType.OUTPOST: "Outpost",
+}
+
+
+def opt_in_groups(topology: Topology) -> list[str]:
+    """Distinct opt-in zone groups of the Local and Wavelength Zones, sorted."""
+    edge = (ZoneType.LOCAL, ZoneType.WAVELENGTH)
+    return sorted({z.group for z in topology.zones if z.kind in edge and z.group})
+
+
+@dataclass
+class _Doc:
+    """Markdown under construction: numbered sections, paragraphs, bash blocks."""
+
+    t: Topology
+    lines: list[str] = field(default_factory=list)
+    step: int = 0
+
+    @property
+    def r(self) -> str:
+        return f"--region {self.t.region}"
+
+    @property
+    def vpc(self) -> str:
+        return self.t.vpc_id if self.t.vpc_id is not None else "$VPC_ID"
+
+    def section(self, title: str, *intro: str) -> None:
+        self.step += 1
+        self.lines += [f"## {self.step}. {title}", ""]
+        self.text(*intro)
+
+    def text(self, *para: str) -> None:
+        words = " ".join(p for p in para if p)
+        if words:
+            self.lines += [words, ""]
+
+    def code(self, *cmds: str) -> None:
+        self.lines += ["```bash", *cmds, "```", ""]
+
+    def stack_output_fn(self) -> str:
+        """A shell function ``out KEY`` that prints one output of the network stack."""
+        query = "\"Stacks[0].Outputs[?OutputKey=='$1'].OutputValue\""
+        return (
+            f"out() {{ aws cloudformation describe-stacks --stack-name {network_stack(self.t)} "
+            f"{self.r} --query {query} --output text; }}"
+        )
+
+
+def _private_only(t: Topology) -> bool:
+    """Only a private-only endpoint needs the create-then-lock-down dance."""
+    return t.endpoint_access is EndpointAccess.PRIVATE
+
+
+def _eksctl_config_path(t: Topology) -> str:
+    return RENDERED_EKSCTL if eksctl_env_refs(t) else "cluster/eksctl.yaml"
+
+
+def _intro(d: _Doc) -> None:
+    t = d.t
+    zones = ", ".join(f"`{z.name}` ({z.kind.value})" for z in t.zones)
+    d.lines += [f"# RUNBOOK: EKS cluster `{t.name}` in {t.region}", ""]
+    d.text(
+        f"Kubernetes {t.kubernetes_version}, API endpoint `{t.endpoint_access.value}`,",
+        f"zones: {zones}.",
+    )
+    d.text(
+        "Run the steps in order from the root of this directory",
+        "(bash, AWS CLI v2, eksctl, kubectl, helm, envsubst).",
+    )
+    d.code(f"export AWS_REGION={t.region}")
+
+
+def _opt_in(d: _Doc) -> None:
+    groups = opt_in_groups(d.t)
+    if not groups:
+        return
+    d.section(
+        "Opt in to the zone groups",
+        "Local Zones and Wavelength Zones are off until the account opts in to their group.",
+    )
+    d.code(
+        *[f"aws ec2 modify-availability-zone-group --group-name {g} --opt-in-status opted-in {d.r}" for g in groups],
+        f"aws ec2 describe-availability-zones --all-availability-zones {d.r} "
+        f"--filters Name=group-name,Values={','.join(groups)} "
+        "--query 'AvailabilityZones[].[ZoneName,OptInStatus]' --output table",
+    )
+
+
+def _outpost_types(d: _Doc) -> None:
+    outposts = [z for z in d.t.of_kind(ZoneType.OUTPOST) if z.node_group and z.outpost_arn]
+    if not outposts:
+        return
+    d.section(
+        "Check the instance types each Outpost has",
+        "An Outpost runs only the instance types installed in it;",
+        "each command must print the type.",
+    )
+    cmds = []
+    for z in outposts:
+        assert z.outpost_arn is not None and z.node_group is not None
+        itype = z.node_group.instance_type
+        cmds.append(
+            f"aws outposts get-outpost-instance-types "
+            f"--outpost-id {z.outpost_arn.rsplit('/', 1)[-1]} {d.r} "
+            f"--query \"InstanceTypes[?InstanceType=='{itype}'].InstanceType\" --output text"
+            f"  # {z.name}: expect {itype}"
+        )
+    d.code(*cmds)
+
+
+def _network(d: _Doc) -> None:
+    t = d.t
+    parts = (
+        ["VPC, one subnet per zone, routing"] if t.vpc_id is None else [f"Reuses VPC {t.vpc_id} and the zones' subnets"]
+    )
+    if t.of_kind(ZoneType.WAVELENGTH):
+        parts.append("carrier gateway")
+    if t.private_endpoint:
+        parts.append("VPC endpoints")
+    if t.of_kind(ZoneType.OUTPOST):
+        parts.append("shared node security group, placement groups, termination queue")
+    d.section("Deploy the network stack", ", ".join(parts) + ".")
+    deploy = f"aws cloudformation deploy --stack-name {network_stack(t)} --template-file cluster/network.cfn.yaml {d.r}"
+    if t.vpc_id is None:
+        d.code(deploy)
+        return
+    if t.of_kind(ZoneType.WAVELENGTH):
+        d.text(
+            "The stack associates the Wavelength subnets with its carrier route table; a subnet",
+            "that already has an explicit route table association must be disassociated first",
+            "(`aws ec2 disassociate-route-table`).",
+        )
+    pre = [f"VPC_CIDR=$(aws ec2 describe-vpcs --vpc-ids {t.vpc_id} {d.r} --query 'Vpcs[0].CidrBlock' --output text)"]
+    overrides = ["VpcCidr=$VPC_CIDR"]
+    if t.private_endpoint:
+        pre.append("# a private endpoint needs DNS support and DNS hostnames on the VPC")
+        pre += [
+            f"aws ec2 modify-vpc-attribute --vpc-id {t.vpc_id} {d.r} --enable-dns-{attr}"
+            for attr in ("support", "hostnames")
+        ]
+        pre.append("# route tables of the existing private subnets (for the S3 gateway endpoint); review the list")
+        pre.append(
+            f"PRIVATE_RTS=$(aws ec2 describe-route-tables {d.r} "
+            f"--filters Name=vpc-id,Values={t.vpc_id} "
+            "--query 'RouteTables[].RouteTableId' --output text | tr '\\t' ',')"
+        )
+        overrides.append('PrivateRouteTableIds="$PRIVATE_RTS"')
+    d.code(*pre, f"{deploy} --parameter-overrides {' '.join(overrides)}")
+
+
+def _cluster(d: _Doc) -> None:
+    t = d.t
+    kinds = [name for kind, name in _KIND_NAMES.items() if any(z.kind is kind for z in eksctl_zones(t))]
+    per = ", ".join(kinds[:-1]) + " and " + kinds[-1] if len(kinds) > 1 else "".join(kinds)
+    d.section(
+        "Create the cluster with eksctl",
+        "Control plane in the Region AZ subnets only (`vpc.controlPlaneSubnetIDs`);",
+        f"one self-managed node group per {per}." if per else "",
+        "Wavelength node groups come in a later step (eksctl cannot build them)." if wavelength_zones(t) else "",
+    )
+    refs = eksctl_env_refs(t)
+    config = _eksctl_config_path(t)
+    if refs:
+        d.text(
+            "`cluster/eksctl.yaml` holds `${VAR}` placeholders for ids that exist only once",
+            "the network stack is up. Export them from the stack outputs and render the file:",
+        )
+        varlist = " ".join(ref.placeholder for ref in refs)
+        d.code(
+            d.stack_output_fn(),
+            *[f"export {ref.var}=$(out {ref.output})" for ref in refs],
+            f"envsubst '{varlist}' < cluster/eksctl.yaml > {config}",
+            f"! grep -n '\\${{' {config}  # must print nothing: every placeholder is filled",
+        )
+    d.code(f"eksctl create cluster -f {config}")
+    if _private_only(t):
+        d.text(
+            "The endpoint is `private`, but eksctl cannot create a private-only endpoint",
+            "(it must reach the API to join the nodes), so the cluster starts with both.",
+            'Until the step "Make the API endpoint private", allow only your own address',
+            "on the public endpoint:",
+        )
+        d.code(
+            f"eksctl utils update-cluster-vpc-config --cluster {t.name} {d.r} "
+            '--public-access-cidrs "$(curl -s https://checkip.amazonaws.com)/32" --approve'
+        )
+    _lifecycle_hooks(d)
+
+
+def _lifecycle_hooks(d: _Doc) -> None:
+    t = d.t
+    outposts = [z for z in t.of_kind(ZoneType.OUTPOST) if z.node_group is not None]
+    if not outposts:
+        return
+    names = zone_names(t)
+    d.text(
+        "Termination handling on the Outposts: a lifecycle hook on each Outpost Auto Scaling",
+        "group lets aws-node-termination-handler drain a node before it goes.",
+    )
+    cmds = []
+    for z in outposts:
+        var = "ASG_" + names[z.name].var
+        cmds += [
+            f"{var}=$(aws autoscaling describe-auto-scaling-groups {d.r} --filters "
+            f"Name=tag:{CLUSTER_TAG},Values={t.name} Name=tag:edgewise.dev/zone,Values={z.name} "
+            "--query 'AutoScalingGroups[0].AutoScalingGroupName' --output text)",
+            f'aws autoscaling put-lifecycle-hook {d.r} --auto-scaling-group-name "${var}" '
+            "--lifecycle-hook-name nth-terminate "
+            "--lifecycle-transition autoscaling:EC2_INSTANCE_TERMINATING "
+            "--default-result CONTINUE --heartbeat-timeout 300",
+        ]
+    d.code(*cmds)
+
+
+def _wavelength(d: _Doc) -> None:
+    t = d.t
+    wlzs = wavelength_zones(t)
+    if not wlzs:
+        return
+    carrier = any(z.carrier_ip for z in wlzs)
+    d.section(
+        "Deploy the Wavelength node groups",
+        "Self-managed Auto Scaling groups per Wavelength Zone (gp2, IMDSv2, nodeadm",
+        "bootstrap with the edge labels and taint"
+        + (", Carrier IPs" if carrier else "")
+        + "); the access entry lets the nodes join.",
+    )
+    q = f"aws eks describe-cluster --name {t.name} {d.r} --output text --query"
+    d.code(
+        f"CLUSTER_ENDPOINT=$({q} cluster.endpoint)",
+        f"CLUSTER_CA=$({q} cluster.certificateAuthority.data)",
+        f"SERVICE_CIDR=$({q} cluster.kubernetesNetworkConfig.serviceIpv4Cidr)",
+        f"CLUSTER_SG=$({q} cluster.resourcesVpcConfig.clusterSecurityGroupId)",
+        f"aws cloudformation deploy --stack-name {wavelength_stack(t)} "
+        f"--template-file cluster/wavelength-nodes.cfn.yaml {d.r} --capabilities CAPABILITY_IAM "
+        "--parameter-overrides ClusterEndpoint=$CLUSTER_ENDPOINT "
+        "ClusterCertificateAuthority=$CLUSTER_CA "
+        "ServiceCidr=$SERVICE_CIDR ClusterSecurityGroupId=$CLUSTER_SG"
+        + (f" NetworkStackName={network_stack(t)}" if imports_subnets(t) else ""),
+    )
+    if not all(z.carrier_ip for z in wlzs):
+        d.text(
+            "Wavelength nodes without a Carrier IP have no internet path: they reach the",
+            "private API endpoint and the AWS APIs through the VPC endpoints, and pull images",
+            "from ECR only.",
+        )
+
+
+def _addons(d: _Doc) -> None:
+    d.section(
+        "Install the add-ons",
+        "CoreDNS is pinned to Region nodes with required anti-affinity (an edge pod must",
+        "never query a CoreDNS pod in another edge zone); the CoreDNS add-on configuration",
+        "in eksctl.yaml carries the same pinning, so add-on updates keep it.",
+    )
+    cmds = [
+        f"kubectl -n kube-system patch deployment coredns --type strategic --patch-file {COREDNS_PATCH_PATH}",
+        "kubectl -n kube-system rollout status deployment/coredns --timeout=5m",
+        f"kubectl apply -f {STORAGE_CLASS_PATH}",
+        "helm upgrade --install aws-load-balancer-controller aws-load-balancer-controller "
+        "--repo https://aws.github.io/eks-charts --namespace kube-system "
+        f"-f {LBC_VALUES_PATH} --set vpcId={d.vpc}",
+    ]
+    if d.t.of_kind(ZoneType.OUTPOST):
+        cmds += [
+            d.stack_output_fn(),
+            f"export {NTH_QUEUE_URL.var}=$(out {NTH_QUEUE_URL.output})",
+            "helm upgrade --install aws-node-termination-handler "
+            "oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler "
+            f'--namespace kube-system -f {NTH_VALUES_PATH} --set queueURL="${NTH_QUEUE_URL.var}"',
+        ]
+    d.code(*cmds)
+
+
+def _apps(d: _Doc, app_names: Sequence[str]) -> None:
+    if app_names:
+        d.section("Apply the applications")
+        d.code(*[f"kubectl apply -k apps/{a}" for a in app_names])
+
+
+def _verify(d: _Doc) -> None:
+    t = d.t
+    d.section("Verify")
+    expected = ", ".join(f"{z.name}: {z.node_group.desired}" for z in t.zones if z.node_group)
+    d.text(f"Nodes per zone (desired): {expected}.")
+    d.code(
+        f"kubectl get nodes -L {K8S_ZONE_LABEL} -L {ZONE_LABEL} -L {ROLE_LABEL}",
+        "# CoreDNS pods: each on its own node, every node a Region node (column shows true)",
+        "kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide",
+        "kubectl -n kube-system get pods -l k8s-app=kube-dns "
+        "-o jsonpath='{range .items[*]}{.spec.nodeName}{\"\\n\"}{end}' "
+        f"| xargs -r kubectl get nodes -L {REGION_NODE_LABEL}",
+    )
+    if t.private_endpoint:
+        d.code(
+            f"aws ec2 describe-vpc-endpoints {d.r} --filters Name=vpc-id,Values={d.vpc} "
+            "--query 'VpcEndpoints[].[ServiceName,State]' --output table"
+        )
+    if _private_only(t):
+        d.section(
+            "Make the API endpoint private",
+            "From now on run kubectl from inside the VPC (a bastion reached with SSM,",
+            "a VPN or Direct Connect).",
+        )
+        d.code(
+            f"eksctl utils update-cluster-vpc-config --cluster {t.name} {d.r} "
+            "--private-access=true --public-access=false --approve"
+        )
+
+
+def _cleanup(d: _Doc, app_names: Sequence[str]) -> None:
+    t = d.t
+    net, wl = network_stack(t), wavelength_stack(t)
+    d.section(
+        "Clean up",
+        "Delete in reverse order; the applications first, so that the load balancers",
+        "they created are gone before the VPC.",
+        "With the private endpoint, run kubectl and eksctl from inside the VPC." if _private_only(t) else "",
+    )
+    cmds = [f"kubectl delete -k apps/{a} --ignore-not-found" for a in app_names]
+    if t.of_kind(ZoneType.OUTPOST):
+        cmds.append("helm uninstall aws-node-termination-handler --namespace kube-system")
+    cmds.append("helm uninstall aws-load-balancer-controller --namespace kube-system")
+    if wavelength_zones(t):
+        cmds += [
+            f"aws cloudformation delete-stack --stack-name {wl} {d.r}",
+            f"aws cloudformation wait stack-delete-complete --stack-name {wl} {d.r}",
+        ]
+    cmds.append(f"eksctl delete cluster -f {_eksctl_config_path(t)} --wait")
+    for z in t.of_kind(ZoneType.WAVELENGTH):
+        nbg = z.network_border_group
+        cmds += [
+            f"# release the unassociated Carrier IPs left in {z.name}",
+            f"for a in $(aws ec2 describe-addresses {d.r} "
+            f"--filters Name=network-border-group,Values={nbg} "
+            "--query 'Addresses[?AssociationId==null].AllocationId' --output text); do "
+            f'aws ec2 release-address {d.r} --allocation-id "$a" '
+            f"--network-border-group {nbg}; done",
+        ]
+    if t.private_endpoint:
+        cmds.append("# the VPC endpoints belong to the network stack and go with it")
+    cmds += [
+        f"aws cloudformation delete-stack --stack-name {net} {d.r}",
+        f"aws cloudformation wait stack-delete-complete --stack-name {net} {d.r}",
+    ]
+    if t.private_endpoint:
+        cmds.append(
+            f"aws ec2 describe-vpc-endpoints {d.r} --filters Name=vpc-id,Values={d.vpc} "
+            "--query 'VpcEndpoints[].VpcEndpointId' --output text  # must print nothing"
+        )
+    d.code(*cmds)
+
+
+def runbook_text(topology: Topology, app_names: Sequence[str] = ()) -> str:
+    d = _Doc(topology)
+    _intro(d)
+    _opt_in(d)
+    _outpost_types(d)
+    _network(d)
+    _cluster(d)
+    _wavelength(d)
+    _addons(d)
+    _apps(d, app_names)
+    _verify(d)
+    _cleanup(d, app_names)
+    return "\n".join(d.lines).rstrip("\n") + "\n"
+
+
+def runbook_artifact(topology: Topology, app_names: Sequence[str] = ()) -> Artifact:
+    return Artifact(RUNBOOK_PATH, text=runbook_text(topology, app_names))

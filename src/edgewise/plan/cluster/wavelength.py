@@ -1,0 +1,287 @@
+"""``cluster/wavelength-nodes.cfn.yaml``: self-managed node groups in Wavelength Zones.
+
+eksctl cannot build Wavelength node groups (it skips wavelength-zone subnets and cannot
+request Carrier IPs), so this stack does what eksctl would: per Wavelength Zone a launch
+template and an Auto Scaling group, plus the node IAM role and an EKS access entry of
+type EC2_LINUX so the nodes may join. Choices:
+
+* AMI: the EKS-optimised Amazon Linux 2023 image for the cluster's Kubernetes version,
+  read from the public SSM parameter at deploy time (no AMI id is baked in; node and
+  control plane versions match, as the skew policy wants).
+* Bootstrap: AL2023 joins with ``nodeadm``; the user data is a MIME document carrying a
+  ``NodeConfig`` whose kubelet flags set edgewise's node labels and the edge taint.
+* Root volume gp2 (the only EBS type in Wavelength Zones), encrypted; IMDSv2 required.
+* ``AssociateCarrierIpAddress`` when the zone uses Carrier IPs: with a public API
+  endpoint the nodes reach the control plane only through the carrier gateway.
+* Security group: the EKS cluster security group (passed in), which the control plane
+  and eksctl's node groups already trust; Region nodes' CIDR rules include these subnets.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...spec import ZoneType
+from ...topology import Topology, Zone
+from ..artifacts import Artifact
+from ..labels import node_labels, node_taints
+from .names import ZoneNames, network_stack, pascal, zone_names
+
+__all__ = [
+    "NODE_POLICIES",
+    "ami_parameter",
+    "imports_subnets",
+    "instance_arch",
+    "nodeadm_user_data",
+    "wavelength_artifact",
+    "wavelength_template",
+    "wavelength_zones",
+]
+
+NODE_POLICIES = (
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEC2ContainerRegistryReadOnly",
+    "AmazonEKS_CNI_Policy",
+    "AmazonSSMManagedInstanceCore",
+)
+
+_GRAVITON = re.compile(r"^[a-z]+\d+([a-z-]*)\.")
+
+Json = dict[str, Any]
+
+
+def wavelength_zones(topology: Topology) -> tuple[Zone, ...]:
+    return tuple(z for z in topology.of_kind(ZoneType.WAVELENGTH) if z.node_group is not None)
+
+
+def instance_arch(instance_type: str) -> str:
+    """``x86_64`` or ``arm64`` (Graviton families carry a ``g`` after the generation: m6g, c7gn)."""
+    m = _GRAVITON.match(instance_type)
+    return "arm64" if m and "g" in m.group(1) else "x86_64"
+
+
+def ami_parameter(kubernetes_version: str, arch: str) -> str:
+    """Public SSM parameter holding the recommended EKS AL2023 AMI id."""
+    return f"/aws/service/eks/optimized-ami/{kubernetes_version}/amazon-linux-2023/{arch}/standard/recommended/image_id"
+
+
+def nodeadm_user_data(zone: Zone) -> str:
+    """MIME user data with a nodeadm NodeConfig; ``${...}`` are Fn::Sub parameters."""
+    labels = ",".join(f"{k}={v}" for k, v in node_labels(zone).items())
+    flags = [f"--node-labels={labels}"]
+    taints = node_taints(zone)
+    if taints:
+        flags.append("--register-with-taints=" + ",".join(f"{t['key']}={t['value']}:{t['effect']}" for t in taints))
+    lines = [
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/mixed; boundary="BOUNDARY"',
+        "",
+        "--BOUNDARY",
+        "Content-Type: application/node.eks.aws",
+        "",
+        "---",
+        "apiVersion: node.eks.aws/v1alpha1",
+        "kind: NodeConfig",
+        "spec:",
+        "  cluster:",
+        "    name: ${ClusterName}",
+        "    apiServerEndpoint: ${ClusterEndpoint}",
+        "    certificateAuthority: ${ClusterCertificateAuthority}",
+        "    cidr: ${ServiceCidr}",
+        "  kubelet:",
+        "    flags:",
+        *[f'      - "{f}"' for f in flags],
+        "",
+        "--BOUNDARY--",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def imports_subnets(topology: Topology) -> bool:
+    """True when a Wavelength subnet comes from the network stack (not an existing id)."""
+    return any(z.subnet_id is None for z in wavelength_zones(topology))
+
+
+def _image_param(arch: str) -> str:
+    return "NodeImageId" + pascal(arch.replace("_", "-"))
+
+
+def _subnet(topology: Topology, n: ZoneNames) -> Any:
+    if n.zone.subnet_id is not None:
+        return n.zone.subnet_id
+    return {"Fn::ImportValue": {"Fn::Sub": "${NetworkStackName}-" + n.subnet_output.output}}
+
+
+def wavelength_template(topology: Topology) -> Json:
+    names = zone_names(topology)
+    zones = wavelength_zones(topology)
+    arches = sorted({instance_arch(z.node_group.instance_type) for z in zones if z.node_group})
+    params: Json = {
+        "ClusterName": {
+            "Type": "String",
+            "Default": topology.name,
+            "Description": "EKS cluster name",
+        },
+        "ClusterEndpoint": {
+            "Type": "String",
+            "Description": "aws eks describe-cluster: cluster.endpoint",
+        },
+        "ClusterCertificateAuthority": {
+            "Type": "String",
+            "Description": "aws eks describe-cluster: cluster.certificateAuthority.data",
+        },
+        "ServiceCidr": {
+            "Type": "String",
+            "Description": "aws eks describe-cluster: cluster.kubernetesNetworkConfig.serviceIpv4Cidr",
+        },
+        "ClusterSecurityGroupId": {
+            "Type": "AWS::EC2::SecurityGroup::Id",
+            "Description": "aws eks describe-cluster: cluster.resourcesVpcConfig.clusterSecurityGroupId",
+        },
+    }
+    if imports_subnets(topology):
+        params["NetworkStackName"] = {
+            "Type": "String",
+            "Default": network_stack(topology),
+            "Description": "Stack that exports the subnet ids",
+        }
+    for arch in arches:
+        params[_image_param(arch)] = {
+            "Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+            "Default": ami_parameter(topology.kubernetes_version, arch),
+            "Description": f"EKS-optimised AL2023 {arch} AMI for Kubernetes {topology.kubernetes_version}",
+        }
+
+    res: Json = {
+        "NodeRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": ["ec2.amazonaws.com"]},
+                            "Action": ["sts:AssumeRole"],
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/" + p} for p in NODE_POLICIES],
+                "Path": "/",
+            },
+        },
+        "NodeInstanceProfile": {
+            "Type": "AWS::IAM::InstanceProfile",
+            "Properties": {"Path": "/", "Roles": [{"Ref": "NodeRole"}]},
+        },
+        "NodeAccessEntry": {
+            "Type": "AWS::EKS::AccessEntry",
+            "Properties": {
+                "ClusterName": {"Ref": "ClusterName"},
+                "PrincipalArn": {"Fn::GetAtt": ["NodeRole", "Arn"]},
+                "Type": "EC2_LINUX",
+            },
+        },
+    }
+    outputs: Json = {
+        "NodeRoleArn": {
+            "Description": "IAM role of the Wavelength nodes",
+            "Value": {"Fn::GetAtt": ["NodeRole", "Arn"]},
+        }
+    }
+    for z in zones:
+        ng = z.node_group
+        assert ng is not None
+        n = names[z.name]
+        lt, asg = f"LaunchTemplate{n.key}", f"AutoScalingGroup{n.key}"
+        res[lt] = {
+            "Type": "AWS::EC2::LaunchTemplate",
+            "Properties": {
+                "LaunchTemplateData": {
+                    "ImageId": {"Ref": _image_param(instance_arch(ng.instance_type))},
+                    "InstanceType": ng.instance_type,
+                    "IamInstanceProfile": {"Arn": {"Fn::GetAtt": ["NodeInstanceProfile", "Arn"]}},
+                    "MetadataOptions": {
+                        "HttpEndpoint": "enabled",
+                        "HttpTokens": "required",
+                        "HttpPutResponseHopLimit": 2,
+                    },
+                    "BlockDeviceMappings": [
+                        {
+                            "DeviceName": "/dev/xvda",
+                            "Ebs": {
+                                "VolumeSize": ng.volume_size,
+                                "VolumeType": z.volume_type,
+                                "Encrypted": True,
+                                "DeleteOnTermination": True,
+                            },
+                        }
+                    ],
+                    "NetworkInterfaces": [
+                        {
+                            "DeviceIndex": 0,
+                            "AssociateCarrierIpAddress": z.carrier_ip,
+                            "Groups": [{"Ref": "ClusterSecurityGroupId"}],
+                            "DeleteOnTermination": True,
+                        }
+                    ],
+                    "UserData": {"Fn::Base64": {"Fn::Sub": nodeadm_user_data(z)}},
+                    "TagSpecifications": [
+                        {
+                            "ResourceType": "instance",
+                            "Tags": [
+                                {"Key": "Name", "Value": f"{topology.name}-{n.node_group}"},
+                                {"Key": "edgewise.dev/zone", "Value": z.name},
+                            ],
+                        }
+                    ],
+                }
+            },
+        }
+        res[asg] = {
+            "Type": "AWS::AutoScaling::AutoScalingGroup",
+            "DependsOn": "NodeAccessEntry",
+            "Properties": {
+                "LaunchTemplate": {
+                    "LaunchTemplateId": {"Ref": lt},
+                    "Version": {"Fn::GetAtt": [lt, "LatestVersionNumber"]},
+                },
+                "MinSize": str(ng.min_size),
+                "MaxSize": str(ng.max_size),
+                "DesiredCapacity": str(ng.desired),
+                "VPCZoneIdentifier": [_subnet(topology, n)],
+                "Tags": [
+                    {
+                        "Key": "Name",
+                        "Value": f"{topology.name}-{n.node_group}",
+                        "PropagateAtLaunch": True,
+                    },
+                    {
+                        "Key": f"kubernetes.io/cluster/{topology.name}",
+                        "Value": "owned",
+                        "PropagateAtLaunch": True,
+                    },
+                    {"Key": "edgewise.dev/zone", "Value": z.name, "PropagateAtLaunch": True},
+                ],
+            },
+        }
+        outputs[f"{asg}Name"] = {
+            "Description": f"Auto Scaling group of {z.name}",
+            "Value": {"Ref": asg},
+        }
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"edgewise self-managed Wavelength node groups for {topology.name}",
+        "Parameters": params,
+        "Resources": res,
+        "Outputs": outputs,
+    }
+
+
+def wavelength_artifact(topology: Topology) -> Artifact | None:
+    """None when the topology has no Wavelength node group."""
+    if not wavelength_zones(topology):
+        return None
+    return Artifact("cluster/wavelength-nodes.cfn.yaml", docs=(wavelength_template(topology),))
