@@ -1,0 +1,226 @@
+"""Run the rules: select/ignore, inline suppressions, the report and its exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..k8s.inventory import WORKLOAD_KINDS, Inventory, Source
+from ..spec import Document
+from ..topology import Topology
+from .inputs import infer_topology, load_paths, topology_from_documents
+from .model import CfnTemplate, CheckContext, Finding, Rule, Severity
+from .rules import all_rules
+
+__all__ = [
+    "IGNORE_ANNOTATION",
+    "Report",
+    "check_objects",
+    "check_objects_report",
+    "check_paths",
+    "run_rules",
+    "select_rules",
+]
+
+IGNORE_ANNOTATION = "edgewise.dev/ignore"
+#: kinds some rule or the resolver reads; anything else is indexed but not examined
+EXAMINED_KINDS = WORKLOAD_KINDS | {
+    "Service",
+    "Ingress",
+    "Namespace",
+    "ConfigMap",
+    "ClusterConfig",
+    "ConsulHelmValues",
+    "ServiceResolver",
+    "ServiceIntentions",
+    "ServiceDefaults",
+    "ProxyDefaults",
+    "ServiceRouter",
+    "ServiceSplitter",
+    "DestinationRule",
+}
+
+
+@dataclass
+class Report:
+    """The result of a check run."""
+
+    findings: list[Finding]
+    suppressed: list[tuple[Finding, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    topology: Topology | None = None
+    objects: int = 0
+    rules: tuple[Rule, ...] = ()
+    routes_verified: int = 0  # (call, caller zone) pairs resolved by the east-west rules
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    def exit_code(self, fail_on: Severity | str = Severity.ERROR) -> int:
+        """0 when nothing reaches ``fail_on``, else 1."""
+        threshold = Severity(fail_on).rank
+        return 1 if any(f.severity.rank >= threshold for f in self.findings) else 0
+
+
+def select_rules(select: Sequence[str] = (), ignore: Sequence[str] = ()) -> tuple[Rule, ...]:
+    """Rules whose id starts with a ``select`` prefix (all if none) and no ``ignore`` prefix."""
+    sel = [s.strip().upper() for s in select if s.strip()]
+    ign = [s.strip().upper() for s in ignore if s.strip()]
+    return tuple(
+        r
+        for r in all_rules()
+        if (not sel or any(r.id.startswith(s) for s in sel)) and not any(r.id.startswith(i) for i in ign)
+    )
+
+
+def _parse_ignores(value: str) -> dict[str, str]:
+    """``"EW301=why; EW2=other reason"`` -> {"EW301": "why", "EW2": "other reason"}.
+
+    An entry without a reason is not honoured: suppressions must say why.
+    """
+    out: dict[str, str] = {}
+    for part in value.replace(";", ",").split(","):
+        rule, _, reason = part.partition("=")
+        if rule.strip() and reason.strip():
+            out[rule.strip().upper()] = reason.strip()
+    return out
+
+
+def run_rules(ctx: CheckContext, rules: Iterable[Rule]) -> tuple[list[Finding], list[tuple[Finding, str]]]:
+    """Findings (sorted, deduplicated) and the ones suppressed inline with their reason."""
+    ignores: dict[str, dict[str, str]] = {}
+    for o in ctx.inventory.objects:
+        value = o.annotations.get(IGNORE_ANNOTATION)
+        if value:
+            ignores[o.ref] = _parse_ignores(value)
+    kept: set[Finding] = set()
+    suppressed: set[tuple[Finding, str]] = set()
+    for rule in rules:
+        for f in rule.check(ctx):
+            mine = ignores.get(f.object, {})
+            reason = next((r for k, r in mine.items() if f.rule.startswith(k)), None)
+            if reason is not None:
+                suppressed.add((f, reason))
+            else:
+                kept.add(f)
+    return sorted(kept), sorted(suppressed)
+
+
+def check_objects(
+    objects_with_sources: Iterable[tuple[Mapping[str, Any], Source]],
+    topology: Topology | None,
+    cluster_config: Mapping[str, Any] | None = None,
+    cfn_templates: Iterable[Mapping[str, Any] | CfnTemplate] = (),
+    *,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    documents: Mapping[tuple[str, int], Document] | None = None,
+    edge_taints: bool = True,
+    consul_edition: str | None = None,
+) -> list[Finding]:
+    """Check objects held in memory (``plan`` runs this on its own output).
+
+    ``cluster_config`` is an eksctl ClusterConfig dict; ``cfn_templates`` are template
+    dicts (or :class:`CfnTemplate` with their source).
+    """
+    return check_objects_report(
+        objects_with_sources,
+        topology,
+        cluster_config,
+        cfn_templates,
+        select=select,
+        ignore=ignore,
+        documents=documents,
+        edge_taints=edge_taints,
+        consul_edition=consul_edition,
+    ).findings
+
+
+def check_objects_report(
+    objects_with_sources: Iterable[tuple[Mapping[str, Any], Source]],
+    topology: Topology | None,
+    cluster_config: Mapping[str, Any] | None = None,
+    cfn_templates: Iterable[Mapping[str, Any] | CfnTemplate] = (),
+    *,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    documents: Mapping[tuple[str, int], Document] | None = None,
+    edge_taints: bool = True,
+    consul_edition: str | None = None,
+) -> Report:
+    """Like :func:`check_objects`, returning the whole :class:`Report` (notes, suppressed
+    findings, how many call routes were resolved and verified)."""
+    objs = list(objects_with_sources)
+    if cluster_config is not None:
+        objs.append((cluster_config, Source("", 0, 0)))
+    cfn = [t if isinstance(t, CfnTemplate) else CfnTemplate(t, Source("", 0, i)) for i, t in enumerate(cfn_templates)]
+    inv = Inventory.from_objects(objs, topology, edge_taints=edge_taints)
+    ctx = CheckContext(
+        inventory=inv,
+        topology=topology,
+        cfn_templates=cfn,
+        documents=documents or {},
+        edge_taints=edge_taints,
+        consul_edition=consul_edition,
+    )
+    rules = select_rules(select, ignore)
+    findings, suppressed = run_rules(ctx, rules)
+    notes = [f"{s.file}:{s.line}: skipped ({why})" for s, why in inv.skipped]
+    unknown = sorted({o.kind for o in inv.objects if o.kind not in EXAMINED_KINDS})
+    if unknown:
+        notes.append("kinds no rule examines (skipped): " + ", ".join(unknown))
+    routes = len(ctx.routed_calls) if any(r.id.startswith("EW3") for r in rules) else 0
+    if ctx.resolver is not None and not ctx.resolver.calls() and len(inv.services()) > 1:
+        notes.append(
+            "no calls inferred (no env/ConfigMap names, Consul upstreams, intentions or "
+            "edgewise.dev/calls annotations): east-west rules judged Services only"
+        )
+    return Report(findings, suppressed, notes, topology, len(inv.objects), rules, routes)
+
+
+def check_paths(
+    paths: Sequence[Path],
+    topology: Topology | None,
+    *,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    edge_taints: bool | None = None,
+    consul_edition: str | None = None,
+) -> Report:
+    """Read ``paths`` and check them. Raises :class:`InputError` on bad input.
+
+    Without a topology one is inferred from the catalog zones the inputs name; nodes of
+    such a cluster are not assumed to carry edgewise's edge taint.
+    """
+    loaded = load_paths(paths)
+    notes = list(loaded.notes)
+    if topology is None and loaded.spec_docs:
+        topology = topology_from_documents(loaded.spec_docs)
+        notes.append(f"topology {topology.name if topology else ''} read from the inputs")
+    if topology is None:
+        topology = infer_topology((o for o, _ in loaded.objects), loaded.cfn_templates)
+        if topology is not None:
+            notes.append(
+                "no --topology given: zones inferred from the catalog: " + ", ".join(z.name for z in topology.zones)
+            )
+            if edge_taints is None:
+                edge_taints = False
+        else:
+            notes.append(
+                "no --topology given and no catalog zone named in the inputs: placement and routing rules cannot run"
+            )
+    report = check_objects_report(
+        loaded.objects,
+        topology,
+        None,
+        loaded.cfn_templates,
+        select=select,
+        ignore=ignore,
+        documents=loaded.documents,
+        edge_taints=True if edge_taints is None else edge_taints,
+        consul_edition=consul_edition,
+    )
+    report.notes = notes + report.notes
+    return report

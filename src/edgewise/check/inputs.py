@@ -1,0 +1,295 @@
+"""Read what users point ``check`` at: manifests, kustomizations, eksctl configs, CFN.
+
+* files and directories of multi-document YAML (directories recursively, sorted);
+* a directory holding ``kustomization.yaml`` is rendered with ``kubectl kustomize``
+  (objects are mapped back to the source file that defines them, for ``file:line``);
+* CloudFormation templates, including the short-form intrinsic tags (``!Ref``, ``!Sub``);
+* Consul Helm values (``global`` + ``connectInject``): the edition and mirroring;
+* anything else with no ``kind`` is skipped with a note, never a crash.
+
+Without ``--topology``, zone names found in the inputs are looked up in the built-in
+catalog to build a topology of that Region (:func:`infer_topology`).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..catalog import load_catalog
+from ..errors import InputError
+from ..k8s.inventory import Source
+from ..spec import API_VERSION, Document, Spec
+from ..spec import Topology as TopologyModel
+from ..spec.loader import _parse
+from ..spec.semantic import validate_semantics
+from ..spec.yamlsource import YAML_SUFFIXES, _Builder, read_documents
+from ..topology import Topology, build_topology
+from .model import CfnTemplate
+
+__all__ = ["LoadedInputs", "infer_topology", "load_paths", "parse_text", "topology_from_documents"]
+
+KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_CFN_HINT = re.compile(r"^\s*(AWSTemplateFormatVersion|Resources)\s*:|!(Ref|Sub|GetAtt|Join|Select)\b", re.M)
+
+
+@dataclass
+class LoadedInputs:
+    objects: list[tuple[Mapping[str, Any], Source]] = field(default_factory=list)
+    cfn_templates: list[CfnTemplate] = field(default_factory=list)
+    documents: dict[tuple[str, int], Document] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    spec_docs: list[Document] = field(default_factory=list)  # edgewise Topology documents
+
+    def add_documents(self, docs: Iterable[Document]) -> None:
+        for d in docs:
+            self.documents[(d.file, d.index)] = d
+            if isinstance(d.data, Mapping) and d.data.get("apiVersion") == API_VERSION:
+                if d.data.get("kind") == "Topology":
+                    self.spec_docs.append(d)
+                continue  # Applications: plan's input, not objects to check
+            self._classify(d.data, Source(d.file, d.line, d.index))
+
+    def _classify(self, data: Any, source: Source) -> None:
+        if not isinstance(data, Mapping):
+            self.notes.append(f"{source.file}:{source.line}: skipped a document that is not a mapping")
+            return
+        if isinstance(data.get("Resources"), Mapping) and "kind" not in data:
+            self.cfn_templates.append(CfnTemplate(data, source))
+            return
+        if "kind" not in data and ("connectInject" in data or "global" in data):
+            body = {
+                "apiVersion": "edgewise.dev/input",
+                "kind": "ConsulHelmValues",
+                "metadata": {"name": Path(source.file).name},
+                **data,
+            }
+            self.objects.append((body, source))
+            return
+        if not isinstance(data.get("kind"), str) or not isinstance(data.get("apiVersion"), str):
+            self.notes.append(
+                f"{source.file}:{source.line}: skipped a document without "
+                "apiVersion/kind (not a Kubernetes object, CFN template or Helm values)"
+            )
+            return
+        self.objects.append((data, source))
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns ``!Ref x`` into ``{"Ref": x}`` and ``!Sub`` into ``Fn::Sub``."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def parse_text(text: str, file: str) -> list[Document]:
+    """Documents of ``text`` with positions; CloudFormation short tags understood."""
+    builder = _Builder(file)
+    builder._loader = _CfnLoader("")
+    docs: list[Document] = []
+    try:
+        for index, node in enumerate(yaml.compose_all(text, Loader=yaml.SafeLoader)):
+            if node is None:
+                continue
+            positions: dict[tuple[str | int, ...], tuple[int, int]] = {}
+            data = builder.build(node, (), positions)
+            docs.append(Document(file, index, node.start_mark.line + 1, data, positions))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise InputError.single(
+            file,
+            f"YAML syntax error: {exc.problem or exc}",
+            line=mark.line + 1 if mark else 0,
+            hint="fix the YAML syntax at this position",
+        ) from None
+    if builder.problems:
+        raise InputError(builder.problems)
+    return docs
+
+
+def _read(path: Path, display: str) -> list[Document]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return read_documents(path, display=display)  # its errors are the clear ones
+    if _CFN_HINT.search(text) and "!" in text:
+        return parse_text(text, display)
+    return read_documents(path, display=display)
+
+
+def _kustomize(directory: Path, out: LoadedInputs) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise InputError.single(
+            str(directory),
+            "this directory is a kustomization and rendering it needs kubectl, which is not on PATH",
+            hint=f"install kubectl, or render it yourself: kubectl kustomize {directory} > rendered.yaml "
+            "and check that file",
+        )
+    proc = subprocess.run(
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, check=False, timeout=120
+    )
+    if proc.returncode != 0:
+        raise InputError.single(
+            str(directory),
+            "kubectl kustomize failed: " + (proc.stderr.strip().splitlines() or ["(no output)"])[-1],
+            hint="fix the kustomization (kubectl kustomize DIR shows the error)",
+        )
+    # map rendered objects back to the files that define them: same kind, name and
+    # namespace; a source without a namespace (kustomize sets it) matches when unambiguous
+    origin: dict[tuple[str, str, str], list[tuple[Source, Document]]] = {}
+    for f in sorted(p for p in directory.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()):
+        if f.name in KUSTOMIZATIONS:
+            continue
+        try:
+            docs = _read(f, str(f))
+        except InputError:
+            continue  # kustomize rendered it, so a patch fragment; not our concern
+        for d in docs:
+            kind, ns, name = _identity(d.data)
+            if kind:
+                origin.setdefault((kind, ns, name), []).append((Source(d.file, d.line, d.index), d))
+    rendered = parse_text(proc.stdout, f"{directory}/{KUSTOMIZATIONS[0]}")
+    for d in rendered:
+        kind, ns, name = _identity(d.data)
+        found = origin.get((kind, ns, name)) or origin.get((kind, "", name)) or []
+        if len(found) == 1:
+            src, doc = found[0]
+            # positions in the source document point at the same fields
+            out.documents[(src.file, src.doc_index)] = doc
+            out._classify(d.data, src)
+        else:
+            out.documents[(d.file, d.index)] = d
+            out._classify(d.data, Source(d.file, d.line, d.index))
+
+
+def _identity(data: Any) -> tuple[str, str, str]:
+    """(kind, namespace, name) of a document; kind "" when it is not an object."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("kind"), str):
+        return "", "", ""
+    meta = data.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    return str(data["kind"]), str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def _walk(directory: Path, out: LoadedInputs) -> None:
+    if any((directory / k).is_file() for k in KUSTOMIZATIONS):
+        _kustomize(directory, out)
+        return
+    for child in sorted(directory.iterdir()):
+        if child.is_dir():
+            _walk(child, out)
+        elif child.suffix in YAML_SUFFIXES and child.is_file():
+            out.add_documents(_read(child, str(child)))
+
+
+def load_paths(paths: Sequence[Path]) -> LoadedInputs:
+    """Read every path; raise :class:`InputError` (exit 2) for missing files or bad YAML."""
+    out = LoadedInputs()
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise InputError.single(
+            str(missing[0]), "no such file or directory", hint="pass existing manifest files or directories"
+        )
+    for p in paths:
+        if p.is_dir():
+            _walk(p, out)
+        else:
+            out.add_documents(_read(p, str(p)))
+    return out
+
+
+_ZONE_KEYS = {"topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone", "edgewise.dev/zone"}
+
+
+def _zone_names(value: Any, out: Counter[str], key: str = "") -> None:
+    """Collect strings under zone-ish keys (node selectors, affinities, eksctl, CFN)."""
+    if isinstance(value, Mapping):
+        if value.get("key") in _ZONE_KEYS:
+            for v in value.get("values") or []:
+                out[str(v)] += 1
+        for k, v in value.items():
+            ks = str(k)
+            if ks in _ZONE_KEYS and isinstance(v, str):
+                out[v] += 1
+            elif ks in ("availabilityZones", "localZones", "AvailabilityZone") or ks.endswith("Zones"):
+                for item in v if isinstance(v, list) else [v]:
+                    if isinstance(item, str):
+                        out[item] += 1
+            else:
+                _zone_names(v, out, ks)
+    elif isinstance(value, list):
+        for item in value:
+            _zone_names(item, out, key)
+
+
+def infer_topology(objects: Iterable[Mapping[str, Any]], cfn: Iterable[CfnTemplate] = ()) -> Topology | None:
+    """A topology of the catalog zones named in the inputs, plus their Region's AZs.
+
+    None when no catalog zone is named (placement and routing then stay unknown).
+    """
+    cat = load_catalog()
+    seen: Counter[str] = Counter()
+    for o in objects:
+        _zone_names(o, seen)
+    for t in cfn:
+        _zone_names(t.body, seen)
+    known = [z for z in seen if z in cat.zones]
+    if not known:
+        return None
+    region = Counter(cat.zones[z].region for z in known).most_common(1)[0][0]
+    names = [z for z in known if cat.zones[z].region == region]
+    names += [z.name for z in cat.select(region=region, type_="availability-zone") if z.name not in names]
+    names = sorted(names, key=lambda n: (cat.zones[n].type != "availability-zone", n))
+    data = {
+        "apiVersion": "edgewise.dev/v1alpha1",
+        "kind": "Topology",
+        "metadata": {"name": "inferred"},
+        "spec": {"region": region, "zones": [{"name": n} for n in names]},
+    }
+    model = TopologyModel.model_validate(data)
+    doc = Document("<inferred topology>", 0, 0, data)
+    return build_topology(Spec(topology=model, topology_doc=doc, applications=()))
+
+
+def topology_from_documents(docs: Sequence[Document]) -> Topology | None:
+    """Build the topology of a ``kind: Topology`` document found among the inputs."""
+    if not docs:
+        return None
+    if len(docs) > 1:
+        raise InputError(
+            [
+                d.problem(
+                    ("kind",),
+                    f"a second Topology among the inputs (the first is in {docs[0].file}:{docs[0].line})",
+                    "pass one topology",
+                )
+                for d in docs[1:]
+            ]
+        )
+    model, problems = _parse(docs[0])
+    if problems or not isinstance(model, TopologyModel):
+        raise InputError(problems)
+    spec = Spec(topology=model, topology_doc=docs[0], applications=())
+    validate_semantics(spec)
+    return build_topology(spec)

@@ -1,0 +1,303 @@
+"""What a check rule sees (:class:`CheckContext`) and what it reports (:class:`Finding`).
+
+Rules never parse files or walk directories: the context hands them the inventory, the
+route resolver, cluster configs and CloudFormation templates, plus helpers that turn
+an object and a field path into ``file:line``. That keeps each rule a few dozen lines of
+edge knowledge, and lets ``plan`` run the same rules on objects it holds in memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import Any, ClassVar
+
+from ..k8s.inventory import Inventory, KObject, Source, Workload, node_selector_matches
+from ..plan.labels import K8S_ZONE_LABEL, LEGACY_ZONE_LABEL, node_labels
+from ..routing import Call, Caller, Resolution, RouteResolver
+from ..spec import Document, ZoneType
+from ..topology import Topology, Zone
+
+__all__ = [
+    "CfnTemplate",
+    "CheckContext",
+    "Finding",
+    "RoutedCall",
+    "Rule",
+    "Severity",
+]
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 3, "warning": 2, "info": 1}[self.value]
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem, located. Sorted by file, line, rule."""
+
+    file: str
+    line: int
+    rule: str
+    name: str
+    severity: Severity
+    object: str  # "Deployment lax/product-api", "CloudFormation network.cfn.yaml NodeSg", ...
+    message: str
+    hint: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "name": self.name,
+            "severity": self.severity.value,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "object": self.object,
+            "hint": self.hint,
+        }
+
+
+@dataclass(frozen=True)
+class CfnTemplate:
+    """A CloudFormation template (``Resources`` of ``AWS::...`` types)."""
+
+    body: Mapping[str, Any]
+    source: Source
+
+    @property
+    def resources(self) -> Mapping[str, Mapping[str, Any]]:
+        r = self.body.get("Resources")
+        return r if isinstance(r, Mapping) else {}
+
+    def of_type(self, *types: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(logical id, Properties) of every resource of those types, in template order."""
+        for lid, res in self.resources.items():
+            if isinstance(res, Mapping) and res.get("Type") in types:
+                props = res.get("Properties")
+                yield str(lid), props if isinstance(props, Mapping) else {}
+
+
+@dataclass(frozen=True)
+class RoutedCall:
+    """One inferred call, resolved for one zone its caller can run in."""
+
+    call: Call
+    caller: Caller
+    resolution: Resolution
+
+
+class Rule:
+    """Base class of every rule. Subclasses set the metadata and implement ``check``."""
+
+    id: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    summary: ClassVar[str]
+    rationale: ClassVar[str]  # why, citing the seed passage or the upstream doc
+    fix: ClassVar[str] = ""  # what to do instead (shown as the hint)
+
+    def check(self, ctx: CheckContext) -> Iterable[Finding]:
+        raise NotImplementedError
+
+
+def _map(v: Any) -> Mapping[str, Any]:
+    return v if isinstance(v, Mapping) else {}
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
+@dataclass
+class CheckContext:
+    """Everything a rule may look at; built once per check run."""
+
+    inventory: Inventory
+    topology: Topology | None
+    cfn_templates: Sequence[CfnTemplate] = ()
+    documents: Mapping[tuple[str, int], Document] = field(default_factory=dict)
+    edge_taints: bool = True
+    consul_edition: str | None = None  # "ce" | "enterprise" | None (unknown)
+
+    @cached_property
+    def resolver(self) -> RouteResolver | None:
+        return RouteResolver(self.inventory, self.topology) if self.topology else None
+
+    # -- zones --------------------------------------------------------------------------
+    def zone(self, name: str) -> Zone | None:
+        if self.topology is None or not self.topology.has_zone(name):
+            return None
+        return self.topology.zone(name)
+
+    def is_edge(self, name: str) -> bool:
+        z = self.zone(name)
+        return z is not None and z.is_edge
+
+    def edge_zones_of(self, zones: Iterable[str]) -> list[str]:
+        return [z for z in zones if self.is_edge(z)]
+
+    def zone_of_subnet_id(self, subnet_id: str) -> str | None:
+        """Topology zone whose subnet has this id (spec ``subnet.id``)."""
+        if self.topology is None:
+            return None
+        return next((z.name for z in self.topology.zones if z.subnet_id == subnet_id), None)
+
+    def zone_by_k8s(self, value: str) -> list[Zone]:
+        """Topology zones whose nodes carry ``topology.kubernetes.io/zone=value`` or the name."""
+        if self.topology is None:
+            return []
+        return [z for z in self.topology.zones if value in (z.name, z.k8s_zone)]
+
+    def zones_ignoring_taints(self, w: Workload) -> list[str]:
+        """Zones whose nodes match the workload's node selection, taints aside."""
+        if self.topology is None:
+            return []
+        out = []
+        for z in self.topology.zones:
+            labels = dict(node_labels(z)) if self.edge_taints else {}
+            labels.update(
+                {K8S_ZONE_LABEL: z.k8s_zone, LEGACY_ZONE_LABEL: z.k8s_zone, "topology.kubernetes.io/region": z.region}
+            )
+            if node_selector_matches(w.pod_spec, labels):
+                out.append(z.name)
+        return out
+
+    @property
+    def has_edge(self) -> bool:
+        return self.topology is not None and bool(self.topology.edge_zones)
+
+    def has_kind(self, kind: ZoneType) -> bool:
+        return self.topology is not None and bool(self.topology.of_kind(kind))
+
+    # -- calls --------------------------------------------------------------------------
+    @cached_property
+    def routed_calls(self) -> Sequence[RoutedCall]:
+        """Every inferred call resolved from every zone its caller can run in."""
+        r = self.resolver
+        if r is None:
+            return []
+        out = []
+        for call in r.calls():
+            for caller in r.callers(call):
+                out.append(RoutedCall(call, caller, r.resolve(caller, call.name, via=call.via)))
+        return out
+
+    # -- objects ------------------------------------------------------------------------
+    def of_kind(self, *kinds: str) -> list[KObject]:
+        return self.inventory.of_kind(*kinds)
+
+    @property
+    def cluster_configs(self) -> list[KObject]:
+        return [o for o in self.inventory.of_kind("ClusterConfig") if o.api_version.startswith("eksctl.io/")]
+
+    @cached_property
+    def consul_helm_values(self) -> Mapping[str, Any] | None:
+        for o in self.inventory.of_kind("ConsulHelmValues"):
+            return o.body
+        return None
+
+    def consul_mirroring(self) -> bool:
+        """Namespace mirroring, from Helm values when given, else inferred from objects."""
+        values = self.consul_helm_values
+        if values is not None:
+            ci = _map(values.get("connectInject"))
+            return bool(_map(ci.get("consulNamespaces")).get("mirroringK8S"))
+        return self.inventory.consul_mirroring()
+
+    def consul_is_ce(self) -> bool | None:
+        """True for Consul CE, False for Enterprise, None when unknown."""
+        if self.consul_edition is not None:
+            return self.consul_edition == "ce"
+        values = self.consul_helm_values
+        if values is None:
+            return None
+        g = _map(values.get("global"))
+        image = str(g.get("image") or "")
+        return not (re.search(r"enterprise|-ent\b", image) or g.get("enableConsulNamespaces"))
+
+    # -- locations ----------------------------------------------------------------------
+    def locate(self, source: Source, path: Sequence[str | int] = ()) -> tuple[str, int]:
+        doc = self.documents.get((source.file, source.doc_index))
+        if doc is None:
+            return source.file, source.line
+        return source.file, doc.position(tuple(path))[0]
+
+    def finding(
+        self,
+        rule: Rule,
+        obj: KObject | None,
+        message: str,
+        *,
+        path: Sequence[str | int] = (),
+        source: Source | None = None,
+        object_ref: str = "",
+        hint: str | None = None,
+    ) -> Finding:
+        src = source or (obj.source if obj is not None else Source("", 0, 0))
+        file, line = self.locate(src, path)
+        ref = object_ref or (obj.ref if obj is not None else "")
+        return Finding(file, line, rule.id, rule.name, rule.severity, ref, message, rule.fix if hint is None else hint)
+
+    def cfn_finding(self, rule: Rule, tpl: CfnTemplate, logical_id: str, message: str, *path: str | int) -> Finding:
+        return self.finding(
+            rule,
+            None,
+            message,
+            path=("Resources", logical_id, *path),
+            source=tpl.source,
+            object_ref=f"CloudFormation {logical_id}",
+        )
+
+    @cached_property
+    def _cfn_exports(self) -> dict[str, tuple[CfnTemplate, Any]]:
+        """Export-name key -> (template, output value), for ``Fn::ImportValue``."""
+        out: dict[str, tuple[CfnTemplate, Any]] = {}
+        for tpl in self.cfn_templates:
+            for output in _map(tpl.body.get("Outputs")).values():
+                name = _map(_map(output).get("Export")).get("Name")
+                key = _export_key(name)
+                if key:
+                    out.setdefault(key, (tpl, _map(output).get("Value")))
+        return out
+
+    def cfn_subnet_zone(self, tpl: CfnTemplate, ref: Any) -> tuple[str | None, str | None]:
+        """(zone name, outpost ARN) of a subnet given as ``{"Ref": Id}``, an imported stack
+        output (``Fn::ImportValue``) or a literal subnet id."""
+        if isinstance(ref, Mapping) and "Fn::ImportValue" in ref:
+            found = self._cfn_exports.get(_export_key(ref["Fn::ImportValue"]) or "")
+            if found is None:
+                return None, None
+            tpl, ref = found
+        if isinstance(ref, Mapping) and "Ref" in ref:
+            res = _map(tpl.resources.get(str(ref["Ref"])))
+            props = _map(res.get("Properties"))
+            az = props.get("AvailabilityZone")
+            arn = props.get("OutpostArn")
+            return (az if isinstance(az, str) else None), (arn if isinstance(arn, str) else None)
+        if isinstance(ref, str) and self.topology is not None:
+            for z in self.topology.zones:
+                if z.subnet_id == ref:
+                    return z.name, z.outpost_arn
+        return None, None
+
+
+def _export_key(name: Any) -> str | None:
+    """``{"Fn::Sub": "${AWS::StackName}-SubnetXId"}`` and ``"${Other}-SubnetXId"`` -> ``-SubnetXId``:
+    stack-name placeholders differ between exporter and importer, the rest must match."""
+    if isinstance(name, Mapping) and "Fn::Sub" in name:
+        name = name["Fn::Sub"]
+        if isinstance(name, list) and name:
+            name = name[0]
+    if not isinstance(name, str):
+        return None
+    return re.sub(r"\$\{[^}]*\}", "", name) or None

@@ -1,0 +1,172 @@
+"""Helpers several rules share (eksctl node groups, CFN subnets, ingress backends)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ...k8s.inventory import KObject
+from ...routing import Endpoint, Resolution
+from ...spec import ZoneType
+from ..model import CfnTemplate, CheckContext, RoutedCall
+
+SEED_WLZ = "AWS Containers blog 'Deploy geo-distributed Amazon EKS clusters on AWS Wavelength'"
+SEED_LZ = "AWS Containers blog 'Managing edge-aware Service Mesh with Amazon EKS for AWS Local Zones'"
+SEED_OP = "AWS Containers blog 'Deploy an Amazon EKS cluster across AWS Outposts with Intra-VPC communication'"
+ALB_SUBNETS = "alb.ingress.kubernetes.io/subnets"
+
+
+def m(v: Any) -> Mapping[str, Any]:
+    return v if isinstance(v, Mapping) else {}
+
+
+def seq(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
+@dataclass(frozen=True)
+class NodeGroupRef:
+    config: KObject
+    path: tuple[str | int, ...]
+    body: Mapping[str, Any]
+    managed: bool
+    zones: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return str(self.body.get("name") or self.path[-1])
+
+
+def eksctl_node_groups(ctx: CheckContext) -> Iterator[NodeGroupRef]:
+    """Every eksctl node group with the topology zones it places nodes in."""
+    for cfg in ctx.cluster_configs:
+        subnets = m(m(cfg.body.get("vpc")).get("subnets"))
+        by_name: dict[str, str] = {}
+        for kind in ("private", "public"):
+            for key, sub in m(subnets.get(kind)).items():
+                by_name[str(key)] = str(m(sub).get("az") or key)
+        for group, managed in (("nodeGroups", False), ("managedNodeGroups", True)):
+            for i, ng in enumerate(seq(cfg.body.get(group))):
+                body = m(ng)
+                zones: list[str] = [str(z) for z in seq(body.get("availabilityZones"))]
+                zones += [str(z) for z in seq(body.get("localZones"))]
+                zones += [by_name.get(str(s), str(s)) for s in seq(body.get("subnets"))]
+                arn = body.get("outpostARN")
+                if arn and ctx.topology is not None:
+                    zones += [z.name for z in ctx.topology.zones if z.outpost_arn == arn]
+                labelled = m(body.get("labels")).get("edgewise.dev/zone")
+                if labelled:
+                    zones.append(str(labelled))
+                yield NodeGroupRef(cfg, (group, i), body, managed, tuple(dict.fromkeys(zones)))
+
+
+def cfn_subnet_zone(ctx: CheckContext, tpl: CfnTemplate, ref: Any) -> str | None:
+    """Topology zone name of a subnet reference (Outpost subnets by their ARN)."""
+    az, arn = ctx.cfn_subnet_zone(tpl, ref)
+    if arn and ctx.topology is not None:
+        for z in ctx.topology.zones:
+            if z.outpost_arn == arn:
+                return z.name
+        return f"outpost:{arn}"
+    return az
+
+
+def zone_kind(ctx: CheckContext, name: str | None) -> ZoneType | None:
+    if name is None:
+        return None
+    if name.startswith("outpost:"):
+        return ZoneType.OUTPOST
+    z = ctx.zone(name)
+    return z.kind if z is not None else None
+
+
+def asg_zones(ctx: CheckContext, tpl: CfnTemplate, props: Mapping[str, Any]) -> list[str]:
+    out = []
+    for ref in seq(props.get("VPCZoneIdentifier")):
+        z = cfn_subnet_zone(ctx, tpl, ref)
+        if z:
+            out.append(z)
+    return out
+
+
+def asg_launch_template(tpl: CfnTemplate, props: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
+    spec = m(props.get("LaunchTemplate"))
+    ref = spec.get("LaunchTemplateId") or spec.get("LaunchTemplateName")
+    lid = None
+    if isinstance(ref, Mapping):
+        lid = ref.get("Ref") or (seq(ref.get("Fn::GetAtt")) or [None])[0]
+    if not isinstance(lid, str):
+        return None
+    res = m(tpl.resources.get(lid))
+    if res.get("Type") != "AWS::EC2::LaunchTemplate":
+        return None
+    return lid, m(m(res.get("Properties")).get("LaunchTemplateData"))
+
+
+def ingress_backends(ing: KObject) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+    """(service name, path) of every backend of an Ingress."""
+    spec = ing.spec
+    default = m(m(spec.get("defaultBackend")).get("service")).get("name")
+    if default:
+        yield str(default), ("spec", "defaultBackend")
+    for ri, rule in enumerate(seq(spec.get("rules"))):
+        for pi, p in enumerate(seq(m(m(rule).get("http")).get("paths"))):
+            name = m(m(m(p).get("backend")).get("service")).get("name")
+            if name:
+                yield str(name), ("spec", "rules", ri, "http", "paths", pi, "backend")
+
+
+def is_alb(ing: KObject) -> bool:
+    cls = str(ing.spec.get("ingressClassName") or ing.annotations.get("kubernetes.io/ingress.class", ""))
+    return cls == "alb" or any(k.startswith("alb.ingress.kubernetes.io/") for k in ing.annotations)
+
+
+def backend_zones(ctx: CheckContext, ing: KObject) -> set[str]:
+    zones: set[str] = set()
+    for name, _ in ingress_backends(ing):
+        svc = ctx.inventory.service(ing.namespace, name)
+        if svc is None:
+            continue
+        for w in ctx.inventory.select(svc):
+            zones.update(w.zones)
+    return zones
+
+
+def unreachable(ctx: CheckContext, zone: str, eps: tuple[Endpoint, ...]) -> list[str]:
+    topo = ctx.topology
+    assert topo is not None
+    return sorted({e.zone for e in eps if not topo.reachable(zone, e.zone)})
+
+
+def any_reachable(ctx: CheckContext, zone: str, res: Resolution) -> bool:
+    topo = ctx.topology
+    assert topo is not None
+    return any(topo.reachable(zone, e.zone) for e in res.endpoints)
+
+
+def group_calls(rcs: list[RoutedCall]) -> dict[tuple[str, str, str, str, str], list[RoutedCall]]:
+    """Routed calls grouped per call (one finding per call, listing its zones)."""
+    out: dict[tuple[str, str, str, str, str], list[RoutedCall]] = {}
+    for rc in rcs:
+        c = rc.call
+        out.setdefault((c.kind, c.namespace, c.workload, c.name, c.via), []).append(rc)
+    return out
+
+
+def caller_object(ctx: CheckContext, rc: RoutedCall) -> KObject | None:
+    w = ctx.inventory.workload_by_name(rc.call.namespace, rc.call.workload)
+    return w.obj if w is not None else None
+
+
+def describe(pairs: dict[str, list[str]], limit: int = 5) -> str:
+    """``from A -> X, Y; from B -> Z`` for the first ``limit`` caller zones, then a count."""
+    items = sorted(pairs.items())
+    text = "; ".join(f"from {z} -> {', '.join(shorten(bad, limit))}" for z, bad in items[:limit])
+    if len(items) > limit:
+        text += f"; and from {len(items) - limit} more zone(s)"
+    return text
+
+
+def shorten(names: list[str], limit: int) -> list[str]:
+    return names if len(names) <= limit else [*names[:limit], f"{len(names) - limit} more"]

@@ -1,0 +1,591 @@
+"""An index of Kubernetes and mesh objects, with where each workload can run.
+
+``check`` reads manifests it did not write and ``simulate`` reads the ones ``plan``
+writes; both need the same answers: which pods does this Service select, in which zones
+can those pods be scheduled, which Consul service name do they register as. This module
+computes those once, indexed by namespace / name / label so that a 30k-object cluster
+export is a linear pass, not a quadratic one.
+
+Placement is *inferred*, the way the scheduler would decide it: a pod can run in a zone
+when some node of that zone satisfies its ``nodeSelector`` and required node affinity
+and every ``NoSchedule``/``NoExecute`` taint on those nodes is tolerated. Node labels and
+taints come from the topology's node groups (the contract in :mod:`edgewise.plan.labels`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..plan.labels import K8S_ZONE_LABEL, LEGACY_ZONE_LABEL, node_labels, node_taints
+from ..topology import Topology, Zone
+
+__all__ = [
+    "CONNECT_INJECT",
+    "CONNECT_SERVICE",
+    "CONNECT_UPSTREAMS",
+    "WORKLOAD_KINDS",
+    "Inventory",
+    "KObject",
+    "Service",
+    "Source",
+    "Workload",
+    "label_selector_matches",
+    "node_selector_matches",
+    "tolerates",
+]
+
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "Job"})
+CONNECT_INJECT = "consul.hashicorp.com/connect-inject"
+CONNECT_SERVICE = "consul.hashicorp.com/connect-service"
+CONNECT_UPSTREAMS = "consul.hashicorp.com/connect-service-upstreams"
+ISTIO_INJECT_LABEL = "sidecar.istio.io/inject"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an object came from (``file`` may be a plan-relative path or "")."""
+
+    file: str
+    line: int
+    doc_index: int
+
+
+@dataclass(frozen=True)
+class KObject:
+    """Any parsed Kubernetes (or CRD) object."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    body: Mapping[str, Any]
+    source: Source
+
+    @property
+    def ref(self) -> str:
+        """``Kind namespace/name`` (cluster-scoped objects without the namespace)."""
+        if self.namespace:
+            return f"{self.kind} {self.namespace}/{self.name}"
+        return f"{self.kind} {self.name}"
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        return _map(self.body.get("metadata"))
+
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        return {str(k): str(v) for k, v in _map(self.metadata.get("annotations")).items()}
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        return {str(k): str(v) for k, v in _map(self.metadata.get("labels")).items()}
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        return _map(self.body.get("spec"))
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A pod-producing object and what the scheduler would make of it."""
+
+    obj: KObject
+    pod_path: tuple[str | int, ...]  # path of the pod template spec inside ``obj.body``
+    pod_labels: Mapping[str, str]
+    pod_annotations: Mapping[str, str]
+    pod_spec: Mapping[str, Any]
+    replicas: int  # per zone for DaemonSets (one per node, modelled as one per zone)
+    zones: tuple[str, ...]  # topology zone names it can run in (empty: none / unknown)
+    placement: str  # why: "pinned by nodeSelector ...", "anywhere it tolerates", ...
+    pinned: bool  # True when an explicit zone/role constraint (not just taints) limits it
+
+    @property
+    def namespace(self) -> str:
+        return self.obj.namespace
+
+    @property
+    def name(self) -> str:
+        return self.obj.name
+
+    @property
+    def kind(self) -> str:
+        return self.obj.kind
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.obj.kind, self.obj.namespace, self.obj.name)
+
+    @property
+    def connect_injected(self) -> bool:
+        v = self.pod_annotations.get(CONNECT_INJECT, self.obj.annotations.get(CONNECT_INJECT, ""))
+        return v.lower() == "true"
+
+    def replicas_in(self, zone: str) -> float:
+        """Replicas modelled in ``zone`` (spread evenly over the zones it may use)."""
+        if zone not in self.zones:
+            return 0.0
+        if self.kind == "DaemonSet":
+            return 1.0
+        return self.replicas / len(self.zones)
+
+
+@dataclass(frozen=True)
+class Service:
+    """A Kubernetes Service and the routing knobs that matter at the edge."""
+
+    obj: KObject
+    selector: Mapping[str, str]
+    type: str
+    external_name: str
+    traffic_distribution: str
+    topology_mode: bool  # topology-mode: Auto / topology-aware-hints: auto
+    internal_traffic_policy: str
+    ports: tuple[int, ...]
+
+    @property
+    def namespace(self) -> str:
+        return self.obj.namespace
+
+    @property
+    def name(self) -> str:
+        return self.obj.name
+
+    @property
+    def prefers_zone(self) -> bool:
+        """True when kube-proxy prefers same-zone endpoints (and falls back cluster-wide)."""
+        return self.topology_mode or self.traffic_distribution in (
+            "PreferClose",
+            "PreferSameZone",
+            "PreferSameNode",  # same node, then same zone, then cluster-wide: same fallback
+        )
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def label_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """A ``LabelSelector`` (matchLabels + matchExpressions) against labels."""
+    for k, v in _map(selector.get("matchLabels")).items():
+        if labels.get(str(k)) != str(v):
+            return False
+    return all(_expression(_map(e), labels) for e in _list(selector.get("matchExpressions")))
+
+
+def _expression(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    key = str(expr.get("key", ""))
+    op = str(expr.get("operator", ""))
+    values = [str(v) for v in _list(expr.get("values"))]
+    have = labels.get(key)
+    if op == "In":
+        return have is not None and have in values
+    if op == "NotIn":
+        return have is None or have not in values
+    if op == "Exists":
+        return have is not None
+    if op == "DoesNotExist":
+        return have is None
+    if op in ("Gt", "Lt"):
+        try:
+            a, b = int(have or ""), int(values[0])
+        except (ValueError, IndexError):
+            return False
+        return a > b if op == "Gt" else a < b
+    return False
+
+
+def node_selector_matches(pod_spec: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """``nodeSelector`` AND required node affinity (terms ORed) against node labels."""
+    for k, v in _map(pod_spec.get("nodeSelector")).items():
+        if labels.get(str(k)) != str(v):
+            return False
+    required = _map(
+        _map(_map(pod_spec.get("affinity")).get("nodeAffinity")).get("requiredDuringSchedulingIgnoredDuringExecution")
+    )
+    terms = _list(required.get("nodeSelectorTerms"))
+    if not terms:
+        return True
+    return any(all(_expression(_map(e), labels) for e in _list(_map(t).get("matchExpressions"))) for t in terms)
+
+
+def tolerates(tolerations: Sequence[Any], taint: Mapping[str, str]) -> bool:
+    """Whether any toleration tolerates ``taint`` (Kubernetes semantics)."""
+    for raw in tolerations:
+        t = _map(raw)
+        effect = str(t.get("effect", "") or "")
+        if effect and effect != taint.get("effect"):
+            continue
+        op = str(t.get("operator", "Equal") or "Equal")
+        key = t.get("key")
+        if key in (None, ""):
+            if op == "Exists":
+                return True
+            continue
+        if str(key) != taint.get("key"):
+            continue
+        if op == "Exists" or str(t.get("value", "") or "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def _constraint_keys(pod_spec: Mapping[str, Any]) -> set[str]:
+    keys = {str(k) for k in _map(pod_spec.get("nodeSelector"))}
+    required = _map(
+        _map(_map(pod_spec.get("affinity")).get("nodeAffinity")).get("requiredDuringSchedulingIgnoredDuringExecution")
+    )
+    for t in _list(required.get("nodeSelectorTerms")):
+        keys.update(str(_map(e).get("key", "")) for e in _list(_map(t).get("matchExpressions")))
+    return keys
+
+
+@dataclass
+class _NodeView:
+    zone: Zone
+    labels: dict[str, str]
+    taints: list[dict[str, str]]
+
+
+@dataclass
+class Inventory:
+    """Every object by kind/namespace/name, plus derived workloads and Services.
+
+    Build it with :meth:`from_objects`. Lookups are dictionary hits; selector matching
+    goes through a per-namespace label index.
+    """
+
+    topology: Topology | None
+    objects: tuple[KObject, ...]
+    skipped: tuple[tuple[Source, str], ...]  # documents that are not Kubernetes objects
+    _by_key: dict[tuple[str, str, str], KObject] = field(default_factory=dict)
+    _by_kind: dict[str, list[KObject]] = field(default_factory=dict)
+    _workloads: list[Workload] = field(default_factory=list)
+    _services: dict[tuple[str, str], Service] = field(default_factory=dict)
+    _services_by_name: dict[str, list[Service]] = field(default_factory=dict)
+    _label_index: dict[tuple[str, str, str], list[Workload]] = field(default_factory=dict)
+    _ns_workloads: dict[str, list[Workload]] = field(default_factory=dict)
+    _consul_name: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    _consul_index: dict[str, list[Workload]] = field(default_factory=dict)
+    _select_cache: dict[tuple[str, str], tuple[Workload, ...]] = field(default_factory=dict)
+    _owned_by: dict[tuple[str, str, str], list[Service]] = field(default_factory=dict)
+    _by_ns_name: dict[tuple[str, str], Workload] = field(default_factory=dict)
+    _namespaces: set[str] | None = None
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def from_objects(
+        cls,
+        objects: Iterable[tuple[Mapping[str, Any], Source]],
+        topology: Topology | None,
+        *,
+        edge_taints: bool = True,
+    ) -> Inventory:
+        """Index ``objects``; infer placement against ``topology``'s node groups.
+
+        ``edge_taints=False`` when the topology was guessed from zone names (a cluster
+        edgewise did not build): then only labels AWS sets are assumed on nodes.
+        """
+        kobjs: list[KObject] = []
+        skipped: list[tuple[Source, str]] = []
+        for body, source in objects:
+            if not isinstance(body, Mapping):
+                skipped.append((source, "not a mapping"))
+                continue
+            kind = body.get("kind")
+            api = body.get("apiVersion")
+            if not isinstance(kind, str) or not isinstance(api, str):
+                skipped.append((source, "no apiVersion/kind"))
+                continue
+            if kind == "List":
+                for item in _list(body.get("items")):
+                    if isinstance(item, Mapping) and isinstance(item.get("kind"), str):
+                        kobjs.append(_kobject(item, source))
+                continue
+            kobjs.append(_kobject(body, source))
+        inv = cls(topology=topology, objects=tuple(kobjs), skipped=tuple(skipped))
+        inv._index(edge_taints)
+        return inv
+
+    def _index(self, edge_taints: bool) -> None:
+        nodes = self._node_views(edge_taints)
+        memo: dict[str, tuple[tuple[str, ...], str, bool]] = {}
+        for o in self.objects:
+            self._by_key[(o.kind, o.namespace, o.name)] = o
+            self._by_kind.setdefault(o.kind, []).append(o)
+        for o in self.objects:
+            if o.kind in WORKLOAD_KINDS:
+                w = _workload(o, nodes, memo)
+                if w is not None:
+                    self._workloads.append(w)
+            elif o.kind == "Service" and o.api_version == "v1":
+                s = _service(o)
+                self._services[(o.namespace, o.name)] = s
+                self._services_by_name.setdefault(o.name, []).append(s)
+        # a cluster export lists Deployments, their ReplicaSets and their Pods: count each
+        # pod once, through the top-most controller present in the input
+        present = {w.key for w in self._workloads}
+        self._workloads = [w for w in self._workloads if _controller(w.obj) not in present]
+        for w in self._workloads:
+            self._ns_workloads.setdefault(w.namespace, []).append(w)
+            self._by_ns_name.setdefault((w.namespace, w.name), w)
+            for k, v in w.pod_labels.items():
+                self._label_index.setdefault((w.namespace, k, v), []).append(w)
+        for s in self._services.values():
+            for w in self.select(s):
+                self._owned_by.setdefault(w.key, []).append(s)
+        for w in self._workloads:
+            name = w.pod_annotations.get(CONNECT_SERVICE) or w.obj.annotations.get(CONNECT_SERVICE)
+            if not name:
+                owners = self._owned_by.get(w.key, [])
+                name = owners[0].name if owners else w.name
+            self._consul_name[w.key] = name
+            if w.connect_injected:
+                self._consul_index.setdefault(name, []).append(w)
+
+    def _node_views(self, edge_taints: bool) -> list[_NodeView]:
+        if self.topology is None:
+            return []
+        views = []
+        for z in self.topology.zones:
+            if z.node_group is not None and z.node_group.max_size == 0:
+                continue
+            labels = node_labels(z) if edge_taints else {}
+            labels = {
+                **labels,
+                K8S_ZONE_LABEL: z.k8s_zone,
+                LEGACY_ZONE_LABEL: z.k8s_zone,
+                "topology.kubernetes.io/region": z.region,
+            }
+            if z.node_group is not None:
+                labels["node.kubernetes.io/instance-type"] = z.node_group.instance_type
+            taints = node_taints(z) if edge_taints else []
+            views.append(_NodeView(z, labels, taints))
+        return views
+
+    # -- lookups ------------------------------------------------------------------
+    def get(self, kind: str, namespace: str, name: str) -> KObject | None:
+        return self._by_key.get((kind, namespace, name))
+
+    def of_kind(self, *kinds: str) -> list[KObject]:
+        out: list[KObject] = []
+        for k in kinds:
+            out.extend(self._by_kind.get(k, []))
+        return out
+
+    def workloads(self) -> Sequence[Workload]:
+        return self._workloads
+
+    def workloads_in(self, namespace: str) -> Sequence[Workload]:
+        return self._ns_workloads.get(namespace, [])
+
+    def services(self) -> Sequence[Service]:
+        return list(self._services.values())
+
+    def service(self, namespace: str, name: str) -> Service | None:
+        return self._services.get((namespace, name))
+
+    def services_named(self, name: str) -> Sequence[Service]:
+        """Services of that name in any namespace."""
+        return self._services_by_name.get(name, [])
+
+    def namespaces(self) -> set[str]:
+        """Every namespace named by an object or a Namespace object (cached)."""
+        if self._namespaces is None:
+            self._namespaces = {o.namespace for o in self.objects if o.namespace} | {
+                o.name for o in self.of_kind("Namespace")
+            }
+        return self._namespaces
+
+    def select(self, service: Service) -> tuple[Workload, ...]:
+        """Workloads whose pods ``service`` selects (same namespace, all selector labels)."""
+        key = (service.namespace, service.name)
+        cached = self._select_cache.get(key)
+        if cached is not None:
+            return cached
+        if not service.selector:
+            result: tuple[Workload, ...] = ()
+        else:
+            candidates: list[Workload] | None = None
+            for k, v in service.selector.items():
+                hit = self._label_index.get((service.namespace, k, v), [])
+                if candidates is None or len(hit) < len(candidates):
+                    candidates = hit
+            result = tuple(
+                w for w in candidates or [] if all(w.pod_labels.get(k) == v for k, v in service.selector.items())
+            )
+        self._select_cache[key] = result
+        return result
+
+    def services_of(self, workload: Workload) -> Sequence[Service]:
+        """Services that select ``workload``'s pods."""
+        return self._owned_by.get(workload.key, [])
+
+    def consul_name(self, workload: Workload) -> str:
+        """The Consul service name the workload registers as (annotation, else its Service)."""
+        return self._consul_name.get(workload.key, workload.name)
+
+    def consul_instances(self, name: str) -> Sequence[Workload]:
+        """Connect-injected workloads registering as Consul service ``name``."""
+        return self._consul_index.get(name, [])
+
+    def consul_mirroring(self) -> bool:
+        """Whether Consul namespaces mirror Kubernetes namespaces.
+
+        Inferred: any Consul config entry that names a Consul namespace means namespaces
+        are in use (Enterprise with mirroring, the seed's setup); otherwise one namespace.
+        """
+        for o in self.of_kind("ServiceResolver", "ServiceIntentions", "ServiceRouter"):
+            if _mentions_namespace(o.spec):
+                return True
+        return False
+
+    def workload_by_name(self, namespace: str, name: str) -> Workload | None:
+        """The workload called ``name`` in ``namespace`` (any workload kind)."""
+        return self._by_ns_name.get((namespace, name))
+
+
+def _controller(o: KObject) -> tuple[str, str, str] | None:
+    """(kind, namespace, name) of the controller owning ``o`` (ownerReferences)."""
+    for ref in _list(o.metadata.get("ownerReferences")):
+        r = _map(ref)
+        if r.get("controller") is True:
+            return (str(r.get("kind")), o.namespace, str(r.get("name")))
+    return None
+
+
+def _mentions_namespace(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(k == "namespace" and v for k, v in value.items()) or any(
+            _mentions_namespace(v) for v in value.values()
+        )
+    if isinstance(value, list):
+        return any(_mentions_namespace(v) for v in value)
+    return False
+
+
+def _kobject(body: Mapping[str, Any], source: Source) -> KObject:
+    meta = _map(body.get("metadata"))
+    kind = str(body.get("kind"))
+    namespaced = kind not in _CLUSTER_SCOPED
+    ns = str(meta.get("namespace") or ("default" if namespaced else ""))
+    return KObject(str(body.get("apiVersion")), kind, ns, str(meta.get("name") or ""), body, source)
+
+
+_CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "StorageClass",
+        "PersistentVolume",
+        "CustomResourceDefinition",
+        "PriorityClass",
+        "IngressClass",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "APIService",
+        "ProxyDefaults",
+        "Mesh",
+        "ExportedServices",
+    }
+)
+
+
+def _pod_template(o: KObject) -> tuple[tuple[str | int, ...], Mapping[str, Any]] | None:
+    if o.kind == "Pod":
+        return (), o.body
+    if o.kind == "Job":
+        return ("spec", "template"), _map(o.spec.get("template"))
+    tmpl = o.spec.get("template")
+    if not isinstance(tmpl, Mapping):
+        return None
+    return ("spec", "template"), tmpl
+
+
+def _workload(
+    o: KObject, nodes: list[_NodeView], memo: dict[str, tuple[tuple[str, ...], str, bool]]
+) -> Workload | None:
+    found = _pod_template(o)
+    if found is None:
+        return None
+    path, tmpl = found
+    meta = _map(tmpl.get("metadata"))
+    pod_spec = _map(tmpl.get("spec"))
+    raw_replicas = o.spec.get("replicas", 1) if o.kind not in ("Pod", "DaemonSet") else 1
+    replicas = raw_replicas if isinstance(raw_replicas, int) and raw_replicas >= 0 else 1
+    # workloads of one zone share their constraints: decide each distinct set once
+    key = json.dumps(
+        [pod_spec.get("nodeSelector"), pod_spec.get("affinity"), pod_spec.get("tolerations")],
+        sort_keys=True,
+        default=str,
+    )
+    placed = memo.get(key)
+    if placed is None:
+        placed = memo[key] = _placement(pod_spec, nodes)
+    zones, why, pinned = placed
+    return Workload(
+        obj=o,
+        pod_path=(*path, "spec"),
+        pod_labels={str(k): str(v) for k, v in _map(meta.get("labels")).items()},
+        pod_annotations={str(k): str(v) for k, v in _map(meta.get("annotations")).items()},
+        pod_spec=pod_spec,
+        replicas=replicas,
+        zones=zones,
+        placement=why,
+        pinned=pinned,
+    )
+
+
+def _placement(pod_spec: Mapping[str, Any], nodes: list[_NodeView]) -> tuple[tuple[str, ...], str, bool]:
+    keys = _constraint_keys(pod_spec)
+    if not nodes:
+        return (), "unknown (no topology)", bool(keys)
+    tolerations = _list(pod_spec.get("tolerations"))
+    zones: list[str] = []
+    untolerated: set[str] = set()
+    for n in nodes:
+        if not node_selector_matches(pod_spec, n.labels):
+            continue
+        blocking = [
+            t for t in n.taints if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, t)
+        ]
+        if blocking:
+            untolerated.update(t["key"] for t in blocking)
+            continue
+        zones.append(n.zone.name)
+    if keys:
+        why = "constrained by " + ", ".join(sorted(keys))
+    elif untolerated:
+        why = "anywhere it tolerates (not tainted " + ", ".join(sorted(untolerated)) + " nodes)"
+    else:
+        why = "anywhere (no node constraint)"
+    return tuple(zones), why, bool(keys)
+
+
+def _service(o: KObject) -> Service:
+    spec = o.spec
+    ann = o.annotations
+    mode = (
+        ann.get("service.kubernetes.io/topology-mode", "").lower() == "auto"
+        or ann.get("service.kubernetes.io/topology-aware-hints", "").lower() == "auto"
+    )
+    ports = tuple(
+        int(p["port"]) for p in _list(spec.get("ports")) if isinstance(p, Mapping) and isinstance(p.get("port"), int)
+    )
+    return Service(
+        obj=o,
+        selector={str(k): str(v) for k, v in _map(spec.get("selector")).items()},
+        type=str(spec.get("type") or "ClusterIP"),
+        external_name=str(spec.get("externalName") or ""),
+        traffic_distribution=str(spec.get("trafficDistribution") or ""),
+        topology_mode=mode,
+        internal_traffic_policy=str(spec.get("internalTrafficPolicy") or "Cluster"),
+        ports=ports,
+    )

@@ -1,0 +1,243 @@
+"""Who calls whom, inferred from manifests nobody annotated for us.
+
+Evidence, strongest first: the explicit ``edgewise.dev/calls`` annotation, Consul
+upstream annotations, environment values and ConfigMap contents (connection strings,
+nginx ``proxy_pass`` / ``server`` lines) that name a Service, and Consul
+``ServiceIntentions`` that allow a source to reach a destination.
+
+A token counts as a call only when its first DNS label is the name of a Service (or a
+Consul service) present in the inventory: that keeps user names, database names and
+file paths out, which a purely lexical scan would not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..k8s.inventory import CONNECT_UPSTREAMS, Inventory, Workload
+
+__all__ = ["CALLS_ANNOTATION", "Call", "infer_calls", "parse_host"]
+
+CALLS_ANNOTATION = "edgewise.dev/calls"
+
+_WHOLE = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]+@)?(?P<host>[a-z0-9][-a-z0-9.]*)(?::(?P<port>\d+))?(?:/\S*)?$",
+    re.IGNORECASE,
+)
+_IN_TEXT = (
+    re.compile(r"[a-z][a-z0-9+.-]*://(?:[^@/\s\"']+@)?(?P<host>[a-z0-9][-a-z0-9.]*)(?![\w.-])", re.I),
+    re.compile(r"\bhost\s*=\s*(?P<host>[a-z0-9][-a-z0-9.]*)(?![\w.-])", re.I),
+    re.compile(r"\bserver\s+(?P<host>[a-z0-9][-a-z0-9.]*)(?![\w.-])", re.I),
+    re.compile(r"(?<![\w./-])(?P<host>[a-z][-a-z0-9.]*[a-z0-9]):\d{2,5}\b", re.I),
+)
+# env names whose bare value is a user/database name, not a host
+_NOT_HOST_ENV = re.compile(
+    r"(USER|USERNAME|PASSWORD|PASS|SECRET|TOKEN|DB|DBNAME|DATABASE|NAME|"
+    r"PATH|FILE|DIR|LEVEL|MODE)$",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One inferred call: workload ``namespace/workload`` calls ``name``."""
+
+    kind: str  # the caller's workload kind
+    namespace: str
+    workload: str
+    name: str  # as called: "postgres", "postgres.db", "http://product-api:9090", ...
+    via: str  # "dns" (kube DNS, possibly intercepted by a mesh) | "consul" (explicit upstream)
+    evidence: str  # human-readable: where we saw it
+    path: tuple[str | int, ...]  # path in the caller's document where the evidence is
+
+
+def parse_host(raw: str) -> tuple[str, int | None]:
+    """``http://user@product-api.ns:9090/x`` -> (``product-api.ns``, 9090); lower-cased."""
+    text = raw.strip()
+    m = _WHOLE.match(text)
+    if not m:
+        return text.lower().rstrip("."), None
+    port = m.group("port")
+    return m.group("host").lower().rstrip("."), int(port) if port else None
+
+
+def _map(v: Any) -> Mapping[str, Any]:
+    return v if isinstance(v, Mapping) else {}
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
+class _Known:
+    def __init__(self, inv: Inventory) -> None:
+        self.services = {s.name for s in inv.services()}
+        self.consul = {inv.consul_name(w) for w in inv.workloads() if w.connect_injected}
+        self.namespaces = inv.namespaces()
+
+    def is_service_host(self, host: str) -> bool:
+        first = host.split(".", 1)[0]
+        if first not in self.services and first not in self.consul:
+            return False
+        rest = host.split(".")[1:]
+        # "name", "name.ns", "name.ns.svc[...]": a second label must look like a namespace
+        return not rest or rest[0] in self.namespaces or (len(rest) > 1 and rest[1] == "svc")
+
+
+def _upstreams(value: str) -> Iterator[str]:
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        target = part.split(":", 1)[0]
+        labels = target.split(".")
+        if ".svc." in f".{target}." and "svc" in labels:
+            i = labels.index("svc")
+            ns = labels[labels.index("ns") - 1] if "ns" in labels else ""
+            name = ".".join(labels[:i])
+            yield f"{name}.{ns}" if ns else name
+        elif len(labels) >= 2:
+            yield f"{labels[0]}.{labels[1]}"
+        else:
+            yield labels[0]
+
+
+def _scan_text(text: str) -> Iterator[str]:
+    for rx in _IN_TEXT:
+        for m in rx.finditer(text):
+            yield m.group("host").lower().rstrip(".")
+
+
+def _configmaps(pod_spec: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+    for i, v in enumerate(_list(pod_spec.get("volumes"))):
+        cm = _map(_map(v).get("configMap")).get("name")
+        if cm:
+            yield str(cm), ("volumes", i)
+        for j, src in enumerate(_list(_map(_map(v).get("projected")).get("sources"))):
+            cm = _map(_map(src).get("configMap")).get("name")
+            if cm:
+                yield str(cm), ("volumes", i, "projected", "sources", j)
+    for group in ("containers", "initContainers"):
+        for ci, c in enumerate(_list(pod_spec.get(group))):
+            for j, ef in enumerate(_list(_map(c).get("envFrom"))):
+                cm = _map(_map(ef).get("configMapRef")).get("name")
+                if cm:
+                    yield str(cm), (group, ci, "envFrom", j)
+            for j, e in enumerate(_list(_map(c).get("env"))):
+                cm = _map(_map(_map(e).get("valueFrom")).get("configMapKeyRef")).get("name")
+                if cm:
+                    yield str(cm), (group, ci, "env", j)
+
+
+def _calls_of(inv: Inventory, w: Workload, known: _Known) -> Iterator[Call]:
+    pod = w.pod_path
+
+    def mk(name: str, via: str, evidence: str, path: tuple[str | int, ...]) -> Call:
+        return Call(w.kind, w.namespace, w.name, name, via, evidence, path)
+
+    for where, ann, base in (
+        ("pod template", w.pod_annotations, (*pod[:-1], "metadata")),
+        ("metadata", w.obj.annotations, ("metadata",)),
+    ):
+        for n in (x.strip() for x in ann.get(CALLS_ANNOTATION, "").split(",")):
+            if n:
+                yield mk(n, "dns", f"{CALLS_ANNOTATION} annotation ({where})", (*base, "annotations", CALLS_ANNOTATION))
+        if CONNECT_UPSTREAMS in ann:
+            for n in _upstreams(ann[CONNECT_UPSTREAMS]):
+                yield mk(
+                    n, "consul", f"Consul upstream annotation ({where})", (*base, "annotations", CONNECT_UPSTREAMS)
+                )
+    for group in ("containers", "initContainers"):
+        for ci, c in enumerate(_list(w.pod_spec.get(group))):
+            for ei, e in enumerate(_list(_map(c).get("env"))):
+                value = _map(e).get("value")
+                if not isinstance(value, str) or not value:
+                    continue
+                env_name = str(_map(e).get("name", ""))
+                host, port = parse_host(value)
+                path = (*pod, group, ci, "env", ei, "value")
+                if (
+                    _WHOLE.match(value.strip())
+                    and known.is_service_host(host)
+                    and (port is not None or "://" in value or not _NOT_HOST_ENV.search(env_name))
+                ):
+                    yield mk(value.strip(), "dns", f"env {env_name}", path)
+                    continue
+                for h in _scan_text(value):
+                    if known.is_service_host(h):
+                        yield mk(h, "dns", f"env {env_name}", path)
+    for cm_name, path in _configmaps(w.pod_spec):
+        cm = inv.get("ConfigMap", w.namespace, cm_name)
+        if cm is None:
+            continue
+        for key, text in sorted(_map(cm.body.get("data")).items()):
+            if not isinstance(text, str):
+                continue
+            for h in _scan_text(text):
+                if known.is_service_host(h):
+                    yield mk(h, "dns", f"ConfigMap {cm_name} key {key}", (*pod, *path))
+
+
+def _intention_calls(inv: Inventory) -> Iterator[Call]:
+    mirroring = inv.consul_mirroring()
+    for o in inv.of_kind("ServiceIntentions"):
+        dest = _map(o.spec.get("destination"))
+        dname = str(dest.get("name") or "")
+        if not dname or dname == "*":
+            continue
+        dns = str(dest.get("namespace") or "")
+        for src in _list(o.spec.get("sources")):
+            s = _map(src)
+            sname = str(s.get("name") or "")
+            if not sname or sname == "*":
+                continue
+            if str(s.get("action") or "allow") != "allow" and not s.get("permissions"):
+                continue
+            sns = str(s.get("namespace") or "")
+            for w in inv.consul_instances(sname):
+                if mirroring and sns and w.namespace != sns:
+                    continue
+                name = f"{dname}.{dns}" if dns else dname
+                yield Call(
+                    w.kind,
+                    w.namespace,
+                    w.name,
+                    name,
+                    "consul",
+                    f"ServiceIntentions {o.namespace}/{o.name} allows {sname}",
+                    (*w.pod_path[:-1], "metadata"),
+                )
+
+
+def infer_calls(inv: Inventory) -> Sequence[Call]:
+    """Every inferred call, deduplicated per (caller, host), in a stable order."""
+    known = _Known(inv)
+    seen: set[tuple[str, str, str, str]] = set()
+    out: list[Call] = []
+
+    def add(c: Call) -> None:
+        host = parse_host(c.name)[0]
+        key = (c.kind, c.namespace, c.workload, host)
+        if key in seen:
+            return
+        # a call to a Service that selects the caller itself is not a call
+        first = host.split(".", 1)[0]
+        w = inv.workload_by_name(c.namespace, c.workload)
+        if (
+            w is not None
+            and any(s.name == first for s in inv.services_of(w))
+            and (host == first or host.split(".")[1] == c.namespace)
+        ):
+            return
+        seen.add(key)
+        out.append(c)
+
+    for w in inv.workloads():
+        for c in _calls_of(inv, w, known):
+            add(c)
+    for c in _intention_calls(inv):
+        add(c)
+    return out

@@ -1,0 +1,210 @@
+"""check on plan's own output (in memory) for the examples, and at cluster-export scale."""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edgewise.check import CfnTemplate, Severity, check_objects, check_objects_report
+from edgewise.check.model import CheckContext
+from edgewise.k8s.inventory import Inventory, Source
+from edgewise.spec import EndpointAccess, ZoneType, load_spec
+from edgewise.spec.models import NodeGroupSpec
+from edgewise.topology import Topology, Zone, build_topology
+
+ROOT = Path(__file__).resolve().parents[1]
+plan_apps = pytest.importorskip("edgewise.plan.apps")
+plan_cluster_mod = pytest.importorskip("edgewise.plan.cluster")
+
+
+def planned(example: str) -> tuple[Topology, list[tuple[Any, Source]], Any, list[CfnTemplate]]:
+    spec = load_spec(ROOT / "examples" / example)
+    topo = build_topology(spec)
+    objs: list[tuple[Any, Source]] = []
+    for app, _ in spec.applications:
+        plan = plan_apps.plan_application(topo, app)
+        objs += [(d, Source(f"<plan>/{p}", 0, i)) for p, i, d in plan_apps.objects_with_paths(plan)]
+    cfg, cfns = None, []
+    names = [a.metadata.name for a, _ in spec.applications]
+    for art in plan_cluster_mod.plan_cluster(topo, names):
+        for i, d in enumerate(art.docs or ()):
+            src = Source(f"<plan>/{art.path}", 0, i)
+            if d.get("kind") == "ClusterConfig":
+                cfg = d
+            elif "Resources" in d:
+                cfns.append(CfnTemplate(d, src))
+            elif "kind" in d:
+                objs.append((d, src))
+    return topo, objs, cfg, cfns
+
+
+@pytest.mark.parametrize(("example", "min_routes"), [("local-zones-hashicups", 9), ("wavelength", 1), ("outposts", 1)])
+def test_plan_output_has_no_errors(example: str, min_routes: int) -> None:
+    topo, objs, cfg, cfns = planned(example)
+    report = check_objects_report(objs, topo, cfg, cfns)
+    errors = [f"{f.rule} {f.object}: {f.message}" for f in report.findings if f.severity is Severity.ERROR]
+    assert errors == []
+    assert report.routes_verified >= min_routes
+
+
+def test_plan_routes_are_verified_through_the_resolver() -> None:
+    topo, objs, _, _ = planned("local-zones-hashicups")
+    ctx = CheckContext(inventory=Inventory.from_objects(objs, topo), topology=topo)
+    routed = ctx.routed_calls
+    assert len(routed) >= 9  # three edge zones x three calls, plus the Region's
+    for rc in routed:
+        if topo.zone(rc.caller.zone).is_edge:
+            eps = rc.resolution.endpoints
+            assert eps and all(topo.reachable(rc.caller.zone, e.zone) for e in eps)
+
+
+def _synthetic(n_edge: int) -> Topology:
+    ng = NodeGroupSpec(instance_type="m5.large", desired=2)
+    zones = [
+        Zone(
+            f"us-west-2{c}",
+            ZoneType.AVAILABILITY_ZONE,
+            i,
+            "us-west-2",
+            None,
+            "us-west-2",
+            "x",
+            45.0,
+            -119.0,
+            True,
+            None,
+            None,
+            ng,
+            False,
+        )
+        for i, c in enumerate("ab")
+    ]
+    zones += [
+        Zone(
+            f"us-west-2-e{i}-1a",
+            ZoneType.LOCAL,
+            i + 2,
+            "us-west-2",
+            f"us-west-2-e{i}-1",
+            f"us-west-2-e{i}-1",
+            "x",
+            40.0,
+            -110.0,
+            True,
+            None,
+            None,
+            ng,
+            False,
+        )
+        for i in range(n_edge)
+    ]
+    return Topology(
+        "scale",
+        "us-west-2",
+        "x",
+        45.0,
+        -119.0,
+        "1.31",
+        EndpointAccess.PRIVATE,
+        "10.0.0.0/8",
+        None,
+        tuple(zones),
+        False,
+        (),
+    )
+
+
+def test_scale_is_near_linear() -> None:
+    # 100 zones x 40 services (8k objects, 8k calls): indexed lookups, no quadratic pass
+    topo = _synthetic(100)
+    objs: list[tuple[Any, Source]] = []
+    for z in topo.zones:
+        ns = "ns-" + z.name
+        for s in range(40):
+            env = [{"name": "NEXT", "value": f"http://svc{(s + 1) % 40}:80"}]
+            pod = {
+                "nodeSelector": {"topology.kubernetes.io/zone": z.name},
+                "tolerations": [{"operator": "Exists"}],
+                "containers": [{"name": "c", "image": "x", "env": env}],
+            }
+            objs.append(
+                (
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "metadata": {"name": f"svc{s}", "namespace": ns},
+                        "spec": {
+                            "replicas": 2,
+                            "selector": {"matchLabels": {"app": f"svc{s}"}},
+                            "template": {"metadata": {"labels": {"app": f"svc{s}"}}, "spec": pod},
+                        },
+                    },
+                    Source("f", 1, len(objs)),
+                )
+            )
+            objs.append(
+                (
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "metadata": {"name": f"svc{s}", "namespace": ns},
+                        "spec": {"selector": {"app": f"svc{s}"}},
+                    },
+                    Source("f", 1, len(objs)),
+                )
+            )
+    start = time.perf_counter()
+    findings = check_objects(objs, topo, select=["EW3"])
+    elapsed = time.perf_counter() - start
+    assert elapsed < 20, f"{len(objs)} objects took {elapsed:.1f}s"
+    # each zone's copy calls its own zone's copy: edge calls have no Region failover (EW305)
+    assert {f.rule for f in findings} == {"EW305"}
+    assert len(findings) == 100 * 40
+
+
+def test_cross_stack_subnets_are_followed() -> None:
+    # the WLZ node stack imports its subnets from the network stack (Fn::ImportValue);
+    # break the volume type there and EW103 must see that the ASG is in a Wavelength Zone
+    topo, objs, cfg, cfns = planned("wavelength")
+    broken = []
+    for t in cfns:
+        body = copy.deepcopy(dict(t.body))
+        for res in body["Resources"].values():
+            if res["Type"] == "AWS::EC2::LaunchTemplate":
+                for bdm in res["Properties"]["LaunchTemplateData"].get("BlockDeviceMappings", []):
+                    bdm["Ebs"]["VolumeType"] = "gp3"
+        broken.append(CfnTemplate(body, t.source))
+    findings = check_objects(objs, topo, cluster_config=cfg, cfn_templates=broken, select=["EW103"])
+    assert len(findings) == 2  # one per Wavelength Zone node group
+
+
+@pytest.mark.parametrize("routing", ["consul-enterprise", "consul", "istio", "kubernetes"])
+def test_every_routing_backend_routes_edge_calls_only_to_reachable_zones(routing: str, tmp_path: Path) -> None:
+    # the HashiCups example under each backend; the spec's calls are added as
+    # edgewise.dev/calls where the generated objects carry no call evidence of their own
+    src = ROOT / "examples" / "local-zones-hashicups"
+    (tmp_path / "topology.yaml").write_text((src / "topology.yaml").read_text())
+    app_text = (src / "hashicups.yaml").read_text()
+    (tmp_path / "app.yaml").write_text(app_text.replace("routing: consul-enterprise", f"routing: {routing}"))
+    spec = load_spec(tmp_path)
+    topo = build_topology(spec)
+    app = spec.applications[0][0]
+    calls = {s.name: s.calls for s in app.spec.services}
+    objs: list[tuple[Any, Source]] = []
+    for p, i, d in plan_apps.objects_with_paths(plan_apps.plan_application(topo, app)):
+        d = copy.deepcopy(dict(d))
+        svc = d.get("metadata", {}).get("labels", {}).get("edgewise.dev/service")
+        # Consul plans name their upstreams in annotations; the others need the hint
+        if d["kind"] == "Deployment" and calls.get(svc) and not routing.startswith("consul"):
+            ann = d["spec"]["template"]["metadata"].setdefault("annotations", {})
+            ann.setdefault("edgewise.dev/calls", ",".join(calls[svc]))
+        objs.append((d, Source(p, 0, i)))
+    report = check_objects_report(objs, topo)
+    assert [f.message for f in report.findings if f.severity is Severity.ERROR] == []
+    assert report.routes_verified >= 9
+    if routing != "kubernetes":  # the plain backend has no failover (EW305 says so)
+        assert not [f for f in report.findings if f.rule == "EW305"]

@@ -1,0 +1,47 @@
+"""Every rule: metadata complete, PASS fixture clean of it, FAIL fixture caught by it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from edgewise.check import all_rules, check_paths
+from edgewise.check.model import Rule
+
+DATA = Path(__file__).parent / "data" / "rules"
+RULES = all_rules()
+
+
+def test_catalog_size_and_unique_names() -> None:
+    assert len(RULES) >= 30
+    assert len({r.name for r in RULES}) == len(RULES)
+    for prefix in ("EW1", "EW2", "EW3", "EW4", "EW5"):
+        assert any(r.id.startswith(prefix) for r in RULES)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_metadata(rule: Rule) -> None:
+    assert re.fullmatch(r"EW[1-5]\d\d", rule.id)
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", rule.name)
+    assert rule.severity.value in ("error", "warning", "info")
+    assert rule.summary.endswith(".") and "\n" not in rule.summary
+    assert len(rule.rationale) > 60
+    module = type(rule).__module__.rsplit(".", 1)[-1]
+    assert module.startswith(rule.id.lower() + "_"), "one module per rule, named by its id"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_fail_fixture_is_caught(rule: Rule) -> None:
+    report = check_paths([DATA / rule.id / "fail.yaml"], None, select=[rule.id])
+    hits = [f for f in report.findings if f.rule == rule.id]
+    assert hits, f"{rule.id} did not fire on its FAIL fixture; notes: {report.notes}"
+    assert all(f.line > 0 and f.file.endswith("fail.yaml") for f in hits)
+    assert all(f.severity is rule.severity for f in hits)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_pass_fixture_is_clean(rule: Rule) -> None:
+    report = check_paths([DATA / rule.id / "pass.yaml"], None, select=[rule.id])
+    assert [f.message for f in report.findings if f.rule == rule.id] == []
