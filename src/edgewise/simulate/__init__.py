@@ -1,0 +1,30 @@
+"""``edgewise simulate``: routing strategies and failures against the physical limit.
+
+The same topology and Application are routed four ways (``flat``, ``prefer-close``,
+``namespace-per-zone`` and what ``edgewise plan`` generates); requests are sampled
+through the shared route resolver's tiers under every single failure, and measured per
+user zone against the best routing the network allows and against fibre at the speed of
+light.
+"""
+
+from .api import pick_application, simulate
+from .plot import plot
+from .render import headline, render, render_table
+from .result import Metrics, ScenarioResult, SimulationResult, StrategyResult
+from .scenarios import Scenario
+from .strategies import STRATEGY_NAMES
+
+__all__ = [
+    "STRATEGY_NAMES",
+    "Metrics",
+    "Scenario",
+    "ScenarioResult",
+    "SimulationResult",
+    "StrategyResult",
+    "headline",
+    "pick_application",
+    "plot",
+    "render",
+    "render_table",
+    "simulate",
+]
