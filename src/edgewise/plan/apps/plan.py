@@ -47,6 +47,8 @@ from .workloads import (
     service_account,
 )
 
+CALLS_ANNOTATION = "edgewise.dev/calls"
+
 __all__ = ["plan_application"]
 
 CONSUL_API = "consul.hashicorp.com/v1alpha1"
@@ -278,8 +280,13 @@ class _Builder:
         ns, zone = site.namespace, site.zone
         replicas = svc.replicas if site.is_edge else region_replicas(svc)
         docs: list[dict[str, Any]] = []
+        # Record the calls so `check` (and any reader) knows who calls whom: Consul
+        # upstream annotations say it for the Consul backends; elsewhere the calls are
+        # plain DNS names, declared with edgewise.dev/calls on the pod template.
         annotations: dict[str, str] | None = None
         sa: str | None = None
+        if svc.calls and self.routing not in CONSUL:
+            annotations = {CALLS_ANNOTATION: ",".join(svc.calls)}
         if self.routing in CONSUL:
             annotations = self.consul_annotations(site, svc)
             sa = self.consul_service_name(svc, site)  # consul-k8s: SA name == service name
@@ -304,7 +311,8 @@ class _Builder:
         if standby:
             n = region_replicas(svc)
             sb = f"{svc.name}-region"
-            docs.append(deployment(self.t, self.name, svc, ns, None, name=sb, replicas=n))
+            sb_ann = {CALLS_ANNOTATION: ",".join(svc.calls)} if svc.calls else None
+            docs.append(deployment(self.t, self.name, svc, ns, None, name=sb, replicas=n, annotations=sb_ann))
             if n > 1:
                 docs.append(pdb(self.name, svc, ns, None, name=sb))
             out.append(ServiceCopy(svc.name, ns, sb, n, standby=True))
