@@ -12,12 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-## demo: plan the Local Zones HashiCups example into out/local-zones-hashicups
+## demo: plan the Local Zones HashiCups example into out/local-zones-hashicups, then check it
 demo: $(STAMP)
-	$(BIN)/edgewise zones --region us-west-2
-	$(BIN)/edgewise validate examples/wavelength
-	$(BIN)/edgewise validate examples/outposts
-	$(BIN)/edgewise validate examples/local-zones-hashicups
+	$(BIN)/edgewise zones --region us-west-2 --type local
+	$(BIN)/edgewise plan examples/local-zones-hashicups -o out/local-zones-hashicups
+	$(BIN)/edgewise check out/local-zones-hashicups --topology examples/local-zones-hashicups
 
 ## test: lint, type-check and run the whole test suite
 test: $(STAMP) lint typecheck unit

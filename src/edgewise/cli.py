@@ -118,5 +118,106 @@ def zones(region: str | None, type_: str | None, fmt: str) -> None:
     Console(highlight=False, width=None if sys.stdout.isatty() else 140).print(table)
 
 
+@cli.command()
+@SPEC_ARG
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Directory to write (replaced atomically: all or nothing).")
+@click.option("--requests", type=click.IntRange(1, 100000), default=500, show_default=True,
+              help="Simulated requests per user zone and scenario for the report.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Simulation seed.")
+@click.option("--no-simulate", is_flag=True, help="Skip the routing simulation (faster).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+def plan(spec: tuple[Path, ...], out: Path, requests: int, seed: int, no_simulate: bool, quiet: bool) -> None:
+    """Compile SPEC into a deployment in OUTPUT: eksctl config, CloudFormation, add-ons,
+    per-zone apps and mesh routing, RUNBOOK.md and a report; check it; write atomically.
+
+    Exit 0 when written, 1 when check found errors in the generated plan (nothing
+    written), 2 on bad input."""
+    from .workflow import PlanRefused, run_plan
+
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+    err = _err_console()
+    status = err.status("planning", spinner="dots") if (not quiet and err.is_terminal) else None
+
+    def progress(msg: str) -> None:
+        if status is not None:
+            status.update(msg)
+        elif not quiet:
+            err.print(f"- {msg}", markup=False)
+
+    try:
+        if status is not None:
+            status.start()
+        result = run_plan(list(spec), out, progress=progress, simulate_requests=requests, seed=seed,
+                          with_simulation=not no_simulate)
+    except PlanRefused as exc:
+        if status is not None:
+            status.stop()
+        for f in exc.result.findings:
+            if f.severity.value == "error":
+                err.print(f"{f.file}:{f.line}: {f.rule} {f.name}: {f.object}: {f.message}", markup=False)
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(1)
+    finally:
+        if status is not None:
+            status.stop()
+    if quiet:
+        return
+    _print_plan_summary(console, result, out)
+
+
+def _print_plan_summary(console: Console, result: object, out: Path) -> None:
+    from .simulate import headline
+    from .workflow import PlanResult
+
+    assert isinstance(result, PlanResult)
+    topo = result.topology
+    table = Table(title=f"plan {topo.name!r}: {topo.region}, Kubernetes {topo.kubernetes_version}, "
+                        f"{topo.endpoint_access.value} endpoint")
+    for col in ("zone", "type", "subnet", "node group"):
+        table.add_column(col, no_wrap=True)
+    for z in topo.zones:
+        ng = z.node_group
+        nodes = "" if ng is None else (
+            f"{ng.instance_type} x {ng.desired} ({ng.min_size}-{ng.max_size}), {z.volume_type}")
+        table.add_row(z.name, z.kind.value, z.subnet_id or z.subnet_cidr or "", nodes)
+    console.print(table)
+    per_ns = result.objects_per_namespace()
+    if per_ns:
+        console.print("objects per namespace: " + ", ".join(f"{ns} {n}" for ns, n in per_ns.items()),
+                      markup=False)
+    for ap in result.app_plans:
+        console.print(f"application {ap.app} ({ap.routing}):", markup=False)
+        for site in ap.sites:
+            svcs = ", ".join(f"{c.service}x{c.replicas}" for c in site.services)
+            console.print(f"  {site.site} [{site.namespace}]: {svcs}", markup=False)
+            for c in site.calls:
+                target = f"{c.target}.{c.target_namespace}" if c.target else "UNRESOLVED"
+                fo = f", failover {c.failover}.{c.failover_namespace}" if c.failover else ", no failover"
+                console.print(f"    {c.caller} -> {c.callee}: {target}{fo} ({c.mechanism})", markup=False)
+        for note in ap.notes:
+            console.print(f"  note: {note}", markup=False)
+    counts = {s: sum(1 for f in result.findings if f.severity.value == s) for s in ("error", "warning", "info")}
+    console.print(f"check: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} notices; "
+                  f"{result.routes_verified} routes verified", markup=False)
+    if result.simulation is not None:
+        console.print("simulation (steady state and worst single failure):", markup=False)
+        for line in headline(result.simulation).splitlines():
+            console.print(f"  {line}", markup=False)
+    console.print(f"wrote {len(result.files)} files to {out} (see {out}/RUNBOOK.md and {out}/report.md)",
+                  markup=False)
+
+
+def _register() -> None:
+    from .check.cli import check_command
+    from .simulate.cli import simulate_command
+
+    cli.add_command(check_command, "check")
+    cli.add_command(simulate_command, "simulate")
+
+
+_register()
+
+
 def main() -> None:
     cli(prog_name="edgewise")

@@ -6,19 +6,50 @@ parses options and prints what this returns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .check import CfnTemplate, Finding, Severity, check_objects
+from .k8s.inventory import Source
+from .plan.apps import AppPlan, plan_application
 from .plan.artifacts import Artifact, render_tree, write_tree
-from .spec import Spec, load_spec
+from .plan.cluster import plan_cluster
+from .report import render_report
+from .simulate import SimulationResult, simulate
+from .spec import Routing, Spec, load_spec
 from .topology import Topology, build_topology
 
 __all__ = ["PlanRefused", "PlanResult", "run_plan"]
 
 Progress = Callable[[str], None]
+
+
+@dataclass
+class PlanResult:
+    spec: Spec
+    topology: Topology
+    files: dict[str, str]
+    app_plans: list[AppPlan] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    simulation: SimulationResult | None = None
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for f in self.findings if f.severity is Severity.ERROR)
+
+    @property
+    def routes_verified(self) -> int:
+        return sum(len(s.calls) for p in self.app_plans for s in p.sites)
+
+    def objects_per_namespace(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for path, content in self.files.items():
+            parts = path.split("/")
+            if len(parts) == 4 and parts[0] == "apps" and path.endswith(".yaml"):
+                counts[parts[2]] = counts.get(parts[2], 0) + content.count("\nkind: ") + content.startswith("kind: ")
+        return dict(sorted(counts.items()))
 
 
 class PlanRefused(Exception):
@@ -29,33 +60,33 @@ class PlanRefused(Exception):
         super().__init__(f"{result.error_count} check error(s) in the generated plan; nothing written")
 
 
-@dataclass
-class PlanResult:
-    spec: Spec
-    topology: Topology
-    files: dict[str, str]
-    app_summaries: list[Any] = field(default_factory=list)
-    findings: list[Any] = field(default_factory=list)
-    simulation: Any = None
-    routes_verified: int = 0
-
-    @property
-    def error_count(self) -> int:
-        return sum(1 for f in self.findings if getattr(f, "severity", "") == "error")
+def _doc_lines(artifact: Artifact) -> list[int]:
+    """1-based line of each document's first key in the rendered file."""
+    lines, line = [], 1
+    assert artifact.docs is not None
+    for doc in artifact.docs:
+        lines.append(line + 1)  # after the '---' marker
+        line += Artifact(artifact.path, docs=(doc,)).render().count("\n")
+    return lines
 
 
-def _objects_with_sources(artifacts: Sequence[Artifact]) -> list[tuple[dict[str, Any], Any]]:
-    from .k8s.inventory import Source
-
-    out: list[tuple[dict[str, Any], Any]] = []
+def _check_inputs(artifacts: Sequence[Artifact]) -> tuple[
+        list[tuple[Mapping[str, Any], Source]], Mapping[str, Any] | None, list[CfnTemplate]]:
+    objects: list[tuple[Mapping[str, Any], Source]] = []
+    cluster_config: Mapping[str, Any] | None = None
+    cfn: list[CfnTemplate] = []
     for a in artifacts:
-        if a.docs is None or not a.path.startswith("apps/") and not a.path.startswith("cluster/addons/"):
+        if a.docs is None:
             continue
-        line = 1
-        for i, doc in enumerate(a.docs):
-            out.append((dict(doc), Source(a.path, line + 1, i)))
-            line += Artifact(a.path, docs=(doc,)).render().count("\n")
-    return out
+        if a.path == "cluster/eksctl.yaml":
+            cluster_config = a.docs[0]
+        elif a.path.endswith(".cfn.yaml"):
+            cfn.append(CfnTemplate(a.docs[0], Source(a.path, 1, 0)))
+        elif a.path.startswith(("apps/", "cluster/addons/")) and not a.path.endswith(
+                ("kustomization.yaml", "values.yaml")):
+            for i, (doc, line) in enumerate(zip(a.docs, _doc_lines(a), strict=True)):
+                objects.append((doc, Source(a.path, line, i)))
+    return objects, cluster_config, cfn
 
 
 def run_plan(
@@ -63,57 +94,48 @@ def run_plan(
     out_dir: Path | None,
     *,
     progress: Progress = lambda _msg: None,
-    simulate_requests: int = 400,
+    simulate_requests: int = 500,
     seed: int = 0,
+    with_simulation: bool = True,
 ) -> PlanResult:
-    from .check import check_objects
-    from .plan.apps import plan_application
-    from .plan.cluster import plan_cluster
-    from .report import render_report
-
+    """Plan ``spec_paths`` into ``out_dir`` (None: compute only). Raises
+    :class:`~edgewise.errors.InputError` on bad input and :class:`PlanRefused` when the
+    generated output does not pass check; in both cases nothing is written."""
     progress("loading spec")
     spec = load_spec(list(spec_paths))
     topo = build_topology(spec)
     app_names = [a.metadata.name for a, _ in spec.applications]
 
-    progress("planning cluster")
+    progress(f"planning cluster ({len(topo.zones)} zones)")
     artifacts: list[Artifact] = list(plan_cluster(topo, app_names))
-    summaries = []
+    app_plans: list[AppPlan] = []
     for app, _doc in spec.applications:
-        progress(f"planning application {app.metadata.name}")
+        progress(f"planning application {app.metadata.name} ({len(app.spec.services)} services)")
         ap = plan_application(topo, app)
         artifacts.extend(ap.artifacts)
-        summaries.append(ap)
+        app_plans.append(ap)
 
     progress("checking the plan")
-    cluster_config = next((a.docs[0] for a in artifacts if a.path == "cluster/eksctl.yaml" and a.docs), None)
-    cfn = [(a.path, a.docs[0]) for a in artifacts if a.path.endswith(".cfn.yaml") and a.docs]
-    findings = check_objects(_objects_with_sources(artifacts), topo,
-                             cluster_config=cluster_config, cfn_templates=cfn)
+    objects, cluster_config, cfn = _check_inputs(artifacts)
+    routings = {a.spec.routing for a, _ in spec.applications}
+    edition = "ce" if Routing.CONSUL in routings else ("enterprise" if Routing.CONSUL_ENTERPRISE in routings else None)
+    findings = check_objects(objects, topo, cluster_config=cluster_config, cfn_templates=cfn,
+                             consul_edition=edition)
 
     simulation = None
-    if spec.applications:
+    if spec.applications and with_simulation:
         progress("simulating routing strategies")
-        from .simulate import simulate
+        simulation = simulate(spec, topo, requests=simulate_requests, seed=seed,
+                              application=spec.applications[0][0].metadata.name)
 
-        simulation = simulate(spec, topo, requests=simulate_requests, seed=seed)
-
-    result = PlanResult(spec=spec, topology=topo, files={}, app_summaries=summaries,
-                        findings=list(findings), simulation=simulation)
+    result = PlanResult(spec=spec, topology=topo, files={}, app_plans=app_plans,
+                        findings=sorted(findings), simulation=simulation)
     progress("writing the report")
-    report_artifacts = render_report(result)
-    result.files = render_tree([*artifacts, *report_artifacts])
+    report = render_report(topo, app_plans, result.findings, simulation)
+    result.files = render_tree([*artifacts, *report])
     if result.error_count:
         raise PlanRefused(result)
     if out_dir is not None:
         progress(f"writing {out_dir}")
         write_tree(out_dir, result.files)
     return result
-
-
-def load_and_build(spec_paths: Sequence[Path]) -> tuple[Spec, Topology]:
-    spec = load_spec(list(spec_paths))
-    return spec, build_topology(spec)
-
-
-__all__ += ["InputError", "load_and_build"]

@@ -1,0 +1,151 @@
+"""The plan report: ``report.json`` (machine-readable) and ``report.md`` (for reviewers),
+plus the simulation plot. Pure rendering: it gets everything already computed.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..plan.apps import AppPlan
+from ..plan.artifacts import Artifact
+from ..topology import Topology
+
+__all__ = ["PLOT_PATH", "render_report", "routes_of", "zone_rows"]
+
+PLOT_PATH = "report-latency.svg"
+
+
+def zone_rows(topology: Topology) -> list[dict[str, Any]]:
+    rows = []
+    for z in topology.zones:
+        ng = z.node_group
+        rows.append({
+            "zone": z.name,
+            "type": z.kind.value,
+            "subnet": z.subnet_id or z.subnet_cidr,
+            "nodeGroup": None if ng is None else {
+                "instanceType": ng.instance_type, "desired": ng.desired,
+                "min": ng.min_size, "max": ng.max_size, "volumeType": z.volume_type},
+            "optInGroup": z.group,
+            "carrierIp": z.carrier_ip if z.kind.value == "wavelength" else None,
+        })
+    return rows
+
+
+def routes_of(plan: AppPlan) -> list[dict[str, Any]]:
+    out = []
+    for site in plan.sites:
+        for c in site.calls:
+            out.append({
+                "site": site.site, "namespace": site.namespace, "caller": c.caller, "callee": c.callee,
+                "target": c.target, "targetNamespace": c.target_namespace,
+                "failover": c.failover, "failoverNamespace": c.failover_namespace, "mechanism": c.mechanism,
+            })
+    return out
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    def cell(v: object) -> str:
+        return "" if v is None else str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _nodes(ng: dict[str, Any] | None) -> str:
+    return "" if ng is None else f'{ng["instanceType"]} {ng["min"]}/{ng["desired"]}/{ng["max"]}'
+
+
+def _plot_svg(simulation: Any) -> str | None:
+    try:
+        from ..simulate.plot import plot
+    except ImportError:  # matplotlib is optional
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / PLOT_PATH
+        try:
+            plot(simulation, path)
+        except ImportError:
+            return None
+        return path.read_text(encoding="utf-8")
+
+
+def render_report(
+    topology: Topology,
+    app_plans: Sequence[AppPlan],
+    findings: Sequence[Any],
+    simulation: Any | None,
+    *,
+    plot: bool = True,
+) -> list[Artifact]:
+    """``report.json``, ``report.md`` and (when a simulation ran and matplotlib is
+    installed) the latency plot."""
+    findings_json = [f.as_dict() for f in findings]
+    counts = {s: sum(1 for f in findings_json if f["severity"] == s) for s in ("error", "warning", "info")}
+    data: dict[str, Any] = {
+        "topology": {"name": topology.name, "region": topology.region,
+                     "kubernetesVersion": topology.kubernetes_version,
+                     "endpointAccess": topology.endpoint_access.value, "zones": zone_rows(topology)},
+        "applications": [
+            {"name": p.app, "routing": p.routing, "notes": list(p.notes), "routes": routes_of(p),
+             "sites": [{"site": s.site, "kind": s.kind, "namespace": s.namespace,
+                        "services": [{"service": c.service, "workload": c.workload, "replicas": c.replicas,
+                                      "standby": c.standby} for c in s.services]} for s in p.sites]}
+            for p in app_plans
+        ],
+        "check": {"counts": counts, "findings": findings_json},
+        "simulation": simulation.to_json() if simulation is not None else None,
+    }
+    out = [Artifact("report.json", text=json.dumps(data, indent=2, sort_keys=False))]
+
+    md: list[str] = [f"# edgewise plan: {topology.name}", ""]
+    md += [f"Region **{topology.region}**, Kubernetes {topology.kubernetes_version}, "
+           f"API endpoint {topology.endpoint_access.value}.", "", "## Zones", ""]
+    md.append(_md_table(
+        ["zone", "type", "subnet", "nodes (min/desired/max)", "volume", "opt-in group"],
+        [[r["zone"], r["type"], r["subnet"],
+          _nodes(r["nodeGroup"]),
+          "" if r["nodeGroup"] is None else r["nodeGroup"]["volumeType"], r["optInGroup"] or ""]
+         for r in data["topology"]["zones"]]))
+    for p in app_plans:
+        md += ["", f"## Application {p.app} (routing: {p.routing})", ""]
+        md.append(_md_table(
+            ["site", "namespace", "services"],
+            [[s.site, s.namespace, ", ".join(f"{c.service}x{c.replicas}" + (" (standby)" if c.standby else "")
+                                             for c in s.services)] for s in p.sites]))
+        routes = routes_of(p)
+        if routes:
+            md += ["", "Where each call goes:", ""]
+            md.append(_md_table(
+                ["site", "call", "primary", "failover", "mechanism"],
+                [[r["site"], f'{r["caller"]} → {r["callee"]}',
+                  f'{r["target"]} ({r["targetNamespace"]})' if r["target"] else "unresolved",
+                  f'{r["failover"]} ({r["failoverNamespace"]})' if r["failover"] else "none",
+                  r["mechanism"]] for r in routes]))
+        if p.notes:
+            md += ["", "Notes:", ""] + [f"- {n}" for n in p.notes]
+    md += ["", "## Check", "",
+           f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notices.", ""]
+    if findings_json:
+        md.append(_md_table(["severity", "rule", "where", "object", "message"],
+                            [[f["severity"], f'{f["rule"]} {f["name"]}', f'{f["file"]}:{f["line"]}',
+                              f["object"], f["message"]] for f in findings_json]))
+    if simulation is not None:
+        from ..simulate.render import headline
+
+        md += ["", "## Simulation", "",
+               f"{simulation.requests} requests per user zone and scenario, seed {simulation.seed}. "
+               "`optimum` = mean latency ÷ best reachable healthy copy; "
+               "`physical` = mean latency ÷ the same at fibre speed with no overhead.", "",
+               "```", headline(simulation), "```"]
+        svg = _plot_svg(simulation) if plot else None
+        if svg is not None:
+            out.append(Artifact(PLOT_PATH, text=svg))
+            md += ["", f"![latency per user zone and strategy]({PLOT_PATH})"]
+    out.append(Artifact("report.md", text="\n".join(md)))
+    return out
