@@ -59,8 +59,8 @@ def spec_documents(zones: int, services: int) -> list[dict[str, Any]]:
             s["expose"] = {"path": "/"}
         nxt = i + 1
         if nxt < services:
-            # edge-only services may call anything; Region services call only Region-capable ones
-            if placement == "region" and places[nxt] == "edge":
+            # a service with a Region copy can only call services that have one too
+            while nxt < services and placement != "edge" and places[nxt] == "edge":
                 nxt += 1
             if nxt < services:
                 s["calls"] = [f"svc-{nxt:03d}"]

@@ -138,7 +138,7 @@ MESSAGES = [
     "YAML syntax error", "unknown kind", "missing kind", "unsupported apiVersion",
     "missing apiVersion", "must be a mapping", "holds no YAML document", "binary file",
     "not valid UTF-8", "not an Outpost ARN", "quote it", "not a Kubernetes minor version",
-    "DNS-1123", "has host bits set", "invalid IPv4 CIDR", "required field is missing",
+    "DNS-1123", "runs only in edge zones", "has host bits set", "invalid IPv4 CIDR", "required field is missing",
 ]
 
 

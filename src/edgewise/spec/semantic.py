@@ -189,6 +189,15 @@ def _application_problems(app: Application, doc: Document, types: dict[str, Zone
                 hint = (f"did you mean '{near[0]}'? " if near else "") + \
                     "calls name services of this Application: " + ", ".join(sorted(names))
                 out.append(doc.problem((*p, "calls", k), f"calls unknown service {call!r}", hint))
+        by_name = {x.name: x for x in svc}
+        for k, call in enumerate(s.calls):
+            callee = by_name.get(call)
+            if s.has_region_copy and callee is not None and not callee.has_region_copy:
+                out.append(doc.problem(
+                    (*p, "calls", k),
+                    f"the Region copy of {s.name!r} calls {call!r}, which runs only in edge zones: a Region "
+                    "caller has no copy of its own to call, and no edge zone is the right one",
+                    f"give {call!r} placement edge-and-region, or give {s.name!r} placement edge"))
         if s.failover is Failover.REGION and not s.has_region_copy:
             out.append(doc.problem((*p, "failover"),
                                    "failover: region needs a Region copy, but placement is 'edge'",
