@@ -125,9 +125,11 @@ def zones(region: str | None, type_: str | None, fmt: str) -> None:
 @click.option("--requests", type=click.IntRange(1, 100000), default=500, show_default=True,
               help="Simulated requests per user zone and scenario for the report.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulation seed.")
-@click.option("--no-simulate", is_flag=True, help="Skip the routing simulation (faster).")
+@click.option("--simulate", "sim", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True,
+              help="Simulate routing strategies for the report (auto: topologies of at most 40 zones).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
-def plan(spec: tuple[Path, ...], out: Path, requests: int, seed: int, no_simulate: bool, quiet: bool) -> None:
+def plan(spec: tuple[Path, ...], out: Path, requests: int, seed: int, sim: str, quiet: bool) -> None:
     """Compile SPEC into a deployment in OUTPUT: eksctl config, CloudFormation, add-ons,
     per-zone apps and mesh routing, RUNBOOK.md and a report; check it; write atomically.
 
@@ -149,7 +151,7 @@ def plan(spec: tuple[Path, ...], out: Path, requests: int, seed: int, no_simulat
         if status is not None:
             status.start()
         result = run_plan(list(spec), out, progress=progress, simulate_requests=requests, seed=seed,
-                          with_simulation=not no_simulate)
+                          with_simulation={"auto": None, "always": True, "never": False}[sim])
     except PlanRefused as exc:
         if status is not None:
             status.stop()
@@ -166,40 +168,62 @@ def plan(spec: tuple[Path, ...], out: Path, requests: int, seed: int, no_simulat
     _print_plan_summary(console, result, out)
 
 
+#: above this many zones the plan summary is compact (the full tables are in report.md)
+SUMMARY_MAX_ZONES = 20
+
+
 def _print_plan_summary(console: Console, result: object, out: Path) -> None:
     from .simulate import headline
     from .workflow import PlanResult
 
     assert isinstance(result, PlanResult)
     topo = result.topology
-    table = Table(title=f"plan {topo.name!r}: {topo.region}, Kubernetes {topo.kubernetes_version}, "
-                        f"{topo.endpoint_access.value} endpoint")
-    for col in ("zone", "type", "subnet", "node group"):
-        table.add_column(col, no_wrap=True)
-    for z in topo.zones:
-        ng = z.node_group
-        nodes = "" if ng is None else (
-            f"{ng.instance_type} x {ng.desired} ({ng.min_size}-{ng.max_size}), {z.volume_type}")
-        table.add_row(z.name, z.kind.value, z.subnet_id or z.subnet_cidr or "", nodes)
-    console.print(table)
+    title = (f"plan {topo.name!r}: {topo.region}, Kubernetes {topo.kubernetes_version}, "
+             f"{topo.endpoint_access.value} endpoint")
+    compact = len(topo.zones) > SUMMARY_MAX_ZONES
+    if compact:
+        kinds: dict[str, int] = {}
+        for z in topo.zones:
+            kinds[z.kind.value] = kinds.get(z.kind.value, 0) + 1
+        groups = sum(1 for z in topo.zones if z.node_group is not None)
+        console.print(f"{title}: {len(topo.zones)} zones ("
+                      + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f"), {groups} node groups",
+                      markup=False)
+    else:
+        table = Table(title=title)
+        for col in ("zone", "type", "subnet", "node group"):
+            table.add_column(col, no_wrap=True)
+        for z in topo.zones:
+            ng = z.node_group
+            nodes = "" if ng is None else (
+                f"{ng.instance_type} x {ng.desired} ({ng.min_size}-{ng.max_size}), {z.volume_type}")
+            table.add_row(z.name, z.kind.value, z.subnet_id or z.subnet_cidr or "", nodes)
+        console.print(table)
     per_ns = result.objects_per_namespace()
-    if per_ns:
+    if per_ns and compact:
+        console.print(f"objects: {sum(per_ns.values())} in {len(per_ns)} namespaces "
+                      f"({min(per_ns.values())}-{max(per_ns.values())} each)", markup=False)
+    elif per_ns:
         console.print("objects per namespace: " + ", ".join(f"{ns} {n}" for ns, n in per_ns.items()),
                       markup=False)
     for ap in result.app_plans:
         console.print(f"application {ap.app} ({ap.routing}):", markup=False)
-        for site in ap.sites:
+        for site in ap.sites[: 3 if compact else None]:
             svcs = ", ".join(f"{c.service}x{c.replicas}" for c in site.services)
             console.print(f"  {site.site} [{site.namespace}]: {svcs}", markup=False)
             for c in site.calls:
                 target = f"{c.target}.{c.target_namespace}" if c.target else "UNRESOLVED"
                 fo = f", failover {c.failover}.{c.failover_namespace}" if c.failover else ", no failover"
                 console.print(f"    {c.caller} -> {c.callee}: {target}{fo} ({c.mechanism})", markup=False)
+        if compact and len(ap.sites) > 3:
+            console.print(f"  ... and {len(ap.sites) - 3} more sites (see report.md)", markup=False)
         for note in ap.notes:
             console.print(f"  note: {note}", markup=False)
     counts = {s: sum(1 for f in result.findings if f.severity.value == s) for s in ("error", "warning", "info")}
     console.print(f"check: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} notices; "
                   f"{result.routes_verified} routes verified", markup=False)
+    if result.simulation is None and len(topo.zones) > 40 and result.app_plans:
+        console.print("simulation: skipped for a topology this large (run `edgewise simulate`)", markup=False)
     if result.simulation is not None:
         console.print("simulation (steady state and worst single failure):", markup=False)
         for line in headline(result.simulation).splitlines():

@@ -18,12 +18,37 @@ from .plan.artifacts import Artifact, render_tree, write_tree
 from .plan.cluster import plan_cluster
 from .report import render_report
 from .simulate import SimulationResult, simulate
-from .spec import Routing, Spec, load_spec
+from .spec import Application, Routing, Spec, load_spec
 from .topology import Topology, build_topology
 
 __all__ = ["PlanRefused", "PlanResult", "run_plan"]
 
 Progress = Callable[[str], None]
+
+#: requests sampled by plan's embedded simulation (strategies x scenarios x user zones x
+#: requests); above it plan simulates a deterministic subset of the scenarios and says so.
+#: `edgewise simulate` always runs every scenario.
+PLAN_SIMULATION_BUDGET = 3_000_000
+#: the latency plot gets one group of bars per user zone; beyond this it is unreadable.
+#: It is also where `plan --simulate auto` stops simulating: simulation cost grows with
+#: zones x scenarios x user zones; run `edgewise simulate` on large topologies.
+PLOT_MAX_ZONES = 40
+STRATEGY_COUNT = 4
+
+
+def plan_scenarios(topology: Topology, app: Application, requests: int) -> tuple[list[str] | None, int]:
+    """Scenario names plan simulates (None = all) and how many exist."""
+    from .simulate.scenarios import default_scenarios
+
+    names = [s.name for s in default_scenarios(topology, app)]
+    fixed = [n for n in names if n == "steady" or n.startswith("az-lost:")]
+    cap = max(len(fixed) + 1, PLAN_SIMULATION_BUDGET // (requests * len(topology.zones) * STRATEGY_COUNT))
+    if len(names) <= cap:
+        return None, len(names)
+    rest = [n for n in names if n not in fixed]
+    k = cap - len(fixed)
+    step = len(rest) / k
+    return fixed + [rest[int(i * step)] for i in range(k)], len(names)
 
 
 @dataclass
@@ -96,7 +121,7 @@ def run_plan(
     progress: Progress = lambda _msg: None,
     simulate_requests: int = 500,
     seed: int = 0,
-    with_simulation: bool = True,
+    with_simulation: bool | None = None,
 ) -> PlanResult:
     """Plan ``spec_paths`` into ``out_dir`` (None: compute only). Raises
     :class:`~edgewise.errors.InputError` on bad input and :class:`PlanRefused` when the
@@ -123,15 +148,27 @@ def run_plan(
                              consul_edition=edition)
 
     simulation = None
+    sim_note: str | None = None
+    if with_simulation is None:
+        with_simulation = len(topo.zones) <= PLOT_MAX_ZONES
+        if not with_simulation and spec.applications:
+            sim_note = (f"not simulated: {len(topo.zones)} zones is more than plan simulates by default "
+                        f"({PLOT_MAX_ZONES}); run `edgewise simulate` or `plan --simulate always`")
     if spec.applications and with_simulation:
-        progress("simulating routing strategies")
+        app = spec.applications[0][0]
+        chosen, total = plan_scenarios(topo, app, simulate_requests)
+        if chosen is not None:
+            sim_note = (f"{len(chosen)} of {total} scenarios simulated here (steady, every AZ lost, and an even "
+                        f"sample of the rest); `edgewise simulate` runs them all")
+        progress(f"simulating routing strategies ({len(chosen) if chosen else total} scenarios)")
         simulation = simulate(spec, topo, requests=simulate_requests, seed=seed,
-                              application=spec.applications[0][0].metadata.name)
+                              application=app.metadata.name, scenarios=chosen)
 
     result = PlanResult(spec=spec, topology=topo, files={}, app_plans=app_plans,
                         findings=sorted(findings), simulation=simulation)
     progress("writing the report")
-    report = render_report(topo, app_plans, result.findings, simulation)
+    report = render_report(topo, app_plans, result.findings, simulation, simulation_note=sim_note,
+                           plot=len(topo.zones) <= PLOT_MAX_ZONES)
     result.files = render_tree([*artifacts, *report])
     if result.error_count:
         raise PlanRefused(result)

@@ -82,6 +82,7 @@ def render_report(
     simulation: Any | None,
     *,
     plot: bool = True,
+    simulation_note: str | None = None,
 ) -> list[Artifact]:
     """``report.json``, ``report.md`` and (when a simulation ran and matplotlib is
     installed) the latency plot."""
@@ -100,6 +101,7 @@ def render_report(
         ],
         "check": {"counts": counts, "findings": findings_json},
         "simulation": simulation.to_json() if simulation is not None else None,
+        "simulationNote": simulation_note,
     }
     out = [Artifact("report.json", text=json.dumps(data, indent=2, sort_keys=False))]
 
@@ -135,6 +137,8 @@ def render_report(
         md.append(_md_table(["severity", "rule", "where", "object", "message"],
                             [[f["severity"], f'{f["rule"]} {f["name"]}', f'{f["file"]}:{f["line"]}',
                               f["object"], f["message"]] for f in findings_json]))
+    if simulation is None and simulation_note:
+        md += ["", "## Simulation", "", simulation_note + "."]
     if simulation is not None:
         from ..simulate.render import headline
 
@@ -143,6 +147,8 @@ def render_report(
                "`optimum` = mean latency ÷ best reachable healthy copy; "
                "`physical` = mean latency ÷ the same at fibre speed with no overhead.", "",
                "```", headline(simulation), "```"]
+        if simulation_note:
+            md += ["", simulation_note + "."]
         svg = _plot_svg(simulation) if plot else None
         if svg is not None:
             out.append(Artifact(PLOT_PATH, text=svg))
