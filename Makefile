@@ -30,5 +30,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -n 2 -p no:cacheprovider
 
+## bench: plan/check vs kubectl kustomize at 10x10, 50x20, 200x40 (several minutes)
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run --rounds 3 --work bench-out --json bench-out/results.json
+	$(BIN)/python -m benchmarks.bench_simulate
+
 clean:
 	rm -rf $(VENV) out bench-out .mypy_cache .ruff_cache .pytest_cache .hypothesis
