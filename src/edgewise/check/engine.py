@@ -10,7 +10,7 @@ from typing import Any
 from ..k8s.inventory import WORKLOAD_KINDS, Inventory, Source
 from ..spec import Document
 from ..topology import Topology
-from .inputs import infer_topology, load_paths, topology_from_documents
+from .inputs import gc_paused, infer_topology, load_paths, topology_from_documents
 from .model import CfnTemplate, CheckContext, Finding, Rule, Severity
 from .rules import all_rules
 
@@ -166,7 +166,8 @@ def check_objects_report(
         consul_edition=consul_edition,
     )
     rules = select_rules(select, ignore)
-    findings, suppressed = run_rules(ctx, rules)
+    with gc_paused():  # the rules build many long-lived indexes and resolutions
+        findings, suppressed = run_rules(ctx, rules)
     notes = [f"{s.file}:{s.line}: skipped ({why})" for s, why in inv.skipped]
     unknown = sorted({o.kind for o in inv.objects if o.kind not in EXAMINED_KINDS})
     if unknown:

@@ -13,11 +13,13 @@ catalog to build a topology of that Region (:func:`infer_topology`).
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +33,29 @@ from ..spec import API_VERSION, Document, Spec
 from ..spec import Topology as TopologyModel
 from ..spec.loader import _parse
 from ..spec.semantic import validate_semantics
-from ..spec.yamlsource import YAML_SUFFIXES, _Builder, read_documents
+from ..spec.yamlsource import YAML_SUFFIXES, _Builder, compose_documents, read_documents
 from ..topology import Topology, build_topology
 from .model import CfnTemplate
 
-__all__ = ["LoadedInputs", "infer_topology", "load_paths", "parse_text", "topology_from_documents"]
+__all__ = ["LoadedInputs", "gc_paused", "infer_topology", "load_paths", "parse_text", "topology_from_documents"]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk build of acyclic data.
+
+    Reading thousands of manifests allocates millions of long-lived nodes, dicts and
+    tuples; every allocation threshold crossed triggers a collection that traverses all
+    of them again, for nothing (they are kept), which costs a third of the read time.
+    The collector is enabled again afterwards if it was on (nesting is harmless).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _CFN_HINT = re.compile(r"^\s*(AWSTemplateFormatVersion|Resources)\s*:|!(Ref|Sub|GetAtt|Join|Select)\b", re.M)
@@ -108,7 +128,7 @@ def parse_text(text: str, file: str) -> list[Document]:
     builder._loader = _CfnLoader("")
     docs: list[Document] = []
     try:
-        for index, node in enumerate(yaml.compose_all(text, Loader=yaml.SafeLoader)):
+        for index, node in enumerate(compose_documents(text)):
             if node is None:
                 continue
             positions: dict[tuple[str | int, ...], tuple[int, int]] = {}
@@ -129,12 +149,15 @@ def parse_text(text: str, file: str) -> list[Document]:
 
 def _read(path: Path, display: str) -> list[Document]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return read_documents(path, display=display)  # its errors are the clear ones
+    if "\r" in text:  # as a text-mode read gives it (universal newlines)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if _CFN_HINT.search(text) and "!" in text:
         return parse_text(text, display)
-    return read_documents(path, display=display)
+    return read_documents(path, display=display, raw=raw)
 
 
 KUSTOMIZE_TIMEOUT_S = 300
@@ -232,11 +255,12 @@ def _plain_resources(directory: Path) -> list[Path] | None:
     if not isinstance(resources, list):
         return None
     files: list[Path] = []
+    real_directory = directory.resolve()
     for r in resources:
         if not isinstance(r, str) or "://" in r:
             return None
         f = (directory / r).resolve()
-        if not f.is_file() or f.suffix not in YAML_SUFFIXES or not f.is_relative_to(directory.resolve()):
+        if not f.is_file() or f.suffix not in YAML_SUFFIXES or not f.is_relative_to(real_directory):
             return None
         files.append(directory / r)
     return files
@@ -266,11 +290,12 @@ def load_paths(paths: Sequence[Path]) -> LoadedInputs:
         raise InputError.single(
             str(missing[0]), "no such file or directory", hint="pass existing manifest files or directories"
         )
-    for p in paths:
-        if p.is_dir():
-            _walk(p, out)
-        else:
-            out.add_documents(_read(p, str(p)))
+    with gc_paused():
+        for p in paths:
+            if p.is_dir():
+                _walk(p, out)
+            else:
+                out.add_documents(_read(p, str(p)))
     return out
 
 

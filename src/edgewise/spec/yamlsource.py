@@ -16,10 +16,33 @@ import yaml
 
 from ..errors import InputError, Problem, format_path
 
-__all__ = ["Document", "iter_yaml_files", "read_documents"]
+__all__ = ["Document", "compose_documents", "iter_yaml_files", "read_documents"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 PathKey = tuple[str | int, ...]
+_STR_TAG = "tag:yaml.org,2002:str"
+# libyaml's composer is an order of magnitude faster than the pure-Python one and still
+# gives nodes with line/column marks; absent (no libyaml build), we use the Python one.
+_FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+
+
+def compose_documents(text: str) -> Iterator[yaml.Node]:
+    """Nodes of every YAML document of ``text``, as the pure-Python composer gives them.
+
+    The fast composer parses the whole text first; if it fails in any way, the text is
+    composed again lazily by the pure-Python composer, so that errors (their messages,
+    and which one comes first relative to later construction errors) are exactly those
+    the Python composer reports.
+    """
+    if _FAST_LOADER is not None:
+        try:
+            nodes = list(yaml.compose_all(text, Loader=_FAST_LOADER))
+        except yaml.YAMLError:
+            pass
+        else:
+            yield from nodes
+            return
+    yield from yaml.compose_all(text, Loader=yaml.SafeLoader)
 
 
 @dataclass
@@ -53,13 +76,24 @@ class _Builder:
         self.problems: list[Problem] = []
 
     def build(self, node: yaml.Node, path: PathKey, positions: dict[PathKey, tuple[int, int]]) -> Any:
-        positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        mark = node.start_mark
+        positions.setdefault(path, (mark.line + 1, mark.column + 1))
+        return self._value(node, path, positions)
+
+    def _value(self, node: yaml.Node, path: PathKey, positions: dict[PathKey, tuple[int, int]]) -> Any:
+        """Data of ``node`` whose own position is already recorded (hot: one call per collection)."""
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _STR_TAG:
+                return node.value  # what the str constructor returns, without its bookkeeping
+            return self._loader.construct_object(node, deep=True)
         if isinstance(node, yaml.MappingNode):
             self._loader.flatten_mapping(node)  # resolves YAML merge keys (<<)
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self._loader.construct_object(key_node, deep=True)
-                kline, kcol = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                key = (key_node.value if key_node.tag == _STR_TAG and isinstance(key_node, yaml.ScalarNode)
+                       else self._loader.construct_object(key_node, deep=True))
+                kmark = key_node.start_mark
+                kline, kcol = kmark.line + 1, kmark.column + 1
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     self.problems.append(
                         Problem(self.file, kline, kcol, format_path(path),
@@ -68,19 +102,29 @@ class _Builder:
                     )
                     continue
                 pkey: str | int = key if isinstance(key, (str, int)) else str(key)
+                kpath = (*path, pkey)
                 if key in out:
-                    first = positions.get((*path, pkey), (0, 0))[0]
+                    first = positions.get(kpath, (0, 0))[0]
                     self.problems.append(
                         Problem(self.file, kline, kcol, format_path((*path, str(key))),
                                 f"duplicate key {key!r} (first given on line {first})",
                                 "remove one of the two; YAML keeps only the last silently")
                     )
                     continue
-                positions[(*path, pkey)] = (kline, kcol)
-                out[key] = self.build(value_node, (*path, pkey), positions)
+                positions[kpath] = (kline, kcol)  # the value's own position is never used over it
+                if value_node.tag == _STR_TAG and isinstance(value_node, yaml.ScalarNode):
+                    out[key] = value_node.value
+                else:
+                    out[key] = self._value(value_node, kpath, positions)
             return out
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i), positions) for i, item in enumerate(node.value)]
+            items: list[Any] = []
+            for i, item in enumerate(node.value):
+                ipath = (*path, i)
+                imark = item.start_mark
+                positions.setdefault(ipath, (imark.line + 1, imark.column + 1))
+                items.append(self._value(item, ipath, positions))
+            return items
         return self._loader.construct_object(node, deep=True)
 
 
@@ -103,22 +147,24 @@ def _is_empty(node: yaml.Node) -> bool:
             and node.value == "")
 
 
-def read_documents(path: Path, *, display: str | None = None) -> list[Document]:
+def read_documents(path: Path, *, display: str | None = None, raw: bytes | None = None) -> list[Document]:
     """Parse every YAML document of ``path``. Empty documents are dropped.
 
+    ``raw`` is the file's content when the caller has already read it (not read again).
     Raises :class:`InputError` for unreadable files, YAML syntax errors, duplicate keys.
     """
     file = display or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError.single(file, f"cannot read file: {exc.strerror}",
-                                hint="check the path and its permissions") from None
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise InputError.single(file, f"cannot read file: {exc.strerror}",
+                                    hint="check the path and its permissions") from None
     text = _decode(raw, file)
     builder = _Builder(file)
     docs: list[Document] = []
     try:
-        for index, node in enumerate(yaml.compose_all(text, Loader=yaml.SafeLoader)):
+        for index, node in enumerate(compose_documents(text)):
             if node is None or _is_empty(node):
                 continue
             positions: dict[PathKey, tuple[int, int]] = {}
