@@ -85,21 +85,27 @@ class PlanRefused(Exception):
         super().__init__(f"{result.error_count} check error(s) in the generated plan; nothing written")
 
 
-def _doc_lines(artifact: Artifact) -> list[int]:
-    """1-based line of each document's first key in the rendered file."""
-    lines, line = [], 1
+def _render_with_lines(artifact: Artifact) -> tuple[str, list[int]]:
+    """The artifact's text and the 1-based line of each document's first key.
+
+    Documents are dumped one by one and joined, which is byte-identical to dumping
+    them together (each starts with its own ``---``), so the text is rendered once
+    and serves both the line numbers for check and the file plan writes."""
     assert artifact.docs is not None
-    for doc in artifact.docs:
+    parts = [Artifact(artifact.path, docs=(doc,)).render() for doc in artifact.docs]
+    lines, line = [], 1
+    for part in parts:
         lines.append(line + 1)  # after the '---' marker
-        line += Artifact(artifact.path, docs=(doc,)).render().count("\n")
-    return lines
+        line += part.count("\n")
+    return "".join(parts), lines
 
 
 def _check_inputs(artifacts: Sequence[Artifact]) -> tuple[
-        list[tuple[Mapping[str, Any], Source]], Mapping[str, Any] | None, list[CfnTemplate]]:
+        list[tuple[Mapping[str, Any], Source]], Mapping[str, Any] | None, list[CfnTemplate], dict[str, str]]:
     objects: list[tuple[Mapping[str, Any], Source]] = []
     cluster_config: Mapping[str, Any] | None = None
     cfn: list[CfnTemplate] = []
+    rendered: dict[str, str] = {}
     for a in artifacts:
         if a.docs is None:
             continue
@@ -109,9 +115,11 @@ def _check_inputs(artifacts: Sequence[Artifact]) -> tuple[
             cfn.append(CfnTemplate(a.docs[0], Source(a.path, 1, 0)))
         elif a.path.startswith(("apps/", "cluster/addons/")) and not a.path.endswith(
                 ("kustomization.yaml", "values.yaml")):
-            for i, (doc, line) in enumerate(zip(a.docs, _doc_lines(a), strict=True)):
+            text, lines = _render_with_lines(a)
+            rendered[a.path] = text
+            for i, (doc, line) in enumerate(zip(a.docs, lines, strict=True)):
                 objects.append((doc, Source(a.path, line, i)))
-    return objects, cluster_config, cfn
+    return objects, cluster_config, cfn, rendered
 
 
 def run_plan(
@@ -141,7 +149,7 @@ def run_plan(
         app_plans.append(ap)
 
     progress("checking the plan")
-    objects, cluster_config, cfn = _check_inputs(artifacts)
+    objects, cluster_config, cfn, rendered = _check_inputs(artifacts)
     routings = {a.spec.routing for a, _ in spec.applications}
     edition = "ce" if Routing.CONSUL in routings else ("enterprise" if Routing.CONSUL_ENTERPRISE in routings else None)
     findings = check_objects(objects, topo, cluster_config=cluster_config, cfn_templates=cfn,
@@ -169,7 +177,10 @@ def run_plan(
     progress("writing the report")
     report = render_report(topo, app_plans, result.findings, simulation, simulation_note=sim_note,
                            plot=len(topo.zones) <= PLOT_MAX_ZONES)
-    result.files = render_tree([*artifacts, *report])
+    files = {a.path: rendered[a.path] if a.path in rendered else a.render() for a in [*artifacts, *report]}
+    if len(files) != len(artifacts) + len(report):
+        render_tree([*artifacts, *report])  # raises on the duplicate path
+    result.files = dict(sorted(files.items()))
     if result.error_count:
         raise PlanRefused(result)
     if out_dir is not None:
