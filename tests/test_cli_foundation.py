@@ -191,3 +191,14 @@ def test_schema_rejects_wrong_kind_and_values(validator: jsonschema.Draft202012V
             node = node[part]
         node[path[-1]] = value
         assert not validator.is_valid(doc), path
+
+
+def test_zones_type_outpost_explains_that_outposts_are_declared_in_the_spec() -> None:
+    from click.testing import CliRunner
+
+    from edgewise.cli import cli
+
+    res = CliRunner().invoke(cli, ["zones", "--type", "outpost", "--format", "json"])
+    assert res.exit_code == 0
+    assert res.stdout.strip() == "[]"
+    assert "type: outpost" in res.stderr

@@ -86,7 +86,7 @@ def schema() -> None:
 
 @cli.command()
 @click.option("--region", help="Only zones of this Region.")
-@click.option("--type", "type_", type=click.Choice(["availability-zone", "local", "wavelength"]),
+@click.option("--type", "type_", type=click.Choice(["availability-zone", "local", "wavelength", "outpost"]),
               help="Only zones of this type.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def zones(region: str | None, type_: str | None, fmt: str) -> None:
@@ -99,6 +99,10 @@ def zones(region: str | None, type_: str | None, fmt: str) -> None:
         raise InputError.single("--region", f"unknown Region {region!r}",
                                 hint=(f"did you mean '{near[0]}'? " if near else "")
                                 + "known: " + ", ".join(sorted(cat.regions)))
+    if type_ == "outpost":
+        # Outposts are racks a customer owns: no public list exists, so none is built in
+        click.echo("Outposts are not in the catalog: declare each one in the spec with type: outpost, "
+                   "outpostArn and parentZone (list yours with `aws outposts list-outposts`).", err=True)
     rows = sorted(cat.select(region, type_), key=lambda z: (z.region, z.type != "availability-zone", z.type, z.name))
     if fmt == "json":
         out = [
