@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from conftest import EXAMPLES_DIR
 from edgewise import workflow
-from edgewise.check import Finding, Severity
+from edgewise.check import Finding, Report, Severity
 from edgewise.cli import cli
 from edgewise.workflow import PlanRefused, plan_scenarios, run_plan
 
@@ -80,14 +80,15 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
 
 def test_check_errors_refuse_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """If check finds an error in what plan generated, nothing is written and exit is 1."""
-    real = workflow.check_objects
+    real = workflow.check_objects_report
 
-    def with_error(*args: object, **kwargs: object) -> list[Finding]:
-        found = real(*args, **kwargs)  # type: ignore[arg-type]
-        return [*found, Finding("apps/x/ns/y.yaml", 3, "EW301", "service-spans-edge-zones", Severity.ERROR,
-                                "Service ns/y", "injected error")]
+    def with_error(*args: object, **kwargs: object) -> Report:
+        report = real(*args, **kwargs)  # type: ignore[arg-type]
+        report.findings.append(Finding("apps/x/ns/y.yaml", 3, "EW301", "service-spans-edge-zones",
+                                       Severity.ERROR, "Service ns/y", "injected error"))
+        return report
 
-    monkeypatch.setattr(workflow, "check_objects", with_error)
+    monkeypatch.setattr(workflow, "check_objects_report", with_error)
     out = tmp_path / "out"
     with pytest.raises(PlanRefused) as exc:
         run_plan([EXAMPLES_DIR / "outposts"], out, with_simulation=False)

@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .check import CfnTemplate, Finding, Severity, check_objects
+from .check import CfnTemplate, Finding, Severity, check_objects_report
 from .k8s.inventory import Source
 from .plan.apps import AppPlan, plan_application
-from .plan.artifacts import Artifact, render_tree, write_tree
+from .plan.artifacts import Artifact, write_tree
 from .plan.cluster import plan_cluster
 from .report import render_report
 from .simulate import SimulationResult, simulate
 from .spec import Application, Routing, Spec, load_spec
 from .topology import Topology, build_topology
+from .yamlout import dump_all
 
 __all__ = ["PlanRefused", "PlanResult", "run_plan"]
 
@@ -59,14 +60,12 @@ class PlanResult:
     app_plans: list[AppPlan] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     simulation: SimulationResult | None = None
+    #: call routes check resolved (per caller zone) and verified against the network
+    routes_verified: int = 0
 
     @property
     def error_count(self) -> int:
         return sum(1 for f in self.findings if f.severity is Severity.ERROR)
-
-    @property
-    def routes_verified(self) -> int:
-        return sum(len(s.calls) for p in self.app_plans for s in p.sites)
 
     def objects_per_namespace(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -92,7 +91,7 @@ def _render_with_lines(artifact: Artifact) -> tuple[str, list[int]]:
     them together (each starts with its own ``---``), so the text is rendered once
     and serves both the line numbers for check and the file plan writes."""
     assert artifact.docs is not None
-    parts = [Artifact(artifact.path, docs=(doc,)).render() for doc in artifact.docs]
+    parts = [dump_all([doc]) for doc in artifact.docs]
     lines, line = [], 1
     for part in parts:
         lines.append(line + 1)  # after the '---' marker
@@ -152,8 +151,8 @@ def run_plan(
     objects, cluster_config, cfn, rendered = _check_inputs(artifacts)
     routings = {a.spec.routing for a, _ in spec.applications}
     edition = "ce" if Routing.CONSUL in routings else ("enterprise" if Routing.CONSUL_ENTERPRISE in routings else None)
-    findings = check_objects(objects, topo, cluster_config=cluster_config, cfn_templates=cfn,
-                             consul_edition=edition)
+    checked = check_objects_report(objects, topo, cluster_config=cluster_config, cfn_templates=cfn,
+                                   consul_edition=edition)
 
     simulation = None
     sim_note: str | None = None
@@ -173,13 +172,16 @@ def run_plan(
                               application=app.metadata.name, scenarios=chosen)
 
     result = PlanResult(spec=spec, topology=topo, files={}, app_plans=app_plans,
-                        findings=sorted(findings), simulation=simulation)
+                        findings=sorted(checked.findings), simulation=simulation,
+                        routes_verified=checked.routes_verified)
     progress("writing the report")
     report = render_report(topo, app_plans, result.findings, simulation, simulation_note=sim_note,
                            plot=len(topo.zones) <= PLOT_MAX_ZONES)
-    files = {a.path: rendered[a.path] if a.path in rendered else a.render() for a in [*artifacts, *report]}
-    if len(files) != len(artifacts) + len(report):
-        render_tree([*artifacts, *report])  # raises on the duplicate path
+    files: dict[str, str] = {}
+    for a in [*artifacts, *report]:
+        if a.path in files:
+            raise ValueError(f"two artifacts write {a.path}")  # a bug in a generator
+        files[a.path] = rendered.get(a.path) or a.render()
     result.files = dict(sorted(files.items()))
     if result.error_count:
         raise PlanRefused(result)
