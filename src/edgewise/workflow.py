@@ -17,7 +17,7 @@ from .plan.apps import AppPlan, plan_application
 from .plan.artifacts import Artifact, write_tree
 from .plan.cluster import plan_cluster
 from .report import render_report
-from .simulate import SimulationResult, simulate
+from .simulate import SimulationResult
 from .spec import Application, Routing, Spec, load_spec
 from .topology import Topology, build_topology
 from .yamlout import dump_all
@@ -167,6 +167,8 @@ def run_plan(
         if chosen is not None:
             sim_note = (f"{len(chosen)} of {total} scenarios simulated here (steady, every AZ lost, and an even "
                         f"sample of the rest); `edgewise simulate` runs them all")
+        from .simulate.api import simulate  # numpy: imported only when simulating
+
         progress(f"simulating routing strategies ({len(chosen) if chosen else total} scenarios)")
         simulation = simulate(spec, topo, requests=simulate_requests, seed=seed,
                               application=app.metadata.name, scenarios=chosen)

@@ -2,16 +2,30 @@
 
 Objects are plain dicts built in a fixed key order (apiVersion, kind, metadata, spec,
 ...); we never sort keys on output, so the order the generators chose is the order
-users read. Lists are emitted as built. The C-accelerated dumper is used when PyYAML
-has it. No timestamps, no anchors/aliases: the same input gives the same bytes.
+users read. Lists are emitted as built. No timestamps, no anchors/aliases: the same
+input gives the same bytes.
+
+The format is PyYAML's block style (``default_flow_style=False``, indent 2, sequences
+not indented under their key, multi-line strings as literal blocks). PyYAML is the
+reference: :func:`dump_all` writes exactly what ``yaml.dump_all`` with those options
+writes, but for the JSON-like documents edgewise generates (dicts with string keys,
+lists, strings, ints, bools, None) it walks the tree itself instead of going through
+PyYAML's pure-Python representer and resolver, which is most of the cost of planning
+thousands of objects. How each distinct string is written (plain, quoted, escaped) is
+still decided by PyYAML, once per string; anything the walker is not certain about
+(floats, long or special multi-line strings, unusual keys, other types) sends the
+whole document to PyYAML. Tests compare both paths byte for byte.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 import yaml
+import yaml.emitter
+import yaml.resolver
 
 __all__ = ["dump", "dump_all"]
 
@@ -30,14 +44,176 @@ def _str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
 
 _Dumper.add_representer(str, _str)
 
+_OPTIONS: dict[str, Any] = {"Dumper": _Dumper, "sort_keys": False, "default_flow_style": False,
+                            "allow_unicode": True, "width": 4096}
+
+
+def _pyyaml_dump(obj: Any) -> str:
+    out: str = yaml.dump(obj, **_OPTIONS)
+    return out
+
+
+def _pyyaml_dump_all(objs: list[Any]) -> str:
+    out: str = yaml.dump_all(objs, explicit_start=True, **_OPTIONS)
+    return out
+
+
+class _Fallback(Exception):
+    """The walker is not certain to match PyYAML for this document."""
+
+
+# --- scalars -------------------------------------------------------------------------
+
+#: strings PyYAML writes plain in block context whenever its resolver reads them back as
+#: strings: no indicator may start them, no ': ' / ' #' inside, no trailing ':' or space.
+_SIMPLE = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./=@+-]*(?::[A-Za-z0-9_./=@+-]+)*\Z")
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+#: PyYAML never folds a scalar shorter than this at width 4096 (indent + key stay far below).
+_MAX_INLINE = 2000
+_BREAKS = "\n\x85\u2028\u2029"
+_inline_cache: dict[str, str] = {}
+
+
+def _inline(s: str) -> str:
+    """How PyYAML writes the one-line string ``s`` as a mapping key or a scalar value."""
+    text = _inline_cache.get(s)
+    if text is not None:
+        return text
+    if not s or len(s) > _MAX_INLINE or any(c in s for c in "\r" + _BREAKS):
+        raise _Fallback
+    if _SIMPLE.match(s) and _RESOLVER.resolve(yaml.ScalarNode, s, (True, False)) == _STR_TAG:  # type: ignore[no-untyped-call]
+        text = s
+    else:
+        dumped = _pyyaml_dump(s)
+        if dumped.endswith("\n...\n"):
+            dumped = dumped[:-4]
+        text = dumped[:-1]
+        if "\n" in text:
+            raise _Fallback
+    _inline_cache[s] = text
+    return text
+
+
+#: literal blocks are only written here for printable ASCII: libyaml (the reference) and
+#: PyYAML's Python emitter disagree on what else is printable
+_LITERAL_OK = re.compile(r"[\x20-\x7e\n]*\Z")
+_analyzer = yaml.emitter.Emitter(None, allow_unicode=True)  # type: ignore[arg-type]
+
+
+def _literal(s: str, indent: int) -> str:
+    """``s`` (containing a line break) as PyYAML's literal block, content at ``indent``."""
+    if len(s) > 100_000 or not _LITERAL_OK.match(s):
+        raise _Fallback
+    analysis = _analyzer.analyze_scalar(s)
+    if not analysis.allow_block or s == "\n" or s.endswith("\n\n"):
+        raise _Fallback
+    hints = ""
+    if s[0] in " \n":
+        hints += "2"
+    if s[-1] != "\n":
+        hints += "-"
+    pad = " " * indent
+    body = s[:-1] if s[-1] == "\n" else s
+    lines = [pad + line if line else "" for line in body.split("\n")]
+    return "|" + hints + "\n" + "\n".join(lines)
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    raise _Fallback
+
+
+# --- block collections -----------------------------------------------------------------
+
+def _mapping(d: dict[Any, Any], indent: int, out: list[str], inline: bool) -> None:
+    """Append ``d`` (non-empty) at column ``indent``; ``inline``: the first key continues
+    the current line (after ``- ``)."""
+    pad = " " * indent
+    first = inline
+    for key, value in d.items():
+        if type(key) is not str or len(key) >= 128:
+            raise _Fallback
+        k = _inline(key)
+        out.append(k + ":" if first else "\n" + pad + k + ":")
+        first = False
+        t = type(value)
+        if t is str:
+            out.append(" " + (_literal(value, indent + 2) if "\n" in value else _inline(value)))
+        elif t is dict:
+            if value:
+                out.append("\n" + pad + "  ")
+                _mapping(value, indent + 2, out, True)
+            else:
+                out.append(" {}")
+        elif t is list:
+            if value:
+                _sequence(value, indent, out, False)
+            else:
+                out.append(" []")
+        else:
+            out.append(" " + _scalar(value))
+
+
+def _sequence(items: list[Any], indent: int, out: list[str], inline: bool) -> None:
+    """Append ``items`` (non-empty) with their ``-`` at column ``indent``."""
+    pad = " " * indent
+    first = inline
+    for value in items:
+        out.append("- " if first else "\n" + pad + "- ")
+        first = False
+        t = type(value)
+        if t is str:
+            out.append(_literal(value, indent + 2) if "\n" in value else _inline(value))
+        elif t is dict:
+            if value:
+                _mapping(value, indent + 2, out, True)
+            else:
+                out.append("{}")
+        elif t is list:
+            if value:
+                _sequence(value, indent + 2, out, True)
+            else:
+                out.append("[]")
+        else:
+            out.append(_scalar(value))
+
+
+def _document(obj: Any) -> str | None:
+    """``obj`` as a block document without the start marker, or None to use PyYAML."""
+    out: list[str] = []
+    try:
+        if type(obj) is dict and obj:
+            _mapping(obj, 0, out, True)
+        elif type(obj) is list and obj:
+            _sequence(obj, 0, out, True)
+        else:
+            return None
+    except _Fallback:
+        return None
+    out.append("\n")
+    return "".join(out)
+
+
+# --- public API --------------------------------------------------------------------------
 
 def dump(obj: Any) -> str:
-    out: str = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                         allow_unicode=True, width=4096)
-    return out
+    """One YAML document (no ``---``)."""
+    text = _document(obj)
+    return text if text is not None else _pyyaml_dump(obj)
 
 
 def dump_all(objs: Iterable[Any]) -> str:
-    out: str = yaml.dump_all(list(objs), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                             allow_unicode=True, width=4096, explicit_start=True)
-    return out
+    """YAML documents, each starting with ``---``."""
+    parts = []
+    for obj in objs:
+        text = _document(obj)
+        parts.append("---\n" + text if text is not None else _pyyaml_dump_all([obj]))
+    return "".join(parts)

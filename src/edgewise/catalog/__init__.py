@@ -65,7 +65,7 @@ class Catalog:
 @cache
 def load_catalog() -> Catalog:
     text = resources.files(__package__).joinpath("zones.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
+    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     regions = {
         name: CatalogRegion(name=name, metro=r["metro"], lat=float(r["lat"]), lon=float(r["lon"]))
         for name, r in raw["regions"].items()

@@ -7,12 +7,25 @@ user zone against the best routing the network allows and against fibre at the s
 light.
 """
 
-from .api import pick_application, simulate
+from typing import TYPE_CHECKING, Any
+
 from .plot import plot
 from .render import headline, render, render_table
 from .result import Metrics, ScenarioResult, SimulationResult, StrategyResult
 from .scenarios import Scenario
 from .strategies import STRATEGY_NAMES
+
+if TYPE_CHECKING:
+    from .api import pick_application, simulate
+
+
+def __getattr__(name: str) -> Any:
+    # the engine needs numpy, which costs ~0.1 s to import: load it only when simulating
+    if name in ("simulate", "pick_application"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "STRATEGY_NAMES",

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported when metrics are computed, not when results are read
+    import numpy as np
 
-from .engine import FloatArray
+    from .engine import FloatArray
 
 __all__ = ["Metrics", "ScenarioResult", "SimulationResult", "StrategyResult", "metrics_of"]
 
@@ -66,6 +67,8 @@ def metrics_of(
     unreachable: int,
 ) -> Metrics:
     """Metrics from per-request arrays (``best``/``physical``: that request's optimum)."""
+    import numpy as np
+
     ok = np.asarray(success, dtype=np.bool_)
     n = int(ok.size)
     good = latency[ok]
