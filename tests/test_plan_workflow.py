@@ -98,6 +98,7 @@ def test_check_errors_refuse_the_plan(tmp_path: Path, monkeypatch: pytest.Monkey
     assert res.exit_code == 1
     assert "EW301" in res.output and "nothing written" in res.output
     assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "the files written while check ran are gone"
 
 
 def test_simulate_never_leaves_simulation_out(tmp_path: Path) -> None:

@@ -6,21 +6,24 @@ parses options and prints what this returns.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .check import CfnTemplate, Finding, Severity, check_objects_report
 from .k8s.inventory import Source
 from .plan.apps import AppPlan, plan_application
-from .plan.artifacts import Artifact, write_tree
+from .plan.artifacts import Artifact, TreeWriter
 from .plan.cluster import plan_cluster
 from .report import render_report
-from .simulate import SimulationResult
 from .spec import Application, Routing, Spec, load_spec
 from .topology import Topology, build_topology
 from .yamlout import dump_all
+
+if TYPE_CHECKING:
+    from .simulate import SimulationResult
 
 __all__ = ["PlanRefused", "PlanResult", "run_plan"]
 
@@ -147,47 +150,65 @@ def run_plan(
         artifacts.extend(ap.artifacts)
         app_plans.append(ap)
 
-    progress("checking the plan")
-    objects, cluster_config, cfn, rendered = _check_inputs(artifacts)
-    routings = {a.spec.routing for a, _ in spec.applications}
-    edition = "ce" if Routing.CONSUL in routings else ("enterprise" if Routing.CONSUL_ENTERPRISE in routings else None)
-    checked = check_objects_report(objects, topo, cluster_config=cluster_config, cfn_templates=cfn,
-                                   consul_edition=edition)
-
-    simulation = None
-    sim_note: str | None = None
-    if with_simulation is None:
-        with_simulation = len(topo.zones) <= PLOT_MAX_ZONES
-        if not with_simulation and spec.applications:
-            sim_note = (f"not simulated: {len(topo.zones)} zones is more than plan simulates by default "
-                        f"({PLOT_MAX_ZONES}); run `edgewise simulate` or `plan --simulate always`")
-    if spec.applications and with_simulation:
-        app = spec.applications[0][0]
-        chosen, total = plan_scenarios(topo, app, simulate_requests)
-        if chosen is not None:
-            sim_note = (f"{len(chosen)} of {total} scenarios simulated here (steady, every AZ lost, and an even "
-                        f"sample of the rest); `edgewise simulate` runs them all")
-        from .simulate.api import simulate  # numpy: imported only when simulating
-
-        progress(f"simulating routing strategies ({len(chosen) if chosen else total} scenarios)")
-        simulation = simulate(spec, topo, requests=simulate_requests, seed=seed,
-                              application=app.metadata.name, scenarios=chosen)
-
-    result = PlanResult(spec=spec, topology=topo, files={}, app_plans=app_plans,
-                        findings=sorted(checked.findings), simulation=simulation,
-                        routes_verified=checked.routes_verified)
-    progress("writing the report")
-    report = render_report(topo, app_plans, result.findings, simulation, simulation_note=sim_note,
-                           plot=len(topo.zones) <= PLOT_MAX_ZONES)
-    files: dict[str, str] = {}
-    for a in [*artifacts, *report]:
-        if a.path in files:
+    objects, cluster_config, cfn, files = _check_inputs(artifacts)
+    seen: set[str] = set()
+    for a in artifacts:
+        if a.path in seen:
             raise ValueError(f"two artifacts write {a.path}")  # a bug in a generator
-        files[a.path] = rendered.get(a.path) or a.render()
-    result.files = dict(sorted(files.items()))
-    if result.error_count:
-        raise PlanRefused(result)
-    if out_dir is not None:
-        progress(f"writing {out_dir}")
-        write_tree(out_dir, result.files)
+        seen.add(a.path)
+        if a.path not in files:
+            files[a.path] = a.render()
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if out_dir is not None:
+            # files are written to a temporary directory while check runs; they replace
+            # out_dir only if check passes
+            writer = stack.enter_context(TreeWriter(out_dir))
+            writer.add(files)
+
+        progress("checking the plan")
+        routings = {a.spec.routing for a, _ in spec.applications}
+        edition = ("ce" if Routing.CONSUL in routings
+                   else ("enterprise" if Routing.CONSUL_ENTERPRISE in routings else None))
+        checked = check_objects_report(objects, topo, cluster_config=cluster_config, cfn_templates=cfn,
+                                       consul_edition=edition)
+
+        simulation = None
+        sim_note: str | None = None
+        if with_simulation is None:
+            with_simulation = len(topo.zones) <= PLOT_MAX_ZONES
+            if not with_simulation and spec.applications:
+                sim_note = (f"not simulated: {len(topo.zones)} zones is more than plan simulates by default "
+                            f"({PLOT_MAX_ZONES}); run `edgewise simulate` or `plan --simulate always`")
+        if spec.applications and with_simulation:
+            from .simulate.api import simulate  # numpy: imported only when simulating
+
+            app = spec.applications[0][0]
+            chosen, total = plan_scenarios(topo, app, simulate_requests)
+            if chosen is not None:
+                sim_note = (f"{len(chosen)} of {total} scenarios simulated here (steady, every AZ lost, and an "
+                            f"even sample of the rest); `edgewise simulate` runs them all")
+            progress(f"simulating routing strategies ({len(chosen) if chosen else total} scenarios)")
+            simulation = simulate(spec, topo, requests=simulate_requests, seed=seed,
+                                  application=app.metadata.name, scenarios=chosen)
+
+        result = PlanResult(spec=spec, topology=topo, files={}, app_plans=app_plans,
+                            findings=sorted(checked.findings), simulation=simulation,
+                            routes_verified=checked.routes_verified)
+        progress("writing the report")
+        report = render_report(topo, app_plans, result.findings, simulation, simulation_note=sim_note,
+                               plot=len(topo.zones) <= PLOT_MAX_ZONES)
+        report_files: dict[str, str] = {}
+        for a in report:
+            if a.path in files or a.path in report_files:
+                raise ValueError(f"two artifacts write {a.path}")  # a bug in a generator
+            report_files[a.path] = a.render()
+        files.update(report_files)
+        result.files = dict(sorted(files.items()))
+        if result.error_count:
+            raise PlanRefused(result)  # the writer is aborted on the way out: nothing is written
+        if writer is not None:
+            progress(f"writing {out_dir}")
+            writer.add(report_files)
+            writer.commit()
     return result

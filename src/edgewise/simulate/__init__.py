@@ -7,25 +7,16 @@ user zone against the best routing the network allows and against fibre at the s
 light.
 """
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
-
-from .plot import plot
-from .render import headline, render, render_table
-from .result import Metrics, ScenarioResult, SimulationResult, StrategyResult
-from .scenarios import Scenario
-from .strategies import STRATEGY_NAMES
 
 if TYPE_CHECKING:
     from .api import pick_application, simulate
-
-
-def __getattr__(name: str) -> Any:
-    # the engine needs numpy, which costs ~0.1 s to import: load it only when simulating
-    if name in ("simulate", "pick_application"):
-        from . import api
-
-        return getattr(api, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .plot import plot
+    from .render import headline, render, render_table
+    from .result import Metrics, ScenarioResult, SimulationResult, StrategyResult
+    from .scenarios import Scenario
+    from .strategies import STRATEGY_NAMES
 
 __all__ = [
     "STRATEGY_NAMES",
@@ -41,3 +32,17 @@ __all__ = [
     "render_table",
     "simulate",
 ]
+
+# Loaded on first use: the engine needs numpy and the tables need rich, which together
+# cost ~0.1 s at start-up -- `plan` without simulation and `check` need neither.
+_HOME = {
+    "pick_application": "api", "simulate": "api", "plot": "plot", "headline": "render", "render": "render",
+    "render_table": "render", "Metrics": "result", "ScenarioResult": "result", "SimulationResult": "result",
+    "StrategyResult": "result", "Scenario": "scenarios", "STRATEGY_NAMES": "strategies",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(import_module(f".{_HOME[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
