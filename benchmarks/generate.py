@@ -73,7 +73,9 @@ def spec_documents(zones: int, services: int) -> list[dict[str, Any]]:
             "region": REGION,
             "kubernetesVersion": "1.31",
             "endpointAccess": "private",
-            "vpc": {"cidr": "10.0.0.0/16", "subnetPrefixLength": 24},
+            # a /16 holds 256 /24s: each zone subnet plus a public subnet per Local Zone and
+            # Region AZ must fit, so large sizes use /25s
+            "vpc": {"cidr": "10.0.0.0/16", "subnetPrefixLength": 24 if zones <= 120 else 25},
             "zones": zs,
         },
     }

@@ -8,29 +8,33 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from . import __version__
 from .errors import InputError
+
+if TYPE_CHECKING:  # rich is imported where output is printed: `plan --quiet` never needs it
+    from rich.console import Console
 
 __all__ = ["main"]
 
 EXIT_INPUT = 2
 
 
+def _console(**kwargs: object) -> Console:
+    from rich.console import Console
+
+    return Console(**kwargs)  # type: ignore[arg-type]
+
+
 def _err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return _console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(exc: InputError) -> None:
-    console = _err_console()
-    n = len(exc.problems)
-    for p in exc.problems:
-        console.print(p.render(), markup=False)
-    console.print(f"error: {n} problem{'s' if n != 1 else ''} found", markup=False)
+    click.echo(exc.report(), err=True)
     sys.exit(EXIT_INPUT)
 
 
@@ -66,7 +70,7 @@ def validate(spec: tuple[Path, ...]) -> None:
 
     loaded = load_spec(list(spec))
     topo = build_topology(loaded)
-    console = Console(highlight=False, soft_wrap=True)
+    console = _console(highlight=False, soft_wrap=True)
     apps = ", ".join(a.metadata.name for a, _ in loaded.applications) or "none"
     kinds: dict[str, int] = {}
     for z in topo.zones:
@@ -113,13 +117,15 @@ def zones(region: str | None, type_: str | None, fmt: str) -> None:
         ]
         click.echo(json.dumps(out, indent=2))
         return
+    from rich.table import Table
+
     table = Table(title=f"{len(rows)} zones", show_lines=False)
     for col in ("zone", "type", "region", "opt-in group", "metro", "carrier"):
         table.add_column(col, no_wrap=col in ("zone", "opt-in group", "type"))
     for z in rows:
         carrier = (z.carrier or "") + (f" ({z.note})" if z.note else "")
         table.add_row(z.name, z.type, z.region, z.group, z.metro, carrier)
-    Console(highlight=False, width=None if sys.stdout.isatty() else 140).print(table)
+    _console(highlight=False, width=None if sys.stdout.isatty() else 140).print(table)
 
 
 @cli.command()
@@ -141,14 +147,13 @@ def plan(spec: tuple[Path, ...], out: Path, requests: int, seed: int, sim: str, 
     written), 2 on bad input."""
     from .workflow import PlanRefused, run_plan
 
-    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-    err = _err_console()
-    status = err.status("planning", spinner="dots") if (not quiet and err.is_terminal) else None
+    err = None if quiet else _err_console()
+    status = err.status("planning", spinner="dots") if (err is not None and err.is_terminal) else None
 
     def progress(msg: str) -> None:
         if status is not None:
             status.update(msg)
-        elif not quiet:
+        elif err is not None:
             err.print(f"- {msg}", markup=False)
 
     try:
@@ -159,6 +164,7 @@ def plan(spec: tuple[Path, ...], out: Path, requests: int, seed: int, sim: str, 
     except PlanRefused as exc:
         if status is not None:
             status.stop()
+        err = err or _err_console()
         for f in exc.result.findings:
             if f.severity.value == "error":
                 err.print(f"{f.file}:{f.line}: {f.rule} {f.name}: {f.object}: {f.message}", markup=False)
@@ -169,7 +175,8 @@ def plan(spec: tuple[Path, ...], out: Path, requests: int, seed: int, sim: str, 
             status.stop()
     if quiet:
         return
-    _print_plan_summary(console, result, out)
+    _print_plan_summary(_console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160),
+                        result, out)
 
 
 #: above this many zones the plan summary is compact (the full tables are in report.md)
@@ -194,6 +201,8 @@ def _print_plan_summary(console: Console, result: object, out: Path) -> None:
                       + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f"), {groups} node groups",
                       markup=False)
     else:
+        from rich.table import Table
+
         table = Table(title=title)
         for col in ("zone", "type", "subnet", "node group"):
             table.add_column(col, no_wrap=True)

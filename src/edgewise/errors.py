@@ -62,3 +62,8 @@ class InputError(Exception):
         cls, file: str, message: str, *, hint: str = "", line: int = 0, field: str = ""
     ) -> InputError:
         return cls([Problem(file, line, 0, field, message, hint)])
+
+    def report(self) -> str:
+        """Every problem, then a count: what each command prints to stderr before exit 2."""
+        n = len(self.problems)
+        return "\n".join([*(p.render() for p in self.problems), f"error: {n} problem{'s' if n != 1 else ''} found"])

@@ -83,9 +83,7 @@ def check_command(
             consul_edition=consul_edition,
         )
     except InputError as exc:
-        for p in exc.problems:
-            click.echo(p.render(), err=True)
-        click.echo(f"error: {len(exc.problems)} problem(s) in the input", err=True)
+        click.echo(exc.report(), err=True)
         sys.exit(2)
     click.echo(render(report, fmt, verbose=verbose), nl=False)
     sys.exit(report.exit_code(fail_on))

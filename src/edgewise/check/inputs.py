@@ -14,8 +14,10 @@ catalog to build a topology of that Region (:func:`infer_topology`).
 from __future__ import annotations
 
 import gc
+import os
 import re
 import shutil
+import stat
 import subprocess
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -31,9 +33,9 @@ from ..errors import InputError
 from ..k8s.inventory import Source
 from ..spec import API_VERSION, Document, Spec
 from ..spec import Topology as TopologyModel
-from ..spec.loader import _parse
+from ..spec.loader import parse_document
 from ..spec.semantic import validate_semantics
-from ..spec.yamlsource import YAML_SUFFIXES, _Builder, compose_documents, read_documents
+from ..spec.yamlsource import YAML_SUFFIXES, DataBuilder, compose_documents, read_documents
 from ..topology import Topology, build_topology
 from .model import CfnTemplate
 
@@ -47,7 +49,10 @@ def gc_paused() -> Iterator[None]:
     Reading thousands of manifests allocates millions of long-lived nodes, dicts and
     tuples; every allocation threshold crossed triggers a collection that traverses all
     of them again, for nothing (they are kept), which costs a third of the read time.
-    The collector is enabled again afterwards if it was on (nesting is harmless).
+    The collector is enabled again afterwards if it was on (nesting is harmless); what
+    was built is frozen first (moved out of the collector's generations), so the
+    collections that follow do not traverse it either. Frozen data is still freed by
+    reference counting when dropped; only reference cycles in it would outlive their use.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -55,6 +60,7 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            gc.freeze()
             gc.enable()
 
 KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -124,8 +130,7 @@ _CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 def parse_text(text: str, file: str) -> list[Document]:
     """Documents of ``text`` with positions; CloudFormation short tags understood."""
-    builder = _Builder(file)
-    builder._loader = _CfnLoader("")
+    builder = DataBuilder(file, _CfnLoader(""))
     docs: list[Document] = []
     try:
         for index, node in enumerate(compose_documents(text)):
@@ -255,14 +260,25 @@ def _plain_resources(directory: Path) -> list[Path] | None:
     if not isinstance(resources, list):
         return None
     files: list[Path] = []
-    real_directory = directory.resolve()
+    real_directory = os.path.realpath(directory)
+    real_parents: dict[str, str] = {}  # resources share directories: resolve each once
     for r in resources:
         if not isinstance(r, str) or "://" in r:
             return None
-        f = (directory / r).resolve()
-        if not f.is_file() or f.suffix not in YAML_SUFFIXES or not f.is_relative_to(real_directory):
+        f = directory / r
+        parent, name = os.path.split(os.path.join(directory, r))
+        if parent not in real_parents:
+            real_parents[parent] = os.path.realpath(parent)
+        try:
+            st = os.lstat(f)
+        except OSError:
             return None
-        files.append(directory / r)
+        real = (os.path.realpath(f) if stat.S_ISLNK(st.st_mode)
+                else os.path.join(real_parents[parent], name))
+        if (not os.path.isfile(real) or f.suffix not in YAML_SUFFIXES
+                or os.path.commonpath([real, real_directory]) != real_directory):
+            return None
+        files.append(f)
     return files
 
 
@@ -367,7 +383,7 @@ def topology_from_documents(docs: Sequence[Document]) -> Topology | None:
                 for d in docs[1:]
             ]
         )
-    model, problems = _parse(docs[0])
+    model, problems = parse_document(docs[0])
     if problems or not isinstance(model, TopologyModel):
         raise InputError(problems)
     spec = Spec(topology=model, topology_doc=docs[0], applications=())

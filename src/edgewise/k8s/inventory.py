@@ -14,9 +14,9 @@ taints come from the topology's node groups (the contract in :mod:`edgewise.plan
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..plan.labels import K8S_ZONE_LABEL, LEGACY_ZONE_LABEL, node_labels, node_taints
@@ -71,19 +71,20 @@ class KObject:
             return f"{self.kind} {self.namespace}/{self.name}"
         return f"{self.kind} {self.name}"
 
-    @property
+    # cached: rules ask for these many times per object (objects are never mutated)
+    @cached_property
     def metadata(self) -> Mapping[str, Any]:
         return _map(self.body.get("metadata"))
 
-    @property
+    @cached_property
     def annotations(self) -> Mapping[str, str]:
         return {str(k): str(v) for k, v in _map(self.metadata.get("annotations")).items()}
 
-    @property
+    @cached_property
     def labels(self) -> Mapping[str, str]:
         return {str(k): str(v) for k, v in _map(self.metadata.get("labels")).items()}
 
-    @property
+    @cached_property
     def spec(self) -> Mapping[str, Any]:
         return _map(self.body.get("spec"))
 
@@ -164,11 +165,12 @@ class Service:
 
 
 def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    # exact type first: the ABC check is slow and this runs for every field of every object
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+    return value if type(value) is list or isinstance(value, list) else []
 
 
 def label_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -521,11 +523,7 @@ def _workload(
     raw_replicas = o.spec.get("replicas", 1) if o.kind not in ("Pod", "DaemonSet") else 1
     replicas = raw_replicas if isinstance(raw_replicas, int) and raw_replicas >= 0 else 1
     # workloads of one zone share their constraints: decide each distinct set once
-    key = json.dumps(
-        [pod_spec.get("nodeSelector"), pod_spec.get("affinity"), pod_spec.get("tolerations")],
-        sort_keys=True,
-        default=str,
-    )
+    key = repr((pod_spec.get("nodeSelector"), pod_spec.get("affinity"), pod_spec.get("tolerations")))
     placed = memo.get(key)
     if placed is None:
         placed = memo[key] = _placement(pod_spec, nodes)

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from ..errors import InputError
 
@@ -17,11 +16,7 @@ EXIT_INPUT = 2
 
 
 def _fail(exc: InputError) -> None:
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    for p in exc.problems:
-        console.print(p.render(), markup=False)
-    n = len(exc.problems)
-    console.print(f"error: {n} problem{'s' if n != 1 else ''} found", markup=False)
+    click.echo(exc.report(), err=True)
     sys.exit(EXIT_INPUT)
 
 
@@ -129,6 +124,8 @@ def simulate_command(
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
         return
+    from rich.console import Console
+
     render(result, Console(highlight=False, width=None if sys.stdout.isatty() else 160))
     if plot_path is not None:
         click.echo(f"plot written to {plot_path}")

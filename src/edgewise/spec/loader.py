@@ -16,7 +16,7 @@ from ..errors import InputError, Problem
 from .models import API_VERSION, Application, Topology
 from .yamlsource import Document, iter_yaml_files, read_documents
 
-__all__ = ["Spec", "load_spec", "load_spec_documents"]
+__all__ = ["Spec", "load_spec", "load_spec_documents", "parse_document"]
 
 KINDS: dict[str, type[BaseModel]] = {"Topology": Topology, "Application": Application}
 
@@ -108,7 +108,9 @@ def _convert(doc: Document, root: type[BaseModel], exc: ValidationError) -> list
     return problems
 
 
-def _parse(doc: Document) -> tuple[BaseModel | None, list[Problem]]:
+def parse_document(doc: Document) -> tuple[BaseModel | None, list[Problem]]:
+    """One spec document as its model (Topology or Application), or the problems with it
+    (file:line:column of each field when ``doc`` was read with positions)."""
     data = doc.data
     if not isinstance(data, dict):
         what = type(data).__name__ if data is not None else "null"
@@ -164,7 +166,7 @@ def _read_all(paths: Sequence[Path]) -> tuple[list[tuple[BaseModel, Document]], 
             problems.append(Problem(str(file), 1, 0, "", "the file holds no YAML document (it is empty)",
                                     "write a Topology document (see examples/)"))
         for doc in docs:
-            model, errs = _parse(doc)
+            model, errs = parse_document(doc)
             problems.extend(errs)
             if model is not None:
                 out.append((model, doc))
