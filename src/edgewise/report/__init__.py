@@ -19,6 +19,38 @@ __all__ = ["PLOT_PATH", "render_report", "routes_of", "zone_rows"]
 PLOT_PATH = "report-latency.svg"
 
 
+def records_json(data: Any, depth: int = 3) -> str:
+    """JSON indented like ``json.dumps(indent=2)`` down to ``depth``; below it each value
+    is one line (a finding, a zone, a route per line).
+
+    Diffs of regenerated reports stay one line per changed record, and the records are
+    encoded by the C encoder (``indent`` makes :mod:`json` fall back to pure Python,
+    which was a tenth of plan's time at 10,000 findings).
+    """
+    out: list[str] = []
+
+    def emit(value: Any, level: int) -> None:
+        if level >= depth or not isinstance(value, (dict, list)) or not value:
+            out.append(json.dumps(value))
+            return
+        pad, inner = "\n" + "  " * level, "\n" + "  " * (level + 1)
+        if isinstance(value, dict):
+            out.append("{")
+            for i, (k, v) in enumerate(value.items()):
+                out.append(("," if i else "") + inner + json.dumps(str(k)) + ": ")
+                emit(v, level + 1)
+            out.append(pad + "}")
+        else:
+            out.append("[")
+            for i, v in enumerate(value):
+                out.append(("," if i else "") + inner)
+                emit(v, level + 1)
+            out.append(pad + "]")
+
+    emit(data, 0)
+    return "".join(out) + "\n"
+
+
 def zone_rows(topology: Topology) -> list[dict[str, Any]]:
     rows = []
     for z in topology.zones:
@@ -103,7 +135,7 @@ def render_report(
         "simulation": simulation.to_json() if simulation is not None else None,
         "simulationNote": simulation_note,
     }
-    out = [Artifact("report.json", text=json.dumps(data, indent=2, sort_keys=False))]
+    out = [Artifact("report.json", text=records_json(data))]
 
     md: list[str] = [f"# edgewise plan: {topology.name}", ""]
     md += [f"Region **{topology.region}**, Kubernetes {topology.kubernetes_version}, "
