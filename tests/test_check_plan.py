@@ -182,6 +182,45 @@ def test_cross_stack_subnets_are_followed() -> None:
     assert len(findings) == 2  # one per Wavelength Zone node group
 
 
+ALB_SUBNETS = "alb.ingress.kubernetes.io/subnets"
+
+
+def _with_subnets(objs: list[tuple[Any, Source]], subnets: dict[str, str]) -> list[tuple[Any, Source]]:
+    """The objects with the ALB subnets of the Ingresses in the given namespaces replaced."""
+    out = []
+    for d, src in objs:
+        ns = d.get("metadata", {}).get("namespace")
+        if d.get("kind") == "Ingress" and ns in subnets:
+            d = copy.deepcopy(dict(d))
+            d["metadata"]["annotations"][ALB_SUBNETS] = subnets[ns]
+        out.append((d, src))
+    return out
+
+
+def test_local_zone_alb_in_the_nat_routed_zone_subnet_is_an_error() -> None:
+    """EW405 on the plan's own network template: the old placement (the Local Zone's own
+    subnet, 0.0.0.0/0 via a Region NAT gateway) is caught, the public subnet is not."""
+    topo, objs, cfg, cfns = planned("local-zones-hashicups")
+    assert check_objects(objs, topo, cfg, cfns, select=["EW405"]) == []
+    lzs = topo.of_kind(ZoneType.LOCAL)
+    old = {f"hashicups-{z.slug}": f"{topo.name}-{z.slug}" for z in lzs}
+    findings = check_objects(_with_subnets(objs, old), topo, cfg, cfns, select=["EW405"])
+    assert len(findings) == len(lzs) == 3
+    assert all(f.severity is Severity.ERROR and "NAT gateway" in f.message for f in findings)
+    # without the network template there is nothing to judge
+    assert check_objects(_with_subnets(objs, old), topo, cfg, [], select=["EW405"]) == []
+
+
+def test_ingress_over_two_local_zone_public_subnets_spans_edge_zones() -> None:
+    """EW402 follows subnet Name tags into the network template."""
+    topo, objs, cfg, cfns = planned("local-zones-hashicups")
+    lax, las = topo.of_kind(ZoneType.LOCAL)[:2]
+    both = f"{topo.name}-public-{lax.name}, {topo.name}-public-{las.name}"
+    findings = check_objects(_with_subnets(objs, {f"hashicups-{lax.slug}": both}), topo, cfg, cfns, select=["EW402"])
+    assert len(findings) == 1 and lax.name in findings[0].message and las.name in findings[0].message
+    assert check_objects(objs, topo, cfg, cfns, select=["EW402"]) == []
+
+
 @pytest.mark.parametrize("routing", ["consul-enterprise", "consul", "istio", "kubernetes"])
 def test_every_routing_backend_routes_edge_calls_only_to_reachable_zones(routing: str, tmp_path: Path) -> None:
     # the HashiCups example under each backend; the spec's calls are added as

@@ -14,7 +14,8 @@ from edgewise.plan import labels as L
 from edgewise.plan.apps import AppPlan, objects, plan_application
 from edgewise.plan.apps.names import dns_label, zone_namespace
 from edgewise.plan.artifacts import render_tree
-from edgewise.spec import Application, load_spec
+from edgewise.plan.cluster import plan_cluster
+from edgewise.spec import Application, ZoneType, load_spec
 from edgewise.topology import Topology, build_topology
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -482,6 +483,9 @@ def test_one_alb_per_site_never_over_several_edge_zones(ex: str, routing: str) -
             # the cluster plan's Name tags of the Region public subnets
             assert subnets == [f"{topology.name}-public-{az}" for az, _ in topology.public_subnets]
             assert len(subnets) >= 2
+        elif topology.zone(s.site).kind is ZoneType.LOCAL:
+            # a Local Zone's own subnet routes via NAT: the ALB goes into its public subnet
+            assert subnets == [f"{topology.name}-public-{s.site}"]
         else:
             assert subnets == [f"{topology.name}-{topology.zone(s.site).slug}"]
         names = {
@@ -491,6 +495,69 @@ def test_one_alb_per_site_never_over_several_edge_zones(ex: str, routing: str) -
         }
         for path in ing["spec"]["rules"][0]["http"]["paths"]:
             assert path["backend"]["service"]["name"] in names
+
+
+def _network_subnets_by_name(topology: Topology) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Name tag -> (logical id, default route) of every subnet the cluster plan creates."""
+    tree = render_tree(plan_cluster(topology, ()))
+    net = yaml.safe_load(tree["cluster/network.cfn.yaml"])["Resources"]
+    table_of = {
+        r["Properties"]["SubnetId"]["Ref"]: r["Properties"]["RouteTableId"]["Ref"]
+        for r in net.values()
+        if r["Type"] == "AWS::EC2::SubnetRouteTableAssociation"
+    }
+    default = {
+        r["Properties"]["RouteTableId"]["Ref"]: r["Properties"]
+        for r in net.values()
+        if r["Type"] == "AWS::EC2::Route" and r["Properties"]["DestinationCidrBlock"] == "0.0.0.0/0"
+    }
+    out = {}
+    for lid, r in net.items():
+        if r["Type"] == "AWS::EC2::Subnet":
+            name = next(t["Value"] for t in r["Properties"]["Tags"] if t["Key"] == "Name")
+            out[name] = (lid, default[table_of[lid]])
+    return out
+
+
+@pytest.mark.parametrize("ex", ["local-zones-hashicups", "wavelength"])
+def test_every_alb_subnet_has_an_inbound_route_in_the_network_template(ex: str) -> None:
+    """Each ALB subnet named by an Ingress is a subnet of cluster/network.cfn.yaml with a
+    route from its users: the internet gateway (Region, Local Zone) or the carrier gateway."""
+    topology, _app = example(ex)
+    subnets = _network_subnets_by_name(topology)
+    p = plan(ex, "consul-enterprise")
+    for site in p.sites:
+        assert site.ingress_subnets
+        for name in site.ingress_subnets:
+            _lid, route = subnets[name]
+            zone = None if site.site == "region" else topology.zone(site.site)
+            if zone is not None and zone.kind is ZoneType.WAVELENGTH:
+                assert route["CarrierGatewayId"] == {"Ref": "CarrierGateway"}
+            else:
+                assert route["GatewayId"] == {"Ref": "InternetGateway"}, (site.site, name)
+    lz_sites = [s for s in p.sites if s.kind == "local"]
+    assert len(lz_sites) == (3 if ex == "local-zones-hashicups" else 0)
+    for s in lz_sites:
+        assert s.ingress_subnets == (f"{topology.name}-public-{s.site}",)
+
+
+def test_local_zone_alb_note_names_the_public_subnets() -> None:
+    (note,) = [n for n in plan("local-zones-hashicups", "istio").notes if n.startswith("ALB subnets")]
+    assert "Local Zone: its public subnet <topology>-public-<zone>" in note
+    assert "Wavelength" not in note and "Outpost" not in note
+    assert not any("must be public" in n for n in plan("local-zones-hashicups", "istio").notes)
+
+
+def test_existing_vpc_local_zone_alb_uses_the_given_subnet_and_says_it_must_be_public() -> None:
+    topology = build_topology(load_spec(ROOT / "tests" / "data" / "cluster" / "existing-vpc.yaml"))
+    _, app = example("local-zones-hashicups")
+    p = plan_application(topology, app)
+    (lz,) = topology.of_kind(ZoneType.LOCAL)
+    (site,) = [s for s in p.sites if s.site == lz.name]
+    assert site.ingress_subnets == (lz.subnet_id,)
+    (note,) = [n for n in p.notes if "must be public" in n]
+    assert f"{lz.name}: {lz.subnet_id}" in note and "route 0.0.0.0/0 to an internet gateway" in note
+    assert any("customer-owned IP pool" in n for n in p.notes)  # the Outposts need their own
 
 
 def test_route53_records_alias_every_alb_with_health() -> None:

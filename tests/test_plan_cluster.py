@@ -381,6 +381,69 @@ def test_local_zones_use_explicit_subnets_and_region_nat() -> None:
     )
 
 
+def tags(props: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in props.get("Tags", [])}
+
+
+def default_route(name: str, subnet: str) -> dict[str, Any]:
+    """The 0.0.0.0/0 route of the route table a subnet (logical id) is associated with."""
+    res = resources(name)
+    (table,) = [
+        r["Properties"]["RouteTableId"]["Ref"]
+        for r in res.values()
+        if r["Type"] == "AWS::EC2::SubnetRouteTableAssociation" and r["Properties"]["SubnetId"] == {"Ref": subnet}
+    ]
+    (route,) = [
+        r["Properties"]
+        for r in res.values()
+        if r["Type"] == "AWS::EC2::Route"
+        and r["Properties"]["RouteTableId"] == {"Ref": table}
+        and r["Properties"]["DestinationCidrBlock"] == "0.0.0.0/0"
+    ]
+    return route
+
+
+def test_local_zone_public_subnets_route_to_the_internet_gateway() -> None:
+    """The per-Local-Zone ALB needs a public subnet: the zone subnet itself routes via NAT."""
+    for name in ("local-zones", "mixed-public"):
+        t = topology(name)
+        subnets = resources(name, kind="AWS::EC2::Subnet")
+        outputs = doc(name, "cluster/network.cfn.yaml")["Outputs"]
+        lzs = t.of_kind(ZoneType.LOCAL)
+        assert lzs
+        for z in lzs:
+            assert z.public_cidr is not None
+            (lid,) = [k for k, v in subnets.items() if v["Properties"]["CidrBlock"] == z.public_cidr]
+            props = subnets[lid]["Properties"]
+            assert props["AvailabilityZone"] == z.name and props["MapPublicIpOnLaunch"] is False
+            # named by the Ingress; no role tag, so auto-discovery never mixes it with the Region's
+            assert tags(props) == {"Name": f"{t.name}-public-{z.name}", f"kubernetes.io/cluster/{t.name}": "shared"}
+            assert default_route(name, lid) == {
+                "RouteTableId": {"Ref": "PublicRouteTable"},
+                "DestinationCidrBlock": "0.0.0.0/0",
+                "GatewayId": {"Ref": "InternetGateway"},
+            }
+            assert outputs[f"{lid}Id"]["Value"] == {"Ref": lid}
+            # the zone's own subnet stays private and is never auto-discovered for an internet ALB
+            (own,) = [k for k, v in subnets.items() if v["Properties"]["CidrBlock"] == z.subnet_cidr]
+            assert "NatGatewayId" in default_route(name, own)
+            assert "kubernetes.io/role/elb" not in tags(subnets[own]["Properties"])
+            assert tags(subnets[own]["Properties"])["Name"] == f"{t.name}-{z.slug}"
+        # no node group is placed in a public subnet
+        for g in node_groups(name).values():
+            assert all(resolve_subnet(name, ref) == g["labels"]["edgewise.dev/zone"] for ref in g["subnets"])
+        assert not re.search(r"out SubnetPublic", files(name)["RUNBOOK.md"])
+        assert "Each Local Zone also gets a public subnet" in files(name)["RUNBOOK.md"]
+    assert "Each Local Zone also gets a public subnet" not in files("wavelength")["RUNBOOK.md"]
+
+
+def test_existing_vpc_local_zone_gets_no_public_subnet_and_the_runbook_says_so() -> None:
+    assert not [k for k in resources("existing-vpc") if k.startswith("SubnetPublic")]
+    runbook = " ".join(files("existing-vpc")["RUNBOOK.md"].split())
+    assert "Local Zone ALB goes into the Local Zone subnet the spec names" in runbook
+    assert "must route 0.0.0.0/0 to an internet gateway" in runbook
+
+
 def test_subnets_match_the_topology() -> None:
     for name in ("mixed-public", "local-zones", "wavelength"):
         t = topology(name)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from edgewise.catalog import load_catalog
 from edgewise.errors import InputError
-from edgewise.spec import load_spec
+from edgewise.spec import ZoneType, load_spec
 from edgewise.topology import build_topology
 from edgewise.topology.subnets import SubnetAllocationError, allocate
 
@@ -105,6 +105,34 @@ def test_appending_a_zone_never_moves_existing_subnets(
     assert public[:public_count] == before[1]
 
 
+@settings(max_examples=150, deadline=None)
+@given(layouts(), st.integers(0, 4))
+def test_local_zone_public_subnets_come_after_the_region_ones(
+        layout: tuple[str, int, list[str | None], int], edge_count: int) -> None:
+    vpc, prefix, explicit, public_count = layout
+    need = sum(c is None for c in explicit) + public_count + edge_count
+    try:
+        primary, public = allocate(vpc, prefix, explicit, public_count, edge_count)
+    except SubnetAllocationError:
+        assert free_blocks(vpc, prefix, explicit) < need, "VPC too small, but it had room"
+        return
+    assert len(public) == public_count + edge_count
+    # the Region public subnets (and the zone subnets) are the same with or without them
+    assert allocate(vpc, prefix, explicit, public_count) == (primary, public[:public_count])
+    nets = [Net(c) for c in (*primary, *public)]
+    assert all(n.subnet_of(Net(vpc)) for n in nets)
+    assert all(Net(c).prefixlen == prefix for c in public)
+    for i, a in enumerate(nets):
+        for b in nets[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    # a Local Zone added at the end appends a public subnet and moves none
+    try:
+        more = allocate(vpc, prefix, [*explicit, None], public_count, edge_count + 1)
+    except SubnetAllocationError:
+        return
+    assert more[0][:-1] == primary and more[1][:-1] == public
+
+
 def test_allocation_starts_low_and_public_subnets_come_from_the_top() -> None:
     primary, public = allocate("10.0.0.0/16", 20, [None, "10.0.16.0/24", None], 2)
     assert primary == ["10.0.0.0/20", "10.0.16.0/24", "10.0.32.0/20"]
@@ -125,6 +153,36 @@ def test_wavelength_example_allocation() -> None:
     assert [z.subnet_cidr for z in t.zones] == [
         "10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20", "10.0.48.0/20"]
     assert t.public_subnets == (("us-east-1a", "10.0.240.0/20"), ("us-east-1b", "10.0.224.0/20"))
+
+
+def test_local_zone_public_subnets_in_the_local_zones_example() -> None:
+    """Golden snippet (reviewed): Region public subnets unchanged, one public subnet per
+    Local Zone below them, disjoint from every other subnet and inside the VPC."""
+    t = build_topology(load_spec(EXAMPLES / "local-zones-hashicups"))
+    assert [z.subnet_cidr for z in t.zones] == [
+        "10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20", "10.0.48.0/20", "10.0.64.0/20"]
+    assert t.public_subnets == (("us-west-2a", "10.0.240.0/20"), ("us-west-2b", "10.0.224.0/20"))
+    assert [(z.name, z.public_cidr) for z in t.zones] == [
+        ("us-west-2a", None), ("us-west-2b", None),
+        ("us-west-2-lax-1a", "10.0.208.0/20"), ("us-west-2-las-1a", "10.0.192.0/20"),
+        ("us-west-2-phx-2a", "10.0.176.0/20")]
+    nets = [Net(c) for c in (*(z.subnet_cidr for z in t.zones), *(c for _, c in t.public_subnets),
+                             *(z.public_cidr for z in t.zones if z.public_cidr))]
+    assert len(nets) == 5 + 2 + 3
+    assert all(n.subnet_of(Net(t.vpc_cidr or "")) for n in nets)
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+
+
+def test_only_local_zones_of_a_new_vpc_get_a_public_subnet() -> None:
+    for example in ("wavelength", "outposts"):
+        assert all(z.public_cidr is None for z in build_topology(load_spec(EXAMPLES / example)).zones)
+    mixed = build_topology(load_spec(EXAMPLES.parent / "tests" / "data" / "cluster" / "mixed-public.yaml"))
+    assert {z.name for z in mixed.zones if z.public_cidr} == {z.name for z in mixed.of_kind(ZoneType.LOCAL)}
+    # a pinned zone subnet inside a top block is skipped, never overlapped
+    pinned = [Net(z.subnet_cidr or "") for z in mixed.zones]
+    assert all(not Net(z.public_cidr).overlaps(p) for z in mixed.zones if z.public_cidr for p in pinned)
+    existing = build_topology(load_spec(EXAMPLES.parent / "tests" / "data" / "cluster" / "existing-vpc.yaml"))
+    assert existing.of_kind(ZoneType.LOCAL) and all(z.public_cidr is None for z in existing.zones)
 
 
 def test_outposts_example_keeps_explicit_subnets() -> None:
@@ -166,6 +224,12 @@ def test_adding_a_zone_at_the_end_keeps_every_subnet(example: str, kind: str,
     new = Net(after.zones[-1].subnet_cidr or "")
     assert all(not new.overlaps(Net(z.subnet_cidr or "")) for z in before.zones)
     assert all(not new.overlaps(Net(c)) for _, c in after.public_subnets)
+    # Local Zone public subnets stay put too, except below a new Region AZ's public subnet
+    if kind != "availability-zone":
+        assert [z.public_cidr for z in after.zones[:-1]] == [z.public_cidr for z in before.zones]
+    assert (after.zones[-1].public_cidr is not None) is (kind == "local" and after.vpc_cidr is not None)
+    lz_public = [Net(z.public_cidr) for z in after.zones if z.public_cidr]
+    assert all(not new.overlaps(p) for p in lz_public if p != new)
 
 
 def test_vpc_too_small_is_an_input_error_at_the_vpc_cidr(tmp_path: Path) -> None:
@@ -181,6 +245,23 @@ def test_vpc_too_small_is_an_input_error_at_the_vpc_cidr(tmp_path: Path) -> None
     assert "VPC too small" in problem.message
 
 
+def test_no_room_for_local_zone_public_subnets_is_an_input_error(tmp_path: Path) -> None:
+    spec = tmp_path / "t.yaml"
+    # /21 in /24 blocks: 8 blocks for 5 zone subnets, 2 Region and 3 Local Zone public subnets
+    spec.write_text(
+        "apiVersion: edgewise.dev/v1alpha1\nkind: Topology\nmetadata: {name: t}\nspec:\n"
+        "  region: us-west-2\n  vpc: {cidr: 10.0.0.0/21, subnetPrefixLength: 24}\n"
+        "  zones: [{name: us-west-2a}, {name: us-west-2b}, {name: us-west-2-lax-1a},\n"
+        "          {name: us-west-2-las-1a}, {name: us-west-2-phx-2a}]\n")
+    with pytest.raises(InputError) as info:
+        build_topology(load_spec(spec))
+    (problem,) = info.value.problems
+    assert (problem.line, problem.field) == (6, "spec.vpc.cidr")
+    assert "VPC too small" in problem.message
+    assert "no room for 3 public Local Zone subnet(s) of /24" in problem.message
+    assert "larger vpc.cidr" in problem.hint
+
+
 ALLOC_SCRIPT = (
     "import json, sys\n"
     "from pathlib import Path\n"
@@ -188,6 +269,7 @@ ALLOC_SCRIPT = (
     "from edgewise.topology import build_topology\n"
     "t = build_topology(load_spec(Path(sys.argv[1])))\n"
     "rows = [[z.name, z.subnet_cidr] for z in t.zones] + [list(p) for p in t.public_subnets]\n"
+    "rows += [[z.name, z.public_cidr] for z in t.zones if z.public_cidr]\n"
     "print(json.dumps(rows))\n"
 )
 
@@ -202,4 +284,4 @@ def test_allocation_is_stable_across_runs() -> None:
             capture_output=True, text=True, env=env, timeout=60, check=True)
         outs.append(json.loads(proc.stdout))
     assert outs[0] == outs[1]
-    assert len(outs[0]) == 5 + 2
+    assert len(outs[0]) == 5 + 2 + 3

@@ -53,6 +53,9 @@ class Zone:
     carrier: str | None = None
     outpost_arn: str | None = None
     parent_zone: str | None = None
+    #: Local Zones in a VPC edgewise creates: the zone's public subnet (route to the
+    #: internet gateway) that holds its internet-facing ALB; None everywhere else
+    public_cidr: str | None = None
 
     @property
     def is_edge(self) -> bool:
@@ -103,7 +106,7 @@ class Topology:
     vpc_id: str | None
     zones: tuple[Zone, ...]
     outpost_intra_vpc: bool
-    public_subnets: tuple[tuple[str, str], ...]  # (AZ name, CIDR) for NAT/ALB
+    public_subnets: tuple[tuple[str, str], ...]  # (AZ name, CIDR) for NAT/ALB; Local Zones: Zone.public_cidr
     latency_overrides: dict[str, LatencyOverride] = field(default_factory=dict)
     params: LatencyParams = field(default_factory=LatencyParams)
 
@@ -240,17 +243,19 @@ def build_topology(spec: Spec) -> Topology:
     region = cat.regions[t.region]
     types = {z.name: resolve_zone_type(z.name, z.type) for z in t.zones}
     azs = [z.name for z in t.zones if types[z.name] is ZoneType.AVAILABILITY_ZONE]
+    lzs = [z.name for z in t.zones if types[z.name] is ZoneType.LOCAL]  # each gets a public subnet too
 
     primary: list[str | None] = [z.subnet.cidr if z.subnet else None for z in t.zones]
     public: list[str] = []
     if t.vpc.cidr is not None:
         try:
-            got, public = allocate(t.vpc.cidr, t.vpc.subnet_prefix_length, primary, len(azs))
+            got, public = allocate(t.vpc.cidr, t.vpc.subnet_prefix_length, primary, len(azs), len(lzs))
             primary = list(got)
         except SubnetAllocationError as exc:
             raise InputError([doc.problem(("spec", "vpc", "cidr"), f"VPC too small: {exc}",
                                           "use a larger vpc.cidr, or a larger vpc.subnetPrefixLength "
                                           "(smaller subnets), or give zones explicit subnet.cidr")]) from None
+    lz_public = dict(zip(lzs, public[len(azs):], strict=False))
 
     zones: list[Zone] = []
     for i, z in enumerate(t.zones):
@@ -294,6 +299,7 @@ def build_topology(spec: Spec) -> Topology:
             carrier=entry.carrier if entry else None,
             outpost_arn=z.outpost_arn,
             parent_zone=z.parent_zone,
+            public_cidr=lz_public.get(z.name),
         ))
     return Topology(
         name=spec.topology.metadata.name,
@@ -307,6 +313,6 @@ def build_topology(spec: Spec) -> Topology:
         vpc_id=t.vpc.id,
         zones=tuple(zones),
         outpost_intra_vpc=t.outpost_intra_vpc,
-        public_subnets=tuple(zip(azs, public, strict=False)),
+        public_subnets=tuple(zip(azs, public[:len(azs)], strict=False)),
         latency_overrides=dict(t.latency_ms),
     )

@@ -4,8 +4,12 @@ Zones without an explicit ``subnet.cidr`` get the lowest free block of
 ``vpc.subnetPrefixLength`` bits, in spec order, skipping blocks used by explicit subnets.
 Region AZs also get a public subnet (NAT gateway, internet-facing Region ALB); those are
 allocated from the top of the VPC downwards so that adding an edge zone never moves an
-existing subnet. Append new zones at the end of spec.zones, or pin ``subnet.cidr``, to
-keep every existing CIDR stable.
+existing subnet. Local Zones get one public subnet each too (their internet-facing ALB:
+the zone subnet itself routes via a Region NAT gateway), taken from the top right below
+the Region ones, in spec order. Append new zones at the end of spec.zones, or pin
+``subnet.cidr``, to keep every existing CIDR stable; the one exception is a new Region
+AZ, whose public subnet takes the block below the existing Region ones and so moves the
+Local Zone public subnets down by one block.
 """
 
 from __future__ import annotations
@@ -34,10 +38,13 @@ def allocate(
     prefix: int,
     explicit: Sequence[str | None],
     public_count: int,
+    edge_public_count: int = 0,
 ) -> tuple[list[str], list[str]]:
-    """Return (one CIDR per zone in order, ``public_count`` public CIDRs).
+    """Return (one CIDR per zone in order, ``public_count + edge_public_count`` public CIDRs).
 
-    ``explicit[i]`` is the zone's own CIDR or None to allocate one.
+    ``explicit[i]`` is the zone's own CIDR or None to allocate one. The public CIDRs are
+    the Region ones first, then ``edge_public_count`` more (one per Local Zone) below
+    them, so the Region public subnets are the same whether or not there are edge ones.
     """
     vpc = ipaddress.IPv4Network(vpc_cidr)
     if prefix < vpc.prefixlen:
@@ -61,7 +68,7 @@ def allocate(
         primary.append(str(block))
     public: list[str] = []
     for block in _blocks(vpc, prefix, reverse=True):
-        if len(public) == public_count:
+        if len(public) == public_count + edge_public_count:
             break
         if any(block.overlaps(u) for u in (*used, *taken)):
             continue
@@ -70,5 +77,11 @@ def allocate(
         raise SubnetAllocationError(
             f"VPC {vpc} has no room for {public_count} public Region subnet(s) of /{prefix} "
             f"beside {len(primary)} zone subnets"
+        )
+    if len(public) < public_count + edge_public_count:
+        raise SubnetAllocationError(
+            f"VPC {vpc} has no room for {edge_public_count} public Local Zone subnet(s) of /{prefix} "
+            f"(one per Local Zone, for its internet-facing ALB) beside {len(primary)} zone subnets "
+            f"and {public_count} public Region subnet(s)"
         )
     return primary, public

@@ -15,6 +15,7 @@ SEED_WLZ = "AWS Containers blog 'Deploy geo-distributed Amazon EKS clusters on A
 SEED_LZ = "AWS Containers blog 'Managing edge-aware Service Mesh with Amazon EKS for AWS Local Zones'"
 SEED_OP = "AWS Containers blog 'Deploy an Amazon EKS cluster across AWS Outposts with Intra-VPC communication'"
 ALB_SUBNETS = "alb.ingress.kubernetes.io/subnets"
+ALB_SCHEME = "alb.ingress.kubernetes.io/scheme"
 
 
 def m(v: Any) -> Mapping[str, Any]:
@@ -70,6 +71,79 @@ def cfn_subnet_zone(ctx: CheckContext, tpl: CfnTemplate, ref: Any) -> str | None
                 return z.name
         return f"outpost:{arn}"
     return az
+
+
+def ref_name(v: Any) -> str | None:
+    """Logical id of ``{"Ref": id}``; None for anything else."""
+    ref = m(v).get("Ref")
+    return ref if isinstance(ref, str) else None
+
+
+def tag_value(props: Mapping[str, Any], key: str) -> str | None:
+    for tag in seq(props.get("Tags")):
+        if m(tag).get("Key") == key and isinstance(m(tag).get("Value"), str):
+            return str(m(tag)["Value"])
+    return None
+
+
+@dataclass(frozen=True)
+class CfnSubnet:
+    tpl: CfnTemplate
+    logical_id: str
+    props: Mapping[str, Any]
+    default_route: Mapping[str, Any] | None  # the 0.0.0.0/0 route of its route table
+
+
+def cfn_subnets_by_name(ctx: CheckContext) -> dict[str, CfnSubnet]:
+    """``Name`` tag -> the ``AWS::EC2::Subnet`` of the templates that carries it (first wins).
+
+    The AWS Load Balancer Controller accepts a subnet's Name tag in its subnets annotation,
+    and the plan names the subnets it creates that way (their ids exist only once deployed).
+    """
+    out: dict[str, CfnSubnet] = {}
+    for tpl in ctx.cfn_templates:
+        routes = cfn_default_routes(tpl)
+        for lid, props in tpl.of_type("AWS::EC2::Subnet"):
+            name = tag_value(props, "Name")
+            if name is not None:
+                out.setdefault(name, CfnSubnet(tpl, lid, props, routes.get(lid)))
+    return out
+
+
+def cfn_default_routes(tpl: CfnTemplate) -> dict[str, Mapping[str, Any]]:
+    """Subnet logical id -> Properties of the 0.0.0.0/0 route of its associated route table."""
+    default: dict[str, Mapping[str, Any]] = {}
+    for _, props in tpl.of_type("AWS::EC2::Route"):
+        table = ref_name(props.get("RouteTableId"))
+        if table is not None and props.get("DestinationCidrBlock") == "0.0.0.0/0":
+            default.setdefault(table, props)
+    out: dict[str, Mapping[str, Any]] = {}
+    for _, props in tpl.of_type("AWS::EC2::SubnetRouteTableAssociation"):
+        subnet, table = ref_name(props.get("SubnetId")), ref_name(props.get("RouteTableId"))
+        if subnet is not None and table in default:
+            out.setdefault(subnet, default[table])
+    return out
+
+
+def alb_subnets(ing: KObject) -> list[str]:
+    """The entries (ids or Name tags) of an Ingress's ALB subnets annotation."""
+    return [s.strip() for s in str(ing.annotations.get(ALB_SUBNETS, "")).split(",") if s.strip()]
+
+
+def ingress_subnet_zones(ctx: CheckContext, ing: KObject, by_name: Mapping[str, CfnSubnet]) -> set[str]:
+    """Topology zones of the subnets an ALB Ingress names: by subnet id, zone name, or the
+    Name tag of a subnet in the CloudFormation templates (``by_name``: :func:`cfn_subnets_by_name`)."""
+    names = alb_subnets(ing)
+    zones: set[str] = set()
+    if ctx.topology is not None:
+        zones.update(z.name for z in ctx.topology.zones if z.subnet_id in names or z.name in names)
+    for n in names:
+        sub = by_name.get(n)
+        if sub is not None:
+            zone = cfn_subnet_zone(ctx, sub.tpl, {"Ref": sub.logical_id})
+            if zone is not None:
+                zones.add(zone)
+    return zones
 
 
 def zone_kind(ctx: CheckContext, name: str | None) -> ZoneType | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import CheckContext, Finding, Rule, Severity
-from ._common import ALB_SUBNETS, SEED_OP, SEED_WLZ, backend_zones, is_alb
+from ._common import SEED_OP, SEED_WLZ, backend_zones, cfn_subnets_by_name, ingress_subnet_zones, is_alb
 
 
 class IngressSpansEdgeZones(Rule):
@@ -21,16 +21,13 @@ class IngressSpansEdgeZones(Rule):
     fix = "split into one Ingress per edge zone, each with that zone's subnet and backends"
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
-        topo = ctx.topology
+        by_name = cfn_subnets_by_name(ctx)
         for ing in ctx.of_kind("Ingress"):
             if not is_alb(ing):
                 continue
             zones: set[str] = set(ctx.edge_zones_of(backend_zones(ctx, ing)))
-            subnets = [s.strip() for s in ing.annotations.get(ALB_SUBNETS, "").split(",") if s.strip()]
-            if topo is not None:
-                for z in topo.edge_zones:
-                    if z.subnet_id in subnets or z.name in subnets:
-                        zones.add(z.name)
+            named = ingress_subnet_zones(ctx, ing, by_name)
+            zones.update(z for z in named if ctx.is_edge(z) or z.startswith("outpost:"))
             if len(zones) > 1:
                 yield ctx.finding(
                     self,

@@ -6,9 +6,10 @@ wavelength-zone or outpost -- mixing fails with "subnets in multiple locales"); 
 the availability-zone locale needs at least two subnets in different AZs, while an ALB in
 a Local Zone, Wavelength Zone or on an Outpost needs only one. ALBs cannot do cross-zone
 load balancing across edge zones, and one ALB cannot span two Outposts (seed 004). Hence
-exactly one Ingress (one ALB) per edge zone on that zone's subnet, and one over the Region
-public subnets; Route 53 alias records with ``EvaluateTargetHealth`` move users of a zone
-whose copy is down to the next healthy ALB.
+exactly one Ingress (one ALB) per edge zone on one subnet of that zone (a Local Zone's
+public subnet, see :func:`ingress_subnets`), and one over the Region public subnets; Route
+53 alias records with ``EvaluateTargetHealth`` move users of a zone whose copy is down to
+the next healthy ALB.
 """
 
 from __future__ import annotations
@@ -36,8 +37,17 @@ class IngressSite:
 
 
 def ingress_subnets(topology: Topology, zone: Zone | None) -> tuple[str, ...]:
-    """The subnets of a site's ALB: the edge zone's own subnet, or the Region public subnets."""
+    """The subnets of a site's ALB: the Region public subnets; for an edge zone one subnet.
+
+    A Local Zone's subnet routes 0.0.0.0/0 to a Region NAT gateway, so its internet-facing
+    ALB goes into the zone's public subnet (``<topology>-public-<zone>``) when the cluster
+    plan creates one (new VPC); with an existing VPC, into the zone subnet the spec names
+    (the plan notes that it must be public). Wavelength ALBs use the zone subnet (carrier
+    route table), Outpost ALBs the Outpost subnet.
+    """
     if zone is not None:
+        if zone.kind is ZoneType.LOCAL and zone.public_cidr is not None:
+            return (public_subnet_name(topology, zone.name),)
         return (subnet_name(topology, zone),)
     azs = [az for az, _ in topology.public_subnets] or [z.name for z in topology.region_zones]
     return tuple(public_subnet_name(topology, az) for az in azs)

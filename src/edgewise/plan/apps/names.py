@@ -85,9 +85,9 @@ def subnet_name(topology: Topology, zone: Zone) -> str:
     return zone.subnet_id or f"{topology.name}-{zone.slug}"
 
 
-def public_subnet_name(topology: Topology, az: str) -> str:
-    """Name tag of the Region public subnet in AZ ``az`` (``<topology>-public-<az>``)."""
-    return f"{topology.name}-public-{az}"
+def public_subnet_name(topology: Topology, zone: str) -> str:
+    """Name tag of the public subnet of Region AZ or Local Zone ``zone`` (``<topology>-public-<zone>``)."""
+    return f"{topology.name}-public-{zone}"
 
 
 def alb_name(app: str, site: str) -> str:

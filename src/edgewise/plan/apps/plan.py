@@ -562,17 +562,22 @@ class _Builder:
                 "Region-only services are ExternalName aliases of the Region namespace"
             )
         if self.app.spec.ingress.value == "alb" and any(s.expose for s in self.services):
-            self.notes.append(
-                "ALB subnets are named by their Name tag (<topology>-<zone>, Region: "
-                "<topology>-public-<az>) "
-                "unless the spec gives subnet IDs; the cluster plan tags its subnets so"
-            )
+            kinds = {s.zone.kind for s in self.edge_sites if s.zone is not None}
+            self.notes.append(self.alb_subnet_note(kinds))
             if not self.t.public_subnets and self.region_site is not None:
                 self.notes.append(
                     "the VPC is yours (vpc.id): tag its Region public subnets Name="
                     f"{self.t.name}-public-<AZ> (and kubernetes.io/role/elb=1) for the Region ALB"
                 )
-            kinds = {s.zone.kind for s in self.edge_sites if s.zone is not None}
+            lzs = [s.zone for s in self.edge_sites if s.zone is not None and s.zone.kind is ZoneType.LOCAL]
+            if lzs and self.t.vpc_id is not None:
+                given = ", ".join(f"{z.name}: {z.subnet_id}" for z in lzs)
+                self.notes.append(
+                    "the VPC is yours (vpc.id): each Local Zone ALB goes into the zone subnet the "
+                    f"spec names ({given}), which must be public (route 0.0.0.0/0 to an internet "
+                    "gateway) for the internet-facing ALB to be reachable; behind a NAT gateway "
+                    "only, it is not"
+                )
             if ZoneType.WAVELENGTH in kinds:
                 self.notes.append(
                     "Wavelength ALBs get carrier IPs: reachable only from that carrier's "
@@ -590,6 +595,21 @@ class _Builder:
                     "Region: "
                     "health still removes a failed zone, but latency data cannot rank edge zones"
                 )
+
+    def alb_subnet_note(self, kinds: set[ZoneType]) -> str:
+        """How the ALB subnet annotations name subnets, for the kinds of edge sites there are."""
+        parts = ["Region: <topology>-public-<az>"]
+        own = [k for k in (ZoneType.LOCAL, ZoneType.WAVELENGTH, ZoneType.OUTPOST) if k in kinds]
+        if ZoneType.LOCAL in kinds and any(z.public_cidr for z in self.t.of_kind(ZoneType.LOCAL)):
+            parts.append("Local Zone: its public subnet <topology>-public-<zone>")
+            own.remove(ZoneType.LOCAL)
+        if own:
+            what = {ZoneType.LOCAL: "Local Zone", ZoneType.WAVELENGTH: "Wavelength Zone", ZoneType.OUTPOST: "Outpost"}
+            parts.append(" and ".join(what[k] for k in own) + ": the zone subnet <topology>-<zone slug>")
+        return (
+            f"ALB subnets are named by their Name tag ({'; '.join(parts)}) unless the spec "
+            "gives subnet IDs; the cluster plan tags its subnets so"
+        )
 
     # -- assemble ----------------------------------------------------------------------------
     def assemble(

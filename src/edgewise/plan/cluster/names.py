@@ -97,6 +97,11 @@ class ZoneNames:
         return EnvRef(f"SUBNET_{self.var}", f"Subnet{self.key}Id")
 
     @property
+    def public_key(self) -> str:
+        """Logical-id part of the zone's public subnet (Region AZ, Local Zone): ``PublicLax1a``."""
+        return f"Public{self.key}"
+
+    @property
     def route_table(self) -> str:
         return f"RouteTable{self.key}"
 

@@ -8,7 +8,10 @@ eksctl only consumes it (``vpc.id`` + subnet ids read from this stack's outputs)
 Routing decisions (each one is a fact of the edge network, see the design brief):
 
 * Region AZ subnets are private; each routes 0.0.0.0/0 to the NAT gateway of its own AZ.
-* Local Zone subnets route through a Region NAT gateway (over the service link).
+* Local Zone subnets route through a Region NAT gateway (over the service link). Each
+  Local Zone also gets a public subnet (no nodes) on the public route table (0.0.0.0/0 ->
+  internet gateway) for its internet-facing ALB: an ALB only in the NAT-routed zone
+  subnet would not be reachable from the internet.
 * Outpost subnets route through the NAT gateway of their parent AZ.
 * Wavelength subnets can only use a carrier gateway: one carrier route table
   (0.0.0.0/0 -> carrier gateway) is shared by all Wavelength subnets.
@@ -43,6 +46,7 @@ from .names import (
 
 __all__ = [
     "INTERFACE_ENDPOINT_SERVICES",
+    "local_zone_public_zones",
     "network_artifact",
     "network_template",
     "private_route_table_zones",
@@ -230,7 +234,7 @@ def _add_region_egress(s: _Stack) -> None:
     )
     cluster_tag = f"kubernetes.io/cluster/{t.name}"
     for az, cidr in t.public_subnets:
-        key = "Public" + (s.names[az].key if az in s.names else pascal(az))
+        key = s.names[az].public_key if az in s.names else "Public" + pascal(az)
         subnet = f"Subnet{key}"
         s.resource(
             subnet,
@@ -267,6 +271,50 @@ def _add_region_egress(s: _Stack) -> None:
         )
         s.nat_by_az[az] = f"NatGateway{key}"
         s.output(f"{subnet}Id", _ref(subnet), f"Public Region subnet in {az}")
+
+
+def local_zone_public_zones(topology: Topology) -> tuple[Zone, ...]:
+    """Local Zones that get a public subnet in this template (new VPC only)."""
+    if topology.vpc_id is not None:
+        return ()
+    return tuple(z for z in topology.of_kind(ZoneType.LOCAL) if z.public_cidr is not None)
+
+
+def _add_local_zone_public(s: _Stack) -> None:
+    """A public subnet per Local Zone for its internet-facing ALB (no nodes, no NAT).
+
+    It shares the Region public route table (0.0.0.0/0 -> internet gateway). The Ingress
+    names it by its Name tag, so it carries no ``kubernetes.io/role/elb`` tag: the load
+    balancer controller's auto-discovery would otherwise pick it next to the Region public
+    subnets for any internet-facing load balancer without explicit subnets, and fail with
+    "subnets in multiple locales". The zone's own subnet stays private and untagged too.
+    """
+    t = s.t
+    lzs = local_zone_public_zones(t)
+    if not lzs:
+        return
+    if "PublicRouteTable" not in s.res:  # a new VPC always has Region AZs; keep the generator total
+        raise ValueError("Local Zone public subnets need the public route table of the Region AZs")
+    cluster_tag = f"kubernetes.io/cluster/{t.name}"
+    for z in lzs:
+        subnet = f"Subnet{s.names[z.name].public_key}"
+        s.resource(
+            subnet,
+            "AWS::EC2::Subnet",
+            {
+                "VpcId": _ref("Vpc"),
+                "CidrBlock": z.public_cidr,
+                "AvailabilityZone": z.name,
+                "MapPublicIpOnLaunch": False,
+                "Tags": _kv_tags({"Name": f"{t.name}-public-{z.name}", cluster_tag: "shared"}),
+            },
+        )
+        s.resource(
+            f"{subnet}RouteTableAssociation",
+            "AWS::EC2::SubnetRouteTableAssociation",
+            {"SubnetId": _ref(subnet), "RouteTableId": _ref("PublicRouteTable")},
+        )
+        s.output(f"{subnet}Id", _ref(subnet), f"Public subnet of Local Zone {z.name} (internet-facing ALB)")
 
 
 def _add_private_routes(s: _Stack) -> None:
@@ -420,6 +468,7 @@ def network_template(topology: Topology) -> Json:
         _add_vpc,
         _add_zone_subnets,
         _add_region_egress,
+        _add_local_zone_public,
         _add_private_routes,
         _add_carrier,
         _add_endpoints,

@@ -24,6 +24,7 @@ from .names import (
     wavelength_stack,
     zone_names,
 )
+from .network import local_zone_public_zones
 from .wavelength import imports_subnets, wavelength_zones
 
 __all__ = ["RUNBOOK_PATH", "opt_in_groups", "runbook_artifact", "runbook_text"]
@@ -155,11 +156,26 @@ def _network(d: _Doc) -> None:
         parts.append("VPC endpoints")
     if t.of_kind(ZoneType.OUTPOST):
         parts.append("shared node security group, placement groups, termination queue")
-    d.section("Deploy the network stack", ", ".join(parts) + ".")
+    lz_public = local_zone_public_zones(t)
+    d.section(
+        "Deploy the network stack",
+        ", ".join(parts) + ".",
+        f"Each Local Zone also gets a public subnet (`{t.name}-public-<zone>`, 0.0.0.0/0 to the internet "
+        "gateway) that holds only its internet-facing ALB; the Local Zone nodes stay in the zone subnet, "
+        "which goes out through a Region NAT gateway."
+        if lz_public
+        else "",
+    )
     deploy = f"aws cloudformation deploy --stack-name {network_stack(t)} --template-file cluster/network.cfn.yaml {d.r}"
     if t.vpc_id is None:
         d.code(deploy)
         return
+    if t.of_kind(ZoneType.LOCAL):
+        d.text(
+            "An application's Local Zone ALB goes into the Local Zone subnet the spec names: that subnet",
+            "must route 0.0.0.0/0 to an internet gateway, or the internet-facing ALB is not reachable",
+            "from the internet.",
+        )
     if t.of_kind(ZoneType.WAVELENGTH):
         d.text(
             "The stack associates the Wavelength subnets with its carrier route table; a subnet",
