@@ -247,3 +247,20 @@ def test_every_routing_backend_routes_edge_calls_only_to_reachable_zones(routing
     assert report.routes_verified >= 9
     if routing != "kubernetes":  # the plain backend has no failover (EW305 says so)
         assert not [f for f in report.findings if f.rule == "EW305"]
+
+
+@pytest.mark.parametrize("example", ["local-zones-hashicups", "outposts", "wavelength"])
+def test_plan_output_checks_clean_without_the_topology(example: str, tmp_path: Path) -> None:
+    """Without --topology, check infers the zones from the manifests; nodes of such a
+    cluster are not assumed tainted, but the edgewise.dev labels the manifests ask for
+    are assumed (the Region copies are pinned by them): no errors on edgewise's own plan."""
+    from conftest import EXAMPLES_DIR
+    from edgewise.check import check_paths
+    from edgewise.workflow import run_plan
+
+    out = tmp_path / "plan"
+    run_plan([EXAMPLES_DIR / example], out, with_simulation=False)
+    report = check_paths([out], None)
+    assert report.topology is not None, "the zones are inferred from the manifests"
+    errors = [f for f in report.findings if f.severity is Severity.ERROR]
+    assert errors == [], errors

@@ -291,7 +291,10 @@ class Inventory:
         """Index ``objects``; infer placement against ``topology``'s node groups.
 
         ``edge_taints=False`` when the topology was guessed from zone names (a cluster
-        edgewise did not build): then only labels AWS sets are assumed on nodes.
+        edgewise did not build) or its edge nodes are known to be untainted: then nodes
+        are not assumed to carry edgewise's edge taint. Nodes always carry the labels AWS
+        sets and edgewise's ``edgewise.dev/*`` labels: only manifests written for an
+        edgewise cluster ask for the latter, and they are right to expect them.
         """
         kobjs: list[KObject] = []
         skipped: list[tuple[Source, str]] = []
@@ -357,9 +360,8 @@ class Inventory:
         for z in self.topology.zones:
             if z.node_group is not None and z.node_group.max_size == 0:
                 continue
-            labels = node_labels(z) if edge_taints else {}
             labels = {
-                **labels,
+                **node_labels(z),
                 K8S_ZONE_LABEL: z.k8s_zone,
                 LEGACY_ZONE_LABEL: z.k8s_zone,
                 "topology.kubernetes.io/region": z.region,
