@@ -223,7 +223,7 @@ def test_check_objects_in_memory(lz: Topology) -> None:
         for i, d in enumerate(docs)
         if d.get("apiVersion") != "edgewise.dev/v1alpha1"
     ]
-    findings = check_objects(objs, lz)
+    findings = check_objects(objs, lz).findings
     assert "EW303" in {f.rule for f in findings}
     assert all(f.file == "<plan>/apps/x.yaml" for f in findings)
     cfg = {
@@ -232,7 +232,7 @@ def test_check_objects_in_memory(lz: Topology) -> None:
         "metadata": {"name": "x", "region": "us-west-2"},
         "availabilityZones": ["us-west-2a", "us-west-2-lax-1a"],
     }
-    assert [f.rule for f in check_objects([], lz, cluster_config=cfg, select=["EW101"])] == ["EW101"]
+    assert [f.rule for f in check_objects([], lz, cluster_config=cfg, select=["EW101"]).findings] == ["EW101"]
 
 
 # -- docs ---------------------------------------------------------------------------------
@@ -332,7 +332,7 @@ def test_malformed_objects_never_crash(lz: Topology) -> None:
             }
         }
     ]
-    findings = check_objects([(d, Source("w.yaml", 1, i)) for i, d in enumerate(weird)], lz, cfn_templates=cfn)
+    findings = check_objects([(d, Source("w.yaml", 1, i)) for i, d in enumerate(weird)], lz, cfn_templates=cfn).findings
     assert all(f.file in ("w.yaml", "") for f in findings)
 
 
@@ -378,7 +378,7 @@ def test_spreading_over_outposts_with_intra_vpc_is_fine() -> None:
             },
         },
     }
-    assert check_objects([(dep, Source("w.yaml", 1, 0))], op, select=["EW201"]) == []
+    assert check_objects([(dep, Source("w.yaml", 1, 0))], op, select=["EW201"]).findings == []
     assert op.outpost_intra_vpc
 
 

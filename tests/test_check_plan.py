@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from edgewise.check import CfnTemplate, Severity, check_objects, check_objects_report
+from edgewise.check import CfnTemplate, Severity, check_objects
 from edgewise.check.model import CheckContext
 from edgewise.k8s.inventory import Inventory, Source
 from edgewise.spec import EndpointAccess, ZoneType, load_spec
@@ -45,7 +45,7 @@ def planned(example: str) -> tuple[Topology, list[tuple[Any, Source]], Any, list
 @pytest.mark.parametrize(("example", "min_routes"), [("local-zones-hashicups", 9), ("wavelength", 1), ("outposts", 1)])
 def test_plan_output_has_no_errors(example: str, min_routes: int) -> None:
     topo, objs, cfg, cfns = planned(example)
-    report = check_objects_report(objs, topo, cfg, cfns)
+    report = check_objects(objs, topo, cfg, cfns)
     errors = [f"{f.rule} {f.object}: {f.message}" for f in report.findings if f.severity is Severity.ERROR]
     assert errors == []
     assert report.routes_verified >= min_routes
@@ -158,7 +158,7 @@ def test_scale_is_near_linear() -> None:
                 )
             )
     start = time.perf_counter()
-    findings = check_objects(objs, topo, select=["EW3"])
+    findings = check_objects(objs, topo, select=["EW3"]).findings
     elapsed = time.perf_counter() - start
     assert elapsed < 20, f"{len(objs)} objects took {elapsed:.1f}s"
     # each zone's copy calls its own zone's copy: edge calls have no Region failover (EW305)
@@ -178,7 +178,7 @@ def test_cross_stack_subnets_are_followed() -> None:
                 for bdm in res["Properties"]["LaunchTemplateData"].get("BlockDeviceMappings", []):
                     bdm["Ebs"]["VolumeType"] = "gp3"
         broken.append(CfnTemplate(body, t.source))
-    findings = check_objects(objs, topo, cluster_config=cfg, cfn_templates=broken, select=["EW103"])
+    findings = check_objects(objs, topo, cluster_config=cfg, cfn_templates=broken, select=["EW103"]).findings
     assert len(findings) == 2  # one per Wavelength Zone node group
 
 
@@ -201,14 +201,14 @@ def test_local_zone_alb_in_the_nat_routed_zone_subnet_is_an_error() -> None:
     """EW405 on the plan's own network template: the old placement (the Local Zone's own
     subnet, 0.0.0.0/0 via a Region NAT gateway) is caught, the public subnet is not."""
     topo, objs, cfg, cfns = planned("local-zones-hashicups")
-    assert check_objects(objs, topo, cfg, cfns, select=["EW405"]) == []
+    assert check_objects(objs, topo, cfg, cfns, select=["EW405"]).findings == []
     lzs = topo.of_kind(ZoneType.LOCAL)
     old = {f"hashicups-{z.slug}": f"{topo.name}-{z.slug}" for z in lzs}
-    findings = check_objects(_with_subnets(objs, old), topo, cfg, cfns, select=["EW405"])
+    findings = check_objects(_with_subnets(objs, old), topo, cfg, cfns, select=["EW405"]).findings
     assert len(findings) == len(lzs) == 3
     assert all(f.severity is Severity.ERROR and "NAT gateway" in f.message for f in findings)
     # without the network template there is nothing to judge
-    assert check_objects(_with_subnets(objs, old), topo, cfg, [], select=["EW405"]) == []
+    assert check_objects(_with_subnets(objs, old), topo, cfg, [], select=["EW405"]).findings == []
 
 
 def test_ingress_over_two_local_zone_public_subnets_spans_edge_zones() -> None:
@@ -216,9 +216,10 @@ def test_ingress_over_two_local_zone_public_subnets_spans_edge_zones() -> None:
     topo, objs, cfg, cfns = planned("local-zones-hashicups")
     lax, las = topo.of_kind(ZoneType.LOCAL)[:2]
     both = f"{topo.name}-public-{lax.name}, {topo.name}-public-{las.name}"
-    findings = check_objects(_with_subnets(objs, {f"hashicups-{lax.slug}": both}), topo, cfg, cfns, select=["EW402"])
+    spanning = _with_subnets(objs, {f"hashicups-{lax.slug}": both})
+    findings = check_objects(spanning, topo, cfg, cfns, select=["EW402"]).findings
     assert len(findings) == 1 and lax.name in findings[0].message and las.name in findings[0].message
-    assert check_objects(objs, topo, cfg, cfns, select=["EW402"]) == []
+    assert check_objects(objs, topo, cfg, cfns, select=["EW402"]).findings == []
 
 
 @pytest.mark.parametrize("routing", ["consul-enterprise", "consul", "istio", "kubernetes"])
@@ -242,7 +243,7 @@ def test_every_routing_backend_routes_edge_calls_only_to_reachable_zones(routing
             ann = d["spec"]["template"]["metadata"].setdefault("annotations", {})
             ann.setdefault("edgewise.dev/calls", ",".join(calls[svc]))
         objs.append((d, Source(p, 0, i)))
-    report = check_objects_report(objs, topo)
+    report = check_objects(objs, topo)
     assert [f.message for f in report.findings if f.severity is Severity.ERROR] == []
     assert report.routes_verified >= 9
     if routing != "kubernetes":  # the plain backend has no failover (EW305 says so)

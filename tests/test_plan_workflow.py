@@ -80,7 +80,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
 
 def test_check_errors_refuse_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """If check finds an error in what plan generated, nothing is written and exit is 1."""
-    real = workflow.check_objects_report
+    real = workflow.check_objects
 
     def with_error(*args: object, **kwargs: object) -> Report:
         report = real(*args, **kwargs)  # type: ignore[arg-type]
@@ -88,7 +88,7 @@ def test_check_errors_refuse_the_plan(tmp_path: Path, monkeypatch: pytest.Monkey
                                        Severity.ERROR, "Service ns/y", "injected error"))
         return report
 
-    monkeypatch.setattr(workflow, "check_objects_report", with_error)
+    monkeypatch.setattr(workflow, "check_objects", with_error)
     out = tmp_path / "out"
     with pytest.raises(PlanRefused) as exc:
         run_plan([EXAMPLES_DIR / "outposts"], out, with_simulation=False)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .check import CfnTemplate, Finding, Severity, check_objects_report
+from .check import CfnTemplate, Finding, Severity, check_objects
 from .k8s.inventory import Source
 from .plan.apps import AppPlan, plan_application
 from .plan.artifacts import Artifact, TreeWriter
@@ -170,7 +170,7 @@ def run_plan(
         routings = {a.spec.routing for a, _ in spec.applications}
         edition = ("ce" if Routing.CONSUL in routings
                    else ("enterprise" if Routing.CONSUL_ENTERPRISE in routings else None))
-        checked = check_objects_report(objects, topo, cluster_config=cluster_config, cfn_templates=cfn,
+        checked = check_objects(objects, topo, cluster_config=cluster_config, cfn_templates=cfn,
                                        consul_edition=edition)
 
         simulation = None

@@ -5,7 +5,6 @@ from .engine import (
     IGNORE_ANNOTATION,
     Report,
     check_objects,
-    check_objects_report,
     check_paths,
     select_rules,
 )
@@ -22,7 +21,6 @@ __all__ = [
     "Severity",
     "all_rules",
     "check_objects",
-    "check_objects_report",
     "check_paths",
     "render_rules_doc",
     "select_rules",

@@ -18,7 +18,6 @@ __all__ = [
     "IGNORE_ANNOTATION",
     "Report",
     "check_objects",
-    "check_objects_report",
     "check_paths",
     "run_rules",
     "select_rules",
@@ -119,39 +118,14 @@ def check_objects(
     documents: Mapping[tuple[str, int], Document] | None = None,
     edge_taints: bool = True,
     consul_edition: str | None = None,
-) -> list[Finding]:
-    """Check objects held in memory (``plan`` runs this on its own output).
+) -> Report:
+    """Check objects held in memory (``plan`` runs this on its own output): the whole
+    :class:`Report` (findings, notes, suppressed findings, how many call routes were
+    resolved and verified).
 
     ``cluster_config`` is an eksctl ClusterConfig dict; ``cfn_templates`` are template
     dicts (or :class:`CfnTemplate` with their source).
     """
-    return check_objects_report(
-        objects_with_sources,
-        topology,
-        cluster_config,
-        cfn_templates,
-        select=select,
-        ignore=ignore,
-        documents=documents,
-        edge_taints=edge_taints,
-        consul_edition=consul_edition,
-    ).findings
-
-
-def check_objects_report(
-    objects_with_sources: Iterable[tuple[Mapping[str, Any], Source]],
-    topology: Topology | None,
-    cluster_config: Mapping[str, Any] | None = None,
-    cfn_templates: Iterable[Mapping[str, Any] | CfnTemplate] = (),
-    *,
-    select: Sequence[str] = (),
-    ignore: Sequence[str] = (),
-    documents: Mapping[tuple[str, int], Document] | None = None,
-    edge_taints: bool = True,
-    consul_edition: str | None = None,
-) -> Report:
-    """Like :func:`check_objects`, returning the whole :class:`Report` (notes, suppressed
-    findings, how many call routes were resolved and verified)."""
     objs = list(objects_with_sources)
     if cluster_config is not None:
         objs.append((cluster_config, Source("", 0, 0)))
@@ -212,7 +186,7 @@ def check_paths(
             notes.append(
                 "no --topology given and no catalog zone named in the inputs: placement and routing rules cannot run"
             )
-    report = check_objects_report(
+    report = check_objects(
         loaded.objects,
         topology,
         None,
