@@ -16,7 +16,6 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 from ..k8s.inventory import Inventory, KObject, Source, Workload, node_selector_matches
-from ..plan.labels import K8S_ZONE_LABEL, LEGACY_ZONE_LABEL, node_labels
 from ..routing import Call, Caller, Resolution, RouteResolver
 from ..spec import Document, ZoneType
 from ..topology import Topology, Zone
@@ -159,17 +158,11 @@ class CheckContext:
         return [z for z in self.topology.zones if value in (z.name, z.k8s_zone)]
 
     def zones_ignoring_taints(self, w: Workload) -> list[str]:
-        """Zones whose nodes match the workload's node selection, taints aside."""
-        if self.topology is None:
-            return []
-        out = []
-        for z in self.topology.zones:
-            labels = dict(node_labels(z)) if self.edge_taints else {}
-            labels.update(
-                {K8S_ZONE_LABEL: z.k8s_zone, LEGACY_ZONE_LABEL: z.k8s_zone, "topology.kubernetes.io/region": z.region}
-            )
-            if node_selector_matches(w.pod_spec, labels):
-                out.append(z.name)
+        """Zones with a node that matches the workload's node selection, taints aside."""
+        out: list[str] = []
+        for n in self.inventory.nodes:
+            if n.zone not in out and node_selector_matches(w.pod_spec, n.labels):
+                out.append(n.zone)
         return out
 
     @property

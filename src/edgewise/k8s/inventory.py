@@ -8,30 +8,36 @@ export is a linear pass, not a quadratic one.
 
 Placement is *inferred*, the way the scheduler would decide it: a pod can run in a zone
 when some node of that zone satisfies its ``nodeSelector`` and required node affinity
-and every ``NoSchedule``/``NoExecute`` taint on those nodes is tolerated. Node labels and
-taints come from the topology's node groups (the contract in :mod:`edgewise.plan.labels`).
+and every ``NoSchedule``/``NoExecute`` taint on those nodes is tolerated. The nodes are
+:func:`inferred_nodes`: per zone, the labels every kubelet and the AWS cloud provider
+set, edgewise's own labels (the contract in :mod:`edgewise.plan.labels`) and the node
+group's taints.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from ..plan.labels import K8S_ZONE_LABEL, LEGACY_ZONE_LABEL, node_labels, node_taints
-from ..topology import Topology, Zone
+from ..topology import Topology
 
 __all__ = [
     "CONNECT_INJECT",
     "CONNECT_SERVICE",
     "CONNECT_UPSTREAMS",
     "WORKLOAD_KINDS",
+    "InferredNode",
     "Inventory",
     "KObject",
     "Service",
     "Source",
     "Workload",
+    "inferred_nodes",
+    "instance_arch",
     "label_selector_matches",
     "node_selector_matches",
     "tolerates",
@@ -42,6 +48,26 @@ CONNECT_INJECT = "consul.hashicorp.com/connect-inject"
 CONNECT_SERVICE = "consul.hashicorp.com/connect-service"
 CONNECT_UPSTREAMS = "consul.hashicorp.com/connect-service-upstreams"
 ISTIO_INJECT_LABEL = "sidecar.istio.io/inject"
+
+# Labels every node carries without anyone asking: the kubelet sets os, arch and hostname
+# (and still the deprecated beta. forms of os/arch); the AWS cloud provider sets the
+# instance type and the Region, in both the current and the deprecated form.
+# https://kubernetes.io/docs/reference/node/node-labels
+# https://kubernetes.io/docs/reference/labels-annotations-taints/
+OS_LABEL = "kubernetes.io/os"
+ARCH_LABEL = "kubernetes.io/arch"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+BETA_OS_LABEL = "beta.kubernetes.io/os"
+BETA_ARCH_LABEL = "beta.kubernetes.io/arch"
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+BETA_INSTANCE_TYPE_LABEL = "beta.kubernetes.io/instance-type"
+REGION_LABEL = "topology.kubernetes.io/region"
+LEGACY_REGION_LABEL = "failure-domain.beta.kubernetes.io/region"
+
+# AWS Graviton (arm64) families: a1 and every family with a "g" right after the
+# generation digit (m6g, c6gn, r7gd, t4g, x2gd, im4gn, is4gen, g5g, hpc7g, ...).
+# https://docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html
+_ARM_FAMILY = re.compile(r"^(a1|[a-z]+[0-9]+g[a-z]*)$")
 
 
 @dataclass(frozen=True)
@@ -247,11 +273,62 @@ def _constraint_keys(pod_spec: Mapping[str, Any]) -> set[str]:
     return keys
 
 
-@dataclass
-class _NodeView:
-    zone: Zone
-    labels: dict[str, str]
-    taints: list[dict[str, str]]
+def instance_arch(instance_type: str) -> str:
+    """``kubernetes.io/arch`` of an EC2 instance type: arm64 for Graviton, else amd64."""
+    family = instance_type.split(".", 1)[0]
+    return "arm64" if _ARM_FAMILY.match(family) else "amd64"
+
+
+@dataclass(frozen=True)
+class InferredNode:
+    """A node as the model sees it: one per zone (and per CPU architecture when the
+    zone's instance type is unknown). ``zone`` is the topology zone name."""
+
+    name: str
+    zone: str
+    labels: Mapping[str, str]
+    taints: tuple[Mapping[str, str], ...]
+
+
+def inferred_nodes(topology: Topology, *, edge_taints: bool = True) -> list[InferredNode]:
+    """The nodes of ``topology``'s node groups, labelled and tainted as on a real cluster.
+
+    Labels: the kubelet's and the cloud provider's (os, arch, hostname, instance type,
+    zone and Region, current and ``beta.``/``failure-domain.beta.`` forms), then
+    edgewise's own and the node group's. A zone whose instance type is unknown (a
+    topology inferred from zone names) gets an amd64 and an arm64 node: either may
+    exist, so neither architecture is ruled out. Taints: the node group's, and
+    edgewise's edge taint on edge zones unless ``edge_taints`` is False. Zones scaled to
+    ``max: 0`` have no nodes.
+    """
+    out: list[InferredNode] = []
+    for z in topology.zones:
+        ng = z.node_group
+        if ng is not None and ng.max_size == 0:
+            continue
+        archs = [instance_arch(ng.instance_type)] if ng is not None else ["amd64", "arm64"]
+        taints = tuple(node_taints(z)) if edge_taints else tuple(
+            {"key": t.key, "value": t.value, "effect": t.effect} for t in (ng.taints if ng is not None else ())
+        )
+        for arch in archs:
+            name = f"{z.name}-{arch}-node"
+            labels: dict[str, str] = {
+                OS_LABEL: "linux",
+                BETA_OS_LABEL: "linux",
+                ARCH_LABEL: arch,
+                BETA_ARCH_LABEL: arch,
+                HOSTNAME_LABEL: name,
+                K8S_ZONE_LABEL: z.k8s_zone,
+                LEGACY_ZONE_LABEL: z.k8s_zone,
+                REGION_LABEL: z.region,
+                LEGACY_REGION_LABEL: z.region,
+            }
+            if ng is not None:
+                labels[INSTANCE_TYPE_LABEL] = ng.instance_type
+                labels[BETA_INSTANCE_TYPE_LABEL] = ng.instance_type
+            labels.update(node_labels(z))
+            out.append(InferredNode(name, z.name, dict(sorted(labels.items())), taints))
+    return out
 
 
 @dataclass
@@ -278,6 +355,7 @@ class Inventory:
     _owned_by: dict[tuple[str, str, str], list[Service]] = field(default_factory=dict)
     _by_ns_name: dict[tuple[str, str], Workload] = field(default_factory=dict)
     _namespaces: set[str] | None = None
+    nodes: list[InferredNode] = field(default_factory=list)  # what placement was inferred against
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -318,7 +396,7 @@ class Inventory:
         return inv
 
     def _index(self, edge_taints: bool) -> None:
-        nodes = self._node_views(edge_taints)
+        nodes = self.nodes = inferred_nodes(self.topology, edge_taints=edge_taints) if self.topology else []
         memo: dict[str, tuple[tuple[str, ...], str, bool]] = {}
         for o in self.objects:
             self._by_key[(o.kind, o.namespace, o.name)] = o
@@ -352,25 +430,6 @@ class Inventory:
             self._consul_name[w.key] = name
             if w.connect_injected:
                 self._consul_index.setdefault(name, []).append(w)
-
-    def _node_views(self, edge_taints: bool) -> list[_NodeView]:
-        if self.topology is None:
-            return []
-        views = []
-        for z in self.topology.zones:
-            if z.node_group is not None and z.node_group.max_size == 0:
-                continue
-            labels = {
-                **node_labels(z),
-                K8S_ZONE_LABEL: z.k8s_zone,
-                LEGACY_ZONE_LABEL: z.k8s_zone,
-                "topology.kubernetes.io/region": z.region,
-            }
-            if z.node_group is not None:
-                labels["node.kubernetes.io/instance-type"] = z.node_group.instance_type
-            taints = node_taints(z) if edge_taints else []
-            views.append(_NodeView(z, labels, taints))
-        return views
 
     # -- lookups ------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str) -> KObject | None:
@@ -514,7 +573,7 @@ def _pod_template(o: KObject) -> tuple[tuple[str | int, ...], Mapping[str, Any]]
 
 
 def _workload(
-    o: KObject, nodes: list[_NodeView], memo: dict[str, tuple[tuple[str, ...], str, bool]]
+    o: KObject, nodes: list[InferredNode], memo: dict[str, tuple[tuple[str, ...], str, bool]]
 ) -> Workload | None:
     found = _pod_template(o)
     if found is None:
@@ -543,7 +602,7 @@ def _workload(
     )
 
 
-def _placement(pod_spec: Mapping[str, Any], nodes: list[_NodeView]) -> tuple[tuple[str, ...], str, bool]:
+def _placement(pod_spec: Mapping[str, Any], nodes: list[InferredNode]) -> tuple[tuple[str, ...], str, bool]:
     keys = _constraint_keys(pod_spec)
     if not nodes:
         return (), "unknown (no topology)", bool(keys)
@@ -559,7 +618,8 @@ def _placement(pod_spec: Mapping[str, Any], nodes: list[_NodeView]) -> tuple[tup
         if blocking:
             untolerated.update(t["key"] for t in blocking)
             continue
-        zones.append(n.zone.name)
+        if n.zone not in zones:
+            zones.append(n.zone)
     if keys:
         why = "constrained by " + ", ".join(sorted(keys))
     elif untolerated:
