@@ -8,7 +8,8 @@
   group per Region AZ / Local Zone / Outpost;
 * ``cluster/wavelength-nodes.cfn.yaml``: the Wavelength node groups eksctl cannot build;
 * ``cluster/addons/``: CoreDNS pinned to the Region, gp2 StorageClass, termination handler;
-* ``RUNBOOK.md``: the exact commands, in order.
+* ``RUNBOOK.md``: the exact commands, in order; ``runbook.json``: the same steps as data
+  (what ``edgewise apply`` runs).
 
 Output is deterministic: the same topology gives the same bytes.
 """
@@ -22,7 +23,7 @@ from ..artifacts import Artifact
 from .addons import addon_artifacts
 from .eksctl import eksctl_artifact
 from .network import network_artifact
-from .runbook import runbook_artifact
+from .runbook import runbook_artifacts
 from .wavelength import wavelength_artifact
 
 __all__ = ["plan_cluster"]
@@ -38,5 +39,5 @@ def plan_cluster(topology: Topology, app_names: Sequence[str] = ()) -> list[Arti
     if wl is not None:
         out.append(wl)
     out += addon_artifacts(topology)
-    out.append(runbook_artifact(topology, app_names))
+    out += runbook_artifacts(topology, app_names)
     return sorted(out, key=lambda a: a.path)

@@ -25,11 +25,31 @@ from .names import (
     zone_names,
 )
 from .network import local_zone_public_zones
+from .steps import (
+    Action,
+    Block,
+    Capture,
+    CheckOutpostType,
+    Code,
+    Command,
+    DeployStack,
+    ExportClusterAttributes,
+    ExportStackOutputs,
+    OptIn,
+    Prose,
+    RenderTemplate,
+    Runbook,
+    Step,
+    VerifyCluster,
+    runbook_to_json,
+)
 from .wavelength import imports_subnets, wavelength_zones
 
-__all__ = ["RUNBOOK_PATH", "opt_in_groups", "runbook_artifact", "runbook_text"]
+__all__ = ["RUNBOOK_JSON_PATH", "RUNBOOK_PATH", "opt_in_groups", "runbook", "runbook_artifacts", "runbook_text"]
 
 RUNBOOK_PATH = "RUNBOOK.md"
+#: the same steps as data, for ``edgewise apply``
+RUNBOOK_JSON_PATH = "runbook.json"
 RENDERED_EKSCTL = "cluster/eksctl.rendered.yaml"
 
 _KIND_NAMES = {
@@ -47,11 +67,12 @@ def opt_in_groups(topology: Topology) -> list[str]:
 
 @dataclass
 class _Doc:
-    """Markdown under construction: numbered sections, paragraphs, bash blocks."""
+    """The runbook under construction: a preamble, then steps of prose and code blocks."""
 
     t: Topology
-    lines: list[str] = field(default_factory=list)
-    step: int = 0
+    title: str = ""
+    preamble: list[Block] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
 
     @property
     def r(self) -> str:
@@ -61,26 +82,24 @@ class _Doc:
     def vpc(self) -> str:
         return self.t.vpc_id if self.t.vpc_id is not None else "$VPC_ID"
 
-    def section(self, title: str, *intro: str) -> None:
-        self.step += 1
-        self.lines += [f"## {self.step}. {title}", ""]
+    def _blocks(self) -> list[Block]:
+        return self.steps[-1].blocks if self.steps else self.preamble
+
+    def section(self, key: str, title: str, *intro: str, apply: bool = True) -> None:
+        self.steps.append(Step(key, title, apply=apply))
         self.text(*intro)
 
     def text(self, *para: str) -> None:
         words = " ".join(p for p in para if p)
         if words:
-            self.lines += [words, ""]
+            self._blocks().append(Prose(words))
 
-    def code(self, *cmds: str) -> None:
-        self.lines += ["```bash", *cmds, "```", ""]
+    def code(self, *cmds: str | Action) -> None:
+        self._blocks().append(Code(tuple(Command(c) if isinstance(c, str) else c for c in cmds)))
 
-    def stack_output_fn(self) -> str:
-        """A shell function ``out KEY`` that prints one output of the network stack."""
-        query = "\"Stacks[0].Outputs[?OutputKey=='$1'].OutputValue\""
-        return (
-            f"out() {{ aws cloudformation describe-stacks --stack-name {network_stack(self.t)} "
-            f"{self.r} --query {query} --output text; }}"
-        )
+    def stack_outputs(self, *exports: tuple[str, str]) -> ExportStackOutputs:
+        """``out KEY`` prints one output of the network stack; export each ``(var, key)``."""
+        return ExportStackOutputs(network_stack(self.t), self.t.region, tuple(exports))
 
 
 def _private_only(t: Topology) -> bool:
@@ -95,7 +114,7 @@ def _eksctl_config_path(t: Topology) -> str:
 def _intro(d: _Doc) -> None:
     t = d.t
     zones = ", ".join(f"`{z.name}` ({z.kind.value})" for z in t.zones)
-    d.lines += [f"# RUNBOOK: EKS cluster `{t.name}` in {t.region}", ""]
+    d.title = f"RUNBOOK: EKS cluster `{t.name}` in {t.region}"
     d.text(
         f"Kubernetes {t.kubernetes_version}, API endpoint `{t.endpoint_access.value}`,",
         f"zones: {zones}.",
@@ -112,11 +131,12 @@ def _opt_in(d: _Doc) -> None:
     if not groups:
         return
     d.section(
+        "opt-in",
         "Opt in to the zone groups",
         "Local Zones and Wavelength Zones are off until the account opts in to their group.",
     )
     d.code(
-        *[f"aws ec2 modify-availability-zone-group --group-name {g} --opt-in-status opted-in {d.r}" for g in groups],
+        *[OptIn(g, d.t.region) for g in groups],
         f"aws ec2 describe-availability-zones --all-availability-zones {d.r} "
         f"--filters Name=group-name,Values={','.join(groups)} "
         "--query 'AvailabilityZones[].[ZoneName,OptInStatus]' --output table",
@@ -128,21 +148,18 @@ def _outpost_types(d: _Doc) -> None:
     if not outposts:
         return
     d.section(
+        "outpost-types",
         "Check the instance types each Outpost has",
         "An Outpost runs only the instance types installed in it;",
         "each command must print the type.",
     )
-    cmds = []
+    checks: list[Action] = []
     for z in outposts:
         assert z.outpost_arn is not None and z.node_group is not None
-        itype = z.node_group.instance_type
-        cmds.append(
-            f"aws outposts get-outpost-instance-types "
-            f"--outpost-id {z.outpost_arn.rsplit('/', 1)[-1]} {d.r} "
-            f"--query \"InstanceTypes[?InstanceType=='{itype}'].InstanceType\" --output text"
-            f"  # {z.name}: expect {itype}"
+        checks.append(
+            CheckOutpostType(z.name, z.outpost_arn.rsplit("/", 1)[-1], z.node_group.instance_type, d.t.region)
         )
-    d.code(*cmds)
+    d.code(*checks)
 
 
 def _network(d: _Doc) -> None:
@@ -158,6 +175,7 @@ def _network(d: _Doc) -> None:
         parts.append("shared node security group, placement groups, termination queue")
     lz_public = local_zone_public_zones(t)
     d.section(
+        "network",
         "Deploy the network stack",
         ", ".join(parts) + ".",
         f"Each Local Zone also gets a public subnet (`{t.name}-public-<zone>`, 0.0.0.0/0 to the internet "
@@ -166,9 +184,9 @@ def _network(d: _Doc) -> None:
         if lz_public
         else "",
     )
-    deploy = f"aws cloudformation deploy --stack-name {network_stack(t)} --template-file cluster/network.cfn.yaml {d.r}"
+    stack, template = network_stack(t), "cluster/network.cfn.yaml"
     if t.vpc_id is None:
-        d.code(deploy)
+        d.code(DeployStack(stack, template, t.region))
         return
     if t.of_kind(ZoneType.LOCAL):
         d.text(
@@ -182,8 +200,12 @@ def _network(d: _Doc) -> None:
             "that already has an explicit route table association must be disassociated first",
             "(`aws ec2 disassociate-route-table`).",
         )
-    pre = [f"VPC_CIDR=$(aws ec2 describe-vpcs --vpc-ids {t.vpc_id} {d.r} --query 'Vpcs[0].CidrBlock' --output text)"]
-    overrides = ["VpcCidr=$VPC_CIDR"]
+    pre: list[str | Action] = [
+        Capture(
+            "VPC_CIDR", f"aws ec2 describe-vpcs --vpc-ids {t.vpc_id} {d.r} --query 'Vpcs[0].CidrBlock' --output text"
+        )
+    ]
+    overrides = [("VpcCidr", "$VPC_CIDR")]
     if t.private_endpoint:
         pre.append("# a private endpoint needs DNS support and DNS hostnames on the VPC")
         pre += [
@@ -192,12 +214,15 @@ def _network(d: _Doc) -> None:
         ]
         pre.append("# route tables of the existing private subnets (for the S3 gateway endpoint); review the list")
         pre.append(
-            f"PRIVATE_RTS=$(aws ec2 describe-route-tables {d.r} "
-            f"--filters Name=vpc-id,Values={t.vpc_id} "
-            "--query 'RouteTables[].RouteTableId' --output text | tr '\\t' ',')"
+            Capture(
+                "PRIVATE_RTS",
+                f"aws ec2 describe-route-tables {d.r} "
+                f"--filters Name=vpc-id,Values={t.vpc_id} "
+                "--query 'RouteTables[].RouteTableId' --output text | tr '\\t' ','",
+            )
         )
-        overrides.append('PrivateRouteTableIds="$PRIVATE_RTS"')
-    d.code(*pre, f"{deploy} --parameter-overrides {' '.join(overrides)}")
+        overrides.append(("PrivateRouteTableIds", '"$PRIVATE_RTS"'))
+    d.code(*pre, DeployStack(stack, template, t.region, parameters=tuple(overrides)))
 
 
 def _cluster(d: _Doc) -> None:
@@ -205,6 +230,7 @@ def _cluster(d: _Doc) -> None:
     kinds = [name for kind, name in _KIND_NAMES.items() if any(z.kind is kind for z in eksctl_zones(t))]
     per = ", ".join(kinds[:-1]) + " and " + kinds[-1] if len(kinds) > 1 else "".join(kinds)
     d.section(
+        "cluster",
         "Create the cluster with eksctl",
         "Control plane in the Region AZ subnets only (`vpc.controlPlaneSubnetIDs`);",
         f"one self-managed node group per {per}." if per else "",
@@ -217,12 +243,9 @@ def _cluster(d: _Doc) -> None:
             "`cluster/eksctl.yaml` holds `${VAR}` placeholders for ids that exist only once",
             "the network stack is up. Export them from the stack outputs and render the file:",
         )
-        varlist = " ".join(ref.placeholder for ref in refs)
         d.code(
-            d.stack_output_fn(),
-            *[f"export {ref.var}=$(out {ref.output})" for ref in refs],
-            f"envsubst '{varlist}' < cluster/eksctl.yaml > {config}",
-            f"! grep -n '\\${{' {config}  # must print nothing: every placeholder is filled",
+            d.stack_outputs(*[(ref.var, ref.output) for ref in refs]),
+            RenderTemplate("cluster/eksctl.yaml", config, tuple(ref.var for ref in refs)),
         )
     d.code(f"eksctl create cluster -f {config}")
     if _private_only(t):
@@ -271,24 +294,39 @@ def _wavelength(d: _Doc) -> None:
         return
     carrier = any(z.carrier_ip for z in wlzs)
     d.section(
+        "wavelength",
         "Deploy the Wavelength node groups",
         "Self-managed Auto Scaling groups per Wavelength Zone (gp2, IMDSv2, nodeadm",
         "bootstrap with the edge labels and taint"
         + (", Carrier IPs" if carrier else "")
         + "); the access entry lets the nodes join.",
     )
-    q = f"aws eks describe-cluster --name {t.name} {d.r} --output text --query"
+    params = [
+        ("ClusterEndpoint", "$CLUSTER_ENDPOINT"),
+        ("ClusterCertificateAuthority", "$CLUSTER_CA"),
+        ("ServiceCidr", "$SERVICE_CIDR"),
+        ("ClusterSecurityGroupId", "$CLUSTER_SG"),
+    ]
+    if imports_subnets(t):
+        params.append(("NetworkStackName", network_stack(t)))
     d.code(
-        f"CLUSTER_ENDPOINT=$({q} cluster.endpoint)",
-        f"CLUSTER_CA=$({q} cluster.certificateAuthority.data)",
-        f"SERVICE_CIDR=$({q} cluster.kubernetesNetworkConfig.serviceIpv4Cidr)",
-        f"CLUSTER_SG=$({q} cluster.resourcesVpcConfig.clusterSecurityGroupId)",
-        f"aws cloudformation deploy --stack-name {wavelength_stack(t)} "
-        f"--template-file cluster/wavelength-nodes.cfn.yaml {d.r} --capabilities CAPABILITY_IAM "
-        "--parameter-overrides ClusterEndpoint=$CLUSTER_ENDPOINT "
-        "ClusterCertificateAuthority=$CLUSTER_CA "
-        "ServiceCidr=$SERVICE_CIDR ClusterSecurityGroupId=$CLUSTER_SG"
-        + (f" NetworkStackName={network_stack(t)}" if imports_subnets(t) else ""),
+        ExportClusterAttributes(
+            t.name,
+            t.region,
+            (
+                ("CLUSTER_ENDPOINT", "cluster.endpoint"),
+                ("CLUSTER_CA", "cluster.certificateAuthority.data"),
+                ("SERVICE_CIDR", "cluster.kubernetesNetworkConfig.serviceIpv4Cidr"),
+                ("CLUSTER_SG", "cluster.resourcesVpcConfig.clusterSecurityGroupId"),
+            ),
+        ),
+        DeployStack(
+            wavelength_stack(t),
+            "cluster/wavelength-nodes.cfn.yaml",
+            t.region,
+            capabilities=("CAPABILITY_IAM",),
+            parameters=tuple(params),
+        ),
     )
     if not all(z.carrier_ip for z in wlzs):
         d.text(
@@ -300,12 +338,13 @@ def _wavelength(d: _Doc) -> None:
 
 def _addons(d: _Doc) -> None:
     d.section(
+        "addons",
         "Install the add-ons",
         "CoreDNS is pinned to Region nodes with required anti-affinity (an edge pod must",
         "never query a CoreDNS pod in another edge zone); the CoreDNS add-on configuration",
         "in eksctl.yaml carries the same pinning, so add-on updates keep it.",
     )
-    cmds = [
+    cmds: list[str | Action] = [
         f"kubectl -n kube-system patch deployment coredns --type strategic --patch-file {COREDNS_PATCH_PATH}",
         "kubectl -n kube-system rollout status deployment/coredns --timeout=5m",
         f"kubectl apply -f {STORAGE_CLASS_PATH}",
@@ -315,8 +354,7 @@ def _addons(d: _Doc) -> None:
     ]
     if d.t.of_kind(ZoneType.OUTPOST):
         cmds += [
-            d.stack_output_fn(),
-            f"export {NTH_QUEUE_URL.var}=$(out {NTH_QUEUE_URL.output})",
+            d.stack_outputs((NTH_QUEUE_URL.var, NTH_QUEUE_URL.output)),
             "helm upgrade --install aws-node-termination-handler "
             "oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler "
             f'--namespace kube-system -f {NTH_VALUES_PATH} --set queueURL="${NTH_QUEUE_URL.var}"',
@@ -326,23 +364,17 @@ def _addons(d: _Doc) -> None:
 
 def _apps(d: _Doc, app_names: Sequence[str]) -> None:
     if app_names:
-        d.section("Apply the applications")
+        d.section("apps", "Apply the applications")
         d.code(*[f"kubectl apply -k apps/{a}" for a in app_names])
 
 
 def _verify(d: _Doc) -> None:
     t = d.t
-    d.section("Verify")
-    expected = ", ".join(f"{z.name}: {z.node_group.desired}" for z in t.zones if z.node_group)
+    d.section("verify", "Verify")
+    nodes = tuple((z.name, z.node_group.desired) for z in t.zones if z.node_group)
+    expected = ", ".join(f"{name}: {n}" for name, n in nodes)
     d.text(f"Nodes per zone (desired): {expected}.")
-    d.code(
-        f"kubectl get nodes -L {K8S_ZONE_LABEL} -L {ZONE_LABEL} -L {ROLE_LABEL}",
-        "# CoreDNS pods: each on its own node, every node a Region node (column shows true)",
-        "kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide",
-        "kubectl -n kube-system get pods -l k8s-app=kube-dns "
-        "-o jsonpath='{range .items[*]}{.spec.nodeName}{\"\\n\"}{end}' "
-        f"| xargs -r kubectl get nodes -L {REGION_NODE_LABEL}",
-    )
+    d.code(VerifyCluster(nodes, K8S_ZONE_LABEL, ZONE_LABEL, ROLE_LABEL, REGION_NODE_LABEL))
     if t.private_endpoint:
         d.code(
             f"aws ec2 describe-vpc-endpoints {d.r} --filters Name=vpc-id,Values={d.vpc} "
@@ -350,6 +382,7 @@ def _verify(d: _Doc) -> None:
         )
     if _private_only(t):
         d.section(
+            "private-endpoint",
             "Make the API endpoint private",
             "From now on run kubectl from inside the VPC (a bastion reached with SSM,",
             "a VPN or Direct Connect).",
@@ -364,10 +397,12 @@ def _cleanup(d: _Doc, app_names: Sequence[str]) -> None:
     t = d.t
     net, wl = network_stack(t), wavelength_stack(t)
     d.section(
+        "cleanup",
         "Clean up",
         "Delete in reverse order; the applications first, so that the load balancers",
         "they created are gone before the VPC.",
         "With the private endpoint, run kubectl and eksctl from inside the VPC." if _private_only(t) else "",
+        apply=False,
     )
     cmds = [f"kubectl delete -k apps/{a} --ignore-not-found" for a in app_names]
     if t.of_kind(ZoneType.OUTPOST):
@@ -403,7 +438,8 @@ def _cleanup(d: _Doc, app_names: Sequence[str]) -> None:
     d.code(*cmds)
 
 
-def runbook_text(topology: Topology, app_names: Sequence[str] = ()) -> str:
+def runbook(topology: Topology, app_names: Sequence[str] = ()) -> Runbook:
+    """The RUNBOOK's steps; ``RUNBOOK.md`` renders them and ``edgewise apply`` runs them."""
     d = _Doc(topology)
     _intro(d)
     _opt_in(d)
@@ -415,8 +451,14 @@ def runbook_text(topology: Topology, app_names: Sequence[str] = ()) -> str:
     _apps(d, app_names)
     _verify(d)
     _cleanup(d, app_names)
-    return "\n".join(d.lines).rstrip("\n") + "\n"
+    return Runbook(d.title, d.preamble, d.steps)
 
 
-def runbook_artifact(topology: Topology, app_names: Sequence[str] = ()) -> Artifact:
-    return Artifact(RUNBOOK_PATH, text=runbook_text(topology, app_names))
+def runbook_text(topology: Topology, app_names: Sequence[str] = ()) -> str:
+    return runbook(topology, app_names).render()
+
+
+def runbook_artifacts(topology: Topology, app_names: Sequence[str] = ()) -> list[Artifact]:
+    """``RUNBOOK.md`` for people and ``runbook.json`` for ``edgewise apply``, from the same steps."""
+    rb = runbook(topology, app_names)
+    return [Artifact(RUNBOOK_PATH, text=rb.render()), Artifact(RUNBOOK_JSON_PATH, text=runbook_to_json(rb))]
