@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from edgewise.errors import InputError
 from edgewise.plan import artifacts
 from edgewise.plan.artifacts import TreeWriter, write_tree
+from edgewise.plan.outdir import MARKER
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """The files under ``root``, without the marker (tested on its own)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != MARKER}
 
 
 def leftovers(parent: Path) -> list[str]:
@@ -46,7 +50,8 @@ def test_a_symlink_in_the_previous_tree_is_not_followed(tmp_path: Path) -> None:
     secret = tmp_path / "elsewhere.yaml"
     secret.write_text("x: 1\n")
     out = tmp_path / "out"
-    out.mkdir()
+    write_tree(out, {"a.yaml": "y: 1\n"})
+    (out / "a.yaml").unlink()
     (out / "a.yaml").symlink_to(secret)
     write_tree(out, {"a.yaml": "x: 1\n"})
     assert not (out / "a.yaml").is_symlink()
@@ -91,7 +96,7 @@ def test_a_failed_write_is_reported_and_the_previous_tree_kept(tmp_path: Path,
         return real_open(path, mode, *args, **kwargs)  # type: ignore[call-overload]
 
     monkeypatch.setattr("builtins.open", failing_open)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(InputError, match="cannot write the plan: No space left on device"):
         write_tree(out, {"a.yaml": "a\n", "b.yaml": "b\n", "keep.yaml": "k: 2\n"})
     monkeypatch.undo()
     assert tree(out) == {"keep.yaml": b"k: 1\n"}

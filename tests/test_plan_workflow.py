@@ -56,11 +56,13 @@ def test_plan_summary_names_routes_and_simulation(tmp_path: Path) -> None:
 
 def test_replanning_replaces_the_directory_whole(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "stale.yaml").write_text("kind: Stale\n")
-    res = CliRunner().invoke(cli, ["plan", str(EXAMPLES_DIR / "outposts"), "-o", str(out), "-q"])
+    runner = CliRunner()
+    res = runner.invoke(cli, ["plan", str(EXAMPLES_DIR / "wavelength"), "-o", str(out), "-q", "--simulate", "never"])
     assert res.exit_code == 0, res.output
-    assert not (out / "stale.yaml").exists(), "files a plan no longer produces must not linger"
+    assert (out / "cluster/wavelength-nodes.cfn.yaml").exists()
+    res = runner.invoke(cli, ["plan", str(EXAMPLES_DIR / "outposts"), "-o", str(out), "-q", "--simulate", "never"])
+    assert res.exit_code == 0, res.output
+    assert not (out / "cluster/wavelength-nodes.cfn.yaml").exists(), "files a plan no longer produces must not linger"
     assert (out / "RUNBOOK.md").exists()
 
 
@@ -69,13 +71,15 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     bad.write_text((EXAMPLES_DIR / "wavelength" / "topology.yaml").read_text()
                    .replace("us-east-1-wl1-nyc-wlz-1", "us-east-1-wl1-nyc-wlz1"))
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("previous plan\n")
+    res = CliRunner().invoke(cli, ["plan", str(EXAMPLES_DIR / "outposts"), "-o", str(out), "-q",
+                                   "--simulate", "never"])
+    assert res.exit_code == 0, res.output
+    previous = tree(out)
     res = CliRunner().invoke(cli, ["plan", str(bad), "-o", str(out)])
     assert res.exit_code == 2
     assert "bad.yaml:" in res.output and "did you mean 'us-east-1-wl1-nyc-wlz-1'" in res.output
     assert "Traceback" not in res.output
-    assert tree(out) == {"keep.txt": b"previous plan\n"}, "the previous output must be untouched"
+    assert tree(out) == previous, "the previous output must be untouched"
 
 
 def test_check_errors_refuse_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ from .k8s.inventory import Source
 from .plan.apps import AppPlan, plan_application
 from .plan.artifacts import Artifact, TreeWriter
 from .plan.cluster import plan_cluster
+from .plan.outdir import previous_plan_files, resolve_target
 from .report import render_report
 from .spec import Application, Routing, Spec, load_spec
 from .topology import Topology, build_topology
@@ -136,6 +137,9 @@ def run_plan(
     """Plan ``spec_paths`` into ``out_dir`` (None: compute only). Raises
     :class:`~edgewise.errors.InputError` on bad input and :class:`PlanRefused` when the
     generated output does not pass check; in both cases nothing is written."""
+    if out_dir is not None:
+        # refuse an output directory plan must not replace before doing any work
+        previous_plan_files(resolve_target(out_dir))
     progress("loading spec")
     spec = load_spec(list(spec_paths))
     topo = build_topology(spec)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
 import stat
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..errors import InputError
 from ..yamlout import dump_all
+from .outdir import MARKER, OutputDir, output_error
 
 __all__ = ["Artifact", "TreeWriter", "render_tree", "write_tree"]
 
@@ -53,12 +53,16 @@ def render_tree(artifacts: Iterable[Artifact]) -> dict[str, str]:
 class TreeWriter:
     """Write a file tree under ``target`` atomically, in a background thread.
 
-    Files go to a temporary sibling directory as they are added (file creation is
-    kernel work that runs while the caller keeps computing); :meth:`commit` waits for
-    them and swaps the directory in place of ``target`` (a previous ``target`` is
-    replaced whole, so files a new plan no longer produces do not linger);
-    :meth:`abort` removes it. Until :meth:`commit` returns, ``target`` is exactly as it
-    was. Use as a context manager: leaving the block without commit aborts.
+    ``target`` must be absent, empty, or a plan edgewise wrote before (see
+    :mod:`edgewise.plan.outdir` for the rules; anything else raises InputError here,
+    before anything is written). Files go to a temporary sibling directory as they are
+    added (file creation is kernel work that runs while the caller keeps computing);
+    :meth:`commit` waits for them, writes the marker and swaps the directory in place of
+    ``target`` in one atomic step (a previous ``target`` is replaced whole, so files a
+    new plan no longer produces do not linger); :meth:`abort` removes it. Until
+    :meth:`commit` returns, ``target`` is exactly as it was. Use as a context manager:
+    leaving the block without commit aborts. Failures to write (disk full, permissions)
+    raise InputError naming ``target``.
 
     Plans are regenerated in place, and most files come out unchanged: a file whose
     bytes equal the previous ``target``'s is hard-linked from it instead of written (same
@@ -67,16 +71,24 @@ class TreeWriter:
     """
 
     def __init__(self, target: Path) -> None:
-        self.target = target.resolve()
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent))
+        self._out = OutputDir(target)
+        self.target = self._out.target
+        try:
+            with self._out.locked():
+                self._out.sweep()
+                self._tmp = self._out.make_temp()
+        except OSError as exc:
+            self._out.close(committed=False)
+            raise output_error(self.target, exc, "create a temporary directory next to it") from None
         self._previous: Path | None = self.target if self.target.is_dir() else None
+        self._files: list[str] = []
         #: files written / hard-linked unchanged from the previous tree
         self.written = 0
         self.reused = 0
         self._queue: queue.SimpleQueue[Mapping[str, str] | None] = queue.SimpleQueue()
         self._error: BaseException | None = None
         self._done = False
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="edgewise-writer", daemon=True)
         self._thread.start()
 
@@ -116,6 +128,10 @@ class TreeWriter:
 
     def add(self, files: Mapping[str, str]) -> None:
         """Queue ``files`` (relative POSIX path -> content) for writing."""
+        for rel in files:
+            if rel == MARKER:
+                raise ValueError(f"{MARKER} is written by the TreeWriter")  # a bug in a generator
+        self._files.extend(files)
         self._queue.put(dict(files))
 
     def _finish(self) -> None:
@@ -128,32 +144,35 @@ class TreeWriter:
         """Wait for every file, then swap the tree into place."""
         self._finish()
         if self._error is not None:
+            error = self._error
             self.abort()
-            raise self._error
-        old = None
-        if self.target.exists():
-            old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
-            os.replace(self.target, old)
+            if isinstance(error, OSError):
+                raise output_error(self.target, error, "write the plan") from None
+            raise error
         try:
-            os.replace(self._tmp, self.target)
-        except BaseException:
-            if old is not None:
-                os.replace(old, self.target)
+            with self._out.locked():
+                self._out.swap_in(self._tmp, self._files)
+        except InputError:
+            self.abort()
             raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        except OSError as exc:
+            self.abort()
+            raise output_error(self.target, exc, "write the plan") from None
+        self._closed = True
+        self._out.close(committed=True)
 
     def abort(self) -> None:
         """Drop everything written so far; ``target`` is untouched."""
         self._finish()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        if not self._closed:
+            self._closed = True
+            self._out.close(committed=False)
 
     def __enter__(self) -> TreeWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._tmp.exists():
-            self.abort()
+        self.abort()
 
 
 def write_tree(target: Path, files: Mapping[str, str] | Sequence[Artifact]) -> None:
