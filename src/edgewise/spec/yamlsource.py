@@ -7,6 +7,7 @@ item by path, and (b) reject duplicate keys, which ``yaml.safe_load`` silently a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputError, Problem, format_path
+from ..markers import PLAN_MARKER, is_edgewise_output
 
 __all__ = ["DataBuilder", "Document", "compose_documents", "iter_yaml_files", "read_documents"]
 
@@ -193,10 +195,57 @@ def read_documents(path: Path, *, display: str | None = None, raw: bytes | None 
     return docs
 
 
+def _spec_dir_files(root: Path) -> Iterator[Path]:
+    """YAML files under the directory ``root``, sorted. Directories plan wrote (its
+    output and temporary directories) are skipped; a subdirectory that cannot be read or
+    is a symbolic link (not followed: it may loop or leave the tree) is an input error,
+    so a spec is never silently read in part."""
+    problems: list[Problem] = []
+
+    def unreadable(exc: OSError) -> None:
+        problems.append(Problem(str(exc.filename or root), 0, 0, "",
+                                f"cannot read this directory of the spec: {exc.strerror}",
+                                "make it readable, or move it out of the spec directory"))
+
+    try:
+        top = os.listdir(root)
+    except OSError as exc:
+        unreadable(exc)
+        raise InputError(problems) from None
+    if PLAN_MARKER in top:
+        raise InputError.single(str(root), f"this is a plan edgewise wrote (it holds {PLAN_MARKER}), not a spec",
+                                hint="pass the spec directory or files the plan was made from")
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
+        keep = []
+        for name in sorted(dirnames):
+            sub = os.path.join(dirpath, name)
+            if os.path.islink(sub):
+                problems.append(Problem(sub, 0, 0, "", "a symbolic link to a directory inside a spec directory "
+                                        "is not followed", "pass the directory it points to as its own argument"))
+                continue
+            try:
+                entries = os.listdir(sub)
+            except OSError as exc:
+                unreadable(exc)
+                continue
+            if not is_edgewise_output(name, entries):
+                keep.append(name)
+        dirnames[:] = keep
+        for name in filenames:
+            p = Path(dirpath, name)
+            if p.suffix in YAML_SUFFIXES and p.is_file():
+                found.append(p)
+    if problems:
+        raise InputError(problems)
+    yield from sorted(found)
+
+
 def iter_yaml_files(paths: Sequence[Path]) -> Iterator[Path]:
-    """Expand directories (recursively, sorted) to the YAML files they hold."""
+    """Expand directories (recursively, sorted) to the YAML files they hold; raises
+    :class:`InputError` for a part of a directory that cannot be read."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+            yield from _spec_dir_files(path)
         else:
             yield path
