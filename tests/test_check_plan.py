@@ -246,8 +246,8 @@ def test_every_routing_backend_routes_edge_calls_only_to_reachable_zones(routing
     report = check_objects(objs, topo)
     assert [f.message for f in report.findings if f.severity is Severity.ERROR] == []
     assert report.routes_verified >= 9
-    if routing != "kubernetes":  # the plain backend has no failover (EW305 says so)
-        assert not [f for f in report.findings if f.rule == "EW305"]
+    # every backend fails over (kubernetes: through the edgewise controller's endpoints)
+    assert not [f for f in report.findings if f.rule == "EW305"]
 
 
 @pytest.mark.parametrize("example", ["local-zones-hashicups", "outposts", "wavelength"])

@@ -178,17 +178,41 @@ def test_edge_calls_stay_in_zone_or_go_to_the_region(ex: str, routing: str) -> N
             callee = svcs[call.callee]
             if site.site != "region" and callee.has_edge_copies:
                 assert call.target == site.site and call.target_namespace == site.namespace
-                wants = callee.effective_failover.value == "region"
-                if routing == "kubernetes":
-                    assert call.failover is None
-                else:
-                    assert (call.failover == "region") == wants
+                wants = callee.effective_failover.value == "region" and callee.has_region_copy
+                assert (call.failover == "region") == wants
 
 
-def test_kubernetes_backend_says_it_has_no_failover() -> None:
+def test_kubernetes_backend_fails_over_through_the_edgewise_controller() -> None:
     p = plan("wavelength", "kubernetes")
-    assert any("NO failover" in n for n in p.notes)
-    assert not any("NO failover" in n for n in plan("wavelength", "istio").notes)
+    assert any("edgewise controller" in n for n in p.notes)
+    assert not any("edgewise controller" in n for n in plan("wavelength", "istio").notes)
+    objs = objects(p)
+    edge_ns = {s.namespace for s in p.sites if s.site != "region"}
+    called = {c.callee for s in p.sites if s.site != "region" for c in s.calls if c.failover == "region"}
+    assert called == {"backend"}
+    for o in objs:
+        if o["kind"] != "Service" or o["metadata"]["namespace"] not in edge_ns:
+            continue
+        ann = o["metadata"].get("annotations", {})
+        name = o["metadata"]["name"]
+        if name in called:
+            # no selector: the controller owns the EndpointSlice
+            assert "selector" not in o["spec"]
+            assert ann["edgewise.dev/endpoints"] == "edge-failover"
+            zone = next(s.site for s in p.sites if s.namespace == o["metadata"]["namespace"])
+            assert ann["edgewise.dev/zone"] == zone
+            sel = dict(x.split("=") for x in ann["edgewise.dev/endpoint-selector"].split(","))
+            # the selector matches this service's pods in the zone AND in the Region
+            pods = [d["spec"]["template"]["metadata"]["labels"] for d in objs
+                    if d["kind"] == "Deployment" and d["metadata"]["name"] == name]
+            assert len(pods) == len(p.sites)
+            assert all(all(lbl.get(k) == v for k, v in sel.items()) for lbl in pods)
+            assert o["spec"]["ports"][0]["targetPort"] == o["spec"]["ports"][0]["port"]
+        else:
+            assert "edgewise.dev/endpoints" not in ann
+    # the frontend is exposed but nobody calls it: its Service keeps its selector (the ALB's)
+    fronts = [o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == "frontend"]
+    assert fronts and all(o["spec"].get("selector") for o in fronts)
 
 
 # -- Consul Enterprise (seed 003) ---------------------------------------------------------

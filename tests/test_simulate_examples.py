@@ -52,7 +52,7 @@ def test_namespace_per_zone_fails_edge_users_without_unreachable_calls(
     assert ns.metrics.unreachable_rate == 0.0
 
 
-@pytest.mark.parametrize("routing", [Routing.CONSUL_ENTERPRISE, Routing.CONSUL, Routing.ISTIO])
+@pytest.mark.parametrize("routing", [Routing.CONSUL_ENTERPRISE, Routing.CONSUL, Routing.ISTIO, Routing.KUBERNETES])
 def test_edgewise_never_unreachable_under_any_single_failure(
     hashicups: tuple[Spec, Topology], routing: Routing
 ) -> None:
@@ -69,11 +69,12 @@ def test_edgewise_never_unreachable_under_any_single_failure(
     assert steady.optimum_ratio is not None and 1.0 <= steady.optimum_ratio < 1.1
 
 
-def test_edgewise_kubernetes_backend_has_no_failover_but_no_unreachable_call(
+def test_edgewise_kubernetes_backend_fails_over_through_the_controller(
     hashicups: tuple[Spec, Topology],
 ) -> None:
-    """The plain Kubernetes backend (per-zone namespaces, ExternalName to the Region for
-    shared services) never leaves the zone for a sibling, but has no failover either."""
+    """The Kubernetes backend (no mesh): per-zone namespaces, ExternalName to the Region
+    for shared services, and Services whose endpoints the edgewise controller keeps -- a
+    zone whose copy is down is served by the Region, never by a sibling."""
     spec, topo = hashicups
     res = simulate(
         _with_routing(spec, Routing.KUBERNETES),
@@ -85,8 +86,12 @@ def test_edgewise_kubernetes_backend_has_no_failover_but_no_unreachable_call(
     ew = res.strategy("edgewise")
     assert ew.scenario("steady").metrics.success_rate == 1.0
     down = ew.scenario("copy-down:us-west-2-lax-1a/product-api")
-    assert down.per_zone["us-west-2-lax-1a"].success_rate == 0.0
+    assert down.per_zone["us-west-2-lax-1a"].success_rate == 1.0
     assert all(s.metrics.unreachable_rate == 0.0 for s in ew.scenarios)
+    # failover costs latency: the Region is farther than the zone's own copy
+    steady_p50 = ew.scenario("steady").per_zone["us-west-2-lax-1a"].p50
+    down_p50 = down.per_zone["us-west-2-lax-1a"].p50
+    assert steady_p50 is not None and down_p50 is not None and down_p50 > steady_p50
 
 
 def test_headline_has_one_line_per_strategy(baselines: SimulationResult) -> None:

@@ -247,9 +247,11 @@ def _print_plan_summary(console: Console, result: object, out: Path) -> None:
 
 def _register() -> None:
     from .check.cli import check_command
+    from .controller.cli import controller_command
     from .simulate.cli import simulate_command
 
     cli.add_command(check_command, "check")
+    cli.add_command(controller_command, "controller")
     cli.add_command(simulate_command, "simulate")
 
 

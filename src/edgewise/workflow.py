@@ -146,7 +146,8 @@ def run_plan(
     app_names = [a.metadata.name for a, _ in spec.applications]
 
     progress(f"planning cluster ({len(topo.zones)} zones)")
-    artifacts: list[Artifact] = list(plan_cluster(topo, app_names))
+    controller = any(a.spec.routing is Routing.KUBERNETES for a, _ in spec.applications)
+    artifacts: list[Artifact] = list(plan_cluster(topo, app_names, controller=controller))
     app_plans: list[AppPlan] = []
     for app, _doc in spec.applications:
         progress(f"planning application {app.metadata.name} ({len(app.spec.services)} services)")

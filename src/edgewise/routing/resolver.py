@@ -4,6 +4,9 @@ Given a caller (zone, namespace, workload) and a name it calls, return the endpo
 request may land on, in priority tiers, under the mechanism in force:
 
 * kube DNS + kube-proxy: one tier of every endpoint, whatever its zone;
+* a selectorless Service handed to the edgewise controller (``edgewise.dev/endpoints:
+  edge-failover``): its zone's pods, then the Region's (then sibling Outposts over the
+  local gateways with outpostIntraVpc), never an unreachable zone's;
 * ``trafficDistribution: PreferClose``/``PreferSameZone`` or topology-aware hints:
   same-zone endpoints, then **all endpoints cluster-wide** (the fallback that reaches
   sibling edge zones); ``internalTrafficPolicy: Local``: same zone only, no fallback;
@@ -26,6 +29,7 @@ from functools import cached_property
 from typing import Any
 
 from ..k8s.inventory import Inventory, KObject, Service, Workload
+from ..plan import endpoints as E
 from ..plan.labels import K8S_ZONE_LABEL, LEGACY_ZONE_LABEL, ZONE_LABEL
 from ..topology import Topology
 from .calls import Call, infer_calls, parse_host
@@ -250,7 +254,42 @@ class RouteResolver:
     def _k8s_zone(self, zone: str) -> str:
         return self.topology.zone(zone).k8s_zone if self.topology.has_zone(zone) else zone
 
+    def _managed(self, caller: Caller, name: str, svc: Service, notes: list[str]) -> Resolution:
+        """A Service whose EndpointSlice the edgewise controller keeps (plan.endpoints):
+        the Service's zone's pods, else the Region's, else (Outposts with intra-VPC) the
+        other Outposts'; pods in zones its zone cannot reach are never endpoints."""
+        target = f"{svc.namespace}/{svc.name}"
+        zone = svc.obj.annotations.get(E.ZONE_ANNOTATION, "")
+        try:
+            sel = E.parse_selector(svc.obj.annotations.get(E.SELECTOR_ANNOTATION, ""))
+        except ValueError as exc:
+            notes.append(f"edgewise controller annotation {E.SELECTOR_ANNOTATION}: {exc}; no endpoints")
+            return Resolution(caller, name, True, (), tuple(notes), target=target, service=svc)
+        known = self.topology.has_zone(zone)
+        buckets: dict[int, list[Endpoint]] = {}
+        for w in self.inventory.workloads():
+            if not all(w.pod_labels.get(k) == v for k, v in sel):
+                continue
+            for e in self._workload_endpoints(w, svc.name):
+                if known and self.topology.has_zone(e.zone):
+                    tier = E.tier_of(self.topology.link(zone, e.zone))
+                else:
+                    tier = 0 if e.zone == zone else None
+                if tier is not None:
+                    buckets.setdefault(tier, []).append(e)
+        notes.append(
+            f"endpoints kept by the edgewise controller for zone {zone}: its Ready pods, else the "
+            "Region's" + (", else the other Outposts'" if 2 in buckets else "") + "; never another edge zone's"
+        )
+        tiers = tuple(
+            Tier(tuple(buckets[t]), "edgewise-controller" if t == 0 else f"edgewise-controller-{E.TIER_SOURCES[t]}")
+            for t in sorted(buckets)
+        )
+        return Resolution(caller, name, True, tiers, tuple(notes), target=target, service=svc)
+
     def _kube(self, caller: Caller, name: str, svc: Service, notes: list[str]) -> Resolution:
+        if svc.obj.annotations.get(E.ENDPOINTS_ANNOTATION) == E.ENDPOINTS_MODE and not svc.selector:
+            return self._managed(caller, name, svc, notes)
         eps = self._service_endpoints(svc)
         target = f"{svc.namespace}/{svc.name}"
         if not svc.selector:

@@ -19,7 +19,7 @@ from ..spec.semantic import resolve_zone_type
 from .latency import LatencyParams, great_circle_km, path_rtt_ms
 from .subnets import SubnetAllocationError, allocate
 
-__all__ = ["Link", "Topology", "Zone", "build_topology"]
+__all__ = ["Link", "Topology", "Zone", "build_topology", "link_between"]
 
 EDGE_KINDS = frozenset({ZoneType.LOCAL, ZoneType.WAVELENGTH, ZoneType.OUTPOST})
 
@@ -32,6 +32,25 @@ class Link:
     SERVICE_LINK = "service-link"  # edge zone <-> its parent Region
     LOCAL_GATEWAY = "local-gateway"  # Outpost <-> Outpost with intra-VPC communication
     NONE = "none"
+
+
+def link_between(a: str, a_kind: ZoneType, b: str, b_kind: ZoneType, *, outpost_intra_vpc: bool) -> str:
+    """How traffic gets from zone ``a`` to zone ``b``, from their names and kinds alone.
+
+    The one statement of the network model; :meth:`Topology.link` and the in-cluster
+    controller (which learns zones from node labels, not from a spec) both ask it.
+    """
+    if a == b:
+        return Link.SAME_ZONE
+    a_region = a_kind is ZoneType.AVAILABILITY_ZONE
+    b_region = b_kind is ZoneType.AVAILABILITY_ZONE
+    if a_region and b_region:
+        return Link.REGION_MESH
+    if a_region != b_region:
+        return Link.SERVICE_LINK  # edge <-> parent Region (hub and spoke)
+    if a_kind is ZoneType.OUTPOST and b_kind is ZoneType.OUTPOST and outpost_intra_vpc:
+        return Link.LOCAL_GATEWAY  # directly over the LGWs, never hairpinned via the Region
+    return Link.NONE  # edge <-> another edge zone: blocked
 
 
 @dataclass(frozen=True)
@@ -148,15 +167,7 @@ class Topology:
         """How traffic gets from zone ``a`` to zone ``b`` (a :class:`Link` value)."""
         za = a if isinstance(a, Zone) else self.zone(a)
         zb = b if isinstance(b, Zone) else self.zone(b)
-        if za.name == zb.name:
-            return Link.SAME_ZONE
-        if za.is_region and zb.is_region:
-            return Link.REGION_MESH
-        if za.is_region != zb.is_region:
-            return Link.SERVICE_LINK  # edge <-> parent Region (hub and spoke)
-        if za.kind is ZoneType.OUTPOST and zb.kind is ZoneType.OUTPOST and self.outpost_intra_vpc:
-            return Link.LOCAL_GATEWAY  # directly over the LGWs, never hairpinned via the Region
-        return Link.NONE  # edge <-> another edge zone: blocked
+        return link_between(za.name, za.kind, zb.name, zb.kind, outpost_intra_vpc=self.outpost_intra_vpc)
 
     def reachable(self, a: Zone | str, b: Zone | str) -> bool:
         return self.link(a, b) != Link.NONE

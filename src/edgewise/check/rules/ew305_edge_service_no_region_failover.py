@@ -20,7 +20,8 @@ class EdgeServiceNoRegionFailover(Rule):
     )
     fix = (
         "add a failover to the Region copy (Consul ServiceResolver failover, Istio "
-        "failoverPriority over zone + Region pods)"
+        "failoverPriority over zone + Region pods; without a mesh, a selectorless Service "
+        "whose endpoints the edgewise controller keeps: routing kubernetes)"
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:

@@ -16,8 +16,11 @@ zone, which the edge network cannot reach. How that is expressed depends on
   calls a service with failover also runs a small Region-pinned standby copy of it; the
   namespace's Service then holds exactly "this zone + Region" endpoints, and a
   DestinationRule orders them by zone (``failoverPriority``) with outlier detection.
-* ``kubernetes``: namespace per zone, ``ExternalName`` aliases for Region-only services;
-  no failover (kube-proxy has no notion of "prefer, then Region only").
+* ``kubernetes``: namespace per zone, ``ExternalName`` aliases for Region-only services.
+  kube-proxy has no notion of "prefer, then Region only", so an edge copy that others call
+  with failover gets a Service *without selector* whose EndpointSlice the edgewise
+  controller keeps: the zone's Ready pods, else the Region's (:mod:`edgewise.plan.endpoints`,
+  :mod:`edgewise.controller`); an exposed copy also gets ``<svc>-local`` for its ALB.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from .workloads import (
     PART_OF_LABEL,
     deployment,
     externalname_service,
+    managed_service,
     namespace_object,
     pdb,
     region_replicas,
@@ -151,12 +155,12 @@ class _Builder:
         if site.is_edge:
             assert site.zone is not None
             if callee.has_edge_copies:
-                failover = self.has_failover(callee) and r is not Routing.KUBERNETES
+                failover = self.has_failover(callee)
                 mech = {
                     Routing.CONSUL_ENTERPRISE: "consul-failover" if failover else "consul",
                     Routing.CONSUL: "consul-failover" if failover else "consul",
                     Routing.ISTIO: "istio-locality",
-                    Routing.KUBERNETES: "kube-proxy",
+                    Routing.KUBERNETES: "edgewise-controller" if failover else "kube-proxy",
                 }[r]
                 return CallRoute(
                     caller.name,
@@ -316,8 +320,13 @@ class _Builder:
             if n > 1:
                 docs.append(pdb(self.name, svc, ns, None, name=sb))
             out.append(ServiceCopy(svc.name, ns, sb, n, standby=True))
-        docs.append(service(self.name, svc, ns))
-        if standby and svc.expose is not None:
+        managed = self.routing is Routing.KUBERNETES and self.fails_over_here(site, svc, routes)
+        if managed:
+            assert zone is not None
+            docs.append(managed_service(self.name, svc, ns, zone))
+        else:
+            docs.append(service(self.name, svc, ns))
+        if (standby or managed) and svc.expose is not None:
             # the zone's ALB must target only the zone's pods, not the Region standby
             docs.append(
                 service(
@@ -526,17 +535,14 @@ class _Builder:
                 "consul.hashicorp.com/connect-service-upstreams annotation; point the app there"
             )
         if r is Routing.KUBERNETES:
-            wanted = [s.name for s in self.services if self.has_failover(s)]
+            wanted = [s.name for s in self.services if self.has_failover(s) and s.has_edge_copies]
             self.notes.append(
-                "routing 'kubernetes' has NO failover: an edge copy's callers use only the copy in "
-                "their own zone (Region-only services via ExternalName); if that copy is down the "
-                "calls fail until it recovers"
-                + (
-                    f" (affects: {', '.join(wanted)}); use routing consul or istio for "
-                    "edge-to-Region failover"
-                    if wanted
-                    else ""
-                )
+                "routing 'kubernetes' (no mesh): the edgewise controller "
+                "(cluster/addons/edgewise-controller.yaml) keeps the endpoints of each edge copy "
+                "that is called with failover: the zone's Ready pods, else the Region's, never "
+                "another edge zone's"
+                + (f" (services: {', '.join(wanted)})" if wanted else "")
+                + "; without the controller running those Services have no endpoints"
             )
         elif r is Routing.CONSUL_ENTERPRISE:
             self.notes.append(

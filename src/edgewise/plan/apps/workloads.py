@@ -21,6 +21,7 @@ from typing import Any
 
 from ...spec import ServiceSpec, ZoneType
 from ...topology import Topology, Zone
+from .. import endpoints as E
 from .. import labels as L
 from .names import label_value
 
@@ -31,6 +32,7 @@ __all__ = [
     "SERVICE_LABEL",
     "deployment",
     "externalname_service",
+    "managed_service",
     "namespace_object",
     "pdb",
     "pod_labels",
@@ -246,6 +248,29 @@ def service(
             "ports": [
                 {"name": PORT_NAME, "port": svc.port, "targetPort": PORT_NAME, "protocol": "TCP"}
             ],
+        },
+    }
+
+
+def managed_service(app: str, svc: ServiceSpec, ns: str, zone: Zone) -> dict[str, Any]:
+    """Edge copy of ``svc`` whose endpoints the edgewise controller keeps (no selector).
+
+    The selector annotation matches every copy of the service (all zones and the Region);
+    the controller picks the zone's Ready pods, else the Region's. A Service without
+    selector needs a numeric targetPort: the EndpointSlice carries the pods' port.
+    """
+    annotations = {
+        E.ENDPOINTS_ANNOTATION: E.ENDPOINTS_MODE,
+        E.SELECTOR_ANNOTATION: E.format_selector(selector(app, svc)),
+        E.ZONE_ANNOTATION: zone.name,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(svc.name, ns, {PART_OF_LABEL: app, SERVICE_LABEL: svc.name}, annotations),
+        "spec": {
+            "type": "ClusterIP",
+            "ports": [{"name": PORT_NAME, "port": svc.port, "targetPort": svc.port, "protocol": "TCP"}],
         },
     }
 

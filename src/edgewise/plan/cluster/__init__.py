@@ -7,7 +7,8 @@
 * ``cluster/eksctl.yaml``: control plane in Region AZ subnets, one self-managed node
   group per Region AZ / Local Zone / Outpost;
 * ``cluster/wavelength-nodes.cfn.yaml``: the Wavelength node groups eksctl cannot build;
-* ``cluster/addons/``: CoreDNS pinned to the Region, gp2 StorageClass, termination handler;
+* ``cluster/addons/``: CoreDNS pinned to the Region, gp2 StorageClass, termination handler,
+  and with ``routing: kubernetes`` the edgewise controller (:mod:`.controller`);
 * ``RUNBOOK.md``: the exact commands, in order; ``runbook.json``: the same steps as data
   (what ``edgewise apply`` runs).
 
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from ...topology import Topology
 from ..artifacts import Artifact
 from .addons import addon_artifacts
+from .controller import controller_artifact
 from .eksctl import eksctl_artifact
 from .network import network_artifact
 from .runbook import runbook_artifacts
@@ -29,15 +31,19 @@ from .wavelength import wavelength_artifact
 __all__ = ["plan_cluster"]
 
 
-def plan_cluster(topology: Topology, app_names: Sequence[str] = ()) -> list[Artifact]:
+def plan_cluster(topology: Topology, app_names: Sequence[str] = (), *, controller: bool = False) -> list[Artifact]:
     """All cluster files for ``topology``, sorted by path.
 
-    ``app_names`` are the applications the RUNBOOK applies (``kubectl apply -k apps/<app>``).
+    ``app_names`` are the applications the RUNBOOK applies (``kubectl apply -k apps/<app>``);
+    ``controller``: an application routes with ``kubernetes``, so the edgewise controller
+    keeps its edge zones' endpoints (and fails them over to the Region).
     """
     out = [network_artifact(topology), eksctl_artifact(topology)]
     wl = wavelength_artifact(topology)
     if wl is not None:
         out.append(wl)
     out += addon_artifacts(topology)
-    out += runbook_artifacts(topology, app_names)
+    if controller:
+        out.append(controller_artifact(topology))
+    out += runbook_artifacts(topology, app_names, controller=controller)
     return sorted(out, key=lambda a: a.path)

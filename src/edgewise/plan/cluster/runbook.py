@@ -362,6 +362,27 @@ def _addons(d: _Doc) -> None:
     d.code(*cmds)
 
 
+def _controller(d: _Doc) -> None:
+    from .controller import CONTROLLER_IMAGE, CONTROLLER_NAMESPACE, CONTROLLER_PATH
+
+    d.section(
+        "controller",
+        "Install the edgewise controller",
+        "With routing `kubernetes` each edge zone's copy of a service that fails over is a",
+        "Service without selector; the edgewise controller keeps its endpoints: the zone's",
+        "Ready pods, else the Region's, never another edge zone's. It runs on Region nodes,",
+        "2 replicas, one leader (Lease). Its image is built from the edgewise repository's",
+        "Dockerfile: `docker build -t <registry>/edgewise-controller:<tag> .`, push it where",
+        "the nodes pull from, and set it on the Deployment (`kubectl -n",
+        f"{CONTROLLER_NAMESPACE} set image deployment/edgewise-controller",
+        f"controller=<registry>/edgewise-controller:<tag>`; the manifest says {CONTROLLER_IMAGE}).",
+    )
+    d.code(
+        f"kubectl apply -f {CONTROLLER_PATH}",
+        f"kubectl -n {CONTROLLER_NAMESPACE} rollout status deployment/edgewise-controller --timeout=5m",
+    )
+
+
 def _apps(d: _Doc, app_names: Sequence[str]) -> None:
     if app_names:
         d.section("apps", "Apply the applications")
@@ -438,7 +459,7 @@ def _cleanup(d: _Doc, app_names: Sequence[str]) -> None:
     d.code(*cmds)
 
 
-def runbook(topology: Topology, app_names: Sequence[str] = ()) -> Runbook:
+def runbook(topology: Topology, app_names: Sequence[str] = (), *, controller: bool = False) -> Runbook:
     """The RUNBOOK's steps; ``RUNBOOK.md`` renders them and ``edgewise apply`` runs them."""
     d = _Doc(topology)
     _intro(d)
@@ -448,17 +469,20 @@ def runbook(topology: Topology, app_names: Sequence[str] = ()) -> Runbook:
     _cluster(d)
     _wavelength(d)
     _addons(d)
+    if controller:
+        _controller(d)
     _apps(d, app_names)
     _verify(d)
     _cleanup(d, app_names)
     return Runbook(d.title, d.preamble, d.steps)
 
 
-def runbook_text(topology: Topology, app_names: Sequence[str] = ()) -> str:
-    return runbook(topology, app_names).render()
+def runbook_text(topology: Topology, app_names: Sequence[str] = (), *, controller: bool = False) -> str:
+    return runbook(topology, app_names, controller=controller).render()
 
 
-def runbook_artifacts(topology: Topology, app_names: Sequence[str] = ()) -> list[Artifact]:
+def runbook_artifacts(topology: Topology, app_names: Sequence[str] = (), *,
+                      controller: bool = False) -> list[Artifact]:
     """``RUNBOOK.md`` for people and ``runbook.json`` for ``edgewise apply``, from the same steps."""
-    rb = runbook(topology, app_names)
+    rb = runbook(topology, app_names, controller=controller)
     return [Artifact(RUNBOOK_PATH, text=rb.render()), Artifact(RUNBOOK_JSON_PATH, text=runbook_to_json(rb))]
