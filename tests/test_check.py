@@ -143,7 +143,16 @@ SARIF_SUBSET = _obj(
     {
         "$schema": {"type": "string"},
         "version": {"enum": ["2.1.0"]},
-        "runs": _arr(_obj({"tool": _obj({"driver": _DRIVER}, ["driver"]), "results": _arr(_RESULT)}, ["tool"])),
+        "runs": _arr(
+            _obj(
+                {
+                    "tool": _obj({"driver": _DRIVER}, ["driver"]),
+                    "results": _arr(_RESULT),
+                    "properties": {"type": "object"},  # a propertyBag, as in the OASIS schema
+                },
+                ["tool"],
+            )
+        ),
     },
     ["version", "runs"],
 )

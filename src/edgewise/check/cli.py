@@ -42,8 +42,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option(
     "--untainted-edge",
     is_flag=True,
-    help="Edge nodes do not carry edgewise's edge taint (a cluster edgewise did not "
-    "build): workloads without constraints may land in edge zones.",
+    help="Edge nodes do not carry edgewise's edge taint, whatever the inputs suggest "
+    "(taints a topology node group or an eksctl config declares still apply). Default: "
+    "decided from the inputs, and stated in the output.",
 )
 @click.option(
     "--consul-edition",

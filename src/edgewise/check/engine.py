@@ -13,6 +13,7 @@ from ..topology import Topology
 from .inputs import gc_paused, infer_topology, load_paths, topology_from_documents
 from .model import CfnTemplate, CheckContext, Finding, Rule, Severity
 from .rules import all_rules
+from .taints import TaintAssumption, decide_taints
 
 __all__ = [
     "IGNORE_ANNOTATION",
@@ -53,6 +54,7 @@ class Report:
     objects: int = 0
     rules: tuple[Rule, ...] = ()
     routes_verified: int = 0  # (call, caller zone) pairs resolved by the east-west rules
+    assumptions: list[str] = field(default_factory=list)  # what check assumed where the inputs are silent
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
@@ -117,7 +119,9 @@ def check_objects(
     ignore: Sequence[str] = (),
     documents: Mapping[tuple[str, int], Document] | None = None,
     edge_taints: bool = True,
+    zone_taints: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
     consul_edition: str | None = None,
+    topology_inferred: bool = False,
 ) -> Report:
     """Check objects held in memory (``plan`` runs this on its own output): the whole
     :class:`Report` (findings, notes, suppressed findings, how many call routes were
@@ -130,14 +134,21 @@ def check_objects(
     if cluster_config is not None:
         objs.append((cluster_config, Source("", 0, 0)))
     cfn = [t if isinstance(t, CfnTemplate) else CfnTemplate(t, Source("", 0, i)) for i, t in enumerate(cfn_templates)]
-    inv = Inventory.from_objects(objs, topology, edge_taints=edge_taints)
+    inv = Inventory.from_objects(objs, topology, edge_taints=edge_taints, zone_taints=zone_taints)
     ctx = CheckContext(
         inventory=inv,
         topology=topology,
         cfn_templates=cfn,
         documents=documents or {},
-        edge_taints=edge_taints,
+        # "edge nodes are tainted" as the nodes say: edgewise's taint, a declared one, eksctl's
+        edge_taints=any(
+            t.get("effect") in ("NoSchedule", "NoExecute")
+            for n in inv.nodes
+            if topology is not None and topology.zone(n.zone).is_edge
+            for t in n.taints
+        ),
         consul_edition=consul_edition,
+        topology_inferred=topology_inferred,
     )
     rules = select_rules(select, ignore)
     with gc_paused():  # the rules build many long-lived indexes and resolutions
@@ -166,26 +177,31 @@ def check_paths(
 ) -> Report:
     """Read ``paths`` and check them. Raises :class:`InputError` on bad input.
 
-    Without a topology one is inferred from the catalog zones the inputs name; nodes of
-    such a cluster are not assumed to carry edgewise's edge taint.
+    Without a topology one is inferred from the catalog zones the inputs name. Which
+    taints the nodes carry follows the evidence (:func:`decide_taints`);
+    ``edge_taints=False`` (``--untainted-edge``) drops edgewise's edge taint only.
     """
     loaded = load_paths(paths)
     notes = list(loaded.notes)
+    inferred = False
     if topology is None and loaded.spec_docs:
         topology = topology_from_documents(loaded.spec_docs)
         notes.append(f"topology {topology.name if topology else ''} read from the inputs")
     if topology is None:
         topology = infer_topology((o for o, _ in loaded.objects), loaded.cfn_templates)
+        inferred = topology is not None
         if topology is not None:
             notes.append(
                 "no --topology given: zones inferred from the catalog: " + ", ".join(z.name for z in topology.zones)
             )
-            if edge_taints is None:
-                edge_taints = False
         else:
             notes.append(
                 "no --topology given and no catalog zone named in the inputs: placement and routing rules cannot run"
             )
+    if edge_taints is True:
+        taints = TaintAssumption(True, {}, "asked for")
+    else:
+        taints = decide_taints((o for o, _ in loaded.objects), topology, untainted_edge=edge_taints is False)
     report = check_objects(
         loaded.objects,
         topology,
@@ -194,8 +210,12 @@ def check_paths(
         select=select,
         ignore=ignore,
         documents=loaded.documents,
-        edge_taints=True if edge_taints is None else edge_taints,
+        edge_taints=taints.edge_taint,
+        zone_taints=taints.zone_taints,
         consul_edition=consul_edition,
+        topology_inferred=inferred,
     )
     report.notes = notes + report.notes
+    if topology is not None:
+        report.assumptions.append(taints.note)
     return report

@@ -127,6 +127,7 @@ class CheckContext:
     documents: Mapping[tuple[str, int], Document] = field(default_factory=dict)
     edge_taints: bool = True
     consul_edition: str | None = None  # "ce" | "enterprise" | None (unknown)
+    topology_inferred: bool = False  # built from the catalog zones the inputs name: may be partial
 
     @cached_property
     def resolver(self) -> RouteResolver | None:

@@ -36,6 +36,8 @@ def render_text(report: Report, *, verbose: bool = False) -> str:
             lines.append(f"note: {note}")
         for f, reason in report.suppressed:
             lines.append(f"suppressed: {f.file}:{f.line} {f.rule} on {f.object}: {reason}")
+    for a in report.assumptions:
+        lines.append(f"assumed: {a}")
     counts = ", ".join(f"{report.count(s)} {s.value}{'s' if report.count(s) != 1 else ''}" for s in Severity)
     lines.append(
         f"{len(report.findings)} finding(s): {counts}; {len(report.suppressed)} "
@@ -53,6 +55,7 @@ def render_json(report: Report) -> str:
         "objects": report.objects,
         "routes_verified": report.routes_verified,
         "topology": report.topology.name if report.topology else None,
+        "assumptions": report.assumptions,
         "notes": report.notes,
     }
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
@@ -115,6 +118,7 @@ def render_sarif(report: Report, rules: Sequence[Rule] | None = None) -> str:
                     }
                 },
                 "results": results,
+                "properties": {"assumptions": report.assumptions},
             }
         ],
     }

@@ -41,6 +41,7 @@ __all__ = [
     "label_selector_matches",
     "node_selector_matches",
     "tolerates",
+    "why_not",
 ]
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "Job"})
@@ -243,6 +244,44 @@ def node_selector_matches(pod_spec: Mapping[str, Any], labels: Mapping[str, str]
     return any(all(_expression(_map(e), labels) for e in _list(_map(t).get("matchExpressions"))) for t in terms)
 
 
+def _describe_expression(expr: Mapping[str, Any], labels: Mapping[str, str]) -> str:
+    key = str(expr.get("key", ""))
+    op = str(expr.get("operator", ""))
+    values = ",".join(str(v) for v in _list(expr.get("values")))
+    have = labels.get(key)
+    node = f"node has {key}={have}" if have is not None else f"no node label {key}"
+    return f"{key} {op}{' ' + values if values else ''} ({node})"
+
+
+def why_not(pod_spec: Mapping[str, Any], labels: Mapping[str, str], taints: Iterable[Mapping[str, str]]) -> list[str]:
+    """Why a pod cannot be scheduled on a node with ``labels`` and ``taints`` (empty: it can):
+    each ``nodeSelector`` entry it fails, the required node affinity it fails (first
+    failing expression of each term) and each ``NoSchedule``/``NoExecute`` taint it does
+    not tolerate, as the scheduler's NodeAffinity and TaintToleration plugins judge."""
+    out: list[str] = []
+    for k, v in _map(pod_spec.get("nodeSelector")).items():
+        have = labels.get(str(k))
+        if have != str(v):
+            node = f"node has {k}={have}" if have is not None else f"no node label {k}"
+            out.append(f"nodeSelector {k}={v} ({node})")
+    required = _map(
+        _map(_map(pod_spec.get("affinity")).get("nodeAffinity")).get("requiredDuringSchedulingIgnoredDuringExecution")
+    )
+    terms = [_map(t) for t in _list(required.get("nodeSelectorTerms"))]
+    if terms and not any(all(_expression(_map(e), labels) for e in _list(t.get("matchExpressions"))) for t in terms):
+        failing = []
+        for t in terms:
+            bad = next((_map(e) for e in _list(t.get("matchExpressions")) if not _expression(_map(e), labels)), None)
+            if bad is not None:
+                failing.append(_describe_expression(bad, labels))
+        out.append("required node affinity: " + " or ".join(failing))
+    tolerations = _list(pod_spec.get("tolerations"))
+    for t in taints:
+        if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, t):
+            out.append(f"taint {t.get('key')}={t.get('value', '')}:{t.get('effect')} not tolerated")
+    return out
+
+
 def tolerates(tolerations: Sequence[Any], taint: Mapping[str, str]) -> bool:
     """Whether any toleration tolerates ``taint`` (Kubernetes semantics)."""
     for raw in tolerations:
@@ -290,16 +329,29 @@ class InferredNode:
     taints: tuple[Mapping[str, str], ...]
 
 
-def inferred_nodes(topology: Topology, *, edge_taints: bool = True) -> list[InferredNode]:
+def _unique_taints(taints: Iterable[Mapping[str, str]]) -> tuple[Mapping[str, str], ...]:
+    seen: dict[tuple[str, str], Mapping[str, str]] = {}
+    for t in taints:
+        seen.setdefault((t.get("key", ""), t.get("effect", "")), t)
+    return tuple(seen.values())
+
+
+def inferred_nodes(
+    topology: Topology,
+    *,
+    edge_taints: bool = True,
+    zone_taints: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
+) -> list[InferredNode]:
     """The nodes of ``topology``'s node groups, labelled and tainted as on a real cluster.
 
     Labels: the kubelet's and the cloud provider's (os, arch, hostname, instance type,
     zone and Region, current and ``beta.``/``failure-domain.beta.`` forms), then
     edgewise's own and the node group's. A zone whose instance type is unknown (a
     topology inferred from zone names) gets an amd64 and an arm64 node: either may
-    exist, so neither architecture is ruled out. Taints: the node group's, and
-    edgewise's edge taint on edge zones unless ``edge_taints`` is False. Zones scaled to
-    ``max: 0`` have no nodes.
+    exist, so neither architecture is ruled out. Taints: the ones the node group declares,
+    edgewise's edge taint on edge zones unless ``edge_taints`` is False, and
+    ``zone_taints[zone]`` (taints known from elsewhere, e.g. an eksctl config). Zones
+    scaled to ``max: 0`` have no nodes.
     """
     out: list[InferredNode] = []
     for z in topology.zones:
@@ -307,9 +359,9 @@ def inferred_nodes(topology: Topology, *, edge_taints: bool = True) -> list[Infe
         if ng is not None and ng.max_size == 0:
             continue
         archs = [instance_arch(ng.instance_type)] if ng is not None else ["amd64", "arm64"]
-        taints = tuple(node_taints(z)) if edge_taints else tuple(
-            {"key": t.key, "value": t.value, "effect": t.effect} for t in (ng.taints if ng is not None else ())
-        )
+        declared = [{"key": t.key, "value": t.value, "effect": t.effect} for t in (ng.taints if ng else ())]
+        found = [dict(t) for t in (zone_taints or {}).get(z.name, ())]
+        taints = _unique_taints([*(node_taints(z) if edge_taints else declared), *found])
         for arch in archs:
             name = f"{z.name}-{arch}-node"
             labels: dict[str, str] = {
@@ -365,14 +417,16 @@ class Inventory:
         topology: Topology | None,
         *,
         edge_taints: bool = True,
+        zone_taints: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
     ) -> Inventory:
         """Index ``objects``; infer placement against ``topology``'s node groups.
 
-        ``edge_taints=False`` when the topology was guessed from zone names (a cluster
-        edgewise did not build) or its edge nodes are known to be untainted: then nodes
-        are not assumed to carry edgewise's edge taint. Nodes always carry the labels AWS
-        sets and edgewise's ``edgewise.dev/*`` labels: only manifests written for an
-        edgewise cluster ask for the latter, and they are right to expect them.
+        ``edge_taints=False`` when nothing says the edge nodes carry edgewise's edge taint
+        (``check`` decides it from the evidence, :mod:`edgewise.check.taints`); the taints
+        the topology's node groups declare apply regardless, and ``zone_taints`` adds the
+        taints known per zone (an eksctl config's). Nodes always carry the labels the
+        kubelet and AWS set and edgewise's ``edgewise.dev/*`` labels: only manifests
+        written for an edgewise cluster ask for the latter, and they are right to.
         """
         kobjs: list[KObject] = []
         skipped: list[tuple[Source, str]] = []
@@ -392,11 +446,12 @@ class Inventory:
                 continue
             kobjs.append(_kobject(body, source))
         inv = cls(topology=topology, objects=tuple(kobjs), skipped=tuple(skipped))
-        inv._index(edge_taints)
+        inv._index(edge_taints, zone_taints)
         return inv
 
-    def _index(self, edge_taints: bool) -> None:
-        nodes = self.nodes = inferred_nodes(self.topology, edge_taints=edge_taints) if self.topology else []
+    def _index(self, edge_taints: bool, zone_taints: Mapping[str, Sequence[Mapping[str, str]]] | None) -> None:
+        topo = self.topology
+        nodes = self.nodes = inferred_nodes(topo, edge_taints=edge_taints, zone_taints=zone_taints) if topo else []
         memo: dict[str, tuple[tuple[str, ...], str, bool]] = {}
         for o in self.objects:
             self._by_key[(o.kind, o.namespace, o.name)] = o

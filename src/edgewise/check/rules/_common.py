@@ -244,3 +244,15 @@ def describe(pairs: dict[str, list[str]], limit: int = 5) -> str:
 
 def shorten(names: list[str], limit: int) -> list[str]:
     return names if len(names) <= limit else [*names[:limit], f"{len(names) - limit} more"]
+
+
+def describe_reasons(by_zone: dict[str, list[str]], limit: int = 6) -> str:
+    """``zone-a, zone-b: reason; zone-c: other reason`` (zones with the same reasons merged)."""
+    merged: dict[str, list[str]] = {}
+    for zone, reasons in by_zone.items():
+        merged.setdefault("; ".join(reasons) or "no reason found", []).append(zone)
+    items = sorted(merged.items(), key=lambda kv: kv[1][0])
+    text = " | ".join(f"{', '.join(shorten(zones, 4))}: {why}" for why, zones in items[:limit])
+    if len(items) > limit:
+        text += f" | and {len(items) - limit} more"
+    return text
