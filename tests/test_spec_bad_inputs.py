@@ -139,6 +139,8 @@ MESSAGES = [
     "missing apiVersion", "must be a mapping", "holds no YAML document", "binary file",
     "not valid UTF-8", "not an Outpost ARN", "quote it", "not a Kubernetes minor version",
     "DNS-1123", "runs only in edge zones", "has host bits set", "invalid IPv4 CIDR", "required field is missing",
+    "at most 5,000 nodes", "is not a number", "is not an integer", "is not a boolean", "is not a date",
+    "recursive alias", "nested more than 100 levels", "alias bomb", "control character", "kind must be a string",
 ]
 
 

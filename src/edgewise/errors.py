@@ -7,10 +7,27 @@ carries one or more problems; the CLI prints them all and exits with code 2.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["InputError", "Problem", "format_path"]
+#: problems printed by :meth:`InputError.report`; the rest are counted
+MAX_REPORTED = 100
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters for a message (hostile input can be huge)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def suggest(word: str, choices: Iterable[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """Close matches of ``word`` for a "did you mean", bounded: words longer than 64
+    characters (no real name is) get none, so one suggestion stays cheap."""
+    if len(word) > 64:
+        return []
+    return difflib.get_close_matches(word, list(choices), n=n, cutoff=cutoff)
+
+__all__ = ["MAX_REPORTED", "InputError", "Problem", "format_path", "shorten", "suggest"]
 
 
 def format_path(path: Sequence[str | int]) -> str:
@@ -66,4 +83,7 @@ class InputError(Exception):
     def report(self) -> str:
         """Every problem, then a count: what each command prints to stderr before exit 2."""
         n = len(self.problems)
-        return "\n".join([*(p.render() for p in self.problems), f"error: {n} problem{'s' if n != 1 else ''} found"])
+        shown = [p.render() for p in self.problems[:MAX_REPORTED]]
+        if n > MAX_REPORTED:
+            shown.append(f"... and {n - MAX_REPORTED} more (fix these first)")
+        return "\n".join([*shown, f"error: {n} problem{'s' if n != 1 else ''} found"])

@@ -35,7 +35,7 @@ from ..spec import API_VERSION, Document, Spec
 from ..spec import Topology as TopologyModel
 from ..spec.loader import parse_document
 from ..spec.semantic import validate_semantics
-from ..spec.yamlsource import YAML_SUFFIXES, DataBuilder, compose_documents, read_documents
+from ..spec.yamlsource import YAML_SUFFIXES, DataBuilder, build_documents, read_documents
 from ..topology import Topology, build_topology
 from .model import CfnTemplate
 
@@ -130,26 +130,7 @@ _CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 def parse_text(text: str, file: str) -> list[Document]:
     """Documents of ``text`` with positions; CloudFormation short tags understood."""
-    builder = DataBuilder(file, _CfnLoader(""))
-    docs: list[Document] = []
-    try:
-        for index, node in enumerate(compose_documents(text)):
-            if node is None:
-                continue
-            positions: dict[tuple[str | int, ...], tuple[int, int]] = {}
-            data = builder.build(node, (), positions)
-            docs.append(Document(file, index, node.start_mark.line + 1, data, positions))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise InputError.single(
-            file,
-            f"YAML syntax error: {exc.problem or exc}",
-            line=mark.line + 1 if mark else 0,
-            hint="fix the YAML syntax at this position",
-        ) from None
-    if builder.problems:
-        raise InputError(builder.problems)
-    return docs
+    return build_documents(text, file, DataBuilder(file, _CfnLoader("")), drop_empty=False)
 
 
 def _read(path: Path, display: str) -> list[Document]:
@@ -282,20 +263,51 @@ def _plain_resources(directory: Path) -> list[Path] | None:
     return files
 
 
-def _walk(directory: Path, out: LoadedInputs) -> None:
+def _identity_of(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _read_once(f: Path, out: LoadedInputs, seen: set[tuple[int, int]]) -> None:
+    """Read ``f`` unless the same real file was read already (through another path or link)."""
+    key = _identity_of(f)
+    if key is not None:
+        if key in seen:
+            return
+        seen.add(key)
+    out.add_documents(_read(f, str(f)))
+
+
+def _walk(directory: Path, out: LoadedInputs, seen: set[tuple[int, int]]) -> None:
+    """Read a directory tree. Symbolic links are followed, but each real directory and
+    file is visited once: a link back up the tree (``ln -s . d/loop``) ends there
+    instead of looping, and a file reached twice is read once."""
+    key = _identity_of(directory)
+    if key is not None:
+        if key in seen:
+            return
+        seen.add(key)
     if any((directory / k).is_file() for k in KUSTOMIZATIONS):
         plain = _plain_resources(directory)
         if plain is None:
             _kustomize(directory, out)
         else:
             for f in plain:
-                out.add_documents(_read(f, str(f)))
+                _read_once(f, out, seen)
         return
-    for child in sorted(directory.iterdir()):
+    try:
+        children = sorted(directory.iterdir())
+    except OSError as exc:
+        raise InputError.single(str(directory), f"cannot read this directory: {exc.strerror}",
+                                hint="make it readable, or leave it out of the paths to check") from None
+    for child in children:
         if child.is_dir():
-            _walk(child, out)
+            _walk(child, out, seen)
         elif child.suffix in YAML_SUFFIXES and child.is_file():
-            out.add_documents(_read(child, str(child)))
+            _read_once(child, out, seen)
 
 
 def load_paths(paths: Sequence[Path]) -> LoadedInputs:
@@ -306,12 +318,13 @@ def load_paths(paths: Sequence[Path]) -> LoadedInputs:
         raise InputError.single(
             str(missing[0]), "no such file or directory", hint="pass existing manifest files or directories"
         )
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every directory and file read
     with gc_paused():
         for p in paths:
             if p.is_dir():
-                _walk(p, out)
+                _walk(p, out, seen)
             else:
-                out.add_documents(_read(p, str(p)))
+                _read_once(p, out, seen)
     return out
 
 

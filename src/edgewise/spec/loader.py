@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Sequence
@@ -12,11 +11,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Problem, shorten, suggest
 from .models import API_VERSION, Application, Topology
 from .yamlsource import Document, iter_yaml_files, read_documents
 
 __all__ = ["Spec", "load_spec", "load_spec_documents", "parse_document"]
+
+#: largest spec file read (a spec of 1,000 zones and 1,000 services is far smaller); it
+#: bounds the time a mistaken or hostile file can cost (YAML reads ~0.3 MB/s of list items)
+MAX_SPEC_BYTES = 1 << 20
 
 KINDS: dict[str, type[BaseModel]] = {"Topology": Topology, "Application": Application}
 
@@ -85,7 +88,7 @@ def _convert(doc: Document, root: type[BaseModel], exc: ValidationError) -> list
         if kind == "extra_forbidden":
             parent = _model_at(root, loc[:-1])
             allowed = _aliases(parent) if parent else []
-            near = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.5)
+            near = suggest(str(loc[-1]), allowed, cutoff=0.5)
             hint = f"did you mean '{near[0]}'?" if near else ""
             if allowed:
                 hint = (hint + " " if hint else "") + "allowed fields: " + ", ".join(sorted(allowed))
@@ -120,12 +123,13 @@ def parse_document(doc: Document) -> tuple[BaseModel | None, list[Problem]]:
     kind = data.get("kind")
     if api != API_VERSION:
         hint = f"set apiVersion: {API_VERSION}"
-        msg = "missing apiVersion" if api is None else f"unsupported apiVersion {api!r}"
+        msg = "missing apiVersion" if api is None else f"unsupported apiVersion {shorten(repr(api))}"
         return None, [doc.problem(("apiVersion",), msg, hint)]
-    if kind not in KINDS:
-        near = difflib.get_close_matches(str(kind), list(KINDS), n=1)
+    if not isinstance(kind, str) or kind not in KINDS:
+        near = suggest(kind, KINDS) if isinstance(kind, str) else []
         hint = (f"did you mean '{near[0]}'? " if near else "") + "kind is Topology or Application"
-        msg = "missing kind" if kind is None else f"unknown kind {kind!r}"
+        msg = ("missing kind" if kind is None else f"unknown kind {shorten(kind)!r}" if isinstance(kind, str)
+               else f"kind must be a string, got a {type(kind).__name__}")
         return None, [doc.problem(("kind",), msg, hint)]
     model = KINDS[kind]
     try:
@@ -156,6 +160,15 @@ def _read_all(paths: Sequence[Path]) -> tuple[list[tuple[BaseModel, Document]], 
                                     "point at a spec file or a directory of them"))
     for file in files:
         if not file.exists():
+            continue
+        try:
+            size = file.stat().st_size
+        except OSError:
+            size = 0  # read_documents reports it
+        if size > MAX_SPEC_BYTES:
+            problems.append(Problem(str(file), 0, 0, "", f"the file is {size:,} bytes; a spec file may be at most "
+                                    f"{MAX_SPEC_BYTES:,} (real specs are a few KB)",
+                                    "split it, or check that this is the spec you meant"))
             continue
         try:
             docs = read_documents(file)

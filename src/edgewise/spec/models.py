@@ -133,13 +133,39 @@ class Taint(_Model):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
 
 
+def _at_most(limit: int, unit: str, why: str) -> AfterValidator:
+    """An upper bound whose error names the limit and where it comes from."""
+    def check(value: int | None) -> int | None:
+        if value is not None and value > limit:
+            raise ValueError(f"at most {limit:,} {unit} ({why}); got {value:,}" if value < 10**30
+                             else f"at most {limit:,} {unit} ({why}); got a {len(str(value))}-digit number")
+        return value
+    return AfterValidator(check)
+
+
+#: Kubernetes supports clusters of at most 5,000 nodes
+#: (https://kubernetes.io/docs/setup/best-practices/cluster-large/), so no node group of
+#: one cluster can be larger
+MAX_NODES = 5000
+_NODES = _at_most(MAX_NODES, "nodes", "Kubernetes supports at most 5,000 nodes per cluster")
+#: an EBS volume is at most 16 TiB for gp2/gp3/io1/st1/sc1
+#: (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-volume-types.html)
+_VOLUME = _at_most(16384, "GiB", "the largest EBS volume is 16 TiB")
+#: zones per topology and services per application: far above any real Region (a Region
+#: has a few dozen zones; a VPC holds 200 subnets by default,
+#: https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html), low enough
+#: that a mistaken or hostile spec cannot make validation take minutes
+MAX_ZONES = 1000
+MAX_SERVICES = 1000
+
+
 class NodeGroupSpec(_Model):
     instance_type: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-    desired: int = Field(ge=0)
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
+    desired: Annotated[int, Field(ge=0), _NODES]
+    min: Annotated[int | None, Field(default=None, ge=0), _NODES] = None
+    max: Annotated[int | None, Field(default=None, ge=0), _NODES] = None
     volume_type: Literal["gp2", "gp3", "io1", "io2", "st1", "sc1"] | None = None
-    volume_size: int = Field(default=80, ge=8, le=16384)
+    volume_size: Annotated[int, Field(ge=8), _VOLUME] = 80
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list)
 
@@ -194,7 +220,7 @@ class TopologySpec(_Model):
     kubernetes_version: str = "1.31"
     endpoint_access: EndpointAccess = EndpointAccess.PRIVATE
     vpc: VpcSpec = Field(default_factory=lambda: VpcSpec(cidr="10.0.0.0/16"))
-    zones: list[ZoneSpec] = Field(min_length=1)
+    zones: list[ZoneSpec] = Field(min_length=1, max_length=MAX_ZONES)
     outpost_intra_vpc: bool = False
     latency_ms: dict[str, LatencyOverride] = Field(default_factory=dict)
 
@@ -262,7 +288,7 @@ class ApplicationSpec(_Model):
     ingress: IngressKind = IngressKind.ALB
     dns: Literal["latency", "weighted"] = "latency"
     domain: str | None = Field(default=None, pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")
-    services: list[ServiceSpec] = Field(min_length=1)
+    services: list[ServiceSpec] = Field(min_length=1, max_length=MAX_SERVICES)
 
 
 class Application(_Model):

@@ -23,6 +23,12 @@ def resolve_zone_type(name: str, given: ZoneType | None) -> ZoneType | None:
     return ZoneType(entry.type) if entry else None
 
 
+#: unknown names that get a "did you mean" (each costs a fuzzy match over the catalog)
+SUGGESTIONS = 20
+#: names longer than this are not matched at all (catalog names are far shorter)
+MAX_SUGGESTED_LENGTH = 64
+
+
 def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]]:
     from .loader import Spec
 
@@ -34,10 +40,19 @@ def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]
     types: dict[str, ZoneType] = {}
 
     if t.region not in cat.regions:
-        near = cat.suggest_region(t.region)
+        near = cat.suggest_region(t.region) if len(t.region) <= MAX_SUGGESTED_LENGTH else []
         hint = f"did you mean '{near[0]}'? " if near else ""
         hint += "known Regions: " + ", ".join(sorted(cat.regions))
         out.append(doc.problem(("spec", "region"), f"Region {t.region!r} is not in the zone catalog", hint))
+
+    # suggestions cost a fuzzy match over the catalog each: only the first few problems get one
+    budget = [SUGGESTIONS]
+
+    def suggest_zone(name: str) -> list[str]:
+        if budget[0] <= 0 or len(name) > MAX_SUGGESTED_LENGTH:
+            return []
+        budget[0] -= 1
+        return cat.suggest_zone(name, t.region)
 
     counts = Counter(z.name for z in t.zones)
     seen: set[str] = set()
@@ -51,7 +66,7 @@ def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]
         entry = cat.zones.get(z.name)
         ztype = resolve_zone_type(z.name, z.type)
         if ztype is None:
-            near = cat.suggest_zone(z.name, t.region)
+            near = suggest_zone(z.name)
             hint = (f"did you mean '{near[0]}'? " if near else "") + (
                 "if the zone is real but not in the catalog, give its 'type' "
                 "(availability-zone, local, wavelength or outpost)")
@@ -122,7 +137,7 @@ def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]
             pentry = cat.zones.get(z.parent_zone)
             in_region = (pentry is not None and pentry.region == t.region) or z.parent_zone in types
             if ptype is not ZoneType.AVAILABILITY_ZONE or not in_region:
-                near = [n for n in cat.suggest_zone(z.parent_zone, t.region)
+                near = [n for n in suggest_zone(z.parent_zone)
                         if cat.zones[n].type == "availability-zone"]
                 hint = (f"did you mean '{near[0]}'? " if near else "") + \
                     f"use an Availability Zone of {t.region}"

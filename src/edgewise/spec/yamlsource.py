@@ -18,7 +18,8 @@ import yaml
 from ..errors import InputError, Problem, format_path
 from ..markers import PLAN_MARKER, is_edgewise_output
 
-__all__ = ["DataBuilder", "Document", "compose_documents", "iter_yaml_files", "read_documents"]
+__all__ = ["DataBuilder", "Document", "build_documents", "compose_documents", "iter_yaml_files", "read_documents",
+           "yaml_error"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 PathKey = tuple[str | int, ...]
@@ -71,9 +72,45 @@ class Document:
         return Problem(self.file, line, col, format_path(path), message, hint)
 
 
+#: deepest nesting of collections a document may have (Kubernetes objects and
+#: CloudFormation templates stay far below; Python's own stack does not allow much more)
+MAX_DEPTH = 100
+#: at most this many problems are kept per file (the rest are counted)
+MAX_PROBLEMS = 100
+# Alias expansion is bounded the way go-yaml v3 bounds it (allowedAliasRatio in
+# https://github.com/go-yaml/yaml/blob/v3/decode.go): once more than 100 values were
+# built under aliases and more than 1,000 in all, the share built under aliases may be
+# 99% up to 400,000 values (~100 MB worst case), falling linearly to 10% at 4,000,000.
+# A 615-byte "billion laughs" document is stopped after a few hundred thousand values.
+ALIAS_RATIO_LOW, ALIAS_RATIO_HIGH = 400_000, 4_000_000
+
+
+def allowed_alias_ratio(decoded: int) -> float:
+    if decoded <= ALIAS_RATIO_LOW:
+        return 0.99
+    if decoded >= ALIAS_RATIO_HIGH:
+        return 0.10
+    return 0.99 - 0.89 * (decoded - ALIAS_RATIO_LOW) / (ALIAS_RATIO_HIGH - ALIAS_RATIO_LOW)
+
+
+class _Abandon(Exception):
+    """The document cannot be built safely; the problem is already recorded."""
+
+
+_TAG_NAMES = {"tag:yaml.org,2002:int": "an integer", "tag:yaml.org,2002:float": "a number",
+              "tag:yaml.org,2002:bool": "a boolean (true or false)",
+              "tag:yaml.org,2002:timestamp": "a date or timestamp (YYYY-MM-DD[THH:MM:SS])",
+              "tag:yaml.org,2002:binary": "base64 binary data", "tag:yaml.org,2002:null": "null"}
+
+
 class DataBuilder:
     """Turn composed nodes into plain data, collecting :class:`Problem` s (duplicate
-    keys, non-scalar keys) instead of stopping at the first.
+    keys, non-scalar keys, scalars their tag cannot construct) instead of stopping at
+    the first.
+
+    Hostile input is bounded: nesting deeper than :data:`MAX_DEPTH`, an alias that
+    contains itself, or alias expansion beyond go-yaml's ratio abandons the document
+    with a problem at the offending line (never a RecursionError or unbounded memory).
 
     ``loader`` constructs tagged scalars and collections (default: the safe loader's
     constructors; check passes one that understands CloudFormation short tags).
@@ -83,59 +120,130 @@ class DataBuilder:
         self.file = file
         self._loader = loader if loader is not None else yaml.SafeLoader("")
         self.problems: list[Problem] = []
+        self.dropped = 0  # problems beyond MAX_PROBLEMS
+
+    def _problem(self, node: yaml.Node, path: PathKey, message: str, hint: str) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.dropped += 1
+            return
+        mark = node.start_mark
+        self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, format_path(path), message, hint))
 
     def build(self, node: yaml.Node, path: PathKey, positions: dict[PathKey, tuple[int, int]]) -> Any:
         mark = node.start_mark
         positions.setdefault(path, (mark.line + 1, mark.column + 1))
-        return self._value(node, path, positions)
+        self._seen: set[int] = set()
+        self._active: set[int] = set()
+        self._aliasing = 0
+        self._decoded = 0
+        self._aliased = 0
+        try:
+            return self._value(node, path, positions, 0)
+        except _Abandon:
+            return None
 
-    def _value(self, node: yaml.Node, path: PathKey, positions: dict[PathKey, tuple[int, int]]) -> Any:
+    def _construct(self, node: yaml.Node, path: PathKey) -> Any:
+        try:
+            return self._loader.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            what = exc.problem or "cannot construct this value"
+            self._problem(node, path, f"{what} (tag {node.tag})", "remove the tag or quote the value")
+        except (ValueError, KeyError, AttributeError, TypeError, OverflowError, RecursionError):
+            value = node.value if isinstance(node, yaml.ScalarNode) else ""
+            wanted = _TAG_NAMES.get(node.tag, f"a {node.tag} value")
+            implicit = isinstance(node, yaml.ScalarNode) and not node.style and node.tag in (
+                self._loader.resolve(yaml.ScalarNode, node.value, (True, False)),)  # type: ignore[no-untyped-call]
+            hint = ("quote it to keep it as text, e.g. '" + str(value) + "'" if implicit
+                    else "write a valid value or remove the tag")
+            shown = value if len(value) <= 60 else value[:57] + "..."
+            self._problem(node, path, f"{shown!r} is not {wanted}", hint)
+        return None
+
+    def _enter(self, node: yaml.Node, path: PathKey, depth: int) -> None:
+        """Bookkeeping on entering a collection: depth, self-reference, alias budget."""
+        if depth > MAX_DEPTH:
+            self._problem(node, (), f"nested more than {MAX_DEPTH} levels deep",
+                          "flatten the document; no Kubernetes, eksctl or CloudFormation input needs this")
+            raise _Abandon
+        nid = id(node)
+        if nid in self._active:
+            self._problem(node, path, "an alias refers to a collection that contains it (a recursive alias)",
+                          "replace the alias with the values it should stand for")
+            raise _Abandon
+        if nid in self._seen:
+            self._aliasing += 1
+        else:
+            self._seen.add(nid)
+        self._active.add(nid)
+        n = len(node.value)
+        self._decoded += n
+        if self._aliasing:
+            self._aliased += n
+            if (self._aliased > 100 and self._decoded > 1000
+                    and self._aliased > allowed_alias_ratio(self._decoded) * self._decoded):
+                self._problem(node, path, f"YAML aliases expand to too many values ({self._aliased:,} of "
+                              f"{self._decoded:,} built from aliases; an alias bomb?)",
+                              "write the values out, or use fewer nested aliases")
+                raise _Abandon
+
+    def _value(self, node: yaml.Node, path: PathKey, positions: dict[PathKey, tuple[int, int]],
+               depth: int) -> Any:
         """Data of ``node`` whose own position is already recorded (hot: one call per collection)."""
         kind = type(node)  # exact node classes: faster than isinstance on this hot path
         if kind is yaml.ScalarNode:
             if node.tag == _STR_TAG:
                 return node.value  # what the str constructor returns, without its bookkeeping
-            return self._loader.construct_object(node, deep=True)
+            return self._construct(node, path)
         if kind is yaml.MappingNode:
-            self._loader.flatten_mapping(node)  # type: ignore[arg-type]  # resolves YAML merge keys (<<)
+            aliasing = self._aliasing
+            self._enter(node, path, depth)
+            try:
+                self._loader.flatten_mapping(node)  # type: ignore[arg-type]  # resolves YAML merge keys (<<)
+            except (yaml.constructor.ConstructorError, RecursionError) as exc:
+                what = getattr(exc, "problem", None) or "a merge key (<<) refers to a mapping that contains it"
+                self._problem(node, path, str(what), "merge only mappings, and none that contains the merge")
+                raise _Abandon from None
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = (key_node.value if key_node.tag == _STR_TAG and type(key_node) is yaml.ScalarNode
-                       else self._loader.construct_object(key_node, deep=True))
+                       else self._construct(key_node, path)
+                       if type(key_node) is yaml.ScalarNode else None)
                 kmark = key_node.start_mark
                 kline, kcol = kmark.line + 1, kmark.column + 1
                 if not isinstance(key, (str, int, float, bool)) or key is None:
-                    self.problems.append(
-                        Problem(self.file, kline, kcol, format_path(path),
-                                f"mapping key {key!r} is not a plain scalar",
-                                "use a plain string as the key")
-                    )
+                    shown = (repr(key) if type(key_node) is yaml.ScalarNode
+                             else "a " + ("mapping" if type(key_node) is yaml.MappingNode else "sequence"))
+                    self._problem(key_node, path, f"mapping key {shown} is not a plain scalar",
+                                  "use a plain string as the key")
                     continue
                 pkey: str | int = key if isinstance(key, (str, int)) else str(key)
                 kpath = (*path, pkey)
                 if key in out:
                     first = positions.get(kpath, (0, 0))[0]
-                    self.problems.append(
-                        Problem(self.file, kline, kcol, format_path((*path, str(key))),
-                                f"duplicate key {key!r} (first given on line {first})",
-                                "remove one of the two; YAML keeps only the last silently")
-                    )
+                    self._problem(key_node, (*path, str(key)), f"duplicate key {key!r} (first given on line {first})",
+                                  "remove one of the two; YAML keeps only the last silently")
                     continue
                 positions[kpath] = (kline, kcol)  # the value's own position is never used over it
                 if value_node.tag == _STR_TAG and type(value_node) is yaml.ScalarNode:
                     out[key] = value_node.value
                 else:
-                    out[key] = self._value(value_node, kpath, positions)
+                    out[key] = self._value(value_node, kpath, positions, depth + 1)
+            self._active.discard(id(node))
+            self._aliasing = aliasing
             return out
         if kind is yaml.SequenceNode:
+            aliasing = self._aliasing
+            self._enter(node, path, depth)
             items: list[Any] = []
             for i, item in enumerate(node.value):
                 ipath = (*path, i)
                 imark = item.start_mark
                 positions.setdefault(ipath, (imark.line + 1, imark.column + 1))
-                items.append(self._value(item, ipath, positions))
+                items.append(self._value(item, ipath, positions, depth + 1))
+            self._active.discard(id(node))
+            self._aliasing = aliasing
             return items
-        return self._loader.construct_object(node, deep=True)
+        return self._construct(node, path)
 
 
 def _decode(raw: bytes, file: str) -> str:
@@ -157,12 +265,83 @@ def _is_empty(node: yaml.Node) -> bool:
             and node.value == "")
 
 
+def _too_deep(text: str, file: str) -> InputError:
+    """The composer ran out of stack: find where the nesting passes MAX_DEPTH (the
+    event parser is iterative) and report that line."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_FAST_LOADER or yaml.SafeLoader):
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+                    return InputError([Problem(file, line, col, "",
+                                               f"nested more than {MAX_DEPTH} levels deep",
+                                               "flatten the document; no Kubernetes, eksctl or CloudFormation "
+                                               "input needs this")])
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        return yaml_error(exc, file, text)
+    return InputError.single(file, "the YAML is too deeply nested or recursive to read",
+                             hint="flatten the document")
+
+
+def yaml_error(exc: yaml.YAMLError, file: str, text: str) -> InputError:
+    """A YAML error as an input error with its line and column."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        col = mark.column + 1 if mark else 0
+        what = exc.problem or "YAML syntax error"
+        if "nesting depth" in what:  # libyaml stops at 1,000 levels
+            return InputError([Problem(file, line, col, "", f"nested more than {MAX_DEPTH} levels deep ({what})",
+                                       "flatten the document; no Kubernetes, eksctl or CloudFormation input "
+                                       "needs this")])
+        return InputError([Problem(file, line, col, "", f"YAML syntax error: {what}",
+                                   "fix the YAML syntax at this position (indentation, quotes, colons)")])
+    if isinstance(exc, yaml.reader.ReaderError):
+        pos = max(0, min(exc.position, len(text)))
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        char = exc.character
+        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        return InputError([Problem(file, line, col, "", f"YAML does not allow the control character {shown} here",
+                                   "remove it, or write it as an escape in a double-quoted string, e.g. \"\\x01\"")])
+    return InputError.single(file, f"YAML error: {exc}", hint="fix the YAML")
+
+
+def build_documents(text: str, file: str, builder: DataBuilder, *, drop_empty: bool = True) -> list[Document]:
+    """Compose and build every document of ``text``. Raises :class:`InputError` for
+    YAML errors and for problems the builder found (at most MAX_PROBLEMS are listed)."""
+    docs: list[Document] = []
+    try:
+        for index, node in enumerate(compose_documents(text)):
+            if node is None or (drop_empty and _is_empty(node)):
+                continue
+            positions: dict[PathKey, tuple[int, int]] = {}
+            data = builder.build(node, (), positions)
+            docs.append(Document(file, index, node.start_mark.line + 1, data, positions))
+    except yaml.YAMLError as exc:
+        raise yaml_error(exc, file, text) from None
+    except RecursionError:
+        raise _too_deep(text, file) from None
+    if builder.problems:
+        problems = list(builder.problems)
+        if builder.dropped:
+            problems.append(Problem(file, 0, 0, "", f"... and {builder.dropped} more problems in this file",
+                                    "fix the ones above first"))
+        raise InputError(problems)
+    return docs
+
+
 def read_documents(path: Path, *, display: str | None = None, raw: bytes | None = None) -> list[Document]:
     """Parse every YAML document of ``path``. Empty documents are dropped.
 
     ``raw`` is the file's content when the caller has already read it (not read again).
     Raises :class:`InputError` for unreadable
-    files, YAML syntax errors, duplicate keys.
+    files, YAML syntax errors, duplicate keys, bad tagged values, hostile nesting or aliasing.
     """
     file = display or str(path)
     if raw is None:
@@ -172,27 +351,7 @@ def read_documents(path: Path, *, display: str | None = None, raw: bytes | None 
             raise InputError.single(file, f"cannot read file: {exc.strerror}",
                                     hint="check the path and its permissions") from None
     text = _decode(raw, file)
-    builder = DataBuilder(file)
-    docs: list[Document] = []
-    try:
-        for index, node in enumerate(compose_documents(text)):
-            if node is None or _is_empty(node):
-                continue
-            positions: dict[PathKey, tuple[int, int]] = {}
-            data = builder.build(node, (), positions)
-            docs.append(Document(file, index, node.start_mark.line + 1, data, positions))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        col = mark.column + 1 if mark else 0
-        what = exc.problem or "YAML syntax error"
-        raise InputError([Problem(file, line, col, "", f"YAML syntax error: {what}",
-                                  "fix the YAML syntax at this position (indentation, quotes, colons)")]) from None
-    except yaml.YAMLError as exc:
-        raise InputError.single(file, f"YAML error: {exc}") from None
-    if builder.problems:
-        raise InputError(builder.problems)
-    return docs
+    return build_documents(text, file, DataBuilder(file))
 
 
 def _spec_dir_files(root: Path) -> Iterator[Path]:
