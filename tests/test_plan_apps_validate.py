@@ -157,10 +157,11 @@ def test_kustomize_renders_everything(ex: str, routing: str, tmp_path: Path) -> 
         "kustomization.yaml",
         "dns.cfn.yaml",
         "consul-values.yaml",
+        "istiod-values.yaml",
     }
 
 
-@pytest.mark.parametrize("dns", ["latency", "weighted"])
+@pytest.mark.parametrize("dns", ["geoproximity", "failover", "weighted"])
 def test_dns_template_passes_cfn_lint(dns: str) -> None:
     from cfnlint.api import lint
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .check import CfnTemplate, Finding, Severity, check_objects
 from .k8s.inventory import Source
 from .plan.apps import AppPlan, plan_application
+from .plan.apps.install import install_steps
 from .plan.artifacts import Artifact, TreeWriter
 from .plan.cluster import plan_cluster
 from .plan.outdir import previous_plan_files, resolve_target
@@ -145,15 +146,17 @@ def run_plan(
     topo = build_topology(spec)
     app_names = [a.metadata.name for a, _ in spec.applications]
 
-    progress(f"planning cluster ({len(topo.zones)} zones)")
-    controller = any(a.spec.routing is Routing.KUBERNETES for a, _ in spec.applications)
-    artifacts: list[Artifact] = list(plan_cluster(topo, app_names, controller=controller))
     app_plans: list[AppPlan] = []
+    app_artifacts: list[Artifact] = []
     for app, _doc in spec.applications:
         progress(f"planning application {app.metadata.name} ({len(app.spec.services)} services)")
         ap = plan_application(topo, app)
-        artifacts.extend(ap.artifacts)
+        app_artifacts.extend(ap.artifacts)
         app_plans.append(ap)
+    steps = install_steps(topo, [(a, p) for (a, _), p in zip(spec.applications, app_plans, strict=True)])
+    progress(f"planning cluster ({len(topo.zones)} zones)")
+    controller = any(a.spec.routing is Routing.KUBERNETES for a, _ in spec.applications)
+    artifacts: list[Artifact] = [*plan_cluster(topo, app_names, steps, controller=controller), *app_artifacts]
 
     objects, cluster_config, cfn, files = _check_inputs(artifacts)
     seen: set[str] = set()

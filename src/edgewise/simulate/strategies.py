@@ -199,7 +199,9 @@ def _edgewise(topology: Topology, app: Application) -> StrategyObjects:
         # plan writes Route 53 alias records over the per-site ALBs that evaluate target
         # health; without an ingress, users reach their zone's copy directly
         entry_policy=(
-            ("weighted" if app.spec.dns == "weighted" else "nearest-healthy")
+            # geoproximity sends users to the closest healthy ALB; weighted and failover
+            # (whose primary is a weighted set of the edge ALBs) spread them evenly
+            ("nearest-healthy" if app.spec.dns == "geoproximity" else "weighted")
             if app.spec.ingress is IngressKind.ALB
             else "own-zone"
         ),

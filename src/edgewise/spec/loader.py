@@ -82,7 +82,8 @@ def _aliases(model: type[BaseModel]) -> list[str]:
 def _convert(doc: Document, root: type[BaseModel], exc: ValidationError) -> list[Problem]:
     problems: list[Problem] = []
     for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
+        # union tags (e.g. an env value's "<secret>") are not YAML keys
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("<")))
         kind = err["type"]
         value = err.get("input")
         if kind == "extra_forbidden":

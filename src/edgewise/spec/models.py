@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -30,9 +30,14 @@ __all__ = [
     "Placement",
     "Resources",
     "Routing",
+    "SecretEnv",
+    "SecretKeyRef",
+    "SecuritySpec",
     "ServiceSpec",
+    "Storage",
     "SubnetSpec",
     "Taint",
+    "Tls",
     "Topology",
     "TopologySpec",
     "VpcSpec",
@@ -193,6 +198,9 @@ class ZoneSpec(_Model):
     parent_zone: str | None = None
     location: Location | None = None
     metro: str | None = None
+    #: Outposts: the customer-owned IP pool an internet-facing ALB takes its addresses
+    #: from; without one, the Outpost's ALBs are internal
+    customer_owned_ipv4_pool: str | None = Field(default=None, pattern=r"^ipv4pool-coip-[0-9a-f]{8,17}$")
 
     @field_validator("outpost_arn")
     @classmethod
@@ -251,6 +259,74 @@ class Expose(_Model):
 class Resources(_Model):
     cpu: str = Field(default="100m", pattern=r"^\d+(\.\d+)?m?$")
     memory: str = Field(default="128Mi", pattern=r"^\d+(Ki|Mi|Gi)?$")
+    #: memory limit; default: twice the request (a pod without one can starve its node)
+    memory_limit: str | None = Field(default=None, pattern=r"^\d+(Ki|Mi|Gi)?$")
+
+
+class SecretKeyRef(_Model):
+    name: DnsLabel
+    key: str = Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
+
+
+class _ValueFrom(_Model):
+    secret_key_ref: SecretKeyRef
+
+
+class SecretEnv(_Model):
+    """``{valueFrom: {secretKeyRef: {name, key}}}``: the value comes from a Secret in the
+    copy's namespace (the RUNBOOK creates it in every namespace that needs it)."""
+
+    value_from: _ValueFrom
+
+
+#: union tags are not YAML keys: the loader drops error path segments in angle brackets
+UNION_TAG_PREFIX = "<"
+
+
+def _env_kind(value: object) -> str:
+    return "<secret>" if isinstance(value, dict | SecretEnv) else "<literal>"
+
+
+#: a literal value, or ``{valueFrom: {secretKeyRef: ...}}`` (one error, not one per union arm)
+EnvValue = Annotated[
+    Annotated[str, Tag("<literal>")] | Annotated[SecretEnv, Tag("<secret>")],
+    Discriminator(_env_kind),
+]
+
+
+class Storage(_Model):
+    """A service that keeps data: a StatefulSet with one PersistentVolumeClaim per pod."""
+
+    size: str = Field(pattern=r"^[1-9]\d*(Mi|Gi|Ti)$")
+    mount_path: str = Field(default="/data", pattern=r"^/")
+
+
+CAPABILITY = r"^[A-Z][A-Z_]*$"
+
+
+class SecuritySpec(_Model):
+    """Overrides of the restricted pod security defaults, for images that need otherwise."""
+
+    #: the UID the container runs as (0 = root, for images that must start as root)
+    run_as_user: int | None = Field(default=None, ge=0, le=2147483647)
+    run_as_group: int | None = Field(default=None, ge=0, le=2147483647)
+    fs_group: int | None = Field(default=None, ge=0, le=2147483647)
+    #: Linux capabilities added back after dropping ALL (e.g. NET_BIND_SERVICE)
+    add_capabilities: list[Annotated[str, Field(pattern=CAPABILITY)]] = Field(default_factory=list)
+    read_only_root_filesystem: bool = False
+    #: mount the service account token: only for pods that call the Kubernetes API
+    api_access: bool = False
+
+
+class Tls(_Model):
+    """HTTPS on the internet-facing ALBs; HTTP redirects to HTTPS."""
+
+    certificate_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$"
+    )
+    #: host name for the rules; with no certificateArn the controller discovers the ACM
+    #: certificate by this host
+    host: str | None = Field(default=None, pattern=r"^([a-z0-9*-]+\.)+[a-z]{2,}$")
 
 
 class ServiceSpec(_Model):
@@ -263,9 +339,34 @@ class ServiceSpec(_Model):
     failover: Failover | None = None
     replicas: int = Field(default=1, ge=1, le=1000)
     region_replicas: int | None = Field(default=None, ge=1, le=1000)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[Annotated[str, Field(pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")], EnvValue] = Field(
+        default_factory=dict
+    )
     resources: Resources = Field(default_factory=Resources)
     health_path: str | None = Field(default=None, pattern=r"^/")
+    storage: Storage | None = None
+    security_context: SecuritySpec = Field(default_factory=SecuritySpec)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, value: object) -> object:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, bool | int | float) or v is None:
+                    raise ValueError(
+                        f"env {k}: YAML read {v!r} as a {type(v).__name__}; quote it so that it "
+                        "stays a string"
+                    )
+        return value
+
+    @property
+    def secret_refs(self) -> list[tuple[str, SecretKeyRef]]:
+        """(variable, Secret key) for every env value taken from a Secret."""
+        return [
+            (k, v.value_from.secret_key_ref)
+            for k, v in sorted(self.env.items())
+            if isinstance(v, SecretEnv)
+        ]
 
     @property
     def effective_failover(self) -> Failover:
@@ -286,8 +387,14 @@ class ServiceSpec(_Model):
 class ApplicationSpec(_Model):
     routing: Routing = Routing.KUBERNETES
     ingress: IngressKind = IngressKind.ALB
-    dns: Literal["latency", "weighted"] = "latency"
+    #: Route 53 policy for the internet-facing name: geoproximity (default: closest healthy
+    #: ALB; Local Zones by LocalZoneGroup), weighted, or failover (edge ALBs primary, the
+    #: Region ALB secondary); "latency" cannot deploy -- one latency record per Region, and
+    #: every ALB is in the parent Region -- and is rejected with a fix
+    dns: Literal["geoproximity", "weighted", "failover", "latency"] = "geoproximity"
     domain: str | None = Field(default=None, pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")
+    #: HTTPS on internet-facing ALBs
+    tls: Tls | None = None
     services: list[ServiceSpec] = Field(min_length=1, max_length=MAX_SERVICES)
 
 

@@ -106,6 +106,10 @@ def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]
                 if value is not None:
                     out.append(doc.problem((*p, field), f"'{field}' applies only to Outpost zones",
                                            "remove it, or set type: outpost"))
+        if z.customer_owned_ipv4_pool is not None and ztype is not ZoneType.OUTPOST:
+            out.append(doc.problem((*p, "customerOwnedIpv4Pool"),
+                                   "'customerOwnedIpv4Pool' applies only to Outpost zones",
+                                   "remove it; customer-owned IP pools exist only on Outposts"))
         if z.carrier_ip is not None and ztype is not ZoneType.WAVELENGTH:
             out.append(doc.problem((*p, "carrierIp"), "'carrierIp' applies only to Wavelength Zones",
                                    "remove it; Carrier IPs exist only in Wavelength Zones"))
@@ -188,10 +192,29 @@ def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]
     return out, types
 
 
-def _application_problems(app: Application, doc: Document, types: dict[str, ZoneType]) -> list[Problem]:
+def _application_problems(
+    app: Application, doc: Document, types: dict[str, ZoneType], region: str
+) -> list[Problem]:
     out: list[Problem] = []
     svc = app.spec.services
     names = Counter(s.name for s in svc)
+    if app.spec.dns == "latency":
+        out.append(doc.problem(("spec", "dns"),
+                               "Route 53 allows one latency record per AWS Region for a name, and every ALB of the "
+                               "plan is in the parent Region: the latency record set cannot be created",
+                               "use dns: geoproximity (default: closest healthy ALB), weighted or failover"))
+    tls = app.spec.tls
+    if tls is not None and tls.certificate_arn is None and tls.host is None:
+        out.append(doc.problem(("spec", "tls"), "'tls' needs 'certificateArn' or 'host' (ACM discovery by host)",
+                               "add certificateArn: arn:aws:acm:<region>:<account>:certificate/<id>, or host: "
+                               "shop.example.com"))
+    if tls is not None and tls.certificate_arn is not None:
+        arn_region = tls.certificate_arn.split(":")[3]
+        if arn_region != region:
+            out.append(doc.problem(("spec", "tls", "certificateArn"),
+                                   f"the certificate is in Region {arn_region}; an ALB uses ACM certificates of its "
+                                   f"own Region ({region})",
+                                   f"request or import the certificate in {region}"))
     has_edge = any(t in EDGE_TYPES for t in types.values())
     for i, s in enumerate(svc):
         p = ("spec", "services", i)
@@ -230,6 +253,15 @@ def _application_problems(app: Application, doc: Document, types: dict[str, Zone
         if s.expose is not None and app.spec.ingress.value == "none":
             out.append(doc.problem((*p, "expose"), "'expose' needs an ingress, and spec.ingress is 'none'",
                                    "set spec.ingress: alb, or remove 'expose'"))
+        for var, ref in s.secret_refs:
+            if ref.name == "consul-ent-license":
+                out.append(doc.problem((*p, "env", var), "Secret 'consul-ent-license' holds the Consul licence",
+                                       "name an application Secret of your own"))
+        if s.storage is not None and s.placement is not Placement.REGION:
+            out.append(doc.problem((*p, "storage"),
+                                   "'storage' applies to services that run only in the Region: a copy per edge "
+                                   "zone would be one independent database per zone",
+                                   "set placement: region, or remove 'storage'"))
         if s.region_replicas is not None and not s.has_region_copy:
             out.append(doc.problem((*p, "regionReplicas"), "regionReplicas set, but the service has no Region copy",
                                    "remove regionReplicas, or set placement to edge-and-region/region"))
@@ -248,6 +280,6 @@ def validate_semantics(spec: object) -> None:
             msg = f"Application {app.metadata.name!r} is defined twice (first in {first.file}:{first.line})"
             problems.append(doc.problem(("metadata", "name"), msg, "give each Application a unique name"))
         app_names.setdefault(app.metadata.name, doc)
-        problems.extend(_application_problems(app, doc, types))
+        problems.extend(_application_problems(app, doc, types, spec.topology.spec.region))
     if problems:
         raise InputError(problems)

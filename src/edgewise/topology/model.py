@@ -75,6 +75,8 @@ class Zone:
     #: Local Zones in a VPC edgewise creates: the zone's public subnet (route to the
     #: internet gateway) that holds its internet-facing ALB; None everywhere else
     public_cidr: str | None = None
+    #: Outposts: customer-owned IP pool for internet-facing ALBs (None: ALBs are internal)
+    coip_pool: str | None = None
 
     @property
     def is_edge(self) -> bool:
@@ -311,6 +313,7 @@ def build_topology(spec: Spec) -> Topology:
             outpost_arn=z.outpost_arn,
             parent_zone=z.parent_zone,
             public_cidr=lz_public.get(z.name),
+            coip_pool=z.customer_owned_ipv4_pool,
         ))
     return Topology(
         name=spec.topology.metadata.name,

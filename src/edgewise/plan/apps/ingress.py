@@ -25,7 +25,7 @@ from ...yamlout import dump
 from .names import REGION_SITE, public_subnet_name, subnet_name
 from .workloads import PART_OF_LABEL
 
-__all__ = ["IngressSite", "dns_template", "ingress", "ingress_subnets"]
+__all__ = ["IngressSite", "dns_sites", "dns_template", "ingress", "ingress_scheme", "ingress_subnets"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,25 @@ def ingress_subnets(topology: Topology, zone: Zone | None) -> tuple[str, ...]:
     return tuple(public_subnet_name(topology, az) for az in azs)
 
 
+#: AWS Load Balancer Controller annotations (https://kubernetes-sigs.github.io/
+#: aws-load-balancer-controller/latest/guide/ingress/annotations/)
+COIP_ANNOTATION = "alb.ingress.kubernetes.io/customer-owned-ipv4-pool"
+SCHEME_ANNOTATION = "alb.ingress.kubernetes.io/scheme"
+
+
+def ingress_scheme(zone: Zone | None) -> str:
+    """``internet-facing``, except on an Outpost without a customer-owned IP pool.
+
+    An internet-facing ALB on an Outpost takes its addresses from the Outpost's
+    customer-owned IP pool (``customer-owned-ipv4-pool`` annotation, AWS Load Balancer
+    Controller; "Application Load Balancers on AWS Outposts", ELB user guide): without
+    one it has no address the local network or the internet can reach, so it is internal.
+    """
+    if zone is not None and zone.kind is ZoneType.OUTPOST and zone.coip_pool is None:
+        return "internal"
+    return "internet-facing"
+
+
 def ingress(
     topology: Topology,
     app: Application,
@@ -61,17 +80,30 @@ def ingress(
 ) -> dict[str, Any]:
     """One Ingress (= one ALB) for ``site``; ``backends`` are (service, Service name) pairs."""
     subnets = ingress_subnets(topology, site.zone)
+    scheme = ingress_scheme(site.zone)
     annotations = {
         "alb.ingress.kubernetes.io/load-balancer-name": site.load_balancer,
-        "alb.ingress.kubernetes.io/scheme": "internet-facing",
+        SCHEME_ANNOTATION: scheme,
         "alb.ingress.kubernetes.io/subnets": ", ".join(subnets),
         "alb.ingress.kubernetes.io/target-type": "ip",
     }
+    if site.zone is not None and site.zone.coip_pool is not None:
+        annotations[COIP_ANNOTATION] = site.zone.coip_pool
     first = backends[0][0]
     health = first.health_path or (first.expose.path if first.expose else "/")
     annotations["alb.ingress.kubernetes.io/healthcheck-path"] = health
+    tls = app.spec.tls
+    if tls is not None and scheme == "internet-facing":
+        # HTTPS listener with the certificate (or ACM discovery by the rules' host), and the
+        # HTTP listener only redirects (ssl-redirect; .../guide/ingress/cert_discovery/)
+        annotations["alb.ingress.kubernetes.io/listen-ports"] = '[{"HTTP": 80}, {"HTTPS": 443}]'
+        annotations["alb.ingress.kubernetes.io/ssl-redirect"] = "443"
+        if tls.certificate_arn:
+            annotations["alb.ingress.kubernetes.io/certificate-arn"] = tls.certificate_arn
     paths = []
-    for svc, name in backends:
+    # longest path first: the controller turns the paths into listener rules in order, and
+    # "/" first would also take "/api"
+    for svc, name in sorted(backends, key=lambda b: -len(b[0].expose.path if b[0].expose else "")):
         assert svc.expose is not None
         paths.append(
             {
@@ -82,6 +114,12 @@ def ingress(
                 },
             }
         )
+    rule: dict[str, Any] = {"http": {"paths": paths}}
+    spec: dict[str, Any] = {"ingressClassName": "alb"}
+    if tls is not None and tls.host and scheme == "internet-facing":
+        rule = {"host": tls.host, **rule}
+        spec["tls"] = [{"hosts": [tls.host]}]
+    spec["rules"] = [rule]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
@@ -91,7 +129,7 @@ def ingress(
             "labels": {PART_OF_LABEL: app.metadata.name},
             "annotations": dict(sorted(annotations.items())),
         },
-        "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": paths}}]},
+        "spec": spec,
     }
 
 
@@ -100,29 +138,61 @@ def _logical(site: str) -> str:
     return "".join(p[:1].upper() + p[1:] for p in parts if p)
 
 
+def _alias(key: str, health: bool = True) -> dict[str, Any]:
+    return {
+        "DNSName": {"Ref": f"AlbDnsName{key}"},
+        "HostedZoneId": {"Ref": f"AlbHostedZoneId{key}"},
+        "EvaluateTargetHealth": health,
+    }
+
+
+def _geo_location(topology: Topology, zone: Zone | None) -> dict[str, Any]:
+    if zone is None:
+        return {"AWSRegion": topology.region}
+    if zone.kind is ZoneType.LOCAL and zone.group:
+        return {"LocalZoneGroup": zone.group}
+    return {"Coordinates": {"Latitude": f"{zone.lat:.2f}", "Longitude": f"{zone.lon:.2f}"}}
+
+
 def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSite]) -> str:
     """CloudFormation for the Route 53 alias records over the per-site ALBs.
 
     ALB DNS names and canonical hosted zone IDs are known only after the AWS Load Balancer
     Controller created the ALBs, so they are parameters (``kubectl get ingress -A`` shows
-    the DNS names). Latency records key on the parent Region; weighted records spread users
-    evenly; both evaluate ALB health so a zone whose exposed copy is down drops out.
+    the DNS names).
+
+    * Internet users (Region, Local Zone and Outpost ALBs with a customer-owned pool):
+      ``geoproximity`` -- each ALB keyed by where it is: the Region ALB by ``AWSRegion``, a
+      Local Zone ALB by its ``LocalZoneGroup``, an Outpost ALB by its coordinates (Route 53
+      developer guide, "Geoproximity routing"); ``weighted`` -- one weighted alias per ALB;
+      or ``failover`` -- PRIMARY is a weighted set of the edge ALBs under ``edge.<name>``,
+      SECONDARY the Region ALB. Every alias
+      evaluates target health (an ALB with no healthy target drops out; Route 53
+      developer guide, "Evaluate target health"). Latency records are not used: a name
+      can have one latency record per AWS Region, and every ALB is in the parent Region.
+    * Wavelength ALBs have carrier IPs that only that carrier's subscribers reach: each
+      gets its own carrier-facing name, never the internet name. Clients find it through
+      the carrier's edge discovery API (seed 001).
+    * Internal ALBs (an Outpost with no customer-owned IP pool) get no public record.
     """
     name = app.metadata.name
     params: dict[str, Any] = {
         "HostedZoneId": {
             "Type": "AWS::Route53::HostedZone::Id",
-            "Description": "Route 53 hosted zone that holds the record",
+            "Description": "Route 53 hosted zone that holds the records",
         },
         "RecordName": {
             "Type": "String",
-            "Description": "DNS name users resolve (in the hosted zone)",
+            "Description": "DNS name internet users resolve (in the hosted zone)",
         },
     }
     if app.spec.domain:
         params["RecordName"]["Default"] = app.spec.domain
     resources: dict[str, Any] = {}
-    for s in sites:
+    outputs: dict[str, Any] = {"RecordName": {"Value": {"Ref": "RecordName"}}}
+    public = [s for s in sites if ingress_scheme(s.zone) == "internet-facing" and not is_wavelength(s.zone)]
+    carrier = [s for s in sites if is_wavelength(s.zone)]
+    for s in [*public, *carrier]:
         key = _logical(s.site)
         params[f"AlbDnsName{key}"] = {
             "Type": "String",
@@ -133,31 +203,94 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
             "Type": "String",
             "Description": f"Canonical hosted zone ID of ALB {s.load_balancer}",
         }
-        props: dict[str, Any] = {
+    region = [s for s in public if s.zone is None]
+    edge = [s for s in public if s.zone is not None]
+    failover = app.spec.dns == "failover" and region and edge
+
+    def record(key: str, props: dict[str, Any]) -> None:
+        resources[key] = {"Type": "AWS::Route53::RecordSet", "Properties": props}
+
+    if failover:
+        edge_name = {"Fn::Sub": "edge.${RecordName}"}
+        for s in edge:
+            key = _logical(s.site)
+            record(f"EdgeRecord{key}", {
+                "HostedZoneId": {"Ref": "HostedZoneId"},
+                "Name": edge_name,
+                "Type": "A",
+                "SetIdentifier": s.site,
+                "Weight": 100,
+                "AliasTarget": _alias(key),
+            })
+        record("RecordPrimary", {
             "HostedZoneId": {"Ref": "HostedZoneId"},
             "Name": {"Ref": "RecordName"},
             "Type": "A",
-            "SetIdentifier": s.site,
+            "SetIdentifier": "edge",
+            "Failover": "PRIMARY",
             "AliasTarget": {
-                "DNSName": {"Ref": f"AlbDnsName{key}"},
-                "HostedZoneId": {"Ref": f"AlbHostedZoneId{key}"},
+                "DNSName": edge_name,
+                "HostedZoneId": {"Ref": "HostedZoneId"},
                 "EvaluateTargetHealth": True,
             },
+        })
+        resources["RecordPrimary"]["DependsOn"] = [f"EdgeRecord{_logical(s.site)}" for s in edge]
+        key = _logical(region[0].site)
+        record("RecordSecondary", {
+            "HostedZoneId": {"Ref": "HostedZoneId"},
+            "Name": {"Ref": "RecordName"},
+            "Type": "A",
+            "SetIdentifier": "region",
+            "Failover": "SECONDARY",
+            "AliasTarget": _alias(key),
+        })
+    else:
+        for s in public:
+            key = _logical(s.site)
+            props: dict[str, Any] = {
+                "HostedZoneId": {"Ref": "HostedZoneId"},
+                "Name": {"Ref": "RecordName"},
+                "Type": "A",
+                "SetIdentifier": s.site,
+            }
+            if app.spec.dns == "geoproximity":
+                props["GeoProximityLocation"] = _geo_location(topology, s.zone)
+            else:
+                props["Weight"] = 100
+            props["AliasTarget"] = _alias(key)
+            record(f"Record{key}", props)
+    for s in carrier:
+        key = _logical(s.site)
+        assert s.zone is not None
+        params[f"CarrierRecordName{key}"] = {
+            "Type": "String",
+            "Description": f"carrier-facing DNS name of the {s.zone.name} ALB (reachable only from "
+            f"the carrier's network{' of ' + s.zone.carrier if s.zone.carrier else ''})",
         }
-        if app.spec.dns == "weighted":
-            props["Weight"] = 100
-        else:
-            props["Region"] = topology.region
-        resources[f"Record{key}"] = {"Type": "AWS::Route53::RecordSet", "Properties": props}
+        if app.spec.domain:
+            params[f"CarrierRecordName{key}"]["Default"] = f"{s.zone.slug}.carrier.{app.spec.domain}"
+        record(f"CarrierRecord{key}", {
+            "HostedZoneId": {"Ref": "HostedZoneId"},
+            "Name": {"Ref": f"CarrierRecordName{key}"},
+            "Type": "A",
+            "AliasTarget": _alias(key),
+        })
+        outputs[f"CarrierRecordName{key}"] = {"Value": {"Ref": f"CarrierRecordName{key}"}}
+    policy = "failover" if failover else ("geoproximity" if app.spec.dns == "geoproximity" else "weighted")
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": f"Route 53 {app.spec.dns} records for application {name} over its "
-        "per-zone ALBs",
+        "Description": f"Route 53 {policy} records for application {name} over its per-zone "
+        "ALBs" + ("; one carrier-facing name per Wavelength Zone" if carrier else ""),
         "Parameters": params,
         "Resources": resources,
-        "Outputs": {"RecordName": {"Value": {"Ref": "RecordName"}}},
+        "Outputs": outputs,
     }
     return dump(template)
+
+
+def dns_sites(sites: Sequence[IngressSite]) -> list[IngressSite]:
+    """Sites that get a Route 53 record (every ALB but the internal ones)."""
+    return [s for s in sites if ingress_scheme(s.zone) == "internet-facing"]
 
 
 def site_kind(zone: Zone | None) -> str:

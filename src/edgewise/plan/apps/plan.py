@@ -31,11 +31,14 @@ from typing import Any
 
 from ...errors import InputError, Problem
 from ...spec import Application, Failover, Routing, ServiceSpec, ZoneType
+from ...spec.credentials import looks_like_credential
 from ...topology import Topology, Zone
 from ...yamlout import dump
 from .. import labels as L
 from ..artifacts import Artifact
-from .ingress import IngressSite, dns_template, ingress, ingress_subnets, site_kind
+from ..cluster.addons import STORAGE_CLASS_NAME
+from .ingress import IngressSite, dns_sites, dns_template, ingress, ingress_scheme, ingress_subnets, site_kind
+from .install import consul_values, istiod_values
 from .model import AppPlan, CallRoute, ServiceCopy, SitePlan
 from .names import REGION_SITE, alb_name, consul_name, label_value, region_namespace, zone_namespace
 from .workloads import (
@@ -49,6 +52,7 @@ from .workloads import (
     region_replicas,
     service,
     service_account,
+    statefulset,
 )
 
 CALLS_ANNOTATION = "edgewise.dev/calls"
@@ -295,19 +299,38 @@ class _Builder:
             annotations = self.consul_annotations(site, svc)
             sa = self.consul_service_name(svc, site)  # consul-k8s: SA name == service name
             docs.append(service_account(self.name, sa, ns))
-        docs.append(
-            deployment(
-                self.t,
-                self.name,
-                svc,
-                ns,
-                zone,
-                name=svc.name,
-                replicas=replicas,
-                annotations=annotations,
-                service_account=sa,
+        mesh_token = self.routing in CONSUL
+        if svc.storage is not None and not site.is_edge:
+            # gp2: the one EBS type every zone type offers (Wavelength and Outposts: gp2 only)
+            docs.append(
+                statefulset(
+                    self.t,
+                    self.name,
+                    svc,
+                    ns,
+                    name=svc.name,
+                    replicas=replicas,
+                    storage_class=STORAGE_CLASS_NAME,
+                    annotations=annotations,
+                    service_account=sa,
+                    mesh_token=mesh_token,
+                )
             )
-        )
+        else:
+            docs.append(
+                deployment(
+                    self.t,
+                    self.name,
+                    svc,
+                    ns,
+                    zone,
+                    name=svc.name,
+                    replicas=replicas,
+                    annotations=annotations,
+                    service_account=sa,
+                    mesh_token=mesh_token,
+                )
+            )
         if replicas > 1:
             docs.append(pdb(self.name, svc, ns, zone, name=svc.name))
         out = [ServiceCopy(svc.name, ns, svc.name, replicas)]
@@ -446,33 +469,6 @@ class _Builder:
                     },
                 )
 
-    def consul_values(self) -> str:
-        """Helm values for consul-k8s: servers and control plane in the Region only."""
-        region_nodes = sum(z.node_group.desired for z in self.t.region_zones if z.node_group)
-        region_selector = f"{L.ROLE_LABEL}: region\n"
-        values: dict[str, Any] = {"global": {"name": "consul"}}
-        if self.routing is Routing.CONSUL_ENTERPRISE:
-            values["global"]["enableConsulNamespaces"] = True
-            values["global"]["enterpriseLicense"] = {
-                "secretName": "consul-ent-license",
-                "secretKey": "key",
-            }
-        values["server"] = {
-            "replicas": 3 if region_nodes >= 3 else 1,
-            "nodeSelector": region_selector,
-        }
-        inject: dict[str, Any] = {
-            "enabled": True,
-            "default": False,
-            "nodeSelector": region_selector,
-        }
-        if self.routing is Routing.CONSUL_ENTERPRISE:
-            # Consul namespaces mirror Kubernetes namespaces (no prefix): the resolvers'
-            # namespace fields name Kubernetes namespaces as they are
-            inject["consulNamespaces"] = {"mirroringK8S": True}
-        values["connectInject"] = inject
-        return dump(values)
-
     # -- Istio ----------------------------------------------------------------------------
     def destination_rule(self, site: _Site, svc: ServiceSpec) -> dict[str, Any]:
         policy: dict[str, Any] = {}
@@ -546,17 +542,17 @@ class _Builder:
             )
         elif r is Routing.CONSUL_ENTERPRISE:
             self.notes.append(
-                "routing 'consul-enterprise' needs Consul Enterprise with namespaces; install "
-                "consul-k8s "
-                f"with apps/{self.name}/consul-values.yaml (namespace mirroring, license secret "
-                "'consul-ent-license' in the consul namespace)"
+                "routing 'consul-enterprise' needs Consul Enterprise with namespaces: the RUNBOOK "
+                f"installs consul-k8s with apps/{self.name}/consul-values.yaml (namespace "
+                "mirroring, ACLs, TLS, gossip encryption; licence Secret 'consul-ent-license' in "
+                "the consul namespace from $CONSUL_LICENSE_FILE)"
             )
         elif r is Routing.CONSUL:
             self.notes.append(
                 "routing 'consul' (CE): each edge copy is a Consul service named "
                 "<service>-<zone>, whose "
-                "resolver fails over to the Region copy <service>; install consul-k8s with "
-                f"apps/{self.name}/consul-values.yaml"
+                "resolver fails over to the Region copy <service>; the RUNBOOK installs consul-k8s "
+                f"with apps/{self.name}/consul-values.yaml"
             )
         elif r is Routing.ISTIO:
             self.notes.append(
@@ -586,21 +582,39 @@ class _Builder:
                 )
             if ZoneType.WAVELENGTH in kinds:
                 self.notes.append(
-                    "Wavelength ALBs get carrier IPs: reachable only from that carrier's "
-                    "network, so "
-                    "internet users resolving the shared record must not land there"
+                    "Wavelength ALBs get carrier IPs, reachable only from that carrier's network: "
+                    "each gets its own carrier-facing name in dns.cfn.yaml (CarrierRecordName<zone>), "
+                    "never the internet name; 5G clients find the zone's name through the carrier's "
+                    "edge discovery API"
                 )
-            if ZoneType.OUTPOST in kinds:
+            internal = [
+                s.zone.name for s in self.edge_sites
+                if s.zone is not None and ingress_scheme(s.zone) == "internal"
+            ]
+            if internal:
                 self.notes.append(
-                    "an internet-facing ALB on an Outpost needs a customer-owned IP pool: add "
-                    "alb.ingress.kubernetes.io/customer-owned-ipv4-pool to the Outpost Ingresses"
+                    "the ALBs on Outposts without customerOwnedIpv4Pool are internal (reachable "
+                    f"from the VPC and over its local gateway only): {', '.join(internal)}; give "
+                    "the zone customerOwnedIpv4Pool: ipv4pool-coip-... for an internet-facing ALB"
                 )
-            if self.app.spec.dns == "latency" and self.edge_sites:
+            if self.app.spec.tls is None:
                 self.notes.append(
-                    "Route 53 latency records key on the AWS Region, and all ALBs are in one "
-                    "Region: "
-                    "health still removes a failed zone, but latency data cannot rank edge zones"
+                    "the internet-facing ALBs serve plain HTTP: add spec.tls (certificateArn, or "
+                    "host for ACM discovery) for HTTPS with an HTTP to HTTPS redirect"
                 )
+        self.credential_notes()
+
+    def credential_notes(self) -> None:
+        for svc in self.services:
+            for var, value in sorted(svc.env.items()):
+                if isinstance(value, str):
+                    why = looks_like_credential(var, value)
+                    if why:
+                        self.notes.append(
+                            f"WARNING: service {svc.name}: env {var} {why}; it is written verbatim "
+                            "into the Deployment. Put it in a Secret and reference it with "
+                            "{valueFrom: {secretKeyRef: {name: ..., key: ...}}}"
+                        )
 
     def alb_subnet_note(self, kinds: set[ZoneType]) -> str:
         """How the ALB subnet annotations name subnets, for the kinds of edge sites there are."""
@@ -640,8 +654,12 @@ class _Builder:
             )
         )
         if self.routing in CONSUL:
-            artifacts.append(Artifact(f"{base}/consul-values.yaml", text=self.consul_values()))
-        if ingress_sites:
+            artifacts.append(
+                Artifact(f"{base}/consul-values.yaml", text=dump(consul_values(self.t, self.routing)))
+            )
+        elif self.routing is Routing.ISTIO:
+            artifacts.append(Artifact(f"{base}/istiod-values.yaml", text=dump(istiod_values())))
+        if dns_sites(ingress_sites):
             artifacts.append(
                 Artifact(f"{base}/dns.cfn.yaml", text=dns_template(self.t, self.app, ingress_sites))
             )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...spec import ServiceSpec, ZoneType
+from ...spec import SecretEnv, ServiceSpec, ZoneType
 from ...topology import Topology, Zone
 from .. import endpoints as E
 from .. import labels as L
@@ -40,6 +40,7 @@ __all__ = [
     "selector",
     "service",
     "service_account",
+    "statefulset",
 ]
 
 NAME_LABEL = "app.kubernetes.io/name"
@@ -51,7 +52,13 @@ PORT_NAME = "app"
 
 
 def region_replicas(svc: ServiceSpec) -> int:
-    """Region copies serve the Region's own users and every zone's failover: at least 2."""
+    """Region copies serve the Region's own users and every zone's failover: at least 2.
+
+    A service that keeps data (``storage``) runs exactly as many pods as the spec says:
+    each has its own volume, so extra replicas are extra stores, not extra capacity.
+    """
+    if svc.storage is not None:
+        return svc.region_replicas or svc.replicas
     return svc.region_replicas or max(svc.replicas, 2)
 
 
@@ -166,34 +173,90 @@ def _probe(svc: ServiceSpec) -> dict[str, Any]:
     return probe
 
 
-def deployment(
+def memory_limit(svc: ServiceSpec) -> str:
+    """The container's memory limit: given, or twice the request (same unit)."""
+    if svc.resources.memory_limit:
+        return svc.resources.memory_limit
+    req = svc.resources.memory
+    digits = req.rstrip("KMGi")
+    return f"{int(digits) * 2}{req[len(digits):]}"
+
+
+def _env(svc: ServiceSpec) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for k, v in sorted(svc.env.items()):
+        if isinstance(v, SecretEnv):
+            ref = v.value_from.secret_key_ref
+            out.append({"name": k, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+        else:
+            out.append({"name": k, "value": v})
+    return out
+
+
+def pod_security_context(svc: ServiceSpec) -> dict[str, Any]:
+    """Restricted by default (Pod Security Standards "restricted"): non-root, RuntimeDefault
+    seccomp. ``securityContext`` in the spec overrides for images that need otherwise."""
+    sec = svc.security_context
+    ctx: dict[str, Any] = {}
+    if sec.run_as_user is not None:
+        ctx["runAsUser"] = sec.run_as_user
+    if sec.run_as_group is not None:
+        ctx["runAsGroup"] = sec.run_as_group
+    if sec.fs_group is not None:
+        ctx["fsGroup"] = sec.fs_group
+    ctx["runAsNonRoot"] = sec.run_as_user != 0
+    ctx["seccompProfile"] = {"type": "RuntimeDefault"}
+    return ctx
+
+
+def container_security_context(svc: ServiceSpec) -> dict[str, Any]:
+    sec = svc.security_context
+    caps: dict[str, Any] = {"drop": ["ALL"]}
+    if sec.add_capabilities:
+        caps["add"] = sorted(set(sec.add_capabilities))
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": caps,
+        "readOnlyRootFilesystem": sec.read_only_root_filesystem,
+    }
+
+
+def _pod_template(
     topology: Topology,
     app: str,
     svc: ServiceSpec,
-    ns: str,
     zone: Zone | None,
+    match: dict[str, str],
+    annotations: dict[str, str] | None,
+    service_account: str | None,
     *,
-    name: str,
-    replicas: int,
-    annotations: dict[str, str] | None = None,
-    service_account: str | None = None,
+    mesh_token: bool,
+    volume: str | None = None,
 ) -> dict[str, Any]:
-    """One copy of ``svc``: in edge zone ``zone``, or in the Region when ``zone`` is None."""
-    match = _match_labels(app, svc, zone)
     container: dict[str, Any] = {
         "name": svc.name,
         "image": svc.image,
         "ports": [{"name": PORT_NAME, "containerPort": svc.port, "protocol": "TCP"}],
     }
     if svc.env:
-        container["env"] = [{"name": k, "value": v} for k, v in sorted(svc.env.items())]
+        container["env"] = _env(svc)
     container["resources"] = {
-        "requests": {"cpu": svc.resources.cpu, "memory": svc.resources.memory}
+        "requests": {"cpu": svc.resources.cpu, "memory": svc.resources.memory},
+        "limits": {"memory": memory_limit(svc)},
     }
     container["readinessProbe"] = _probe(svc)
+    container["securityContext"] = container_security_context(svc)
+    if volume is not None and svc.storage is not None:
+        container["volumeMounts"] = [{"name": volume, "mountPath": svc.storage.mount_path}]
     pod_spec: dict[str, Any] = {}
     if service_account:
         pod_spec["serviceAccountName"] = service_account
+    # The token is mounted only where something in the pod calls the Kubernetes API: the
+    # spec says so (apiAccess), or the Consul sidecar logs in to Consul's Kubernetes auth
+    # method with it (consul login -bearer-token-file=/var/run/secrets/kubernetes.io/
+    # serviceaccount/token, https://github.com/hashicorp/consul-k8s/issues/131).
+    pod_spec["automountServiceAccountToken"] = svc.security_context.api_access or mesh_token
+    pod_spec["securityContext"] = pod_security_context(svc)
     pod_spec["affinity"] = _affinity(topology, zone)
     tolerations = _tolerations(topology, zone)
     if tolerations:
@@ -205,6 +268,27 @@ def deployment(
     template_meta: dict[str, Any] = {"labels": pod_labels(app, svc, zone)}
     if annotations:
         template_meta["annotations"] = dict(annotations)
+    return {"metadata": template_meta, "spec": pod_spec}
+
+
+def deployment(
+    topology: Topology,
+    app: str,
+    svc: ServiceSpec,
+    ns: str,
+    zone: Zone | None,
+    *,
+    name: str,
+    replicas: int,
+    annotations: dict[str, str] | None = None,
+    service_account: str | None = None,
+    mesh_token: bool = False,
+) -> dict[str, Any]:
+    """One copy of ``svc``: in edge zone ``zone``, or in the Region when ``zone`` is None."""
+    match = _match_labels(app, svc, zone)
+    template = _pod_template(
+        topology, app, svc, zone, match, annotations, service_account, mesh_token=mesh_token
+    )
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -212,7 +296,58 @@ def deployment(
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": match},
-            "template": {"metadata": template_meta, "spec": pod_spec},
+            "template": template,
+        },
+    }
+
+
+DATA_VOLUME = "data"
+
+
+def statefulset(
+    topology: Topology,
+    app: str,
+    svc: ServiceSpec,
+    ns: str,
+    *,
+    name: str,
+    replicas: int,
+    storage_class: str,
+    annotations: dict[str, str] | None = None,
+    service_account: str | None = None,
+    mesh_token: bool = False,
+) -> dict[str, Any]:
+    """A Region service that keeps data: one PersistentVolumeClaim per pod.
+
+    Each pod keeps its own volume across restarts and rescheduling (a Deployment's
+    replicas would be independent empty stores behind one Service). The volumes are EBS
+    volumes, bound in the AZ the pod is first scheduled to (WaitForFirstConsumer).
+    """
+    assert svc.storage is not None
+    match = _match_labels(app, svc, None)
+    template = _pod_template(
+        topology, app, svc, None, match, annotations, service_account,
+        mesh_token=mesh_token, volume=DATA_VOLUME,
+    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": _meta(name, ns, pod_labels(app, svc, None)),
+        "spec": {
+            "serviceName": name,
+            "replicas": replicas,
+            "selector": {"matchLabels": match},
+            "template": template,
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": DATA_VOLUME},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "storageClassName": storage_class,
+                        "resources": {"requests": {"storage": svc.storage.size}},
+                    },
+                }
+            ],
         },
     }
 

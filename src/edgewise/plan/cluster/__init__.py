@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from ...topology import Topology
 from ..artifacts import Artifact
+from ..steps import RunbookStep
 from .addons import addon_artifacts
 from .controller import controller_artifact
 from .eksctl import eksctl_artifact
@@ -31,10 +32,17 @@ from .wavelength import wavelength_artifact
 __all__ = ["plan_cluster"]
 
 
-def plan_cluster(topology: Topology, app_names: Sequence[str] = (), *, controller: bool = False) -> list[Artifact]:
+def plan_cluster(
+    topology: Topology,
+    app_names: Sequence[str] = (),
+    app_steps: Sequence[RunbookStep] = (),
+    *,
+    controller: bool = False,
+) -> list[Artifact]:
     """All cluster files for ``topology``, sorted by path.
 
     ``app_names`` are the applications the RUNBOOK applies (``kubectl apply -k apps/<app>``);
+    ``app_steps`` what they need first (mesh install, Secrets), from the application plan;
     ``controller``: an application routes with ``kubernetes``, so the edgewise controller
     keeps its edge zones' endpoints (and fails them over to the Region).
     """
@@ -45,5 +53,5 @@ def plan_cluster(topology: Topology, app_names: Sequence[str] = (), *, controlle
     out += addon_artifacts(topology)
     if controller:
         out.append(controller_artifact(topology))
-    out += runbook_artifacts(topology, app_names, controller=controller)
+    out += runbook_artifacts(topology, app_names, app_steps, controller=controller)
     return sorted(out, key=lambda a: a.path)

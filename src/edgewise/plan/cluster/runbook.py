@@ -15,6 +15,7 @@ from ...spec import EndpointAccess, ZoneType
 from ...topology import Topology
 from ..artifacts import Artifact
 from ..labels import K8S_ZONE_LABEL, REGION_NODE_LABEL, ROLE_LABEL, ZONE_LABEL
+from ..steps import RunbookStep
 from .addons import COREDNS_PATCH_PATH, LBC_VALUES_PATH, NTH_VALUES_PATH, STORAGE_CLASS_PATH
 from .eksctl import eksctl_env_refs, eksctl_zones
 from .names import (
@@ -383,7 +384,11 @@ def _controller(d: _Doc) -> None:
     )
 
 
-def _apps(d: _Doc, app_names: Sequence[str]) -> None:
+def _apps(d: _Doc, app_names: Sequence[str], app_steps: Sequence[RunbookStep] = ()) -> None:
+    # what the applications need first (mesh install, Secrets), from the application plan
+    for step in app_steps:
+        d.section(step.key, step.title, *step.text)
+        d.code(*step.commands)
     if app_names:
         d.section("apps", "Apply the applications")
         d.code(*[f"kubectl apply -k apps/{a}" for a in app_names])
@@ -459,7 +464,13 @@ def _cleanup(d: _Doc, app_names: Sequence[str]) -> None:
     d.code(*cmds)
 
 
-def runbook(topology: Topology, app_names: Sequence[str] = (), *, controller: bool = False) -> Runbook:
+def runbook(
+    topology: Topology,
+    app_names: Sequence[str] = (),
+    app_steps: Sequence[RunbookStep] = (),
+    *,
+    controller: bool = False,
+) -> Runbook:
     """The RUNBOOK's steps; ``RUNBOOK.md`` renders them and ``edgewise apply`` runs them."""
     d = _Doc(topology)
     _intro(d)
@@ -471,18 +482,29 @@ def runbook(topology: Topology, app_names: Sequence[str] = (), *, controller: bo
     _addons(d)
     if controller:
         _controller(d)
-    _apps(d, app_names)
+    _apps(d, app_names, app_steps)
     _verify(d)
     _cleanup(d, app_names)
     return Runbook(d.title, d.preamble, d.steps)
 
 
-def runbook_text(topology: Topology, app_names: Sequence[str] = (), *, controller: bool = False) -> str:
-    return runbook(topology, app_names, controller=controller).render()
+def runbook_text(
+    topology: Topology,
+    app_names: Sequence[str] = (),
+    app_steps: Sequence[RunbookStep] = (),
+    *,
+    controller: bool = False,
+) -> str:
+    return runbook(topology, app_names, app_steps, controller=controller).render()
 
 
-def runbook_artifacts(topology: Topology, app_names: Sequence[str] = (), *,
-                      controller: bool = False) -> list[Artifact]:
+def runbook_artifacts(
+    topology: Topology,
+    app_names: Sequence[str] = (),
+    app_steps: Sequence[RunbookStep] = (),
+    *,
+    controller: bool = False,
+) -> list[Artifact]:
     """``RUNBOOK.md`` for people and ``runbook.json`` for ``edgewise apply``, from the same steps."""
-    rb = runbook(topology, app_names, controller=controller)
+    rb = runbook(topology, app_names, app_steps, controller=controller)
     return [Artifact(RUNBOOK_PATH, text=rb.render()), Artifact(RUNBOOK_JSON_PATH, text=runbook_to_json(rb))]

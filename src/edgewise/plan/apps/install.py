@@ -1,0 +1,205 @@
+"""What the cluster needs before an application's ``kubectl apply -k`` works: the mesh
+(consul-k8s or Istio, pinned versions) and the Secrets its env values reference.
+
+Sources:
+
+* consul-k8s Helm values and Enterprise install: https://developer.hashicorp.com/consul/
+  docs/k8s/helm and https://developer.hashicorp.com/consul/docs/k8s/deployment-configurations/
+  consul-enterprise (licence Secret ``consul-ent-license``/``key``, ``global.image`` an
+  ``-ent`` tag, ``global.enterpriseLicense``);
+* version pairing: https://developer.hashicorp.com/consul/docs/k8s/compatibility (Consul
+  1.21.x <-> consul-k8s 1.8.x, Kubernetes 1.30-1.34);
+* Istio with Helm: https://istio.io/latest/docs/setup/install/helm/ (``base`` holds the
+  CRDs and goes first, then ``istiod``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ...spec import Application, Routing
+from ...topology import Topology
+from ...yamlout import dump
+from .. import labels as L
+from ..cluster.addons import STORAGE_CLASS_NAME
+from ..steps import RunbookStep
+from .model import AppPlan
+
+__all__ = [
+    "CONSUL_CHART_VERSION",
+    "CONSUL_ENTERPRISE_IMAGE",
+    "ISTIO_VERSION",
+    "consul_values",
+    "install_steps",
+    "istiod_values",
+    "secret_env_var",
+]
+
+CONSUL_CHART_VERSION = "1.8.8"
+CONSUL_IMAGE = "hashicorp/consul:1.21.5"
+CONSUL_ENTERPRISE_IMAGE = "hashicorp/consul-enterprise:1.21.5-ent"
+CONSUL_NAMESPACE = "consul"
+LICENSE_SECRET = "consul-ent-license"
+ISTIO_VERSION = "1.27.3"
+CONSUL_CRDS = ("servicedefaults", "serviceintentions", "serviceresolvers")
+ISTIO_CRDS = ("destinationrules.networking.istio.io",)
+
+
+def consul_values(topology: Topology, routing: Routing) -> dict[str, Any]:
+    """Helm values for consul-k8s: secure by default, servers and control plane in the Region.
+
+    ACLs (``global.acls.manageSystemACLs``), TLS with auto-encrypt and verification, and
+    gossip encryption with a generated key are on; servers keep their data on the plan's
+    encrypted gp2 StorageClass (EKS from 1.30 on has no default StorageClass).
+    """
+    region_nodes = sum(z.node_group.desired for z in topology.region_zones if z.node_group)
+    region_selector = f"{L.ROLE_LABEL}: region\n"
+    enterprise = routing is Routing.CONSUL_ENTERPRISE
+    glob: dict[str, Any] = {
+        "name": "consul",
+        "image": CONSUL_ENTERPRISE_IMAGE if enterprise else CONSUL_IMAGE,
+    }
+    if enterprise:
+        glob["enableConsulNamespaces"] = True
+        glob["enterpriseLicense"] = {"secretName": LICENSE_SECRET, "secretKey": "key"}
+    glob["acls"] = {"manageSystemACLs": True}
+    glob["tls"] = {"enabled": True, "enableAutoEncrypt": True, "verify": True, "httpsOnly": True}
+    glob["gossipEncryption"] = {"autoGenerate": True}
+    values: dict[str, Any] = {"global": glob}
+    values["server"] = {
+        "replicas": 3 if region_nodes >= 3 else 1,
+        "storageClass": STORAGE_CLASS_NAME,
+        "nodeSelector": region_selector,
+    }
+    inject: dict[str, Any] = {"enabled": True, "default": False, "nodeSelector": region_selector}
+    if enterprise:
+        # Consul namespaces mirror Kubernetes namespaces (no prefix): the resolvers'
+        # namespace fields name Kubernetes namespaces as they are
+        inject["consulNamespaces"] = {"mirroringK8S": True}
+    values["connectInject"] = inject
+    return values
+
+
+def istiod_values() -> dict[str, Any]:
+    """istiod on Region nodes only (like CoreDNS: an edge zone cannot reach its siblings)."""
+    return {"pilot": {"nodeSelector": {L.REGION_NODE_LABEL: "true"}}}
+
+
+def secret_env_var(app: str, secret: str, key: str) -> str:
+    """The shell variable the RUNBOOK reads a Secret value from."""
+    raw = f"{app}_{secret}_{key}".upper()
+    return "".join(c if c.isalnum() else "_" for c in raw)
+
+
+def _consul_step(app: str, routing: Routing) -> RunbookStep:
+    enterprise = routing is Routing.CONSUL_ENTERPRISE
+    values = f"apps/{app}/consul-values.yaml"
+    cmds = [f"kubectl create namespace {CONSUL_NAMESPACE} --dry-run=client -o yaml | kubectl apply -f -"]
+    if enterprise:
+        cmds += [
+            ': "${CONSUL_LICENSE_FILE:?set CONSUL_LICENSE_FILE to your Consul Enterprise licence file (.hclic)}"',
+            f"kubectl -n {CONSUL_NAMESPACE} create secret generic {LICENSE_SECRET} "
+            '--from-literal="key=$(cat "$CONSUL_LICENSE_FILE")" --dry-run=client -o yaml | kubectl apply -f -',
+        ]
+    cmds += [
+        f"helm upgrade --install consul consul --repo https://helm.releases.hashicorp.com "
+        f"--version {CONSUL_CHART_VERSION} --namespace {CONSUL_NAMESPACE} -f {values} --wait --timeout 15m",
+        "kubectl wait --for=condition=Established --timeout=5m "
+        + " ".join(f"crd/{c}.consul.hashicorp.com" for c in CONSUL_CRDS),
+        "# verify: servers ready, injector ready",
+        f"kubectl -n {CONSUL_NAMESPACE} rollout status statefulset/consul-server --timeout=10m",
+        f"kubectl -n {CONSUL_NAMESPACE} rollout status deployment/consul-connect-injector --timeout=5m",
+    ]
+    edition = "Consul Enterprise" if enterprise else "Consul"
+    text = (
+        f"{edition} (consul-k8s chart {CONSUL_CHART_VERSION}) with `{values}`: ACLs, TLS and gossip",
+        "encryption on, servers on Region nodes with encrypted gp2 volumes.",
+        "Set `CONSUL_LICENSE_FILE` to your licence file first." if enterprise else "",
+    )
+    return RunbookStep("mesh-consul", "Install the service mesh (Consul)", text, tuple(cmds))
+
+
+def _istio_step(app: str) -> RunbookStep:
+    repo = "--repo https://istio-release.storage.googleapis.com/charts"
+    cmds = (
+        f"helm upgrade --install istio-base base {repo} --version {ISTIO_VERSION} "
+        "--namespace istio-system --create-namespace --wait",
+        "kubectl wait --for=condition=Established --timeout=5m "
+        + " ".join(f"crd/{c}" for c in ISTIO_CRDS),
+        f"helm upgrade --install istiod istiod {repo} --version {ISTIO_VERSION} "
+        f"--namespace istio-system -f apps/{app}/istiod-values.yaml --wait",
+        "# verify: istiod ready",
+        "kubectl -n istio-system rollout status deployment/istiod --timeout=5m",
+    )
+    text = (
+        f"Istio {ISTIO_VERSION}: the `base` chart (CRDs) first, then `istiod` on Region nodes.",
+    )
+    return RunbookStep("mesh-istio", "Install the service mesh (Istio)", text, cmds)
+
+
+def _secrets_step(app: Application, plan: AppPlan) -> RunbookStep | None:
+    """Create every Secret the app's env values reference, in each namespace that uses it."""
+    wanted: dict[tuple[str, str], set[str]] = {}  # (secret, key) -> namespaces
+    svc_ns: dict[str, set[str]] = {}
+    for site in plan.sites:
+        for copy in site.services:
+            svc_ns.setdefault(copy.service, set()).add(site.namespace)
+    for svc in app.spec.services:
+        for _var, ref in svc.secret_refs:
+            wanted.setdefault((ref.name, ref.key), set()).update(svc_ns.get(svc.name, set()))
+    if not wanted:
+        return None
+    name = app.metadata.name
+    by_secret: dict[str, dict[str, set[str]]] = {}
+    for (secret, key), nss in wanted.items():
+        for ns in nss:
+            by_secret.setdefault(secret, {}).setdefault(ns, set()).add(key)
+    cmds: list[str] = []
+    for (secret, key) in sorted(wanted):
+        var = secret_env_var(name, secret, key)
+        cmds.append(f': "${{{var}:?set {var} to the value of key {key} of Secret {secret}}}"')
+    namespaces = sorted({ns for nss in wanted.values() for ns in nss})
+    cmds.append(f"kubectl apply -f apps/{name}/{{{','.join(namespaces)}}}/namespace.yaml"
+                if len(namespaces) > 1 else f"kubectl apply -f apps/{name}/{namespaces[0]}/namespace.yaml")
+    for secret in sorted(by_secret):
+        for ns in sorted(by_secret[secret]):
+            lits = " ".join(
+                f'--from-literal={key}="${secret_env_var(name, secret, key)}"'
+                for key in sorted(by_secret[secret][ns])
+            )
+            cmds.append(
+                f"kubectl -n {ns} create secret generic {secret} {lits} --dry-run=client -o yaml "
+                "| kubectl apply -f -"
+            )
+    text = (
+        f"Values of `{name}` that come from Secrets (env `valueFrom.secretKeyRef`). Export each",
+        "variable first (keep them out of shell history, e.g. read them from your secret store).",
+    )
+    return RunbookStep(f"secrets-{name}", f"Create the Secrets of {name}", text, tuple(cmds))
+
+
+def install_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -> list[RunbookStep]:
+    """Steps before ``kubectl apply -k``: one mesh install per mesh, then each app's Secrets."""
+    del topology  # the values files already carry the topology
+    steps: list[RunbookStep] = []
+    seen: set[str] = set()
+    for app, _plan in apps:
+        routing = Routing(app.spec.routing)
+        step = None
+        if routing in (Routing.CONSUL, Routing.CONSUL_ENTERPRISE):
+            step = _consul_step(app.metadata.name, routing)
+        elif routing is Routing.ISTIO:
+            step = _istio_step(app.metadata.name)
+        if step is not None and step.key not in seen:
+            seen.add(step.key)
+            steps.append(step)
+    for app, plan in apps:
+        s = _secrets_step(app, plan)
+        if s is not None:
+            steps.append(s)
+    return steps
+
+
+def values_text(values: dict[str, Any]) -> str:
+    return dump(values)
