@@ -134,7 +134,9 @@ def check_objects(
     if cluster_config is not None:
         objs.append((cluster_config, Source("", 0, 0)))
     cfn = [t if isinstance(t, CfnTemplate) else CfnTemplate(t, Source("", 0, i)) for i, t in enumerate(cfn_templates)]
-    inv = Inventory.from_objects(objs, topology, edge_taints=edge_taints, zone_taints=zone_taints)
+    inv = Inventory.from_objects(
+        objs, topology, edge_taints=edge_taints, zone_taints=zone_taints, consul_edition=consul_edition
+    )
     ctx = CheckContext(
         inventory=inv,
         topology=topology,

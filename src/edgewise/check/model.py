@@ -201,11 +201,7 @@ class CheckContext:
         return None
 
     def consul_mirroring(self) -> bool:
-        """Namespace mirroring, from Helm values when given, else inferred from objects."""
-        values = self.consul_helm_values
-        if values is not None:
-            ci = _map(values.get("connectInject"))
-            return bool(_map(ci.get("consulNamespaces")).get("mirroringK8S"))
+        """Namespace mirroring: the inventory's answer, the same the resolver uses."""
         return self.inventory.consul_mirroring()
 
     def consul_is_ce(self) -> bool | None:

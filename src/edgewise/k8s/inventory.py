@@ -408,6 +408,8 @@ class Inventory:
     _by_ns_name: dict[tuple[str, str], Workload] = field(default_factory=dict)
     _namespaces: set[str] | None = None
     nodes: list[InferredNode] = field(default_factory=list)  # what placement was inferred against
+    consul_edition: str | None = None  # "ce" | "enterprise" | None: as told by the user
+    _mirroring: bool | None = None
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -418,6 +420,7 @@ class Inventory:
         *,
         edge_taints: bool = True,
         zone_taints: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
+        consul_edition: str | None = None,
     ) -> Inventory:
         """Index ``objects``; infer placement against ``topology``'s node groups.
 
@@ -445,7 +448,7 @@ class Inventory:
                         kobjs.append(_kobject(item, source))
                 continue
             kobjs.append(_kobject(body, source))
-        inv = cls(topology=topology, objects=tuple(kobjs), skipped=tuple(skipped))
+        inv = cls(topology=topology, objects=tuple(kobjs), skipped=tuple(skipped), consul_edition=consul_edition)
         inv._index(edge_taints, zone_taints)
         return inv
 
@@ -553,11 +556,25 @@ class Inventory:
         return self._consul_index.get(name, [])
 
     def consul_mirroring(self) -> bool:
-        """Whether Consul namespaces mirror Kubernetes namespaces.
+        """Whether Consul namespaces mirror Kubernetes namespaces: the one answer the
+        resolver, the call inference and every rule use (cached).
 
-        Inferred: any Consul config entry that names a Consul namespace means namespaces
-        are in use (Enterprise with mirroring, the seed's setup); otherwise one namespace.
+        In order: Consul Helm values among the objects (``connectInject.consulNamespaces
+        .mirroringK8S``, which needs Enterprise); else the edition when known (CE has no
+        namespaces: https://developer.hashicorp.com/consul/docs/enterprise/namespaces);
+        else inferred: a Consul config entry that names a Consul namespace means
+        namespaces are in use (Enterprise with mirroring, the seed's setup).
         """
+        if self._mirroring is None:
+            self._mirroring = self._decide_mirroring()
+        return self._mirroring
+
+    def _decide_mirroring(self) -> bool:
+        for o in self.of_kind("ConsulHelmValues"):
+            ci = _map(o.body.get("connectInject"))
+            return bool(_map(ci.get("consulNamespaces")).get("mirroringK8S"))
+        if self.consul_edition == "ce":
+            return False
         for o in self.of_kind("ServiceResolver", "ServiceIntentions", "ServiceRouter"):
             if _mentions_namespace(o.spec):
                 return True

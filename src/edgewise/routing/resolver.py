@@ -353,6 +353,10 @@ class RouteResolver:
             out.extend(self._workload_endpoints(w, service))
         return out
 
+    def consul_resolvers(self) -> list[tuple[str, str, KObject]]:
+        """(Consul namespace, service, ServiceResolver) under the key resolution uses."""
+        return [(ns, name, o) for (ns, name), o in self._resolvers.items()]
+
     def consul_resolver(self, service: str, cns: str) -> KObject | None:
         """The ``ServiceResolver`` config entry for ``service`` in Consul namespace ``cns``."""
         return self._resolvers.get((cns, service))

@@ -35,7 +35,10 @@ class EdgeServiceNoRegionFailover(Rule):
                     continue
                 if {e.zone for e in res.tiers[0].endpoints} != {here}:
                     continue
-                if not any(not ctx.is_edge(e.zone) for t in res.tiers[1:] for e in t.endpoints):
+                later = [e for t in res.tiers[1:] for e in t.endpoints]
+                if any(e.zone != here and ctx.is_edge(e.zone) for e in later):
+                    continue  # a failover into another edge zone: EW306 reports that
+                if not any(not ctx.is_edge(e.zone) for e in later):
                     zones.append(here)
             if zones:
                 rc = group[0]

@@ -28,19 +28,29 @@ class FailoverTargetOtherEdge(Rule):
         if r is None:
             return
         mirroring = ctx.consul_mirroring()
-        for o in ctx.of_kind("ServiceResolver"):
-            cns = o.namespace if mirroring else "default"
-            zones = {z for w in ctx.inventory.consul_instances(o.name) for z in w.zones}
+        # callers of each Consul service, whatever name they used to reach it
+        called_from: dict[str, set[str]] = {}
+        for rc in ctx.routed_calls:
+            called_from.setdefault(rc.resolution.target, set()).add(rc.caller.zone)
+        # each resolver under the key the resolver itself files it (one source of truth)
+        for cns, name, o in r.consul_resolvers():
+            zones = {
+                z
+                for w in ctx.inventory.consul_instances(name)
+                if not mirroring or w.namespace == cns
+                for z in w.zones
+            }
             zones |= {z for w in ctx.inventory.workloads_in(o.namespace) for z in w.zones}
+            zones |= called_from.get(f"consul:{cns}/{name}", set())
             pairs: dict[str, list[str]] = {}
             field = "failover"
             for z in ctx.edge_zones_of(sorted(zones)):
-                res = r.resolve(Caller(z, o.namespace, ""), f"{o.name}.{cns}", via="consul")
+                res = r.resolve(Caller(z, o.namespace, ""), f"{name}.{cns}", via="consul")
                 for tier in res.tiers:
                     if tier.mechanism in TARGET_TIERS:
                         bad = unreachable(ctx, z, tier.endpoints)
                         if bad:
-                            pairs.setdefault(z, []).extend(bad)
+                            pairs.setdefault(z, []).extend(b for b in bad if b not in pairs.get(z, []))
                             field = "redirect" if tier.mechanism == "consul-redirect" else field
             if pairs:
                 yield ctx.finding(
