@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean lab
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,12 @@ demo: $(STAMP)
 	$(BIN)/edgewise plan examples/local-zones-hashicups -o out/local-zones-hashicups
 	$(BIN)/edgewise check out/local-zones-hashicups --topology examples/local-zones-hashicups
 
-## test: lint, type-check and run the whole test suite
-test: $(STAMP) lint typecheck unit
+## test: lint, type-check and run the whole test suite (builds the lab first)
+test: $(STAMP) lab lint typecheck unit
+
+## lab: build the Kubernetes lab programs into .tools/bin (cached; the first build takes ~10 minutes)
+lab:
+	tools/lab-build.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -27,7 +31,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) lab
 	$(BIN)/pytest -n 2 -p no:cacheprovider
 
 ## bench: plan/check vs kubectl kustomize at 10x10, 50x20, 200x40 (several minutes)

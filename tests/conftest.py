@@ -5,10 +5,13 @@ Kept deliberately small and generic so every test module can lean on it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+from edgewise.lab import Lab, LabError, find_program, running_lab
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = REPO_ROOT / "examples"
@@ -38,3 +41,30 @@ def shared_dir() -> Path:
 def cli_runner() -> CliRunner:
     """A click runner for ``edgewise.cli.cli`` (stdout and stderr kept apart in ``result``)."""
     return CliRunner()
+
+
+# -- the Kubernetes lab (edgewise.lab) -------------------------------------------------
+# One real control plane per pytest process (each xdist worker starts its own), started on
+# first use and stopped at the end of the session. Nodes are cluster-wide: a test that
+# registers nodes or creates namespaces uses ``lab_clean``, which removes them afterwards.
+LAB_SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """A running :class:`edgewise.lab.Lab` (kubeconfig at ``lab.kubeconfig``)."""
+    try:
+        find_program("kube-apiserver")
+    except LabError as e:  # `make test` builds the programs first; a bare pytest may not have
+        pytest.fail(str(e), pytrace=False)
+    with running_lab() as running:
+        yield running
+
+
+@pytest.fixture
+def lab_clean(lab: Lab) -> Iterator[Lab]:
+    """The session's lab, emptied after the test: namespaces it created (and the
+    workloads in ``default``) force-deleted, every node removed."""
+    yield lab
+    namespaces = [n["metadata"]["name"] for n in lab.client.list("v1", "Namespace")]
+    lab.reset([n for n in namespaces if n not in LAB_SYSTEM_NAMESPACES or n == "default"])

@@ -1,0 +1,159 @@
+"""The lab itself: a real control plane that schedules, runs (kwok) and cleans up."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from edgewise.lab import ApiError, Client, Lab, find_program
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: lab-smoke}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      nodeSelector: {topology.kubernetes.io/zone: us-east-1a}
+      containers: [{name: web, image: nginx, ports: [{name: http, containerPort: 80}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: lab-smoke}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead; it only waits for its parent to reap it
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def test_versions_are_stamped(lab: Lab) -> None:
+    version = lab.client.request("GET", "/version")
+    assert version["gitVersion"] == "v1.34.4"
+    assert (version["major"], version["minor"]) == ("1", "34")
+    if shutil.which("kubectl"):
+        out = lab.kubectl("version", "-o", "json")
+        assert json.loads(out.stdout)["serverVersion"]["gitVersion"] == "v1.34.4"
+    helm = subprocess.run([str(find_program("helm")), "version", "--short"], capture_output=True, text=True)
+    assert helm.returncode == 0 and helm.stdout.startswith("v3.22.0"), helm.stdout + helm.stderr
+    etcd = subprocess.run([str(find_program("etcd")), "--version"], capture_output=True, text=True)
+    assert "etcd Version: 3.6.5" in etcd.stdout
+
+
+def test_pods_are_scheduled_run_and_get_endpoints(lab_clean: Lab) -> None:
+    lab = lab_clean
+    lab.add_node("smoke-a", labels={"kubernetes.io/hostname": "smoke-a", "topology.kubernetes.io/zone": "us-east-1a"})
+    lab.add_node("smoke-b", labels={"kubernetes.io/hostname": "smoke-b", "topology.kubernetes.io/zone": "us-east-1b"})
+    lab.apply(DEPLOYMENT)
+    c = lab.client
+
+    def running() -> list[dict[str, object]]:
+        pods = c.list("v1", "Pod", "lab-smoke", label_selector="app=web")
+        ok = [p for p in pods if p["status"].get("phase") == "Running" and p["status"].get("podIP")]
+        return pods if len(ok) == 2 else []
+
+    pods = c.wait("2 web pods Running", running, timeout=60)
+    assert {p["spec"]["nodeName"] for p in pods} == {"smoke-a"}  # the nodeSelector, honoured by the scheduler
+
+    def slices() -> list[dict[str, object]]:
+        got = c.list("discovery.k8s.io/v1", "EndpointSlice", "lab-smoke",
+                     label_selector="kubernetes.io/service-name=web")
+        eps = [e for s in got for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")]
+        return eps if len(eps) == 2 else []
+
+    endpoints = c.wait("2 ready endpoints", slices, timeout=60)
+    assert {e["zone"] for e in endpoints} == {"us-east-1a"}
+    assert {e["addresses"][0] for e in endpoints} == {p["status"]["podIP"] for p in pods}
+
+
+def test_unschedulable_pod_is_pending_with_the_schedulers_reason(lab_clean: Lab) -> None:
+    lab = lab_clean
+    lab.add_node(
+        "smoke-edge",
+        labels={"kubernetes.io/hostname": "smoke-edge"},
+        taints=[{"key": "edgewise.dev/edge", "value": "true", "effect": "NoSchedule"}],
+    )
+    lab.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "lab-pending"},
+            "spec": {"containers": [{"name": "c", "image": "x"}]},
+        }
+    )
+
+    def unschedulable() -> str:
+        pod = lab.client.get("v1", "Pod", "p", "lab-pending") or {}
+        for cond in pod.get("status", {}).get("conditions") or []:
+            if cond["type"] == "PodScheduled" and cond.get("reason") == "Unschedulable":
+                return str(cond["message"])
+        return ""
+
+    message = lab.client.wait("the pod to be Unschedulable", unschedulable, timeout=30)
+    assert "1 node(s) had untolerated taint" in message
+
+
+def test_rejects_invalid_objects_and_unknown_tokens(lab: Lab) -> None:
+    with pytest.raises(ApiError) as bad:
+        lab.apply(
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x", "namespace": "default"},
+             "spec": {"ports": [{"port": 99999}]}},
+            dry_run=True,
+        )
+    assert bad.value.status == 422 and "99999" in bad.value.message
+    with pytest.raises(ApiError) as denied:
+        Client(lab.server, "not-a-token").list("v1", "Node")
+    assert denied.value.status == 401
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_no_process_left_behind(how: signal.Signals, tmp_path: object) -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from edgewise.lab import Lab
+        lab = Lab().start()
+        print(" ".join(map(str, lab.pids)), flush=True)
+        time.sleep(600)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 5, proc.stderr.read() if proc.stderr else line
+        assert all(_alive(p) for p in pids)
+        proc.send_signal(how)
+        proc.wait(30)
+        deadline = time.monotonic() + 15
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [p for p in pids if _alive(p)] == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
