@@ -323,3 +323,52 @@ def test_consul_values_are_secure_by_default(routing: str) -> None:
     assert g["gossipEncryption"]["autoGenerate"] is True
     assert values["server"]["storageClass"] == STORAGE_CLASS_NAME
     assert g["image"].endswith("-ent") is (routing == "consul-enterprise")
+
+
+# -- check catches the same mistakes in users' configs -----------------------------------------
+
+
+def _check_text(tmp_path: Path, text: str, select: list[str]) -> list[str]:
+    from edgewise.check import check_paths
+
+    f = tmp_path / "m.yaml"
+    f.write_text(text, encoding="utf-8")
+    return [x.rule for x in check_paths([f], None, select=select).findings]
+
+
+def test_ew405_flags_an_internet_facing_outpost_alb_without_a_pool(tmp_path: Path) -> None:
+    """The generated network stack and Ingress of the Outposts example, with and without the pool."""
+    from edgewise.check import check_paths
+
+    spec = load_spec(ROOT / "examples" / "outposts")
+    out = tmp_path / "plan"
+    from edgewise.workflow import run_plan
+
+    run_plan([ROOT / "examples" / "outposts"], out, with_simulation=False)
+    report = check_paths([out], build_topology(spec), select=["EW405"])
+    assert report.findings == []
+    # drop the pool annotation from one Outpost Ingress: the same ALB is now unreachable
+    ing = out / "apps" / "orders" / "orders-outpost-1" / "ingress.yaml"
+    text = ing.read_text(encoding="utf-8")
+    assert "customer-owned-ipv4-pool" in text
+    ing.write_text(
+        "\n".join(line for line in text.splitlines() if "customer-owned-ipv4-pool" not in line) + "\n",
+        encoding="utf-8",
+    )
+    report = check_paths([out], build_topology(spec), select=["EW405"])
+    assert [(f.rule, f.file.endswith("orders-outpost-1/ingress.yaml")) for f in report.findings] == [("EW405", True)]
+
+
+@pytest.mark.parametrize("ex", EXAMPLES)
+def test_generated_pods_pass_the_pod_rules(ex: str, tmp_path: Path) -> None:
+    from edgewise.check import check_paths
+    from edgewise.workflow import run_plan
+
+    out = tmp_path / "plan"
+    run_plan([ROOT / "examples" / ex], out, with_simulation=False)
+    report = check_paths([out / "apps"], None, select=["EW251", "EW252", "EW253", "EW254", "EW452"])
+    assert [f.message for f in report.findings] == []
+    # and the TLS rule fires exactly where the generator says HTTP only (no spec.tls)
+    tls = check_paths([out / "apps"], None, select=["EW451"]).findings
+    _, app = example(ex)
+    assert bool(tls) is (app.spec.tls is None)
