@@ -94,15 +94,18 @@ def test_defaults(tmp_path: Path) -> None:
     assert not t.public_endpoint and t.private_endpoint
     wlz = t.zone("us-east-1-wl1-bos-wlz-1")
     assert wlz.volume_type == "gp2" and t.zone("us-east-1a").volume_type == "gp3"
-    assert wlz.carrier_ip is False  # private endpoint: no Carrier IPs unless asked
+    assert wlz.carrier_ip is True  # Carrier IPs unless told otherwise: the only way to the internet
     assert wlz.carrier == "Verizon"
 
 
-def test_carrier_ip_follows_public_endpoint(tmp_path: Path) -> None:
+def test_carrier_ip_on_with_either_endpoint(tmp_path: Path) -> None:
     t = load(tmp_path, HEAD.replace("spec:\n", "spec:\n  endpointAccess: public-and-private\n")
              + THREE_ZONES)
     assert t.zone("us-east-1-wl1-bos-wlz-1").carrier_ip is True
     assert t.public_endpoint and t.private_endpoint
+    off = load(tmp_path, HEAD + THREE_ZONES.replace("wlz-1}", "wlz-1, carrierIp: false}"))
+    assert off.zone("us-east-1-wl1-bos-wlz-1").carrier_ip is False
+    assert off.needs_endpoints and off.private_wavelength
 
 
 def test_unknown_zone_is_reported_once_without_a_cascade(tmp_path: Path) -> None:

@@ -33,9 +33,11 @@ ZONES: list[dict[str, Any]] = [
     {"name": "us-east-1-wl1-bos-wlz-1"},
     {"name": "us-east-1-wl1-nyc-wlz-1"},
     {"name": "rack-1", "type": "outpost", "parentZone": "us-east-1a",
-     "outpostArn": "arn:aws:outposts:us-east-1:111122223333:outpost/op-0a1b2c3d4e5f60001"},
+     "outpostArn": "arn:aws:outposts:us-east-1:111122223333:outpost/op-0a1b2c3d4e5f60001",
+     "localGatewayId": "lgw-0a1b2c3d4e5f60001", "localGatewayRouteTableId": "lgw-rtb-0a1b2c3d4e5f60001"},
     {"name": "rack-2", "type": "outpost", "parentZone": "us-east-1b",
-     "outpostArn": "arn:aws:outposts:us-east-1:111122223333:outpost/op-0a1b2c3d4e5f60002"},
+     "outpostArn": "arn:aws:outposts:us-east-1:111122223333:outpost/op-0a1b2c3d4e5f60002",
+     "localGatewayId": "lgw-0a1b2c3d4e5f60002", "localGatewayRouteTableId": "lgw-rtb-0a1b2c3d4e5f60002"},
 ]
 
 

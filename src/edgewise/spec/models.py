@@ -17,8 +17,13 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "API_VERSION",
+    "ENDPOINT_SERVICES",
+    "LOG_RETENTION_DAYS",
+    "LOG_TYPES",
+    "MAX_NODES_PER_CLUSTER",
     "Application",
     "ApplicationSpec",
+    "ControlPlaneLogging",
     "EndpointAccess",
     "Expose",
     "Failover",
@@ -33,6 +38,7 @@ __all__ = [
     "SecretEnv",
     "SecretKeyRef",
     "SecuritySpec",
+    "SecretsEncryption",
     "ServiceSpec",
     "Storage",
     "SubnetSpec",
@@ -49,6 +55,14 @@ API_VERSION = "edgewise.dev/v1alpha1"
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 K8S_VERSION = re.compile(r"^1\.(\d{1,2})$")
 OUTPOST_ARN = re.compile(r"^arn:aws[a-z-]*:outposts:([a-z0-9-]+):(\d{12}):outpost/op-[0-9a-f]{8,17}$")
+KMS_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key/[0-9a-f-]{36}|key/mrk-[0-9a-f]{32}|alias/[A-Za-z0-9/_-]+)$"
+)
+#: control-plane log types EKS knows (eksctl SupportedCloudWatchClusterLogTypes, v0.215.0
+#: pkg/apis/eksctl.io/v1alpha5/cloudwatch.go)
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+#: CloudWatch Logs retention values eksctl accepts (LogRetentionInDaysValues, same file)
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
 
 class _Model(BaseModel):
@@ -152,6 +166,8 @@ def _at_most(limit: int, unit: str, why: str) -> AfterValidator:
 #: (https://kubernetes.io/docs/setup/best-practices/cluster-large/), so no node group of
 #: one cluster can be larger
 MAX_NODES = 5000
+#: the same limit for the sum over every node group of a topology
+MAX_NODES_PER_CLUSTER = MAX_NODES
 _NODES = _at_most(MAX_NODES, "nodes", "Kubernetes supports at most 5,000 nodes per cluster")
 #: an EBS volume is at most 16 TiB for gp2/gp3/io1/st1/sc1
 #: (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-volume-types.html)
@@ -180,7 +196,11 @@ class NodeGroupSpec(_Model):
 
     @property
     def max_size(self) -> int:
-        return max(self.desired, self.min_size) if self.max is None else self.max
+        """``max``, else room to scale out: twice the floor (at least one node more)."""
+        if self.max is not None:
+            return self.max
+        floor = max(self.desired, self.min_size)
+        return min(MAX_NODES_PER_CLUSTER, max(2 * floor, floor + 1))
 
 
 class SubnetSpec(_Model):
@@ -196,6 +216,9 @@ class ZoneSpec(_Model):
     carrier_ip: bool | None = None
     outpost_arn: str | None = None
     parent_zone: str | None = None
+    #: Outposts with outpostIntraVpc: the Outpost's local gateway and its route table
+    local_gateway_id: str | None = Field(default=None, pattern=r"^lgw-[0-9a-f]{8,17}$")
+    local_gateway_route_table_id: str | None = Field(default=None, pattern=r"^lgw-rtb-[0-9a-f]{8,17}$")
     location: Location | None = None
     metro: str | None = None
     #: Outposts: the customer-owned IP pool an internet-facing ALB takes its addresses
@@ -212,10 +235,54 @@ class ZoneSpec(_Model):
         return value
 
 
+VPC_ENDPOINT_ID = r"^vpce-[0-9a-f]{8,17}$"
+#: VPC endpoint services a plan may create (interface endpoints, plus the S3 gateway
+#: endpoint); an existing VPC names the ones it already has under ``vpc.endpoints``
+ENDPOINT_SERVICES = (
+    "autoscaling", "ec2", "ec2messages", "ecr.api", "ecr.dkr", "eks", "elasticloadbalancing",
+    "logs", "s3", "sqs", "ssm", "ssmmessages", "sts",
+)
+
+
 class VpcSpec(_Model):
     cidr: Cidr | None = None
     id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
     subnet_prefix_length: int = Field(default=20, ge=16, le=28)
+    #: existing VPC: its carrier gateway (a VPC has at most one), reused instead of created
+    carrier_gateway_id: str | None = Field(default=None, pattern=r"^cagw-[0-9a-f]{8,17}$")
+    #: existing VPC: endpoints it already has, by service (``ec2``, ``ecr.api``, ``s3``, ...)
+    endpoints: dict[str, Annotated[str, Field(pattern=VPC_ENDPOINT_ID)]] = Field(default_factory=dict)
+
+
+LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
+#: on by default: who did what (audit) and who authenticated (authenticator); the api,
+#: controllerManager and scheduler logs are far larger and cost more to keep
+DEFAULT_LOG_TYPES: tuple[LogType, ...] = ("audit", "authenticator")
+
+
+class ControlPlaneLogging(_Model):
+    """EKS control-plane logs to CloudWatch (eksctl ``cloudWatch.clusterLogging``)."""
+
+    types: list[LogType] = Field(default_factory=lambda: list(DEFAULT_LOG_TYPES))
+    retention_days: int = 30
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{value} is not a CloudWatch Logs retention; use one of "
+                + ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+            )
+        return value
+
+
+class SecretsEncryption(_Model):
+    """Envelope encryption of Kubernetes Secrets with a KMS key (eksctl ``secretsEncryption``)."""
+
+    enabled: bool = True
+    #: an existing key; without one the network stack creates a key with rotation on
+    key_arn: str | None = Field(default=None, pattern=KMS_KEY_ARN.pattern)
 
 
 class LatencyOverride(_Model):
@@ -227,6 +294,12 @@ class TopologySpec(_Model):
     region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
     kubernetes_version: str = "1.31"
     endpoint_access: EndpointAccess = EndpointAccess.PRIVATE
+    #: who may reach the public API endpoint; with endpointAccess private this limits the
+    #: public endpoint eksctl needs while it creates the cluster (default: the operator's
+    #: own address, found by the RUNBOOK)
+    public_access_cidrs: list[Cidr] | None = Field(default=None, min_length=1, max_length=40)
+    control_plane_logging: ControlPlaneLogging = Field(default_factory=ControlPlaneLogging)
+    secrets_encryption: SecretsEncryption = Field(default_factory=SecretsEncryption)
     vpc: VpcSpec = Field(default_factory=lambda: VpcSpec(cidr="10.0.0.0/16"))
     zones: list[ZoneSpec] = Field(min_length=1, max_length=MAX_ZONES)
     outpost_intra_vpc: bool = False

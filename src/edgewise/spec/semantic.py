@@ -7,7 +7,17 @@ from collections import Counter
 
 from ..catalog import load_catalog
 from ..errors import InputError, Problem
-from .models import OUTPOST_ARN, Application, Failover, Placement, ZoneType
+from .models import (
+    ENDPOINT_SERVICES,
+    KMS_KEY_ARN,
+    MAX_NODES_PER_CLUSTER,
+    OUTPOST_ARN,
+    Application,
+    EndpointAccess,
+    Failover,
+    Placement,
+    ZoneType,
+)
 from .yamlsource import Document
 
 __all__ = ["resolve_zone_type", "validate_semantics"]
@@ -179,6 +189,8 @@ def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]
                                            "give each zone its own, non-overlapping subnet"))
             subnets.append((i, sn))
 
+    out += _cluster_option_problems(spec, types)
+
     azs = [z for z in t.zones if types.get(z.name) is ZoneType.AVAILABILITY_ZONE]
     if len(azs) < 2 and len(types) == len(t.zones):
         out.append(doc.problem(("spec", "zones"),
@@ -190,6 +202,80 @@ def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]
             out.append(doc.problem(("spec", "latencyMs", zone), f"latencyMs names {zone!r}, which is not in spec.zones",
                                    "use a zone name from spec.zones"))
     return out, types
+
+
+def _cluster_option_problems(spec: object, types: dict[str, ZoneType]) -> list[Problem]:
+    """API endpoint CIDRs, KMS key, existing-VPC reuse, local gateways, node totals."""
+    from .loader import Spec
+
+    assert isinstance(spec, Spec)
+    t = spec.topology.spec
+    doc = spec.topology_doc
+    out: list[Problem] = []
+    for i, cidr in enumerate(t.public_access_cidrs or ()):
+        net = ipaddress.IPv4Network(cidr)
+        if net.is_private:
+            out.append(doc.problem(("spec", "publicAccessCidrs", i),
+                                   f"{cidr} is a private range; the public endpoint sees public source addresses",
+                                   "give the public address range of your operators (e.g. 203.0.113.0/24); "
+                                   "private networks reach the cluster through the private endpoint"))
+    if t.public_access_cidrs is not None and t.endpoint_access is EndpointAccess.PRIVATE:
+        pass  # legitimate: limits the public endpoint eksctl needs while it creates the cluster
+    key = t.secrets_encryption.key_arn
+    if key is not None:
+        m = KMS_KEY_ARN.match(key)
+        if m and m.group(1) != t.region:
+            out.append(doc.problem(("spec", "secretsEncryption", "keyArn"),
+                                   f"the KMS key is in Region {m.group(1)}, the cluster in {t.region}",
+                                   "EKS needs a key in the cluster's own Region"))
+        if not t.secrets_encryption.enabled:
+            out.append(doc.problem(("spec", "secretsEncryption"), "keyArn given, but enabled is false",
+                                   "remove keyArn, or set enabled: true"))
+    has_wlz = any(v is ZoneType.WAVELENGTH for v in types.values())
+    if t.vpc.carrier_gateway_id is not None:
+        if t.vpc.id is None:
+            out.append(doc.problem(("spec", "vpc", "carrierGatewayId"),
+                                   "carrierGatewayId reuses the carrier gateway of an existing VPC, but vpc.id is "
+                                   "not set", "remove carrierGatewayId (a new VPC gets its own), or set vpc.id"))
+        elif not has_wlz:
+            out.append(doc.problem(("spec", "vpc", "carrierGatewayId"),
+                                   "carrierGatewayId given, but the topology has no Wavelength Zone",
+                                   "remove carrierGatewayId"))
+    for svc in t.vpc.endpoints:
+        path = ("spec", "vpc", "endpoints", svc)
+        if t.vpc.id is None:
+            out.append(doc.problem(path, "vpc.endpoints names endpoints of an existing VPC, but vpc.id is not set",
+                                   "remove vpc.endpoints (a new VPC gets its own), or set vpc.id"))
+            break
+        if svc not in ENDPOINT_SERVICES:
+            out.append(doc.problem(path, f"{svc!r} is not a VPC endpoint service a plan uses",
+                                   "use one of " + ", ".join(ENDPOINT_SERVICES)))
+    total = 0
+    for i, z in enumerate(t.zones):
+        p = ("spec", "zones", i)
+        ztype = types.get(z.name)
+        for field, value in (("localGatewayId", z.local_gateway_id),
+                             ("localGatewayRouteTableId", z.local_gateway_route_table_id)):
+            if value is not None and ztype is not ZoneType.OUTPOST:
+                out.append(doc.problem((*p, field), f"'{field}' applies only to Outpost zones",
+                                       "remove it, or set type: outpost"))
+        if (ztype is ZoneType.OUTPOST and t.outpost_intra_vpc and t.vpc.id is None
+                and (z.local_gateway_id is None or z.local_gateway_route_table_id is None)):
+            missing = [f for f, v in (("localGatewayId", z.local_gateway_id),
+                                      ("localGatewayRouteTableId", z.local_gateway_route_table_id)) if v is None]
+            out.append(doc.problem(p, "outpostIntraVpc routes between Outpost subnets over each Outpost's local "
+                                      "gateway; this Outpost needs " + " and ".join(missing),
+                                   "aws ec2 describe-local-gateways / describe-local-gateway-route-tables "
+                                   "--filters Name=outpost-arn,Values=<arn>; or remove outpostIntraVpc "
+                                   "(the Outposts then cannot reach each other)"))
+        if z.node_group is not None:
+            total += z.node_group.max_size
+    if total > MAX_NODES_PER_CLUSTER:
+        out.append(doc.problem(("spec", "zones"),
+                               f"the node groups can grow to {total} nodes; Kubernetes supports at most "
+                               f"{MAX_NODES_PER_CLUSTER} nodes per cluster",
+                               "lower nodeGroup.max (or desired) so that the sum stays within the limit"))
+    return out
 
 
 def _application_problems(

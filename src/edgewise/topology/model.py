@@ -77,6 +77,9 @@ class Zone:
     public_cidr: str | None = None
     #: Outposts: customer-owned IP pool for internet-facing ALBs (None: ALBs are internal)
     coip_pool: str | None = None
+    #: Outposts: local gateway and its route table (outpostIntraVpc)
+    local_gateway_id: str | None = None
+    local_gateway_route_table_id: str | None = None
 
     @property
     def is_edge(self) -> bool:
@@ -130,6 +133,15 @@ class Topology:
     public_subnets: tuple[tuple[str, str], ...]  # (AZ name, CIDR) for NAT/ALB; Local Zones: Zone.public_cidr
     latency_overrides: dict[str, LatencyOverride] = field(default_factory=dict)
     params: LatencyParams = field(default_factory=LatencyParams)
+    #: CIDRs allowed on the public API endpoint; None: the operator's address (private
+    #: endpoint, found at deploy time) or anywhere (public endpoints)
+    public_access_cidrs: tuple[str, ...] | None = None
+    log_types: tuple[str, ...] = ("audit", "authenticator")
+    log_retention_days: int = 30
+    secrets_encryption: bool = True
+    secrets_key_arn: str | None = None  # None + secrets_encryption: the network stack makes a key
+    carrier_gateway_id: str | None = None  # existing VPC: reuse this carrier gateway
+    existing_endpoints: dict[str, str] = field(default_factory=dict)  # service -> vpce id
 
     # -- lookup --------------------------------------------------------------------
     @cached_property
@@ -163,6 +175,16 @@ class Topology:
     @property
     def public_endpoint(self) -> bool:
         return self.endpoint_access is not EndpointAccess.PRIVATE
+
+    @property
+    def private_wavelength(self) -> tuple[Zone, ...]:
+        """Wavelength Zones whose nodes have no Carrier IP (no way out but the VPC endpoints)."""
+        return tuple(z for z in self.of_kind(ZoneType.WAVELENGTH) if not z.carrier_ip)
+
+    @property
+    def needs_endpoints(self) -> bool:
+        """VPC endpoints: for a private API endpoint, or for Wavelength nodes without a Carrier IP."""
+        return self.private_endpoint or bool(self.private_wavelength)
 
     # -- the network ---------------------------------------------------------------
     def link(self, a: Zone | str, b: Zone | str) -> str:
@@ -291,8 +313,10 @@ def build_topology(spec: Spec) -> Topology:
             default_group = entry.group if entry else z.name.rstrip("abcdefghijklmnopqrstuvwxyz")
         else:
             default_group = None
-        carrier_ip = z.carrier_ip if z.carrier_ip is not None else (
-            kind is ZoneType.WAVELENGTH and t.endpoint_access is not EndpointAccess.PRIVATE)
+        # Carrier IPs by default in every Wavelength Zone: the carrier gateway is the zone's
+        # only way out, so without one a node cannot pull public.ecr.aws or Docker Hub
+        # images (carrierIp: false leaves ECR-only pulls through the VPC endpoints)
+        carrier_ip = z.carrier_ip if z.carrier_ip is not None else kind is ZoneType.WAVELENGTH
         zones.append(Zone(
             name=z.name,
             kind=kind,
@@ -314,6 +338,8 @@ def build_topology(spec: Spec) -> Topology:
             parent_zone=z.parent_zone,
             public_cidr=lz_public.get(z.name),
             coip_pool=z.customer_owned_ipv4_pool,
+            local_gateway_id=z.local_gateway_id,
+            local_gateway_route_table_id=z.local_gateway_route_table_id,
         ))
     return Topology(
         name=spec.topology.metadata.name,
@@ -329,4 +355,11 @@ def build_topology(spec: Spec) -> Topology:
         outpost_intra_vpc=t.outpost_intra_vpc,
         public_subnets=tuple(zip(azs, public[:len(azs)], strict=False)),
         latency_overrides=dict(t.latency_ms),
+        public_access_cidrs=tuple(t.public_access_cidrs) if t.public_access_cidrs is not None else None,
+        log_types=tuple(t.control_plane_logging.types),
+        log_retention_days=t.control_plane_logging.retention_days,
+        secrets_encryption=t.secrets_encryption.enabled,
+        secrets_key_arn=t.secrets_encryption.key_arn,
+        carrier_gateway_id=t.vpc.carrier_gateway_id,
+        existing_endpoints=dict(t.vpc.endpoints),
     )
