@@ -113,15 +113,19 @@ def test_file_set_follows_the_topology() -> None:
 
 
 def test_outposts_one_node_group_per_outpost_subnet() -> None:
+    """Pinned by the Outpost subnet alone (seed 004): eksctl refuses outpostARNs of two Outposts."""
     groups = node_groups("outposts")
-    outpost_groups = [g for g in groups.values() if "outpostARN" in g]
+    assert not [g for g in groups.values() if "outpostARN" in g]
+    outpost_groups = [g for g in groups.values() if g["labels"].get("edgewise.dev/zone-type") == "outpost"
+                      or topology("outposts").zone(resolve_subnet("outposts", g["subnets"][0])).kind
+                      is ZoneType.OUTPOST]
     assert len(outpost_groups) == 2
-    arns = {g["outpostARN"] for g in outpost_groups}
-    assert len(arns) == 2  # never one group over two Outposts
+    zones = set()
     for g in outpost_groups:
         assert len(g["subnets"]) == 1
         zone = topology("outposts").zone(resolve_subnet("outposts", g["subnets"][0]))
-        assert zone.kind is ZoneType.OUTPOST and zone.outpost_arn == g["outpostARN"]
+        assert zone.kind is ZoneType.OUTPOST
+        zones.add(zone.outpost_arn)
         assert g["desiredCapacity"] == 2
         assert g["volumeType"] == "gp2"
         assert g["volumeEncrypted"] is True
@@ -130,6 +134,7 @@ def test_outposts_one_node_group_per_outpost_subnet() -> None:
         assert {"key": EDGE_TAINT_KEY, "value": "true", "effect": "NoSchedule"} in g["taints"]
         assert g["labels"] == node_labels(zone)
         assert g["placement"]["groupName"].startswith("${PLACEMENT_GROUP_")
+    assert len(zones) == 2  # one group per Outpost, never one over two
 
 
 def test_outposts_placement_groups_are_rack_spread() -> None:
@@ -247,10 +252,13 @@ def test_wavelength_private_endpoint_has_ec2_endpoint_and_dns() -> None:
         assert json.dumps({"Fn::Sub": f"com.amazonaws.${{AWS::Region}}.{svc}"}) in endpoints
     s3 = endpoints[json.dumps({"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"})]
     assert s3["VpcEndpointType"] == "Gateway" and s3["RouteTableIds"]
-    # private endpoint: no Carrier IP (nodes reach the private endpoint inside the VPC)
+    # Carrier IPs by default, private endpoint or not: the carrier gateway is the nodes'
+    # only path to public.ecr.aws and Docker Hub images
     wl = resources("wavelength", "cluster/wavelength-nodes.cfn.yaml", "AWS::EC2::LaunchTemplate")
     for lt in wl.values():
-        assert lt["Properties"]["LaunchTemplateData"]["NetworkInterfaces"][0]["AssociateCarrierIpAddress"] is False
+        assert lt["Properties"]["LaunchTemplateData"]["NetworkInterfaces"][0]["AssociateCarrierIpAddress"] is True
+    # every Wavelength node has an internet path: no pull-through cache needed
+    assert not resources("wavelength", kind="AWS::ECR::PullThroughCacheRule")
 
 
 def test_wavelength_public_endpoint_gets_carrier_ip() -> None:
@@ -465,6 +473,11 @@ def test_every_placeholder_is_exported_and_rendered_by_the_runbook() -> None:
         runbook = files(name)["RUNBOOK.md"]
         outputs = doc(name, "cluster/network.cfn.yaml")["Outputs"]
         for var in sorted(set(re.findall(r"\$\{(\w+)\}", text))):
+            envsubst = re.search(r"envsubst '([^']*)'", runbook)
+            assert envsubst and "${" + var + "}" in envsubst.group(1)
+            if var == "OPERATOR_CIDR":  # not a stack output: the operator's own public address
+                assert 'export OPERATOR_CIDR="$(curl -fsS https://checkip.amazonaws.com)/32"' in runbook
+                continue
             m = re.search(rf"export {var}=\$\(out (\w+)\)", runbook)
             assert m, (name, var)
             assert m.group(1) in outputs, (name, var)

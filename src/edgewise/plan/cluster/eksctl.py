@@ -16,11 +16,26 @@ What eksctl gets, and why:
   Local Zones use explicit subnets: eksctl's ``localZones`` only works when eksctl
   creates the VPC. Wavelength Zones are absent: eksctl cannot build them (it skips
   wavelength-zone subnets and has no carrier IP support); see wavelength.py.
-* Private API endpoint: eksctl cannot *create* a private-only endpoint ("it prevents
-  eksctl from being able to join the worker nodes"), so the cluster is created with
-  both endpoints and the RUNBOOK turns public access off once the nodes have joined
-  (``eksctl utils update-cluster-vpc-config``). ``metadata.annotations`` records the
+* Private API endpoint: eksctl cannot *create* a private-only endpoint. Even its fully
+  private mode turns public access on while it creates the cluster ("public access is
+  initially enabled to allow running operations that access the Kubernetes API",
+  eksctl v0.215.0 pkg/apis/eksctl.io/v1alpha5/validation.go, ValidatePrivateCluster).
+  So the cluster is created with both endpoints, but the public one never opens to
+  0.0.0.0/0: ``vpc.publicAccessCIDRs`` (spec ``publicAccessCidrs``, else the operator's
+  own address that the RUNBOOK exports as ``${OPERATOR_CIDR}``) goes into the cluster's
+  CloudFormation resource at creation (eksctl pkg/cfn/builder/cluster.go sets
+  ``PublicAccessCidrs`` from it). The RUNBOOK turns public access off once the nodes have
+  joined (``eksctl utils update-cluster-vpc-config``). ``metadata.annotations`` records the
   intended access for readers and for ``check``.
+* Outpost node groups carry no ``outpostARN``: eksctl's ValidateClusterConfig refuses
+  node groups on two different Outposts ("cannot create nodegroups in two different
+  Outposts"), so every group is pinned by its Outpost subnet alone, as seed 004 does.
+* Control-plane logging (``cloudWatch.clusterLogging``, audit + authenticator by default,
+  30-day retention) and envelope encryption of Secrets with a KMS key
+  (``secretsEncryption.keyARN``; the network stack creates a key with rotation unless the
+  spec names one) are on unless the spec turns them off.
+* Every node group carries the cluster-autoscaler auto-discovery tags and propagates them
+  to its Auto Scaling group.
 """
 
 from __future__ import annotations
@@ -38,10 +53,13 @@ from .names import (
     NTH_NAMESPACE,
     NTH_QUEUE_ARN,
     NTH_SERVICE_ACCOUNT,
+    OPERATOR_CIDR,
+    SECRETS_KEY_ARN,
     SHARED_NODE_SG,
     VPC_ID,
     EnvRef,
     ZoneNames,
+    autoscaler_tags,
     has_outposts,
     zone_names,
 )
@@ -54,6 +72,8 @@ __all__ = [
     "eksctl_config",
     "eksctl_env_refs",
     "eksctl_zones",
+    "needs_operator_cidr",
+    "network_makes_secrets_key",
 ]
 
 ENDPOINT_ACCESS_ANNOTATION = "edgewise.dev/endpoint-access"
@@ -78,8 +98,28 @@ def _subnet_id(n: ZoneNames) -> str:
     return n.zone.subnet_id if n.zone.subnet_id is not None else n.subnet_output.placeholder
 
 
+def needs_operator_cidr(topology: Topology) -> bool:
+    """A private endpoint without publicAccessCidrs: the operator's address limits the public one."""
+    return not topology.public_endpoint and topology.public_access_cidrs is None
+
+
+def network_makes_secrets_key(topology: Topology) -> bool:
+    return topology.secrets_encryption and topology.secrets_key_arn is None
+
+
+def _public_access_cidrs(topology: Topology) -> list[str] | None:
+    if topology.public_access_cidrs is not None:
+        return list(topology.public_access_cidrs)
+    if needs_operator_cidr(topology):
+        return [OPERATOR_CIDR.placeholder]
+    return None  # a public endpoint the spec leaves open: EKS's default, 0.0.0.0/0
+
+
 def eksctl_env_refs(topology: Topology) -> tuple[EnvRef, ...]:
-    """Every ``${VAR}`` the eksctl config uses, in the order the RUNBOOK exports them."""
+    """Every ``${VAR}`` the eksctl config reads from the network stack, in RUNBOOK order.
+
+    ``${OPERATOR_CIDR}`` (see :func:`needs_operator_cidr`) is not a stack output.
+    """
     names = zone_names(topology)
     refs: list[EnvRef] = []
     if topology.vpc_id is None:
@@ -89,6 +129,8 @@ def eksctl_env_refs(topology: Topology) -> tuple[EnvRef, ...]:
         refs.append(SHARED_NODE_SG)
         refs.extend(names[z.name].placement_output for z in eksctl_zones(topology) if z.kind is ZoneType.OUTPOST)
         refs.append(NTH_QUEUE_ARN)
+    if network_makes_secrets_key(topology):
+        refs.append(SECRETS_KEY_ARN)
     return tuple(refs)
 
 
@@ -138,12 +180,12 @@ def _node_group(topology: Topology, n: ZoneNames) -> Json:
     taints = node_taints(z)
     if taints:
         group["taints"] = taints
-    tags = {CLUSTER_TAG: topology.name, "edgewise.dev/zone": z.name}
+    tags = {CLUSTER_TAG: topology.name, "edgewise.dev/zone": z.name, **autoscaler_tags(topology.name)}
     if z.kind is ZoneType.OUTPOST:
-        group["outpostARN"] = z.outpost_arn
+        # pinned by its Outpost subnet alone (no outpostARN, see the module docstring)
         group["placement"] = {"groupName": n.placement_output.placeholder}
         tags[NTH_MANAGED_TAG] = "true"
-        group["propagateASGTags"] = True
+    group["propagateASGTags"] = True
     group["tags"] = tags
     return group
 
@@ -212,6 +254,9 @@ def eksctl_config(topology: Topology) -> Json:
         # PRIVATE is created with both endpoints and locked down by the RUNBOOK (see above)
         "clusterEndpoints": {"privateAccess": topology.private_endpoint, "publicAccess": True},
     }
+    cidrs = _public_access_cidrs(topology)
+    if cidrs is not None:
+        vpc["publicAccessCIDRs"] = cidrs
     if has_outposts(topology):
         vpc["sharedNodeSecurityGroup"] = SHARED_NODE_SG.placeholder
         # our group holds CIDR rules only; eksctl would add security-group references
@@ -227,6 +272,16 @@ def eksctl_config(topology: Topology) -> Json:
         {"name": "aws-ebs-csi-driver", "wellKnownPolicies": {"ebsCSIController": True}},
     ]
     cfg["nodeGroups"] = [_node_group(topology, names[z.name]) for z in eksctl_zones(topology)]
+    if topology.log_types:
+        cfg["cloudWatch"] = {
+            "clusterLogging": {
+                "enableTypes": list(topology.log_types),
+                "logRetentionInDays": topology.log_retention_days,
+            }
+        }
+    if topology.secrets_encryption:
+        key = topology.secrets_key_arn if topology.secrets_key_arn is not None else SECRETS_KEY_ARN.placeholder
+        cfg["secretsEncryption"] = {"keyARN": key}
     return cfg
 
 

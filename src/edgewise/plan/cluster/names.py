@@ -21,10 +21,13 @@ __all__ = [
     "NTH_QUEUE_ARN",
     "NTH_QUEUE_URL",
     "NTH_SERVICE_ACCOUNT",
+    "OPERATOR_CIDR",
+    "SECRETS_KEY_ARN",
     "SHARED_NODE_SG",
     "VPC_ID",
     "EnvRef",
     "ZoneNames",
+    "autoscaler_tags",
     "has_outposts",
     "network_stack",
     "pascal",
@@ -80,6 +83,16 @@ VPC_ID = EnvRef("VPC_ID", "VpcId")
 SHARED_NODE_SG = EnvRef("SHARED_NODE_SG_ID", "SharedNodeSecurityGroupId")
 NTH_QUEUE_URL = EnvRef("NTH_QUEUE_URL", "NodeTerminationQueueUrl")
 NTH_QUEUE_ARN = EnvRef("NTH_QUEUE_ARN", "NodeTerminationQueueArn")
+SECRETS_KEY_ARN = EnvRef("SECRETS_KEY_ARN", "SecretsKeyArn")
+#: not a stack output: the RUNBOOK sets it to the operator's public address (/32)
+OPERATOR_CIDR = EnvRef("OPERATOR_CIDR", "")
+
+
+def autoscaler_tags(cluster: str) -> dict[str, str]:
+    """cluster-autoscaler auto-discovery tags of a node group's Auto Scaling group
+    (``--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/<cluster>``,
+    https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md)."""
+    return {"k8s.io/cluster-autoscaler/enabled": "true", f"k8s.io/cluster-autoscaler/{cluster}": "owned"}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,25 @@ Routing decisions (each one is a fact of the edge network, see the design brief)
   The interface endpoints below keep node bootstrap and every AWS API call inside the
   VPC, which is what Wavelength nodes without a Carrier IP need to join a private
   endpoint. An air-gapped cluster mirrors its images into ECR and drops the NAT gateways.
+* Wavelength nodes get Carrier IPs by default: the carrier gateway is their only way
+  out, and images from public.ecr.aws or Docker Hub come from the internet. A zone with
+  ``carrierIp: false`` has no internet path at all; its nodes bootstrap through the
+  interface endpoints and pull from ECR only: the S3 gateway endpoint (ECR image layers
+  live in S3) is routed from the carrier route table too, and an ECR pull-through cache
+  rule mirrors public.ecr.aws under ``<account>.dkr.ecr.<region>.amazonaws.com/ecr-public/``
+  (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html).
+* An existing VPC keeps what it has: the carrier gateway and the endpoints the spec
+  names (``vpc.carrierGatewayId``, ``vpc.endpoints``) are reused, and no route is ever
+  added to a route table this stack does not create. The S3 gateway endpoint is routed
+  only from the stack's own route tables.
+* ``outpostIntraVpc`` (seed 004): the VPC is associated with each Outpost's local gateway
+  route table, and each Outpost subnet's route table sends the other Outpost subnets'
+  CIDRs to its own local gateway ("the route tables for the subnets on the AWS Outposts
+  route traffic destined between the subnets over the AWS Outposts LGW";
+  https://docs.aws.amazon.com/vpc/latest/userguide/route-table-options.html#route-tables-lgw).
+  With an existing VPC the association and routes are prerequisites the RUNBOOK checks.
+* Secrets encryption: a customer managed KMS key with yearly rotation, unless the spec
+  names a key (``secretsEncryption.keyArn``) or turns encryption off.
 * Outposts get a shared node security group whose rules use CIDRs only: security group
   references are not carried over the customer network between Outposts (seed 004).
 """
@@ -31,11 +50,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...spec import ZoneType
+from ...spec.models import ENDPOINT_SERVICES
 from ...topology import Topology, Zone
 from ..artifacts import Artifact
 from .names import (
     NTH_QUEUE_ARN,
     NTH_QUEUE_URL,
+    SECRETS_KEY_ARN,
     SHARED_NODE_SG,
     VPC_ID,
     ZoneNames,
@@ -45,7 +66,9 @@ from .names import (
 )
 
 __all__ = [
+    "ECR_PUBLIC_CACHE_PREFIX",
     "INTERFACE_ENDPOINT_SERVICES",
+    "intra_vpc_routes",
     "local_zone_public_zones",
     "network_artifact",
     "network_template",
@@ -68,7 +91,12 @@ INTERFACE_ENDPOINT_SERVICES = (
     "sts",
 )
 
+#: ECR repository prefix of the pull-through cache for public.ecr.aws
+ECR_PUBLIC_CACHE_PREFIX = "ecr-public"
+
 Json = dict[str, Any]
+
+assert set(INTERFACE_ENDPOINT_SERVICES) | {"s3", "sqs"} == set(ENDPOINT_SERVICES)
 
 
 def _ref(name: str) -> Json:
@@ -344,12 +372,16 @@ def _add_private_routes(s: _Stack) -> None:
 
 
 def _add_carrier(s: _Stack) -> None:
-    """Wavelength: a carrier gateway and one carrier route table for all WLZ subnets."""
+    """Wavelength: a carrier gateway (or the VPC's existing one) and one carrier route table."""
     t = s.t
     wlzs = t.of_kind(ZoneType.WAVELENGTH)
     if not wlzs:
         return
-    s.resource("CarrierGateway", "AWS::EC2::CarrierGateway", {"VpcId": _vpc_ref(t), "Tags": _tags(Name=t.name)})
+    if t.carrier_gateway_id is not None:
+        gateway: Any = t.carrier_gateway_id  # a VPC has at most one carrier gateway: reuse it
+    else:
+        s.resource("CarrierGateway", "AWS::EC2::CarrierGateway", {"VpcId": _vpc_ref(t), "Tags": _tags(Name=t.name)})
+        gateway = _ref("CarrierGateway")
     s.resource(
         "CarrierRouteTable", "AWS::EC2::RouteTable", {"VpcId": _vpc_ref(t), "Tags": _tags(Name=f"{t.name}-carrier")}
     )
@@ -359,7 +391,7 @@ def _add_carrier(s: _Stack) -> None:
         {
             "RouteTableId": _ref("CarrierRouteTable"),
             "DestinationCidrBlock": "0.0.0.0/0",
-            "CarrierGatewayId": _ref("CarrierGateway"),
+            "CarrierGatewayId": gateway,
         },
     )
     for z in wlzs:
@@ -369,37 +401,123 @@ def _add_carrier(s: _Stack) -> None:
             "AWS::EC2::SubnetRouteTableAssociation",
             {"SubnetId": subnet_value(t, n), "RouteTableId": _ref("CarrierRouteTable")},
         )
-    s.output("CarrierGatewayId", _ref("CarrierGateway"), "Carrier gateway of the Wavelength Zones")
+    s.private_tables.append("CarrierRouteTable")
+    s.output("CarrierGatewayId", gateway, "Carrier gateway of the Wavelength Zones")
+
+
+def intra_vpc_routes(topology: Topology) -> list[tuple[Zone, Zone]]:
+    """(from, to) Outpost pairs whose subnets route to each other over ``from``'s local gateway."""
+    if not topology.outpost_intra_vpc or topology.vpc_id is not None:
+        return []
+    ops = [z for z in topology.of_kind(ZoneType.OUTPOST) if z.subnet_id is None and z.local_gateway_id]
+    return [(a, b) for a in ops for b in ops if a.name != b.name and b.subnet_cidr is not None]
+
+
+def _add_local_gateways(s: _Stack) -> None:
+    """outpostIntraVpc: LGW route table <-> VPC associations and routes between Outpost subnets."""
+    t = s.t
+    pairs = intra_vpc_routes(t)
+    if not pairs:
+        return
+    tables = sorted({z.local_gateway_route_table_id for z, _ in pairs if z.local_gateway_route_table_id})
+    for table in tables:
+        s.resource(
+            f"LocalGatewayVpcAssociation{pascal(table)}",
+            "AWS::EC2::LocalGatewayRouteTableVPCAssociation",
+            {"LocalGatewayRouteTableId": table, "VpcId": _vpc_ref(t), "Tags": _tags(Name=t.name)},
+        )
+    for a, b in pairs:
+        na, nb = s.names[a.name], s.names[b.name]
+        s.resource(
+            f"{na.route_table}To{nb.key}",
+            "AWS::EC2::Route",
+            {
+                "RouteTableId": _ref(na.route_table),
+                "DestinationCidrBlock": b.subnet_cidr,
+                "LocalGatewayId": a.local_gateway_id,
+            },
+            DependsOn=[f"LocalGatewayVpcAssociation{pascal(a.local_gateway_route_table_id or '')}"],
+        )
+
+
+def _add_secrets_key(s: _Stack) -> None:
+    """A KMS key for envelope encryption of Kubernetes Secrets (unless the spec names one)."""
+    t = s.t
+    if not t.secrets_encryption or t.secrets_key_arn is not None:
+        return
+    s.resource(
+        "SecretsKey",
+        "AWS::KMS::Key",
+        {
+            "Description": f"Envelope encryption of Kubernetes Secrets in EKS cluster {t.name}",
+            "EnableKeyRotation": True,
+            "KeyPolicy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AccountAdministers",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }
+                ],
+            },
+            "Tags": _tags(Name=f"{t.name}-secrets"),
+        },
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+    )
+    s.output(SECRETS_KEY_ARN.output, {"Fn::GetAtt": ["SecretsKey", "Arn"]}, "KMS key for Kubernetes Secrets")
+
+
+def _add_pull_through_cache(s: _Stack) -> None:
+    """Wavelength nodes without Carrier IPs: mirror public.ecr.aws into this account's ECR."""
+    if not s.t.private_wavelength:
+        return
+    s.resource(
+        "EcrPublicPullThroughCache",
+        "AWS::ECR::PullThroughCacheRule",
+        {"EcrRepositoryPrefix": ECR_PUBLIC_CACHE_PREFIX, "UpstreamRegistryUrl": "public.ecr.aws"},
+    )
 
 
 def _add_endpoints(s: _Stack) -> None:
-    """Interface endpoints in the Region AZ subnets + the S3 gateway endpoint (private API)."""
+    """Interface endpoints in the Region AZ subnets + the S3 gateway endpoint.
+
+    For a private API endpoint, and for Wavelength nodes without Carrier IPs. Endpoints an
+    existing VPC already has (``vpc.endpoints``) are reused, not duplicated: a second
+    interface endpoint with private DNS for the same service cannot be created.
+    """
     t = s.t
-    if not t.private_endpoint:
+    if not t.needs_endpoints:
         return
-    s.resource(
-        "EndpointSecurityGroup",
-        "AWS::EC2::SecurityGroup",
-        {
-            "GroupDescription": "HTTPS from the VPC to the interface VPC endpoints",
-            "VpcId": _vpc_ref(t),
-            "SecurityGroupIngress": [
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 443,
-                    "ToPort": 443,
-                    "CidrIp": _vpc_cidr(t),
-                    "Description": "HTTPS from anywhere in the VPC",
-                }
-            ],
-            "Tags": _tags(Name=f"{t.name}-endpoints"),
-        },
-    )
+    have = t.existing_endpoints
     services = list(INTERFACE_ENDPOINT_SERVICES)
     if has_outposts(t):
         services.append("sqs")  # the termination handler polls its queue
+    wanted = [svc for svc in sorted(services) if svc not in have]
+    if wanted:
+        s.resource(
+            "EndpointSecurityGroup",
+            "AWS::EC2::SecurityGroup",
+            {
+                "GroupDescription": "HTTPS from the VPC to the interface VPC endpoints",
+                "VpcId": _vpc_ref(t),
+                "SecurityGroupIngress": [
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 443,
+                        "ToPort": 443,
+                        "CidrIp": _vpc_cidr(t),
+                        "Description": "HTTPS from anywhere in the VPC",
+                    }
+                ],
+                "Tags": _tags(Name=f"{t.name}-endpoints"),
+            },
+        )
     region_subnets = [subnet_value(t, s.names[z.name]) for z in t.region_zones]
-    for svc in sorted(services):
+    for svc in wanted:
         s.resource(
             f"Endpoint{pascal(svc)}",
             "AWS::EC2::VPCEndpoint",
@@ -412,26 +530,19 @@ def _add_endpoints(s: _Stack) -> None:
                 "PrivateDnsEnabled": True,
             },
         )
-    s3: Json = {
-        "VpcEndpointType": "Gateway",
-        "ServiceName": {"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"},
-        "VpcId": _vpc_ref(t),
-    }
-    if not s.existing:
-        s3["RouteTableIds"] = [_ref(name) for name in s.private_tables]
-        s.resource("EndpointS3", "AWS::EC2::VPCEndpoint", s3)
+    # the S3 gateway endpoint is routed only from route tables this stack owns
+    if "s3" in have or not s.private_tables:
         return
-    s.params["PrivateRouteTableIds"] = {
-        "Type": "CommaDelimitedList",
-        "Default": "",
-        "Description": "Route tables of the existing private subnets, for the S3 gateway endpoint "
-        "(image layers come from S3); empty to skip it",
-    }
-    s.conditions["HasPrivateRouteTables"] = {
-        "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", _ref("PrivateRouteTableIds")]}, ""]}]
-    }
-    s3["RouteTableIds"] = _ref("PrivateRouteTableIds")
-    s.resource("EndpointS3", "AWS::EC2::VPCEndpoint", s3, Condition="HasPrivateRouteTables")
+    s.resource(
+        "EndpointS3",
+        "AWS::EC2::VPCEndpoint",
+        {
+            "VpcEndpointType": "Gateway",
+            "ServiceName": {"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"},
+            "VpcId": _vpc_ref(t),
+            "RouteTableIds": [_ref(name) for name in s.private_tables],
+        },
+    )
 
 
 def _add_outposts(s: _Stack) -> None:
@@ -471,8 +582,11 @@ def network_template(topology: Topology) -> Json:
         _add_local_zone_public,
         _add_private_routes,
         _add_carrier,
+        _add_local_gateways,
         _add_endpoints,
+        _add_pull_through_cache,
         _add_outposts,
+        _add_secrets_key,
     ):
         step(s)
     what = "VPC, one subnet per zone" if not s.existing else f"reuses {topology.vpc_id}"

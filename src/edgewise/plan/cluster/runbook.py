@@ -17,15 +17,17 @@ from ..artifacts import Artifact
 from ..labels import K8S_ZONE_LABEL, REGION_NODE_LABEL, ROLE_LABEL, ZONE_LABEL
 from ..steps import RunbookStep
 from .addons import COREDNS_PATCH_PATH, LBC_VALUES_PATH, NTH_VALUES_PATH, STORAGE_CLASS_PATH
-from .eksctl import eksctl_env_refs, eksctl_zones
+from .eksctl import eksctl_env_refs, eksctl_zones, needs_operator_cidr, network_makes_secrets_key
 from .names import (
     CLUSTER_TAG,
     NTH_QUEUE_URL,
+    OPERATOR_CIDR,
+    SECRETS_KEY_ARN,
     network_stack,
     wavelength_stack,
     zone_names,
 )
-from .network import local_zone_public_zones
+from .network import ECR_PUBLIC_CACHE_PREFIX, intra_vpc_routes, local_zone_public_zones
 from .steps import (
     Action,
     Block,
@@ -109,7 +111,7 @@ def _private_only(t: Topology) -> bool:
 
 
 def _eksctl_config_path(t: Topology) -> str:
-    return RENDERED_EKSCTL if eksctl_env_refs(t) else "cluster/eksctl.yaml"
+    return RENDERED_EKSCTL if eksctl_env_refs(t) or needs_operator_cidr(t) else "cluster/eksctl.yaml"
 
 
 def _intro(d: _Doc) -> None:
@@ -169,12 +171,19 @@ def _network(d: _Doc) -> None:
         ["VPC, one subnet per zone, routing"] if t.vpc_id is None else [f"Reuses VPC {t.vpc_id} and the zones' subnets"]
     )
     if t.of_kind(ZoneType.WAVELENGTH):
-        parts.append("carrier gateway")
-    if t.private_endpoint:
+        parts.append(
+            "carrier route table" + (f" (over the VPC's carrier gateway {t.carrier_gateway_id})"
+                                     if t.carrier_gateway_id else " and carrier gateway")
+        )
+    if t.needs_endpoints:
         parts.append("VPC endpoints")
     if t.of_kind(ZoneType.OUTPOST):
         parts.append("shared node security group, placement groups, termination queue")
     lz_public = local_zone_public_zones(t)
+    if intra_vpc_routes(t):
+        parts.append("local gateway route table associations and routes between the Outpost subnets")
+    if network_makes_secrets_key(t):
+        parts.append("KMS key for Secrets encryption (kept when the stack is deleted)")
     d.section(
         "network",
         "Deploy the network stack",
@@ -207,23 +216,52 @@ def _network(d: _Doc) -> None:
         )
     ]
     overrides = [("VpcCidr", "$VPC_CIDR")]
+    if t.of_kind(ZoneType.WAVELENGTH) and t.carrier_gateway_id is None:
+        pre += [
+            "# a VPC has at most one carrier gateway; the stack creates one, so none may exist yet",
+            "# (if this prints an id, set vpc.carrierGatewayId to it in the spec and plan again)",
+            f"aws ec2 describe-carrier-gateways {d.r} --filters Name=vpc-id,Values={t.vpc_id} "
+            "--query 'CarrierGateways[].CarrierGatewayId' --output text",
+        ]
     if t.private_endpoint:
         pre.append("# a private endpoint needs DNS support and DNS hostnames on the VPC")
         pre += [
             f"aws ec2 modify-vpc-attribute --vpc-id {t.vpc_id} {d.r} --enable-dns-{attr}"
             for attr in ("support", "hostnames")
         ]
-        pre.append("# route tables of the existing private subnets (for the S3 gateway endpoint); review the list")
-        pre.append(
-            Capture(
-                "PRIVATE_RTS",
-                f"aws ec2 describe-route-tables {d.r} "
-                f"--filters Name=vpc-id,Values={t.vpc_id} "
-                "--query 'RouteTables[].RouteTableId' --output text | tr '\\t' ','",
-            )
-        )
-        overrides.append(("PrivateRouteTableIds", '"$PRIVATE_RTS"'))
+    if t.existing_endpoints:
+        ids = " ".join(sorted(t.existing_endpoints.values()))
+        pre += [
+            "# the VPC endpoints the spec names are reused; each must be available",
+            f"aws ec2 describe-vpc-endpoints {d.r} --vpc-endpoint-ids {ids} "
+            "--query 'VpcEndpoints[].[ServiceName,State]' --output table",
+        ]
     d.code(*pre, DeployStack(stack, template, t.region, parameters=tuple(overrides)))
+    d.text(
+        "The stack adds no route to a route table it does not own. The existing zone subnets",
+        "need their own path to S3 (image layers), e.g. the VPC's S3 gateway endpoint on their",
+        "route tables, or a NAT gateway.",
+    )
+    if t.outpost_intra_vpc and t.of_kind(ZoneType.OUTPOST):
+        d.text(
+            "Outpost to Outpost traffic (outpostIntraVpc) needs, in the existing VPC: the VPC",
+            "associated with each Outpost's local gateway route table, and in each Outpost subnet's",
+            "route table a route for every other Outpost subnet's CIDR to its local gateway.",
+            "Check both; each command must list the association or the routes:",
+        )
+        cmds = [
+            f"aws ec2 describe-local-gateway-route-table-vpc-associations {d.r} "
+            f"--filters Name=vpc-id,Values={t.vpc_id} --query "
+            "'LocalGatewayRouteTableVpcAssociations[].[LocalGatewayRouteTableId,State]' --output table"
+        ]
+        for z in t.of_kind(ZoneType.OUTPOST):
+            if z.subnet_id is not None:
+                cmds.append(
+                    f"aws ec2 describe-route-tables {d.r} --filters Name=association.subnet-id,Values={z.subnet_id} "
+                    "--query 'RouteTables[].Routes[?LocalGatewayId!=null].[DestinationCidrBlock,LocalGatewayId]' "
+                    f"--output table  # {z.name}"
+                )
+        d.code(*cmds)
 
 
 def _cluster(d: _Doc) -> None:
@@ -239,26 +277,29 @@ def _cluster(d: _Doc) -> None:
     )
     refs = eksctl_env_refs(t)
     config = _eksctl_config_path(t)
-    if refs:
+    operator = needs_operator_cidr(t)
+    if refs or operator:
         d.text(
-            "`cluster/eksctl.yaml` holds `${VAR}` placeholders for ids that exist only once",
-            "the network stack is up. Export them from the stack outputs and render the file:",
+            "`cluster/eksctl.yaml` holds `${VAR}` placeholders for values known only at deploy time.",
+            "Export them from the stack outputs and render the file:" if refs else "Export them and render the file:",
         )
-        d.code(
-            d.stack_outputs(*[(ref.var, ref.output) for ref in refs]),
-            RenderTemplate("cluster/eksctl.yaml", config, tuple(ref.var for ref in refs)),
-        )
+        actions: list[str | Action] = [d.stack_outputs(*[(ref.var, ref.output) for ref in refs])] if refs else []
+        if operator:
+            actions += [
+                "# the public endpoint eksctl needs while it creates the cluster admits only this address",
+                Capture(OPERATOR_CIDR.var, 'echo "$(curl -fsS https://checkip.amazonaws.com)/32"'),
+                f"export {OPERATOR_CIDR.var}",
+            ]
+        variables = (*(ref.var for ref in refs), *((OPERATOR_CIDR.var,) if operator else ()))
+        d.code(*actions, RenderTemplate("cluster/eksctl.yaml", config, variables))
     d.code(f"eksctl create cluster -f {config}")
     if _private_only(t):
+        who = "your own address (`OPERATOR_CIDR`)" if operator else "the addresses in `publicAccessCidrs`"
         d.text(
             "The endpoint is `private`, but eksctl cannot create a private-only endpoint",
-            "(it must reach the API to join the nodes), so the cluster starts with both.",
-            'Until the step "Make the API endpoint private", allow only your own address',
-            "on the public endpoint:",
-        )
-        d.code(
-            f"eksctl utils update-cluster-vpc-config --cluster {t.name} {d.r} "
-            '--public-access-cidrs "$(curl -s https://checkip.amazonaws.com)/32" --approve'
+            "(it must reach the API to join the nodes), so the cluster starts with both; the",
+            f"public one admits only {who} from the start, never 0.0.0.0/0,",
+            'until the step "Make the API endpoint private" turns it off.',
         )
     _lifecycle_hooks(d)
 
@@ -329,11 +370,21 @@ def _wavelength(d: _Doc) -> None:
             parameters=tuple(params),
         ),
     )
-    if not all(z.carrier_ip for z in wlzs):
+    if all(z.carrier_ip for z in wlzs):
         d.text(
-            "Wavelength nodes without a Carrier IP have no internet path: they reach the",
-            "private API endpoint and the AWS APIs through the VPC endpoints, and pull images",
-            "from ECR only.",
+            "Images: the Wavelength nodes pull public images (public.ecr.aws, Docker Hub) over",
+            "the carrier gateway with their Carrier IPs; ECR image layers come through the S3",
+            "gateway endpoint where the stack has one.",
+        )
+    else:
+        private = ", ".join(f"`{z.name}`" for z in wlzs if not z.carrier_ip)
+        d.text(
+            f"Images: the nodes in {private} have no Carrier IP and so no internet path. They reach",
+            "the AWS APIs through the VPC endpoints and pull from ECR only: image layers through the",
+            "S3 gateway endpoint on the carrier route table, public.ecr.aws images through the",
+            "pull-through cache, as",
+            f"`<account>.dkr.ecr.{t.region}.amazonaws.com/{ECR_PUBLIC_CACHE_PREFIX}/<repository>:<tag>`.",
+            "Docker Hub images must be copied into ECR first.",
         )
 
 
@@ -441,22 +492,33 @@ def _cleanup(d: _Doc, app_names: Sequence[str]) -> None:
         ]
     cmds.append(f"eksctl delete cluster -f {_eksctl_config_path(t)} --wait")
     for z in t.of_kind(ZoneType.WAVELENGTH):
+        # The nodes' Carrier IPs come with their instances and go with them. Only addresses
+        # tagged with this topology were allocated for it: never release any other.
         nbg = z.network_border_group
         cmds += [
-            f"# release the unassociated Carrier IPs left in {z.name}",
+            f"# Carrier IPs of {z.name} allocated for this topology (tagged {CLUSTER_TAG}={t.name}); none other",
             f"for a in $(aws ec2 describe-addresses {d.r} "
-            f"--filters Name=network-border-group,Values={nbg} "
+            f"--filters Name=network-border-group,Values={nbg} Name=tag:{CLUSTER_TAG},Values={t.name} "
             "--query 'Addresses[?AssociationId==null].AllocationId' --output text); do "
             f'aws ec2 release-address {d.r} --allocation-id "$a" '
             f"--network-border-group {nbg}; done",
         ]
-    if t.private_endpoint:
-        cmds.append("# the VPC endpoints belong to the network stack and go with it")
+    if t.needs_endpoints:
+        cmds.append("# the VPC endpoints the network stack made go with it")
+    if network_makes_secrets_key(t):
+        cmds += [
+            "# the Secrets key outlives the stack (DeletionPolicy Retain); note it before the stack goes",
+            *d.stack_outputs((SECRETS_KEY_ARN.var, SECRETS_KEY_ARN.output)).render(),
+        ]
     cmds += [
         f"aws cloudformation delete-stack --stack-name {net} {d.r}",
         f"aws cloudformation wait stack-delete-complete --stack-name {net} {d.r}",
     ]
-    if t.private_endpoint:
+    if network_makes_secrets_key(t):
+        cmds.append(
+            f'aws kms schedule-key-deletion --key-id "${SECRETS_KEY_ARN.var}" --pending-window-in-days 30 {d.r}'
+        )
+    if t.needs_endpoints and t.vpc_id is None:
         cmds.append(
             f"aws ec2 describe-vpc-endpoints {d.r} --filters Name=vpc-id,Values={d.vpc} "
             "--query 'VpcEndpoints[].VpcEndpointId' --output text  # must print nothing"

@@ -13,6 +13,13 @@ type EC2_LINUX so the nodes may join. Choices:
 * Root volume gp2 (the only EBS type in Wavelength Zones), encrypted; IMDSv2 required.
 * ``AssociateCarrierIpAddress`` when the zone uses Carrier IPs: with a public API
   endpoint the nodes reach the control plane only through the carrier gateway.
+* Updates: a change to the launch template replaces nodes one at a time
+  (``AutoScalingRollingUpdate`` with MinInstancesInService = the group's minimum, so the
+  zone never drops below its floor), and the group carries the cluster-autoscaler
+  auto-discovery tags.
+* Zones without Carrier IPs pull through ECR only; the node role may then fill the
+  public.ecr.aws pull-through cache (ecr:CreateRepository + ecr:BatchImportUpstreamImage,
+  https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html).
 * Security group: the EKS cluster security group (passed in), which the control plane
   and eksctl's node groups already trust; Region nodes' CIDR rules include these subnets.
 """
@@ -26,7 +33,8 @@ from ...spec import ZoneType
 from ...topology import Topology, Zone
 from ..artifacts import Artifact
 from ..labels import node_labels, node_taints
-from .names import ZoneNames, network_stack, pascal, zone_names
+from .names import ZoneNames, autoscaler_tags, network_stack, pascal, zone_names
+from .network import ECR_PUBLIC_CACHE_PREFIX
 
 __all__ = [
     "NODE_POLICIES",
@@ -114,6 +122,32 @@ def _subnet(topology: Topology, n: ZoneNames) -> Any:
     return {"Fn::ImportValue": {"Fn::Sub": "${NetworkStackName}-" + n.subnet_output.output}}
 
 
+def _pull_through_policy(topology: Topology) -> Json:
+    if not any(not z.carrier_ip for z in wavelength_zones(topology)):
+        return {}
+    return {
+        "Policies": [
+            {
+                "PolicyName": "ecr-public-pull-through-cache",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+                            "Resource": {
+                                "Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/"
+                                + ECR_PUBLIC_CACHE_PREFIX
+                                + "/*"
+                            },
+                        }
+                    ],
+                },
+            }
+        ]
+    }
+
+
 def wavelength_template(topology: Topology) -> Json:
     names = zone_names(topology)
     zones = wavelength_zones(topology)
@@ -170,6 +204,7 @@ def wavelength_template(topology: Topology) -> Json:
                 },
                 "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/" + p} for p in NODE_POLICIES],
                 "Path": "/",
+                **_pull_through_policy(topology),
             },
         },
         "NodeInstanceProfile": {
@@ -243,6 +278,14 @@ def wavelength_template(topology: Topology) -> Json:
         res[asg] = {
             "Type": "AWS::AutoScaling::AutoScalingGroup",
             "DependsOn": "NodeAccessEntry",
+            # a launch template change replaces one node at a time, never below the floor
+            "UpdatePolicy": {
+                "AutoScalingRollingUpdate": {
+                    "MinInstancesInService": ng.min_size,
+                    "MaxBatchSize": 1,
+                    "PauseTime": "PT5M",
+                }
+            },
             "Properties": {
                 "LaunchTemplate": {
                     "LaunchTemplateId": {"Ref": lt},
@@ -264,6 +307,10 @@ def wavelength_template(topology: Topology) -> Json:
                         "PropagateAtLaunch": True,
                     },
                     {"Key": "edgewise.dev/zone", "Value": z.name, "PropagateAtLaunch": True},
+                    *[
+                        {"Key": k, "Value": v, "PropagateAtLaunch": False}
+                        for k, v in autoscaler_tags(topology.name).items()
+                    ],
                 ],
             },
         }
