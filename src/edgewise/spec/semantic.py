@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import Counter
+from collections.abc import Sequence
 
 from ..catalog import load_catalog
 from ..errors import InputError, Problem
@@ -214,7 +216,7 @@ def _cluster_option_problems(spec: object, types: dict[str, ZoneType]) -> list[P
     out: list[Problem] = []
     for i, cidr in enumerate(t.public_access_cidrs or ()):
         net = ipaddress.IPv4Network(cidr)
-        if net.is_private:
+        if any(net.overlaps(n) for n in NON_PUBLIC):
             out.append(doc.problem(("spec", "publicAccessCidrs", i),
                                    f"{cidr} is a private range; the public endpoint sees public source addresses",
                                    "give the public address range of your operators (e.g. 203.0.113.0/24); "
@@ -278,8 +280,16 @@ def _cluster_option_problems(spec: object, types: dict[str, ZoneType]) -> list[P
     return out
 
 
+#: ranges no internet source address comes from (RFC 1918, shared CGNAT space, loopback,
+#: link-local): on the public endpoint they admit nobody
+NON_PUBLIC = tuple(ipaddress.IPv4Network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16"))
+
+ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/")
+
+
 def _application_problems(
-    app: Application, doc: Document, types: dict[str, ZoneType], region: str
+    app: Application, doc: Document, types: dict[str, ZoneType], region: str, closed_wlz: Sequence[str] = ()
 ) -> list[Problem]:
     out: list[Problem] = []
     svc = app.spec.services
@@ -348,6 +358,15 @@ def _application_problems(
                                    "'storage' applies to services that run only in the Region: a copy per edge "
                                    "zone would be one independent database per zone",
                                    "set placement: region, or remove 'storage'"))
+        ecr = ECR_IMAGE.match(s.image)
+        if closed_wlz and s.has_edge_copies and not (ecr and ecr.group(1) == region):
+            zones = ", ".join(closed_wlz)
+            out.append(doc.problem(
+                (*p, "image"),
+                f"{s.name!r} runs in {zones}, whose nodes have no Carrier IP (carrierIp: false) and so reach "
+                f"only this Region's ECR; {s.image!r} is not there",
+                f"use <account>.dkr.ecr.{region}.amazonaws.com/ecr-public/<repository>:<tag> (the plan's "
+                "pull-through cache for public.ecr.aws) or another image in that ECR, or set carrierIp: true"))
         if s.region_replicas is not None and not s.has_region_copy:
             out.append(doc.problem((*p, "regionReplicas"), "regionReplicas set, but the service has no Region copy",
                                    "remove regionReplicas, or set placement to edge-and-region/region"))
@@ -359,6 +378,8 @@ def validate_semantics(spec: object) -> None:
 
     assert isinstance(spec, Spec)
     problems, types = _topology_problems(spec)
+    closed = [z.name for z in spec.topology.spec.zones
+              if types.get(z.name) is ZoneType.WAVELENGTH and z.carrier_ip is False and z.node_group is not None]
     app_names: dict[str, Document] = {}
     for app, doc in spec.applications:
         if app.metadata.name in app_names:
@@ -366,6 +387,6 @@ def validate_semantics(spec: object) -> None:
             msg = f"Application {app.metadata.name!r} is defined twice (first in {first.file}:{first.line})"
             problems.append(doc.problem(("metadata", "name"), msg, "give each Application a unique name"))
         app_names.setdefault(app.metadata.name, doc)
-        problems.extend(_application_problems(app, doc, types, spec.topology.spec.region))
+        problems.extend(_application_problems(app, doc, types, spec.topology.spec.region, closed))
     if problems:
         raise InputError(problems)
