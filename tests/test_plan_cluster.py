@@ -476,7 +476,8 @@ def test_every_placeholder_is_exported_and_rendered_by_the_runbook() -> None:
             envsubst = re.search(r"envsubst '([^']*)'", runbook)
             assert envsubst and "${" + var + "}" in envsubst.group(1)
             if var == "OPERATOR_CIDR":  # not a stack output: the operator's own public address
-                assert 'export OPERATOR_CIDR="$(curl -fsS https://checkip.amazonaws.com)/32"' in runbook
+                assert 'OPERATOR_CIDR=$(echo "$(curl -fsS https://checkip.amazonaws.com)/32")' in runbook
+                assert "export OPERATOR_CIDR\n" in runbook
                 continue
             m = re.search(rf"export {var}=\$\(out (\w+)\)", runbook)
             assert m, (name, var)

@@ -197,7 +197,8 @@ def test_outposts_example_keeps_explicit_subnets() -> None:
 def _new_zone(region: str, kind: str, taken: set[str]) -> dict[str, str]:
     if kind == "outpost":
         return {"name": "rack-9", "type": "outpost", "parentZone": f"{region}a",
-                "outpostArn": f"arn:aws:outposts:{region}:111122223333:outpost/op-0a1b2c3d4e5f609"}
+                "outpostArn": f"arn:aws:outposts:{region}:111122223333:outpost/op-0a1b2c3d4e5f609",
+                "localGatewayId": "lgw-0a1b2c3d4e5f60009", "localGatewayRouteTableId": "lgw-rtb-0a1b2c3d4e5f60009"}
     name = next(z.name for z in load_catalog().select(region, kind) if z.name not in taken)
     return {"name": name}
 
