@@ -262,7 +262,8 @@ def test_private_endpoint_is_never_open_to_the_internet(name: str) -> None:
     vpc = doc(name, "cluster/eksctl.yaml")["vpc"]
     assert vpc["publicAccessCIDRs"] == ["${OPERATOR_CIDR}"]
     runbook = files(name)["RUNBOOK.md"]
-    export = runbook.index('OPERATOR_CIDR=$(echo "$(curl -fsS https://checkip.amazonaws.com)/32")\nexport OPERATOR_CIDR')
+    capture = 'OPERATOR_CIDR=$(echo "$(curl -fsS https://checkip.amazonaws.com)/32")\nexport OPERATOR_CIDR'
+    export = runbook.index(capture)
     assert export < runbook.index("eksctl create cluster")
     assert "0.0.0.0/0" not in re.findall(r"--public-access-cidrs \S+", runbook)
     assert "--public-access=false" in runbook  # and then closed for good
