@@ -188,7 +188,7 @@ def test_endpoint_slice_is_a_valid_endpointslice() -> None:
     (obj,) = idx.slices(s)
     kubernetes_validate.validate(obj, "1.31", strict=True)
     assert obj["metadata"]["labels"]["kubernetes.io/service-name"] == "web"
-    assert obj["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == "edgewise.dev/controller"
+    assert obj["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == "edgewise-controller.edgewise.dev"
     assert [e["zone"] for e in obj["endpoints"]] == ["az-a", "az-b"]
     assert obj["ports"] == [{"name": "app", "port": 8080, "protocol": "TCP"}]
     empty = endpoint_slice(svc("lz-2"), select("lz-2", {}, zones()), zones(), {})

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from edgewise.controller.endpoints import ManagedService, Selection
 from edgewise.controller.fanout import APP_LABEL, parse_application, zone_windows
-from edgewise.controller.state import Controller, region_of
+from edgewise.controller.state import Controller, NoRegionYet, region_of
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SPEC = {
@@ -230,3 +230,17 @@ def test_zone_windows_and_region_of() -> None:
     assert kept == {"a": None, "b": T0.isoformat()}
     assert removed == ["c"]
     assert region_of({"n": {"topology.kubernetes.io/zone": "eu-west-3b"}}) == "eu-west-3"
+
+
+def test_no_fan_out_before_a_region_node_is_known() -> None:
+    """kopf's timer may fire before the node watch listed the Region's nodes: the Region
+    copy would be pinned to no AZ at all (the API server rejects an empty In list)."""
+    api = Recorder()
+    c = Controller(api)
+    c.node_event("ADDED", node("n-bos", *NODES["n-bos"]))
+    with pytest.raises(NoRegionYet, match="no Region node"):
+        c.reconcile_app(app_body(), T0)
+    assert api.objects == {}
+    c.node_event("ADDED", node("n-a", *NODES["n-a"]))
+    c.reconcile_app(app_body(), T0)
+    assert "shop-region" in namespaces(api)

@@ -89,7 +89,9 @@ def desired_objects(app: Application, topology: Topology,
                     "name": owner["name"], "uid": owner["uid"], "controller": True, "blockOwnerDeletion": True,
                 }]
             out.append(obj)
-    return out
+    # apply order: namespaces before what lives in them
+    order = {"Namespace": 0, "ServiceAccount": 1, "Service": 2}
+    return sorted(out, key=lambda o: order.get(o["kind"], 3))
 
 
 def zone_windows(present: Iterable[str], previous: Mapping[str, str | None], now: datetime,

@@ -24,7 +24,7 @@ from typing import Any
 from ..plan.cluster.controller import CRD_GROUP, CRD_PLURAL, CRD_VERSION
 from .endpoints import ManagedService, Selection
 from .fanout import APP_LABEL, FIELD_MANAGER
-from .state import Controller
+from .state import Controller, NoRegionYet
 
 __all__ = ["KubeApi", "LeaseElector", "run"]
 
@@ -197,8 +197,15 @@ def register(controller: Controller, registry: Any) -> None:
     def app(body: Mapping[str, Any], **_: Any) -> None:
         from pydantic import ValidationError
 
+        controller.retry_failed()
+
         try:
             controller.reconcile_app(body, datetime.now(UTC))
+        except NoRegionYet as exc:
+            name = str((body.get("metadata") or {}).get("name"))
+            controller.api.patch_status(name, {"ready": "0/0", "conditions": [{
+                "type": "Ready", "status": "False", "reason": "NoRegionNodes", "message": str(exc),
+                "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}]})
         except ValidationError as exc:
             name = str((body.get("metadata") or {}).get("name"))
             controller.api.patch_status(name, {"conditions": [{
@@ -207,6 +214,8 @@ def register(controller: Controller, registry: Any) -> None:
                                      for e in exc.errors()),
                 "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}]})
 
+    # the default registry carries kopf's login handlers; this one needs its own
+    kopf.on.login(registry=registry)(kopf.login_via_client)
     kopf.on.event("", "v1", "nodes", registry=registry)(node)
     kopf.on.event("", "v1", "pods", registry=registry)(pod)
     kopf.on.event("", "v1", "services", registry=registry)(service)

@@ -8,6 +8,7 @@ events: kopf runs synchronous handlers in a thread pool.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -18,9 +19,14 @@ from ..spec import ZoneType
 from .endpoints import EndpointIndex, ManagedService, PodInfo, Selection, managed_service, pod_info, zone_of_node
 from .fanout import DEFAULT_GRACE, Fanout, fan_out, parse_application
 
-__all__ = ["Api", "Controller", "region_of"]
+__all__ = ["Api", "Controller", "NoRegionYet", "region_of"]
 
 REGION_LABEL = "topology.kubernetes.io/region"
+log = logging.getLogger("edgewise.controller")
+
+
+class NoRegionYet(Exception):
+    """The EdgeApplication cannot be fanned out before a Region node is known."""
 
 
 class Api(Protocol):
@@ -61,16 +67,30 @@ class Controller:
         self.nodes: dict[str, dict[str, str]] = {}
         self.seen_kinds: dict[str, ZoneType] = {}
         self.services: dict[tuple[str, str], ManagedService] = {}
-        self.errors: dict[tuple[str, str], str] = {}
+        self.errors: dict[tuple[str, str], str] = {}  # misconfigured Services
+        self.failed: dict[tuple[str, str], str] = {}  # Services whose slice write failed
         self.lock = threading.RLock()
 
     # -- endpoints ------------------------------------------------------------------------
     def _publish(self, changed: list[tuple[ManagedService, Selection]]) -> int:
         for svc, sel in changed:
-            for obj in self.index.slices(svc):
-                self.api.apply(obj)
+            try:
+                for obj in self.index.slices(svc):
+                    self.api.apply(obj)
+            except Exception as exc:  # the API refused or is away: retried by retry_failed()
+                self.failed[svc.key] = str(exc)
+                log.warning("EndpointSlice of %s/%s not written: %s", svc.namespace, svc.name, exc)
+                continue
+            self.failed.pop(svc.key, None)
             self.api.event(svc, sel)
         return len(changed)
+
+    def retry_failed(self) -> int:
+        """Write again the slices whose last write failed (called periodically)."""
+        with self.lock:
+            todo = [(self.services[k], self.index.published[k]) for k in sorted(self.failed)
+                    if k in self.services and k in self.index.published]
+            return self._publish(todo)
 
     def node_event(self, kind: str, node: Mapping[str, Any]) -> int:
         meta = node.get("metadata") or {}
@@ -147,6 +167,11 @@ class Controller:
             # every Region AZ ever seen stays: the Region copy's affinity lists the AZs, and
             # an AZ node group scaled to zero must not roll the Region copy
             zones.update({z: k for z, k in self.seen_kinds.items() if k is ZoneType.AVAILABILITY_ZONE})
+            if not any(k is ZoneType.AVAILABILITY_ZONE for k in zones.values()):
+                # before the node watch has listed the Region's nodes (or in a cluster
+                # without any): nothing to pin the Region copies to; wait
+                raise NoRegionYet("no Region node seen yet (labels edgewise.dev/zone-type=availability-zone "
+                                  "or edgewise.dev/role=region); the copies wait for one")
             result = fan_out(
                 app, region=region_of(self.nodes), zones=zones, k8s_zones=k8s, previous=previous,
                 ready_pods=self.ready_pods(), now=now, grace=self.grace,

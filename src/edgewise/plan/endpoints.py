@@ -35,8 +35,9 @@ ENDPOINTS_MODE = "edge-failover"
 SELECTOR_ANNOTATION = "edgewise.dev/endpoint-selector"
 #: on a Service: the topology zone name (edgewise.dev/zone) whose copy it is
 ZONE_ANNOTATION = "edgewise.dev/zone"
-#: endpointslice.kubernetes.io/managed-by of the slices the controller writes
-MANAGED_BY = "edgewise.dev/controller"
+#: endpointslice.kubernetes.io/managed-by of the slices the controller writes (a label
+#: value: no '/'; Kubernetes' own is endpointslice-controller.k8s.io)
+MANAGED_BY = "edgewise-controller.edgewise.dev"
 
 _TIER = {Link.SAME_ZONE: 0, Link.REGION_MESH: 1, Link.SERVICE_LINK: 1, Link.LOCAL_GATEWAY: 2}
 #: what each tier is called (EndpointSlice annotation, resolver mechanism)
