@@ -296,7 +296,11 @@ class EndpointIndex:
 
     # -- nodes ------------------------------------------------------------------------
     def on_node(self, name: str, labels: Mapping[str, str] | None) -> list[tuple[ManagedService, Selection]]:
-        """A node appeared, changed (labels) or went away (``labels=None``)."""
+        """A node appeared, changed (labels) or went away (``labels=None``).
+
+        A zone's kind stays known after its last node goes: its pods are gone, but a
+        Service of that zone keeps pointing at the Region until the fan-out removes it.
+        """
         got = zone_of_node(labels) if labels is not None else None
         before = self.node_zone.get(name)
         if got is None:
