@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit bench clean lab
+.PHONY: demo test lint typecheck unit bench clean lab netns-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,13 +25,21 @@ test: $(STAMP) lab lint typecheck unit
 lab:
 	tools/lab-build.sh
 
+## netns-tools: ip and nft for the data-plane tests (installed with apt-get as root; else those tests skip)
+netns-tools:
+	@if command -v nft >/dev/null && command -v ip >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2) >/dev/null \
+	    || echo "netns-tools: could not install nftables/iproute2; the data-plane tests will skip"; \
+	else echo "netns-tools: nft or ip missing and no root apt-get; the data-plane tests will skip"; fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) lab
+unit: $(STAMP) lab netns-tools
 	$(BIN)/pytest -n 2 -p no:cacheprovider
 
 ## bench: plan/check vs kubectl kustomize at 10x10, 50x20, 200x40 (several minutes)

@@ -1,0 +1,355 @@
+"""Edge failover without a mesh, on real parts: the scenarios of docs/failover-without-a-mesh.md.
+
+One topology (two Region AZs, three Local Zones in us-east-1) and one application
+(``web`` calls ``api``, both in every zone and the Region). The lab's control plane
+(kube-apiserver, scheduler, controller-manager, kwok) runs the cluster; the real
+``edgewise controller run`` (kopf, Lease election) fans the ``EdgeApplication`` out and
+keeps the edge endpoints; :class:`~edgewise.lab.dataplane.DataPlane` gives every zone a
+network namespace with the real kube-proxy, every ``api`` pod an HTTP server on its IP,
+and drops sibling-edge traffic.
+
+Scenarios (:func:`run`), each measured from inside a zone by a prober that opens a new
+connection to the zone's Service every 20 ms:
+
+* ``steady``: every request is answered in the caller's own zone;
+* ``zone-down``: every ``api`` pod of one zone dies (server gone, pod unready): the
+  zone's requests succeed via the Region after a measured time; the router's counters
+  show no packet sent toward a sibling edge zone;
+* ``zone-back``: the pods return: traffic returns to the zone, measured;
+* ``prefer-close``: the hazard EW302 warns about: one plain Service over every zone's
+  pods with ``trafficDistribution: PreferClose``; when a zone's pods are gone, the real
+  kube-proxy falls back to every endpoint, sibling edges included, and those
+  connections fail (counted at the router).
+
+``edgewise simulate``'s prediction for the same topology and failure is computed
+alongside (:func:`predictions`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..plan.cluster.controller import controller_objects
+from ..spec import Spec, load_spec
+from ..topology import Topology, build_topology
+from .control_plane import Lab
+from .dataplane import DataPlane, Probe, ZoneNet
+from .nodes import node_objects
+
+__all__ = ["SPEC", "Measured", "Setup", "down_and_back", "predictions", "prefer_close", "run", "setup", "steady"]
+
+SPEC = """\
+apiVersion: edgewise.dev/v1alpha1
+kind: Topology
+metadata: {name: failover}
+spec:
+  region: us-east-1
+  zones:
+    - {name: us-east-1a, nodeGroup: {instanceType: m6i.large, desired: 1}}
+    - {name: us-east-1b, nodeGroup: {instanceType: m6i.large, desired: 1}}
+    - {name: us-east-1-bos-1a, nodeGroup: {instanceType: c5d.2xlarge, desired: 1}}
+    - {name: us-east-1-mia-1a, nodeGroup: {instanceType: c5d.2xlarge, desired: 1}}
+    - {name: us-east-1-dfw-1a, nodeGroup: {instanceType: c5d.2xlarge, desired: 1}}
+---
+apiVersion: edgewise.dev/v1alpha1
+kind: Application
+metadata: {name: shop}
+spec:
+  routing: kubernetes
+  ingress: none
+  services:
+    - {name: web, image: web:1, port: 80, calls: [api]}
+    - {name: api, image: api:1, port: 8080, replicas: 1, regionReplicas: 2}
+"""
+APP = "shop"
+SERVICE = "api"
+PORT = 8080
+
+
+def spec() -> tuple[Spec, Topology]:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "failover.yaml"
+        path.write_text(SPEC, encoding="utf-8")
+        s = load_spec(path)
+    return s, build_topology(s)
+
+
+@dataclass
+class Measured:
+    """What one scenario measured (times in seconds)."""
+
+    name: str
+    zone: str
+    requests: int = 0
+    ok: int = 0
+    served_by: dict[str, int] = field(default_factory=dict)  # answering zone -> requests
+    errors: dict[str, int] = field(default_factory=dict)
+    sibling_packets: int = 0  # packets the router dropped toward sibling edge zones
+    switch_s: float | None = None  # event -> first request answered by the new tier
+
+    @property
+    def success_rate(self) -> float:
+        return self.ok / self.requests if self.requests else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "zone": self.zone, "requests": self.requests,
+                "success_rate": round(self.success_rate, 4), "served_by": dict(sorted(self.served_by.items())),
+                "errors": dict(sorted(self.errors.items())), "sibling_packets": self.sibling_packets,
+                "switch_s": None if self.switch_s is None else round(self.switch_s, 3)}
+
+
+def _tally(name: str, zone: str, results: list[tuple[float, bool, str]]) -> Measured:
+    m = Measured(name, zone, requests=len(results))
+    for _, ok, who in results:
+        if ok:
+            m.ok += 1
+            m.served_by[who] = m.served_by.get(who, 0) + 1
+        else:
+            m.errors[who] = m.errors.get(who, 0) + 1
+    return m
+
+
+@dataclass
+class Setup:
+    lab: Lab
+    topology: Topology
+    dp: DataPlane
+    controller: subprocess.Popen[bytes]
+    zone_of_node: dict[str, str]
+
+    def pods(self, namespace: str | None = None, service: str = SERVICE) -> list[dict[str, Any]]:
+        sel = f"app.kubernetes.io/part-of={APP},edgewise.dev/service={service}"
+        return [p for p in self.lab.client.list("v1", "Pod", namespace or "", label_selector=sel)
+                if (p.get("status") or {}).get("podIP")]
+
+    def pod_zone(self, pod: dict[str, Any]) -> str:
+        return self.zone_of_node[pod["spec"]["nodeName"]]
+
+    def serve_all(self, pods: list[dict[str, Any]]) -> None:
+        for p in pods:
+            zone = self.pod_zone(p)
+            self.dp.serve(zone, p["status"]["podIP"], PORT, {"zone": zone, "pod": p["metadata"]["name"]})
+
+    def set_ready(self, pods: list[dict[str, Any]], ready: bool) -> None:
+        value = "True" if ready else "False"
+        for p in pods:
+            conds = [c for c in (p.get("status") or {}).get("conditions") or []
+                     if c.get("type") not in ("Ready", "ContainersReady")]
+            conds += [{"type": "Ready", "status": value}, {"type": "ContainersReady", "status": value}]
+            self.lab.client.patch_status({**p, "apiVersion": "v1", "kind": "Pod"}, {"status": {"conditions": conds}})
+
+    def cluster_ip(self, namespace: str, name: str = SERVICE) -> str:
+        svc = self.lab.client.get("v1", "Service", name, namespace)
+        assert svc is not None, f"no Service {namespace}/{name}"
+        return str(svc["spec"]["clusterIP"])
+
+    def sibling_packets(self, zone: str) -> int:
+        return sum(n for (a, _b), n in self.dp.dropped().items() if a == zone)
+
+
+def _namespace(topology: Topology, zone: str) -> str:
+    from ..plan.apps.names import zone_namespace
+
+    return zone_namespace(APP, topology.zone(zone))
+
+
+@contextmanager
+def setup(lab: Lab, *, timeout: float = 90.0) -> Iterator[Setup]:
+    """Nodes, data plane, the controller and the EdgeApplication, all pods served."""
+    s, topology = spec()
+    nodes = node_objects(topology)
+    zone_of_node = {}
+    for n in nodes:
+        lab.client.create(n)
+        cap = n["status"]["capacity"]
+        lab.client.patch_status(n, {"status": {"capacity": cap, "allocatable": cap}})
+        zone_of_node[n["metadata"]["name"]] = n["metadata"]["labels"]["edgewise.dev/zone"]
+    lab.wait_nodes_ready(zone_of_node)
+    node_of_zone = {z: n for n, z in zone_of_node.items()}
+    zones = [ZoneNet(z.name, z.kind, node_of_zone[z.name]) for z in topology.zones]
+    # CRD, namespace, RBAC (the Deployment itself is not run: the controller runs here)
+    objs = [o for o in controller_objects(topology) if o["kind"] not in ("Deployment", "PodDisruptionBudget")]
+    lab.apply(objs)
+    lab.client.discover()
+    app = next(a for a, _ in s.applications)
+    lab.client.create({"apiVersion": "edgewise.dev/v1alpha1", "kind": "EdgeApplication",
+                       "metadata": {"name": APP}, "spec": app.spec.model_dump(by_alias=True, mode="json",
+                                                                              exclude_none=True)})
+    with DataPlane(lab, zones) as dp:
+        log = open(dp.workdir / "controller.log", "wb")  # noqa: SIM115
+        env = {**os.environ, "KUBECONFIG": str(lab.kubeconfig), "POD_NAME": "lab-controller"}
+        controller = subprocess.Popen(
+            [sys.executable, "-m", "edgewise", "controller", "run", "--namespace", "edgewise-system",
+             "--lease", "edgewise-controller"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            st = Setup(lab, topology, dp, controller, zone_of_node)
+            want = len(topology.edge_zones) + 2  # one api pod per edge zone, two in the Region
+
+            def ready() -> bool:
+                if controller.poll() is not None:
+                    raise RuntimeError(f"the controller exited; see {dp.workdir}/controller.log")
+                return len(st.pods()) >= want
+
+            lab.client.wait("the fanned-out api pods", ready, timeout=timeout, interval=0.2)
+            st.serve_all(st.pods())
+            for z in topology.edge_zones:
+                ip = None
+
+                def served(z: Any = z) -> bool:
+                    nonlocal ip
+                    ip = ip or _cluster_ip_or_none(lab, _namespace(topology, z.name))
+                    return ip is not None and dp.get(z.name, f"http://{ip}:{PORT}/", 0.5) == (True, z.name)
+
+                lab.client.wait(f"{z.name} served by its own pod", served, timeout=timeout, interval=0.2)
+            yield st
+        finally:
+            controller.terminate()
+            try:
+                controller.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                controller.kill()
+
+
+def _cluster_ip_or_none(lab: Lab, namespace: str) -> str | None:
+    svc = lab.client.get("v1", "Service", SERVICE, namespace)
+    return None if svc is None else str(svc["spec"]["clusterIP"])
+
+
+def _probe(st: Setup, zone: str, url: str, seconds: float) -> list[tuple[float, bool, str]]:
+    p: Probe = st.dp.probe(zone, url)
+    time.sleep(seconds)
+    p.stop.set()
+    return p.results
+
+
+def steady(st: Setup, seconds: float = 2.0) -> list[Measured]:
+    """Every edge zone requests its own Service concurrently."""
+    t = st.topology
+    probes = {z.name: st.dp.probe(z.name, f"http://{st.cluster_ip(_namespace(t, z.name))}:{PORT}/")
+              for z in t.edge_zones}
+    before = {z.name: st.sibling_packets(z.name) for z in t.edge_zones}
+    time.sleep(seconds)
+    out = []
+    for z, p in probes.items():
+        p.stop.set()
+        m = _tally("steady", z, p.results)
+        m.sibling_packets = st.sibling_packets(z) - before[z]
+        out.append(m)
+    return out
+
+
+def down_and_back(st: Setup, zone: str, seconds: float = 2.0) -> list[Measured]:
+    """``zone``'s api pods die (server gone, pod unready), then come back.
+
+    Returns ``zone-down`` (after the switch), ``zone-down-transition`` (from the pods'
+    death to the first answer from the Region) and ``zone-back`` (after traffic returned).
+    """
+    t = st.topology
+    ns = _namespace(t, zone)
+    url = f"http://{st.cluster_ip(ns)}:{PORT}/"
+    region = {z.name for z in t.region_zones}
+    local = st.pods(ns)
+    before = st.sibling_packets(zone)
+    p = st.dp.probe(zone, url)
+    time.sleep(0.3)
+    t0 = time.time()
+    for pod in local:
+        st.dp.kill(pod["status"]["podIP"], PORT)
+    st.set_ready(local, False)
+
+    def first(pred: Any, since: float) -> float | None:
+        return next((r[0] for r in list(p.results) if r[0] > since and r[1] and pred(r[2])), None)
+
+    st.dp.wait_for("failover to the Region", lambda: first(region.__contains__, t0) is not None, timeout=30)
+    switch = (first(region.__contains__, t0) or t0) - t0
+    t1 = time.time()
+    time.sleep(seconds)
+    down = _tally("zone-down", zone, p.window(t1))
+    down.switch_s = switch
+    transition = _tally("zone-down-transition", zone, p.window(t0, t1))
+    transition.switch_s = switch
+    down.sibling_packets = transition.sibling_packets = st.sibling_packets(zone) - before
+    t2 = time.time()
+    st.serve_all(local)
+    st.set_ready(local, True)
+    st.dp.wait_for("traffic back in the zone", lambda: first(zone.__eq__, t2) is not None, timeout=30)
+    back_s = (first(zone.__eq__, t2) or t2) - t2
+    t3 = time.time()
+    time.sleep(seconds)
+    p.stop.set()
+    back = _tally("zone-back", zone, p.window(t3))
+    back.switch_s = back_s
+    back.sibling_packets = st.sibling_packets(zone) - before
+    return [down, transition, back]
+
+
+def run(st: Setup, *, zone: str = "us-east-1-bos-1a", seconds: float = 2.0) -> list[Measured]:
+    """The four scenarios on a :func:`setup`; returns their measurements."""
+    return [*steady(st, seconds), *down_and_back(st, zone, seconds), prefer_close(st, zone, seconds)]
+
+
+def prefer_close(st: Setup, zone: str, seconds: float = 2.0) -> Measured:
+    """The hazard: ``edgewise simulate``'s own prefer-close strategy objects for ``api``
+    (one namespace, a Deployment per zone, one Service with PreferClose) on real parts."""
+    from ..simulate.strategies import baseline_objects
+
+    s, t = spec()
+    app = next(a for a, _ in s.applications)
+    objs = [o for o in baseline_objects(t, app, "prefer-close")
+            if o["kind"] == "Namespace" or o["metadata"]["name"] == SERVICE
+            or o["metadata"]["name"].startswith(f"{SERVICE}-")]
+    svc = next(o for o in objs if o["kind"] == "Service")
+    ns = svc["metadata"]["namespace"]
+    want = sum(o["spec"]["replicas"] for o in objs if o["kind"] == "Deployment")
+    lab = st.lab
+    lab.apply(objs)
+    selector = ",".join(f"{k}={v}" for k, v in svc["spec"]["selector"].items())
+
+    def pods() -> list[dict[str, Any]]:
+        return [p for p in lab.client.list("v1", "Pod", ns, label_selector=selector)
+                if (p.get("status") or {}).get("podIP")]
+
+    lab.client.wait("the prefer-close pods", lambda: len(pods()) == want, timeout=60, interval=0.2)
+    st.serve_all(pods())
+    url = f"http://{st.cluster_ip(ns)}:{PORT}/"
+    st.dp.wait_for("PreferClose keeps the zone local", lambda: st.dp.get(zone, url, 0.5) == (True, zone), timeout=30)
+    local = [p for p in pods() if st.pod_zone(p) == zone]
+    for pod in local:
+        st.dp.kill(pod["status"]["podIP"], PORT)
+    st.set_ready(local, False)
+    # kube-proxy stops sending to the dead local pod: someone else answers, or nobody
+    st.dp.wait_for("PreferClose fallback",
+                   lambda: st.dp.get(zone, url, 0.2)[1] not in (zone, "ConnectionRefusedError"), timeout=30)
+    before = st.sibling_packets(zone)
+    p = st.dp.probe(zone, url, timeout=0.2)
+    time.sleep(seconds)
+    p.stop.set()
+    m = _tally("prefer-close", zone, p.results)
+    m.sibling_packets = st.sibling_packets(zone) - before
+    return m
+
+
+def predictions(zone: str = "us-east-1-bos-1a", requests: int = 2000) -> dict[str, float]:
+    """``edgewise simulate``'s success rate for ``zone``'s users when ``zone``'s api copy
+    is down: edgewise (kubernetes backend, the controller) and prefer-close."""
+    from ..simulate import simulate
+
+    s, topology = spec()
+    res = simulate(s, topology, requests=requests, strategies=["edgewise", "prefer-close"],
+                   scenarios=["steady", f"copy-down:{zone}/{SERVICE}"])
+    out = {}
+    for name in ("edgewise", "prefer-close"):
+        strat = res.strategy(name)
+        out[f"{name}/steady"] = strat.scenario("steady").per_zone[zone].success_rate
+        out[f"{name}/copy-down"] = strat.scenario(f"copy-down:{zone}/{SERVICE}").per_zone[zone].success_rate
+    return out
