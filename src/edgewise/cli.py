@@ -63,21 +63,32 @@ SPEC_ARG = click.argument(
 
 @cli.command()
 @SPEC_ARG
-def validate(spec: tuple[Path, ...]) -> None:
+@click.option("--aws", "against_aws", is_flag=True,
+              help="Also check against the AWS account: zone-group opt-in, instance types offered per zone "
+                   "and Outpost, subnet ids, existing carrier gateway and endpoints.")
+@click.option("--profile", help="Named AWS profile (with --aws).")
+def validate(spec: tuple[Path, ...], against_aws: bool, profile: str | None) -> None:
     """Load and validate SPEC (files or directories); list every problem. Exit 0/2."""
     from .spec import load_spec
     from .topology import build_topology
 
     loaded = load_spec(list(spec))
     topo = build_topology(loaded)
+    if against_aws:
+        from .aws.session import Aws
+        from .aws.validate import account_problems
+
+        problems = account_problems(loaded, topo, Aws(topo.region, profile))
+        if problems:
+            raise InputError(problems)
     console = _console(highlight=False, soft_wrap=True)
     apps = ", ".join(a.metadata.name for a, _ in loaded.applications) or "none"
     kinds: dict[str, int] = {}
     for z in topo.zones:
         kinds[z.kind.value] = kinds.get(z.kind.value, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-    console.print(f"valid: topology {topo.name!r} in {topo.region} ({summary}); applications: {apps}",
-                  markup=False)
+    console.print(f"valid: topology {topo.name!r} in {topo.region} ({summary}); applications: {apps}"
+                  + ("; matches the AWS account" if against_aws else ""), markup=False)
 
 
 @cli.command()
@@ -246,10 +257,13 @@ def _print_plan_summary(console: Console, result: object, out: Path) -> None:
 
 
 def _register() -> None:
+    from .aws.cli import apply_command, discover_command
     from .check.cli import check_command
     from .controller.cli import controller_command
     from .simulate.cli import simulate_command
 
+    cli.add_command(discover_command, "discover")
+    cli.add_command(apply_command, "apply")
     cli.add_command(check_command, "check")
     cli.add_command(controller_command, "controller")
     cli.add_command(simulate_command, "simulate")

@@ -547,7 +547,7 @@ def runbook(
     _apps(d, app_names, app_steps)
     _verify(d)
     _cleanup(d, app_names)
-    return Runbook(d.title, d.preamble, d.steps)
+    return Runbook(d.title, d.preamble, d.steps, topology.region, topology.name)
 
 
 def runbook_text(

@@ -231,6 +231,8 @@ class Runbook:
     title: str
     preamble: list[Block]
     steps: list[Step]
+    region: str = ""
+    cluster: str = ""
 
     def step(self, key: str) -> Step:
         for s in self.steps:
@@ -310,6 +312,8 @@ def runbook_to_json(rb: Runbook) -> str:
     doc = {
         "version": RUNBOOK_JSON_VERSION,
         "title": rb.title,
+        "region": rb.region,
+        "cluster": rb.cluster,
         "preamble": _blocks_json(rb.preamble),
         "steps": [
             {"key": s.key, "title": s.title, "apply": s.apply, "blocks": _blocks_json(s.blocks)} for s in rb.steps
@@ -328,6 +332,8 @@ def runbook_from_json(text: str) -> Runbook:
             doc["title"],
             _blocks_from_json(doc["preamble"]),
             [Step(s["key"], s["title"], _blocks_from_json(s["blocks"]), s["apply"]) for s in doc["steps"]],
+            doc["region"],
+            doc["cluster"],
         )
     except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"runbook.json is malformed: {exc!r}") from exc
