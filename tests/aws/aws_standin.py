@@ -136,7 +136,7 @@ class _Front(BaseHTTPRequestHandler):
 
     # -- StandInOutposts -------------------------------------------------------------
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         acct = self.server.account
         region = _region(self.headers)
         ops = acct.outposts.get(region, [])
@@ -167,7 +167,7 @@ class _Front(BaseHTTPRequestHandler):
 
     # -- StandInEc2Front -------------------------------------------------------------
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         q = parse_qs(body.decode(), keep_blank_values=True)
         action = q.get("Action", [""])[0]
@@ -256,7 +256,8 @@ class _Front(BaseHTTPRequestHandler):
         )
         text = data.decode()
         if "<instanceTypeOfferingSet/>" in text:
-            text = text.replace("<instanceTypeOfferingSet/>", f"<instanceTypeOfferingSet>{extra}</instanceTypeOfferingSet>")
+            text = text.replace("<instanceTypeOfferingSet/>",
+                                f"<instanceTypeOfferingSet>{extra}</instanceTypeOfferingSet>")
         else:
             text = text.replace("</instanceTypeOfferingSet>", extra + "</instanceTypeOfferingSet>", 1)
         return text.encode()
@@ -275,7 +276,7 @@ class _FrontServer(ThreadingHTTPServer):
 def standin_front(moto_port: int, account: Account) -> Iterator[int]:
     """StandInEc2Front + StandInOutposts on a free loopback port; yields the port."""
     srv = _FrontServer(moto_port, account)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     try:
         yield srv.server_address[1]

@@ -32,6 +32,8 @@ def moto_port() -> Iterator[int]:
     from moto.server import ThreadedMotoServer
 
     install_moto_standins()
+    # the emulated account needs no public AMIs: skipping them makes each reset region fast
+    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -115,7 +117,8 @@ def aws(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
         for region in account.edge_zones:
             for version in ("1.30", "1.31"):
                 for arch in ("x86_64", "arm64"):
-                    standin_public_ssm_parameter(ACCOUNT_ID, region, ami_parameter(version, arch), "ami-0123456789abcdef0")
+                    standin_public_ssm_parameter(ACCOUNT_ID, region, ami_parameter(version, arch),
+                                                 "ami-0123456789abcdef0")
         yield Emulator(account, moto_url, front_url)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from .session import Aws, aws_errors
 
-__all__ = ["DiscoveredOutpost", "DiscoveredVpc", "DiscoveredZone", "Discovery", "discover"]
+__all__ = ["DiscoveredOutpost", "DiscoveredVpc", "DiscoveredZone", "Discovery", "discover", "discover_vpc", "offerings"]
 
 #: DescribeAvailabilityZones ZoneType -> spec zone type
 ZONE_TYPES = {"availability-zone": "availability-zone", "local-zone": "local", "wavelength-zone": "wavelength"}
@@ -157,9 +157,11 @@ def _zones(aws: Aws) -> list[DiscoveredZone]:
     return sorted(out, key=lambda z: (z.type != "availability-zone", z.type, z.name))
 
 
-def _offerings(aws: Aws, zones: list[DiscoveredZone]) -> None:
+def offerings(aws: Aws, zones: list[DiscoveredZone], only_types: list[str] | None = None) -> None:
+    """Fill ``instance_types`` of ``zones`` (only ``only_types``, when given, to ask less)."""
     by_name = {z.name: z for z in zones}
     names = sorted(by_name)
+    extra = [{"Name": "instance-type", "Values": sorted(set(only_types))}] if only_types else []
     with aws_errors("listing instance type offerings (ec2:DescribeInstanceTypeOfferings)"):
         # the location filter takes a list; ask in batches to stay under the filter limit
         for i in range(0, len(names), 100):
@@ -168,7 +170,7 @@ def _offerings(aws: Aws, zones: list[DiscoveredZone]) -> None:
                 "describe_instance_type_offerings",
                 "InstanceTypeOfferings",
                 LocationType="availability-zone",
-                Filters=[{"Name": "location", "Values": names[i : i + 100]}],
+                Filters=[{"Name": "location", "Values": names[i : i + 100]}, *extra],
             ):
                 z = by_name.get(o.get("Location", ""))
                 if z is not None:
@@ -177,7 +179,7 @@ def _offerings(aws: Aws, zones: list[DiscoveredZone]) -> None:
         z.instance_types = sorted(set(z.instance_types))
 
 
-def _outposts(aws: Aws) -> list[DiscoveredOutpost]:
+def _outposts(aws: Aws, only: set[str] | None = None) -> list[DiscoveredOutpost]:
     out = []
     with aws_errors("listing the Outposts (outposts:ListOutposts)"):
         for o in aws.pages("outposts", "list_outposts", "Outposts"):
@@ -190,6 +192,8 @@ def _outposts(aws: Aws) -> list[DiscoveredOutpost]:
                     state=o.get("LifeCycleStatus", ""),
                 )
             )
+    if only is not None:
+        out = [o for o in out if o.id in only]
     for op in out:
         with aws_errors(f"listing the instance types of Outpost {op.id} (outposts:GetOutpostInstanceTypes)"):
             types = aws.pages("outposts", "get_outpost_instance_types", "InstanceTypes", OutpostId=op.id)
@@ -277,10 +281,18 @@ def discover_vpc(aws: Aws, vpc_id: str) -> DiscoveredVpc:
     )
 
 
-def discover(aws: Aws, vpc_id: str | None = None) -> Discovery:
+def discover(
+    aws: Aws,
+    vpc_id: str | None = None,
+    *,
+    zones: set[str] | None = None,
+    instance_types: list[str] | None = None,
+    outposts: set[str] | None = None,
+) -> Discovery:
+    """Everything, or (for ``validate --aws``) only the offerings of ``zones`` restricted to
+    ``instance_types`` and only the Outposts in ``outposts``."""
     aws.check_credentials()
-    zones = _zones(aws)
-    _offerings(aws, zones)
-    outposts = _outposts(aws)
-    vpc = discover_vpc(aws, vpc_id) if vpc_id is not None else None
-    return Discovery(aws.region, zones, outposts, vpc)
+    found = _zones(aws)
+    offerings(aws, [z for z in found if zones is None or z.name in zones], instance_types)
+    return Discovery(aws.region, found, _outposts(aws, outposts),
+                     discover_vpc(aws, vpc_id) if vpc_id is not None else None)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from ..errors import Problem
 from ..spec import Spec, ZoneType
 from ..topology import Topology
-from .discover import Discovery, discover, discover_vpc
+from .discover import DiscoveredZone, Discovery, discover, discover_vpc, offerings
 from .session import Aws, aws_errors
 
 __all__ = ["account_problems"]
@@ -36,7 +36,12 @@ def account_problems(spec: Spec, topology: Topology, aws: Aws) -> list[Problem]:
     """Every way the spec disagrees with the account (empty when it fits)."""
     t = spec.topology.spec
     doc = spec.topology_doc
-    d: Discovery = discover(aws)
+    d: Discovery = discover(
+        aws,
+        zones={z.name for z in t.zones},
+        instance_types=[z.node_group.instance_type for z in t.zones if z.node_group is not None],
+        outposts={(z.outpost_arn or "").rsplit("/", 1)[-1] for z in t.zones if z.outpost_arn},
+    )
     out: list[Problem] = []
     opt_in_hint = ("run `edgewise apply` (it opts in first) or `aws ec2 modify-availability-zone-group "
                    "--group-name {g} --opt-in-status opted-in --region {r}`")
@@ -78,6 +83,12 @@ def account_problems(spec: Spec, topology: Topology, aws: Aws) -> list[Problem]:
             offered, where = dz.instance_types, f"in {z.name}"
         if offered is not None and z.node_group is not None and z.node_group.instance_type not in offered:
             itype = z.node_group.instance_type
+            if kind is not ZoneType.OUTPOST:  # only the spec's types were asked for: ask for all
+                dz = d.zone(z.name)
+                assert dz is not None
+                full = DiscoveredZone(**{**dz.__dict__, "instance_types": []})
+                offerings(aws, [full])
+                offered = full.instance_types
             alt = _near(offered, itype)
             out.append(doc.problem((*p, "nodeGroup", "instanceType"), f"instance type {itype} is not offered {where}",
                                    f"use one that is: {alt}" if alt else "no instance type is offered there"))
