@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import pytest
-from aws_standin import (
+
+from .aws_standin import (
     Account,
     EdgeZone,
     Outpost,

@@ -1,0 +1,1 @@
+"""Tests of the AWS layer against moto on loopback (see conftest.py)."""
