@@ -224,3 +224,41 @@ def test_cluster_export_counts_each_pod_once(topo: Topology) -> None:
     )
     inv = inv_of(topo, d, rs, pod, orphan)
     assert sorted((w.kind, w.name) for w in inv.workloads()) == [("Deployment", "web"), ("Pod", "lonely")]
+
+
+# found by the placement differential test against the real scheduler (test_lab_placement.py)
+def test_empty_node_selector_term_matches_no_node(topo: Topology) -> None:
+    zone_term = {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": [LZ]}]}
+    only_empty = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{}]}}}
+    empty_or_lax = {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{}, zone_term]}}
+    }
+    inv = inv_of(
+        topo,
+        deploy("nowhere", pod={"affinity": only_empty, "tolerations": EDGE_TOL}),
+        deploy("lax", pod={"affinity": empty_or_lax, "tolerations": EDGE_TOL}),
+    )
+    zones = {w.name: set(w.zones) for w in inv.workloads()}
+    assert zones == {"nowhere": set(), "lax": {LZ}}
+
+
+def test_spread_on_a_label_some_nodes_lack_excludes_them(topo: Topology) -> None:
+    def spread(key: str, when: str) -> dict[str, Any]:
+        return {
+            "tolerations": EDGE_TOL,
+            "topologySpreadConstraints": [
+                {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": when, "nodeTaintsPolicy": "Honor",
+                 "labelSelector": {"matchLabels": {"app": "x"}}}
+            ],
+        }
+
+    inv = inv_of(
+        topo,
+        deploy("strict-parent", pod=spread("edgewise.dev/parent-region", "DoNotSchedule")),
+        deploy("soft-parent", pod=spread("edgewise.dev/parent-region", "ScheduleAnyway")),
+        deploy("strict-zone", pod=spread("topology.kubernetes.io/zone", "DoNotSchedule")),
+    )
+    zones = {w.name: set(w.zones) for w in inv.workloads()}
+    region = {"us-west-2a", "us-west-2b"}
+    assert zones["strict-parent"] == region  # only Region nodes carry the parent-region label
+    assert zones["soft-parent"] == zones["strict-zone"] == {z.name for z in topo.zones}

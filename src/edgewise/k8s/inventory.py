@@ -40,6 +40,7 @@ __all__ = [
     "instance_arch",
     "label_selector_matches",
     "node_selector_matches",
+    "spread_blocks",
     "tolerates",
     "why_not",
 ]
@@ -241,7 +242,37 @@ def node_selector_matches(pod_spec: Mapping[str, Any], labels: Mapping[str, str]
     terms = _list(required.get("nodeSelectorTerms"))
     if not terms:
         return True
-    return any(all(_expression(_map(e), labels) for e in _list(_map(t).get("matchExpressions"))) for t in terms)
+    return any(_term_matches(_map(t), labels) for t in terms)
+
+
+def _term_matches(term: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """One ``NodeSelectorTerm``: its expressions ANDed. "A null or empty node selector
+    term matches no objects" (NodeSelectorTerm in the core/v1 API reference,
+    https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#NodeAffinity);
+    the scheduler agrees (edgewise's placement differential test)."""
+    exprs = _list(term.get("matchExpressions"))
+    if not exprs and not _list(term.get("matchFields")):
+        return False
+    return all(_expression(_map(e), labels) for e in exprs)
+
+
+def spread_blocks(pod_spec: Mapping[str, Any], labels: Mapping[str, str]) -> list[str]:
+    """Topology keys of the pod's ``DoNotSchedule`` spread constraints the node lacks.
+
+    The scheduler's PodTopologySpread filter rejects a node without the constraint's
+    ``topologyKey`` ("node(s) didn't match pod topology spread constraints (missing
+    required label)"), whatever ``nodeAffinityPolicy``/``nodeTaintsPolicy`` say: those
+    only decide which nodes count when skew is computed
+    (https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/).
+    Skew itself depends on pods already running and is not modelled here.
+    """
+    out = []
+    for c in _list(pod_spec.get("topologySpreadConstraints")):
+        c = _map(c)
+        key = str(c.get("topologyKey", ""))
+        if str(c.get("whenUnsatisfiable", "")) == "DoNotSchedule" and key not in labels and key not in out:
+            out.append(key)
+    return out
 
 
 def _describe_expression(expr: Mapping[str, Any], labels: Mapping[str, str]) -> str:
@@ -268,13 +299,16 @@ def why_not(pod_spec: Mapping[str, Any], labels: Mapping[str, str], taints: Iter
         _map(_map(pod_spec.get("affinity")).get("nodeAffinity")).get("requiredDuringSchedulingIgnoredDuringExecution")
     )
     terms = [_map(t) for t in _list(required.get("nodeSelectorTerms"))]
-    if terms and not any(all(_expression(_map(e), labels) for e in _list(t.get("matchExpressions"))) for t in terms):
+    if terms and not any(_term_matches(t, labels) for t in terms):
         failing = []
         for t in terms:
             bad = next((_map(e) for e in _list(t.get("matchExpressions")) if not _expression(_map(e), labels)), None)
             if bad is not None:
                 failing.append(_describe_expression(bad, labels))
+            elif not _term_matches(t, labels):
+                failing.append("an empty term (matches no node)")
         out.append("required node affinity: " + " or ".join(failing))
+    out.extend(f"topology spread over {k} (no node label {k})" for k in spread_blocks(pod_spec, labels))
     tolerations = _list(pod_spec.get("tolerations"))
     for t in taints:
         if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, t):
@@ -656,7 +690,14 @@ def _workload(
     raw_replicas = o.spec.get("replicas", 1) if o.kind not in ("Pod", "DaemonSet") else 1
     replicas = raw_replicas if isinstance(raw_replicas, int) and raw_replicas >= 0 else 1
     # workloads of one zone share their constraints: decide each distinct set once
-    key = repr((pod_spec.get("nodeSelector"), pod_spec.get("affinity"), pod_spec.get("tolerations")))
+    key = repr(
+        (
+            pod_spec.get("nodeSelector"),
+            pod_spec.get("affinity"),
+            pod_spec.get("tolerations"),
+            pod_spec.get("topologySpreadConstraints"),
+        )
+    )
     placed = memo.get(key)
     if placed is None:
         placed = memo[key] = _placement(pod_spec, nodes)
@@ -682,7 +723,7 @@ def _placement(pod_spec: Mapping[str, Any], nodes: list[InferredNode]) -> tuple[
     zones: list[str] = []
     untolerated: set[str] = set()
     for n in nodes:
-        if not node_selector_matches(pod_spec, n.labels):
+        if not node_selector_matches(pod_spec, n.labels) or spread_blocks(pod_spec, n.labels):
             continue
         blocking = [
             t for t in n.taints if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, t)

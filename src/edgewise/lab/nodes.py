@@ -22,19 +22,14 @@ EKS AMI's max-pods table (ENIs x (IPv4 addresses per ENI - 1) + 2) gives them; s
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from ..k8s.inventory import instance_arch
 from ..plan.labels import K8S_ZONE_LABEL, LEGACY_ZONE_LABEL, node_labels, node_taints
 from ..topology import Topology, Zone
 from .control_plane import node_manifest
 
 __all__ = ["instance_arch", "instance_capacity", "node_objects", "zone_node_labels"]
-
-# AWS Graviton (arm64) families: a1 and every family with a "g" right after the
-# generation digit (m6g, c6gn, r7gd, t4g, ...).
-# https://docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html
-_ARM_FAMILY = re.compile(r"^(a1|[a-z]+[0-9]+g[a-z]*)$")
 
 # GiB of memory per vCPU by family class (https://aws.amazon.com/ec2/instance-types/):
 # compute c 2, general purpose m/t/a 4, memory r 8, x 16, storage i/d 8 (approx.)
@@ -44,12 +39,6 @@ _GIB_PER_VCPU = {"c": 2, "m": 4, "t": 4, "a": 2, "r": 8, "x": 16, "z": 8, "i": 8
 # (https://github.com/awslabs/amazon-eks-ami/blob/main/templates/shared/runtime/eni-max-pods.txt):
 # e.g. m5.large 29, m5.xlarge 58, c5d.2xlarge 58, m5.4xlarge 234, m5.16xlarge 737
 _MAX_PODS = {"nano": 4, "micro": 4, "small": 11, "medium": 17, "large": 29, "xlarge": 58, "2xlarge": 58}
-
-
-def instance_arch(instance_type: str) -> str:
-    """``kubernetes.io/arch`` of an EC2 instance type: arm64 for Graviton, else amd64."""
-    family = instance_type.split(".", 1)[0]
-    return "arm64" if _ARM_FAMILY.match(family) else "amd64"
 
 
 def instance_capacity(instance_type: str) -> dict[str, str]:
