@@ -4,7 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit bench clean lab netns-tools
+.PHONY: demo test lint typecheck unit bench clean lab netns-tools scanners
+
+# checkov (the security scanner the tests run on generated plans) lives in its own virtual
+# environment: installed into ours it would downgrade boto3/botocore and packaging
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := .tools/checkov
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +25,16 @@ demo: $(STAMP)
 	$(BIN)/edgewise check out/local-zones-hashicups --topology examples/local-zones-hashicups
 
 ## test: lint, type-check and run the whole test suite (builds the lab first)
-test: $(STAMP) lab lint typecheck unit
+test: $(STAMP) lab scanners lint typecheck unit
+
+$(CHECKOV_STAMP):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	@rm -f $(CHECKOV_VENV)/.installed-*; touch $@
+
+## scanners: checkov in .tools/checkov (pinned)
+scanners: $(CHECKOV_STAMP)
 
 ## lab: build the Kubernetes lab programs into .tools/bin (cached; the first build takes ~10 minutes)
 lab:
@@ -39,7 +54,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) lab netns-tools
+unit: $(STAMP) lab netns-tools scanners
 	$(BIN)/pytest -n 2 -p no:cacheprovider
 
 ## bench: plan/check vs kubectl kustomize at 10x10, 50x20, 200x40 (several minutes)

@@ -163,13 +163,18 @@ def _spread(match: dict[str, str], zone: Zone | None) -> list[dict[str, Any]]:
     return []
 
 
-def _probe(svc: ServiceSpec) -> dict[str, Any]:
+def _probe(svc: ServiceSpec, *, liveness: bool = False) -> dict[str, Any]:
+    """Readiness: fast (failover is driven by it). Liveness: the same check, patient -- it
+    restarts a container that stopped answering for a minute, not one that is slow to start."""
     probe: dict[str, Any]
     if svc.health_path:
         probe = {"httpGet": {"path": svc.health_path, "port": svc.port}}
     else:
         probe = {"tcpSocket": {"port": svc.port}}
-    probe.update({"initialDelaySeconds": 5, "periodSeconds": 5, "failureThreshold": 2})
+    if liveness:
+        probe.update({"initialDelaySeconds": 30, "periodSeconds": 10, "failureThreshold": 6})
+    else:
+        probe.update({"initialDelaySeconds": 5, "periodSeconds": 5, "failureThreshold": 2})
     return probe
 
 
@@ -245,6 +250,7 @@ def _pod_template(
         "limits": {"memory": memory_limit(svc)},
     }
     container["readinessProbe"] = _probe(svc)
+    container["livenessProbe"] = _probe(svc, liveness=True)
     container["securityContext"] = container_security_context(svc)
     if volume is not None and svc.storage is not None:
         container["volumeMounts"] = [{"name": volume, "mountPath": svc.storage.mount_path}]
