@@ -165,3 +165,17 @@ def test_plan_reports_hostile_spec_yaml_without_writing(tmp_path: Path) -> None:
         code, output = run("plan", str(path), "-o", str(out))
         assert code == 2, output
         assert not out.exists()
+
+
+def test_an_os_error_anywhere_is_exit_2_without_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from edgewise import workflow
+
+    def vanished(*_args: object, **_kwargs: object) -> None:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "/gone/spec.yaml")
+
+    monkeypatch.setattr(workflow, "load_spec", vanished)
+    res = CliRunner().invoke(cli, ["plan", str(BAD_DIR.parent.parent.parent / "examples" / "outposts"),
+                                   "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit)
+    assert "/gone/spec.yaml: error: No such file or directory" in res.output
+    assert not (tmp_path / "o").exists()

@@ -46,6 +46,12 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except InputError as exc:
             _fail(exc)
+        except OSError as exc:
+            # the environment refused something no layer turned into an input error
+            # (a closed pipe, a vanished file): still the documented exit code, no traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"{where}error: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_INPUT)
         return None
 
 

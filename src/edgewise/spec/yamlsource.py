@@ -29,6 +29,11 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 
 
+#: deepest nesting of collections a document may have (Kubernetes objects and
+#: CloudFormation templates stay far below; Python's own stack does not allow much more)
+MAX_DEPTH = 100
+
+
 def compose_documents(text: str) -> Iterator[yaml.Node]:
     """Nodes of every YAML document of ``text``, as the pure-Python composer gives them.
 
@@ -41,11 +46,37 @@ def compose_documents(text: str) -> Iterator[yaml.Node]:
         try:
             nodes = list(yaml.compose_all(text, Loader=_FAST_LOADER))
         except yaml.YAMLError:
-            pass
+            # the pure-Python composer recurses per level and its scanner is quadratic
+            # in flow nesting: deep documents are refused before it sees them
+            deep = _depth_error(text)
+            if deep is not None:
+                raise deep from None
         else:
             yield from nodes
             return
     yield from yaml.compose_all(text, Loader=yaml.SafeLoader)
+
+
+def _depth_error(text: str) -> yaml.MarkedYAMLError | None:
+    """An error at the first collection nested deeper than MAX_DEPTH, if any (the event
+    parser is iterative, so this is safe on any input)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_FAST_LOADER or yaml.SafeLoader):
+            kind = type(event)
+            if kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return yaml.MarkedYAMLError(problem=f"nested more than {MAX_DEPTH} levels deep",
+                                                problem_mark=event.start_mark)  # type: ignore[arg-type]
+            elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in (exc.problem or ""):  # libyaml's own limit (1,000 levels)
+            return exc
+    except yaml.YAMLError:
+        pass
+    return None
 
 
 @dataclass
@@ -72,9 +103,6 @@ class Document:
         return Problem(self.file, line, col, format_path(path), message, hint)
 
 
-#: deepest nesting of collections a document may have (Kubernetes objects and
-#: CloudFormation templates stay far below; Python's own stack does not allow much more)
-MAX_DEPTH = 100
 #: at most this many problems are kept per file (the rest are counted)
 MAX_PROBLEMS = 100
 # Alias expansion is bounded the way go-yaml v3 bounds it (allowedAliasRatio in
@@ -266,24 +294,10 @@ def _is_empty(node: yaml.Node) -> bool:
 
 
 def _too_deep(text: str, file: str) -> InputError:
-    """The composer ran out of stack: find where the nesting passes MAX_DEPTH (the
-    event parser is iterative) and report that line."""
-    depth = 0
-    try:
-        for event in yaml.parse(text, Loader=_FAST_LOADER or yaml.SafeLoader):
-            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    mark = event.start_mark
-                    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-                    return InputError([Problem(file, line, col, "",
-                                               f"nested more than {MAX_DEPTH} levels deep",
-                                               "flatten the document; no Kubernetes, eksctl or CloudFormation "
-                                               "input needs this")])
-            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-                depth -= 1
-    except yaml.YAMLError as exc:
-        return yaml_error(exc, file, text)
+    """The composer ran out of stack: report where the nesting passes MAX_DEPTH."""
+    deep = _depth_error(text)
+    if deep is not None:
+        return yaml_error(deep, file, text)
     return InputError.single(file, "the YAML is too deeply nested or recursive to read",
                              hint="flatten the document")
 
@@ -295,8 +309,9 @@ def yaml_error(exc: yaml.YAMLError, file: str, text: str) -> InputError:
         line = mark.line + 1 if mark else 0
         col = mark.column + 1 if mark else 0
         what = exc.problem or "YAML syntax error"
-        if "nesting depth" in what:  # libyaml stops at 1,000 levels
-            return InputError([Problem(file, line, col, "", f"nested more than {MAX_DEPTH} levels deep ({what})",
+        if "nesting depth" in what or "levels deep" in what:  # ours, or libyaml's limit of 1,000 levels
+            return InputError([Problem(file, line, col, "", f"nested more than {MAX_DEPTH} levels deep"
+                                       + ("" if "levels deep" in what else f" ({what})"),
                                        "flatten the document; no Kubernetes, eksctl or CloudFormation input "
                                        "needs this")])
         return InputError([Problem(file, line, col, "", f"YAML syntax error: {what}",
