@@ -366,9 +366,36 @@ def test_generated_pods_pass_the_pod_rules(ex: str, tmp_path: Path) -> None:
 
     out = tmp_path / "plan"
     run_plan([ROOT / "examples" / ex], out, with_simulation=False)
-    report = check_paths([out / "apps"], None, select=["EW251", "EW252", "EW253", "EW254", "EW452"])
+    report = check_paths([out / "apps"], None, select=["EW251", "EW252", "EW253", "EW254", "EW452", "EW508"])
     assert [f.message for f in report.findings] == []
     # and the TLS rule fires exactly where the generator says HTTP only (no spec.tls)
     tls = check_paths([out / "apps"], None, select=["EW451"]).findings
     _, app = example(ex)
     assert bool(tls) is (app.spec.tls is None)
+
+
+@pytest.mark.parametrize("ex", ["wavelength", "outposts"])
+@pytest.mark.parametrize("policy", ["geoproximity", "weighted", "failover"])
+def test_dns_templates_with_carrier_names_and_coordinates_pass_cfn_lint(ex: str, policy: str) -> None:
+    from cfnlint.api import lint
+
+    topology, app = example(ex)
+    p = plan_application(topology, variant(ex, dns=policy, domain="shop.example.com"))
+    text = render_tree(p.artifacts)[f"apps/{app.metadata.name}/dns.cfn.yaml"]
+    matches = lint(text, regions=[topology.region])
+    assert not matches, "\n".join(str(m) for m in matches)
+
+
+def test_consul_values_of_every_plan_pass_ew508(tmp_path: Path) -> None:
+    from edgewise.check import check_paths
+
+    for routing in ("consul", "consul-enterprise"):
+        p = plan("local-zones-hashicups", routing)
+        f = tmp_path / f"{routing}-values.yaml"
+        f.write_text(render_tree(p.artifacts)["apps/hashicups/consul-values.yaml"], encoding="utf-8")
+        assert check_paths([f], None, select=["EW508"]).findings == []
+        insecure = yaml.safe_load(f.read_text(encoding="utf-8"))
+        del insecure["global"]["acls"]
+        f.write_text(yaml.safe_dump(insecure), encoding="utf-8")
+        (finding,) = check_paths([f], None, select=["EW508"]).findings
+        assert "ACLs are off" in finding.message

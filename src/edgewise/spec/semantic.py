@@ -18,6 +18,7 @@ from .models import (
     EndpointAccess,
     Failover,
     Placement,
+    ZoneSpec,
     ZoneType,
 )
 from .yamlsource import Document
@@ -373,6 +374,35 @@ def _application_problems(
     return out
 
 
+def _geoproximity_problems(
+    app: Application, doc: Document, zones: Sequence[ZoneSpec], types: dict[str, ZoneType]
+) -> list[Problem]:
+    """Geoproximity keys an internet-facing Outpost ALB by the Outpost's coordinates: the spec
+    must give them (an Outpost's site is not in any catalog), one distinct place per Outpost."""
+    exposed_at_edge = any(s.expose is not None and s.has_edge_copies for s in app.spec.services)
+    if app.spec.dns != "geoproximity" or app.spec.ingress.value != "alb" or not exposed_at_edge:
+        return []
+    out: list[Problem] = []
+    seen: dict[tuple[float, float], str] = {}
+    for z in zones:
+        if types.get(z.name) is not ZoneType.OUTPOST or z.customer_owned_ipv4_pool is None:
+            continue
+        if z.location is None:
+            out.append(doc.problem(("spec", "dns"),
+                                   f"geoproximity records place Outpost {z.name!r}'s internet-facing ALB by its "
+                                   "coordinates, and the topology does not give them",
+                                   f"add location: {{lat: ..., lon: ...}} to zone {z.name}, or use dns: weighted"))
+            continue
+        key = (round(z.location.lat, 2), round(z.location.lon, 2))
+        if key in seen:
+            out.append(doc.problem(("spec", "dns"),
+                                   f"Outposts {seen[key]!r} and {z.name!r} have the same location: geoproximity "
+                                   "cannot tell their ALBs apart",
+                                   "give each Outpost its own location, or use dns: weighted"))
+        seen.setdefault(key, z.name)
+    return out
+
+
 def validate_semantics(spec: object) -> None:
     from .loader import Spec
 
@@ -388,5 +418,6 @@ def validate_semantics(spec: object) -> None:
             problems.append(doc.problem(("metadata", "name"), msg, "give each Application a unique name"))
         app_names.setdefault(app.metadata.name, doc)
         problems.extend(_application_problems(app, doc, types, spec.topology.spec.region, closed))
+        problems.extend(_geoproximity_problems(app, doc, spec.topology.spec.zones, types))
     if problems:
         raise InputError(problems)
