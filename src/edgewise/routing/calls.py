@@ -111,7 +111,8 @@ def _scan_text(text: str) -> Iterator[str]:
             yield m.group("host").lower().rstrip(".")
 
 
-def _configmaps(pod_spec: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+def _volume_configmaps(pod_spec: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+    """ConfigMaps mounted as files: their values are scanned as text (config files)."""
     for i, v in enumerate(_list(pod_spec.get("volumes"))):
         cm = _map(_map(v).get("configMap")).get("name")
         if cm:
@@ -120,16 +121,58 @@ def _configmaps(pod_spec: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str | 
             cm = _map(_map(src).get("configMap")).get("name")
             if cm:
                 yield str(cm), ("volumes", i, "projected", "sources", j)
-    for group in ("containers", "initContainers"):
-        for ci, c in enumerate(_list(pod_spec.get(group))):
-            for j, ef in enumerate(_list(_map(c).get("envFrom"))):
-                cm = _map(_map(ef).get("configMapRef")).get("name")
-                if cm:
-                    yield str(cm), (group, ci, "envFrom", j)
-            for j, e in enumerate(_list(_map(c).get("env"))):
-                cm = _map(_map(_map(e).get("valueFrom")).get("configMapKeyRef")).get("name")
-                if cm:
-                    yield str(cm), (group, ci, "env", j)
+
+
+_EnvValue = tuple[str, str, str, tuple[str | int, ...]]
+
+
+def _env_values(inv: Inventory, namespace: str, c: Mapping[str, Any]) -> Iterator[_EnvValue]:
+    """(env name, value, evidence, path in the container) of every environment value of
+    container ``c``: literal ``env`` values, ConfigMap keys taken whole through ``envFrom``
+    (each key becomes a variable, with the prefix), and ``valueFrom.configMapKeyRef``."""
+    for ei, e in enumerate(_list(c.get("env"))):
+        env = _map(e)
+        name = str(env.get("name", ""))
+        value = env.get("value")
+        if isinstance(value, str) and value:
+            yield name, value, f"env {name}", ("env", ei, "value")
+            continue
+        ref = _map(_map(env.get("valueFrom")).get("configMapKeyRef"))
+        cm = inv.get("ConfigMap", namespace, str(ref.get("name") or "")) if ref.get("name") else None
+        key = ref.get("key")
+        if cm is not None and isinstance(key, str):
+            text = _map(cm.body.get("data")).get(key)
+            if isinstance(text, str) and text:
+                yield (name, text, f"env {name} (ConfigMap {cm.name} key {key})",
+                       ("env", ei, "valueFrom", "configMapKeyRef"))
+    for j, ef in enumerate(_list(c.get("envFrom"))):
+        src = _map(ef)
+        ref = _map(src.get("configMapRef"))
+        cm = inv.get("ConfigMap", namespace, str(ref.get("name") or "")) if ref.get("name") else None
+        if cm is None:
+            continue
+        prefix = str(src.get("prefix") or "")
+        for key, text in sorted(_map(cm.body.get("data")).items(), key=lambda kv: str(kv[0])):
+            if isinstance(text, str) and text:
+                yield (f"{prefix}{key}", text, f"envFrom ConfigMap {cm.name} key {key}",
+                       ("envFrom", j, "configMapRef"))
+
+
+def _hosts_in_value(value: str, env_name: str, known: _Known) -> Iterator[str]:
+    """Service hosts an environment value names: the whole value when it is a host
+    (with a port or scheme, or under a name that is not a user/database/path name),
+    else hosts found in it as text."""
+    host, port = parse_host(value)
+    if (
+        _WHOLE.match(value.strip())
+        and known.is_service_host(host)
+        and (port is not None or "://" in value or not _NOT_HOST_ENV.search(env_name))
+    ):
+        yield value.strip()
+        return
+    for h in _scan_text(value):
+        if known.is_service_host(h):
+            yield h
 
 
 def _calls_of(inv: Inventory, w: Workload, known: _Known) -> Iterator[Call]:
@@ -152,24 +195,10 @@ def _calls_of(inv: Inventory, w: Workload, known: _Known) -> Iterator[Call]:
                 )
     for group in ("containers", "initContainers"):
         for ci, c in enumerate(_list(w.pod_spec.get(group))):
-            for ei, e in enumerate(_list(_map(c).get("env"))):
-                value = _map(e).get("value")
-                if not isinstance(value, str) or not value:
-                    continue
-                env_name = str(_map(e).get("name", ""))
-                host, port = parse_host(value)
-                path = (*pod, group, ci, "env", ei, "value")
-                if (
-                    _WHOLE.match(value.strip())
-                    and known.is_service_host(host)
-                    and (port is not None or "://" in value or not _NOT_HOST_ENV.search(env_name))
-                ):
-                    yield mk(value.strip(), "dns", f"env {env_name}", path)
-                    continue
-                for h in _scan_text(value):
-                    if known.is_service_host(h):
-                        yield mk(h, "dns", f"env {env_name}", path)
-    for cm_name, path in _configmaps(w.pod_spec):
+            for env_name, value, evidence, sub in _env_values(inv, w.namespace, _map(c)):
+                for h in _hosts_in_value(value, env_name, known):
+                    yield mk(h, "dns", evidence, (*pod, group, ci, *sub))
+    for cm_name, path in _volume_configmaps(w.pod_spec):
         cm = inv.get("ConfigMap", w.namespace, cm_name)
         if cm is None:
             continue
