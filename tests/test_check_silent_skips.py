@@ -87,3 +87,21 @@ def test_a_call_through_env_from_to_a_sibling_edge_zone_is_an_error(topo: Topolo
     errors = [f for f in report.findings if f.severity is Severity.ERROR and f.object == "Deployment shop/web"]
     assert errors, report.findings
     assert report.routes_verified >= 1
+
+
+def cronjob(name: str, ns: str, zone: str, env: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name, "namespace": ns},
+            "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {
+                "metadata": {"labels": {"app": name}}, "spec": {**pod(zone, env=env), "restartPolicy": "Never"}}}}}}
+
+
+def test_cronjobs_are_workloads_that_call(topo: Topology) -> None:
+    docs = [cronjob("report", "shop", LAX, [{"name": "DB", "value": "db.data:5432"}]),
+            deployment("db", "data", LAS), service("db", "data")]
+    inv = inventory(topo, *docs)
+    (w,) = [w for w in inv.workloads() if w.kind == "CronJob"]
+    assert w.zones == (LAX,) and w.pod_path == ("spec", "jobTemplate", "spec", "template", "spec")
+    assert {(c.kind, c.workload, c.name) for c in infer_calls(inv)} == {("CronJob", "report", "db.data:5432")}
+    report = check_objects(((d, Source("m.yaml", 1, i)) for i, d in enumerate(docs)), topo)
+    assert any(f.object == "CronJob shop/report" and f.severity is Severity.ERROR for f in report.findings), \
+        report.findings

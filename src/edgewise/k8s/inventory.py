@@ -45,7 +45,7 @@ __all__ = [
     "why_not",
 ]
 
-WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "Job"})
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "Job", "CronJob"})
 CONNECT_INJECT = "consul.hashicorp.com/connect-inject"
 CONNECT_SERVICE = "consul.hashicorp.com/connect-service"
 CONNECT_UPSTREAMS = "consul.hashicorp.com/connect-service-upstreams"
@@ -672,6 +672,9 @@ def _pod_template(o: KObject) -> tuple[tuple[str | int, ...], Mapping[str, Any]]
         return (), o.body
     if o.kind == "Job":
         return ("spec", "template"), _map(o.spec.get("template"))
+    if o.kind == "CronJob":  # batch/v1: the pod template of the Job it creates
+        job_tmpl = _map(_map(o.spec.get("jobTemplate")).get("spec")).get("template")
+        return (("spec", "jobTemplate", "spec", "template"), job_tmpl) if isinstance(job_tmpl, Mapping) else None
     tmpl = o.spec.get("template")
     if not isinstance(tmpl, Mapping):
         return None
@@ -687,7 +690,7 @@ def _workload(
     path, tmpl = found
     meta = _map(tmpl.get("metadata"))
     pod_spec = _map(tmpl.get("spec"))
-    raw_replicas = o.spec.get("replicas", 1) if o.kind not in ("Pod", "DaemonSet") else 1
+    raw_replicas = o.spec.get("replicas", 1) if o.kind not in ("Pod", "DaemonSet", "Job", "CronJob") else 1
     replicas = raw_replicas if isinstance(raw_replicas, int) and raw_replicas >= 0 else 1
     # workloads of one zone share their constraints: decide each distinct set once
     key = repr(
