@@ -11,7 +11,7 @@ import pytest
 
 from edgewise.check import Severity, check_objects
 from edgewise.k8s.inventory import Inventory, Source
-from edgewise.routing import infer_calls
+from edgewise.routing import Caller, RouteResolver, infer_calls
 from edgewise.spec import load_spec
 from edgewise.topology import Topology, build_topology
 
@@ -105,3 +105,34 @@ def test_cronjobs_are_workloads_that_call(topo: Topology) -> None:
     report = check_objects(((d, Source("m.yaml", 1, i)) for i, d in enumerate(docs)), topo)
     assert any(f.object == "CronJob shop/report" and f.severity is Severity.ERROR for f in report.findings), \
         report.findings
+
+
+def endpoint_slice(service_name: str, ns: str, zones: list[str], ready: bool = True) -> dict[str, Any]:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": f"{service_name}-manual", "namespace": ns,
+                         "labels": {"kubernetes.io/service-name": service_name}},
+            "addressType": "IPv4", "ports": [{"port": 5432}],
+            "endpoints": [{"addresses": [f"10.0.{i}.10"], "zone": z, "conditions": {"ready": ready}}
+                          for i, z in enumerate(zones)]}
+
+
+def test_a_selectorless_service_is_judged_by_its_endpoint_slice(topo: Topology) -> None:
+    docs = [deployment("web", "shop", LAX, env=[{"name": "DB_HOST", "value": "db"}]),
+            service("db", "shop", selector=False), endpoint_slice("db", "shop", [LAS])]
+    inv = inventory(topo, *docs)
+    res = RouteResolver(inv, topo).resolve(Caller(LAX, "shop", "web"), "db")
+    assert [(e.zone, e.workload) for e in res.endpoints] == [(LAS, "EndpointSlice db-manual")]
+    assert any("EndpointSlice shop/db-manual" in n for n in res.notes)
+    report = check_objects(((d, Source("m.yaml", 1, i)) for i, d in enumerate(docs)), topo)
+    errors = [f for f in report.findings if f.severity is Severity.ERROR]
+    assert any(f.object == "Deployment shop/web" for f in errors), report.findings
+
+
+def test_endpoints_that_are_not_ready_or_in_the_region_are_not_errors(topo: Topology) -> None:
+    docs = [deployment("web", "shop", LAX, env=[{"name": "DB_HOST", "value": "db"}]),
+            service("db", "shop", selector=False), endpoint_slice("db", "shop", [AZA])]
+    res = RouteResolver(inventory(topo, *docs), topo).resolve(Caller(LAX, "shop", "web"), "db")
+    assert [e.zone for e in res.endpoints] == [AZA]
+    docs[-1] = endpoint_slice("db", "shop", [LAS], ready=False)
+    res = RouteResolver(inventory(topo, *docs), topo).resolve(Caller(LAX, "shop", "web"), "db")
+    assert res.endpoints == ()

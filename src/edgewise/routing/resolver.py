@@ -47,6 +47,7 @@ CLUSTER_DOMAIN = "cluster.local"
 TPROXY = "consul.hashicorp.com/transparent-proxy"
 ISTIO_INJECT = "sidecar.istio.io/inject"
 _MAX_HOPS = 5
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
 @dataclass(frozen=True)
@@ -287,13 +288,45 @@ class RouteResolver:
         )
         return Resolution(caller, name, True, tiers, tuple(notes), target=target, service=svc)
 
+    def _slice_endpoints(self, svc: Service, notes: list[str]) -> list[Endpoint]:
+        """Endpoints of a selectorless Service from the EndpointSlices among the inputs
+        (label ``kubernetes.io/service-name``), by the ``zone`` each endpoint carries;
+        endpoints whose ``conditions.ready`` is false are not used by kube-proxy.
+        https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/"""
+        by_k8s_zone = {z.k8s_zone: z.name for z in self.topology.zones}
+        out: list[Endpoint] = []
+        for es in self.inventory.of_kind("EndpointSlice"):
+            if es.namespace != svc.namespace or es.labels.get(SERVICE_NAME_LABEL) != svc.name:
+                continue
+            counts: dict[str, float] = {}
+            unzoned = 0
+            for ep in _list(es.body.get("endpoints")):
+                e = _map(ep)
+                if _map(e.get("conditions")).get("ready") is False:
+                    continue
+                zone = by_k8s_zone.get(str(e.get("zone") or ""), str(e.get("zone") or ""))
+                if not zone:
+                    unzoned += 1
+                    continue
+                counts[zone] = counts.get(zone, 0) + max(1, len(_list(e.get("addresses"))))
+            notes.append(f"EndpointSlice {es.namespace}/{es.name}: endpoints in "
+                         + (", ".join(sorted(counts)) or "no zone"))
+            if unzoned:
+                notes.append(f"EndpointSlice {es.namespace}/{es.name}: {unzoned} endpoint(s) without a zone "
+                             "cannot be placed")
+            out.extend(Endpoint(z, svc.namespace, f"EndpointSlice {es.name}", svc.name, n)
+                       for z, n in sorted(counts.items()))
+        return out
+
     def _kube(self, caller: Caller, name: str, svc: Service, notes: list[str]) -> Resolution:
         if svc.obj.annotations.get(E.ENDPOINTS_ANNOTATION) == E.ENDPOINTS_MODE and not svc.selector:
             return self._managed(caller, name, svc, notes)
         eps = self._service_endpoints(svc)
         target = f"{svc.namespace}/{svc.name}"
         if not svc.selector:
-            notes.append("no selector: endpoints are managed outside these manifests")
+            eps = self._slice_endpoints(svc, notes)
+            if not eps:
+                notes.append("no selector: endpoints are managed outside these manifests")
         here = self._k8s_zone(caller.zone)
         local = tuple(e for e in eps if self._k8s_zone(e.zone) == here)
         if svc.internal_traffic_policy == "Local":

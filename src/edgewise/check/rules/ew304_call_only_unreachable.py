@@ -29,8 +29,9 @@ class CallOnlyUnreachable(Rule):
                 res = rc.resolution
                 if not res.found or res.external:
                     continue
-                if res.service is not None and not res.service.selector and not res.target.startswith("consul:"):
-                    continue  # endpoints managed elsewhere: unknown
+                if (res.service is not None and not res.service.selector and not res.target.startswith("consul:")
+                        and not res.endpoints):
+                    continue  # endpoints managed elsewhere and no EndpointSlice among the inputs: unknown
                 if not any_reachable(ctx, rc.caller.zone, res):
                     zones = sorted({e.zone for e in res.endpoints})
                     bad[rc.caller.zone] = ", ".join(zones) if zones else "no endpoints at all"
