@@ -18,6 +18,10 @@ events), EKS. What it lacks, and the stand-in for each:
   (moto has no Outposts API).
 * ``standin_edge_zones_in_moto``: registers the edge zones in moto's zone table so moto's
   EC2 accepts subnets in them (it rejects any zone it does not know).
+* ``standin_public_ssm_parameter``: the public EKS AMI parameter under /aws/service that
+  the Wavelength template reads (moto has none of the EKS ones).
+* ``standin_cfn_kms_key_tags``: moto's AWS::KMS::Key hands the template's ``{Key, Value}``
+  tags to its KMS API, which wants ``{TagKey, TagValue}``, and fails.
 * ``standin_cfn_carrier_gateway``: ``AWS::EC2::CarrierGateway`` for moto's CloudFormation
   (moto has the EC2 API for it, not the resource type).
 * ``standin_change_set_outputs``: moto computes no Outputs for a stack created by
@@ -397,6 +401,23 @@ def install_moto_standins() -> None:
                 self.exports[export.name] = export
 
     cfn_models.CloudFormationBackend.execute_change_set = execute_with_exports
+
+    # standin_cfn_kms_key_tags: AWS::KMS::Key takes Tags as {Key, Value} like every resource
+    # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-kms-key.html);
+    # moto passes them on to its KMS API, which wants {TagKey, TagValue}
+    from moto.kms.models import Key as KmsKey
+
+    original_kms = KmsKey.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def kms_with_tags(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+                      **kwargs: Any) -> Any:
+        props = dict(cloudformation_json.get("Properties", {}))
+        props["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} if "Key" in t else t
+                         for t in props.get("Tags", [])]
+        return original_kms(cls, resource_name, {**cloudformation_json, "Properties": props}, account_id,
+                            region_name, **kwargs)
+
+    KmsKey.create_from_cloudformation_json = classmethod(kms_with_tags)  # type: ignore[method-assign]
 
 
 def standin_public_ssm_parameter(account_id: str, region: str, name: str, value: str) -> None:

@@ -113,6 +113,7 @@ def aws(moto_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
         monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
         monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
         _guard_loopback(monkeypatch)
+        _no_real_tools(monkeypatch)
         from edgewise.plan.cluster.wavelength import ami_parameter
 
         for region in account.edge_zones:
@@ -137,3 +138,14 @@ def _guard_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
         return client
 
     monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
+
+
+def _no_real_tools(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's apply uses the real ShellRunner; in these tests no step may reach it (the
+    real tools would talk to the network): the tests that get that far use FakeTools."""
+    from edgewise.aws.apply import ShellRunner
+
+    def refuse(self: ShellRunner, script: str, **kwargs: object) -> object:
+        raise AssertionError(f"a test tried to run real tools: {script[:200]}")
+
+    monkeypatch.setattr(ShellRunner, "run", refuse)
