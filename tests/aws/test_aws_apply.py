@@ -57,6 +57,16 @@ def change_sets(aws: Any, region: str) -> int:
     return sum(len(cfn.list_change_sets(StackName=name)["Summaries"]) for name in stacks(aws, region))
 
 
+@pytest.fixture
+def cli_tools(monkeypatch: pytest.MonkeyPatch) -> FakeTools:
+    """`edgewise apply` from the command line, with FakeTools behind its step runner."""
+    from edgewise.aws.apply import ShellRunner
+
+    tools = FakeTools("us-east-1")
+    monkeypatch.setattr(ShellRunner, "run", lambda _self, script, **kw: tools.run(script, **kw))
+    return tools
+
+
 def test_apply_runs_the_stacks_through_moto_to_completion(aws: Any, plans: dict[str, Path], tmp_path: Path) -> None:
     plan = fresh(plans, "wavelength", tmp_path)
     tools, log = FakeTools("us-east-1"), []
@@ -159,7 +169,8 @@ def test_opt_in_then_local_zone_stacks(aws: Any, plans: dict[str, Path], tmp_pat
     assert stacks(aws, "us-west-2")["local-zones-network"]["StackStatus"] == "CREATE_COMPLETE"
 
 
-def test_failed_stack_is_reported_kept_and_not_marked_done(aws: Any, plans: dict[str, Path], tmp_path: Path) -> None:
+def test_failed_stack_is_reported_kept_and_not_marked_done(aws: Any, plans: dict[str, Path], tmp_path: Path,
+                                                           cli_tools: FakeTools) -> None:
     """A stack whose subnet goes to a zone the account does not have. (moto fails the change
     set's execution at once; AWS would fail the stack a little later: apply handles both.)"""
     plan = fresh(plans, "wavelength", tmp_path)
@@ -194,7 +205,7 @@ def test_dry_run_prints_every_action_and_changes_nothing(aws: Any, plans: dict[s
 
 
 def test_throttled_midway_exits_2_and_reports_what_was_applied(aws: Any, plans: dict[str, Path],
-                                                                tmp_path: Path) -> None:
+                                                                tmp_path: Path, cli_tools: FakeTools) -> None:
     plan = fresh(plans, "wavelength", tmp_path)
     with pytest.raises(ApplyFailed):
         run(plan, FakeTools("us-east-1", fail="eksctl create cluster"))
@@ -219,7 +230,8 @@ def test_bad_input(aws: Any, plans: dict[str, Path], tmp_path: Path, monkeypatch
     assert aws.account.calls == [] and not (plan / STATE_FILE).exists()
 
 
-def test_change_set_not_confirmed_changes_nothing(aws: Any, plans: dict[str, Path], tmp_path: Path) -> None:
+def test_change_set_not_confirmed_changes_nothing(aws: Any, plans: dict[str, Path], tmp_path: Path,
+                                                  cli_tools: FakeTools) -> None:
     plan = fresh(plans, "wavelength", tmp_path)
     r = CliRunner().invoke(cli, ["apply", str(plan), "--poll-interval", "0.01"])  # no --yes, no terminal
     assert r.exit_code == 1
