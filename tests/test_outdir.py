@@ -299,3 +299,19 @@ def test_input_error_is_raised_before_any_work(tmp_path: Path, project: Path) ->
     with pytest.raises(InputError, match="not empty"):
         run_plan([Path(SPEC)], project, with_simulation=False)
     assert not [p for p in project.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_apply_state_is_carried_over_and_apply_leftovers_do_not_block(tmp_path: Path) -> None:
+    from edgewise.aws.apply import STATE_FILE
+    from edgewise.markers import CARRIED_FILES
+
+    assert STATE_FILE in CARRIED_FILES, "plan must know the file apply keeps in a plan directory"
+    out = tmp_path / "out"
+    assert plan(out)[0] == 0
+    (out / STATE_FILE).write_text('{"done": {"network": "abc"}}\n')
+    (out / ".edgewise-apply.tmp").write_text("half-written state\n")
+    code, output = plan(out)
+    assert code == 0, output
+    assert (out / STATE_FILE).read_text() == '{"done": {"network": "abc"}}\n', "what apply did is not forgotten"
+    assert not (out / ".edgewise-apply.tmp").exists()
+    assert STATE_FILE not in json.loads((out / MARKER).read_text())["files"]

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import InputError
-from ..markers import PLAN_MARKER, TEMP_PREFIX
+from ..markers import CARRIED_FILES, KNOWN_EXTRA_FILES, PLAN_MARKER, TEMP_PREFIX
 
 __all__ = ["MARKER", "TEMP_PREFIX", "OutputDir", "output_error", "previous_plan_files", "renameat2", "resolve_target"]
 
@@ -200,7 +200,7 @@ def previous_plan_files(target: Path) -> set[str] | None:
         raise _refuse(target, f"{MARKER} in the output directory is damaged, so which files are edgewise's "
                       "cannot be told", "give a new or empty directory, or remove the old plan by hand")
     try:
-        extra = sorted(set(_found(target)) - listed - {MARKER})
+        extra = sorted(set(_found(target)) - listed - {MARKER, *KNOWN_EXTRA_FILES})
     except OSError as exc:
         raise output_error(target, exc, "read the previous plan") from None
     if extra:
@@ -310,9 +310,17 @@ class OutputDir:
         the file system allows). Call with the parent lock held; :meth:`close` then
         removes the previous tree (left under a temporary name)."""
         previous_plan_files(self.target)  # again: another process may have written there
-        marker = {"format": MARKER_FORMAT, "generator": "edgewise", "files": sorted(files)}
+        listed = sorted(files)
+        marker = {"format": MARKER_FORMAT, "generator": "edgewise", "files": listed}
         with open(tmp / MARKER, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(marker, indent=0, ensure_ascii=False) + "\n")
+        for carried in CARRIED_FILES:
+            src = self.target / carried
+            if os.path.isfile(src) and not os.path.islink(src) and carried not in listed:
+                try:
+                    os.link(src, tmp / carried)
+                except OSError:
+                    shutil.copyfile(src, tmp / carried)
         name, tname = self.target.name, tmp.name
         exists = os.path.lexists(self.target)
         if exists and renameat2(self.parent_fd, tname, name, RENAME_EXCHANGE):
