@@ -100,7 +100,7 @@ def test_zones_table(cli_runner: CliRunner) -> None:
 
 
 @pytest.mark.parametrize(("region", "hint"), [
-    ("bogus", "known: ap-northeast-1"),
+    ("bogus", "known: af-south-1, ap-east-1"),
     ("us-eats-1", "did you mean 'us-east-1'?"),
 ])
 def test_zones_unknown_region_exits_2_with_a_suggestion(region: str, hint: str,

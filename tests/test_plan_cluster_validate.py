@@ -35,6 +35,9 @@ SPECS = {
     "local-zones": ROOT / "examples" / "local-zones-hashicups",
     "mixed-public": ROOT / "tests" / "data" / "cluster" / "mixed-public.yaml",
     "existing-vpc": ROOT / "tests" / "data" / "cluster" / "existing-vpc.yaml",
+    "existing-vpc-reuse": ROOT / "tests" / "data" / "cluster" / "existing-vpc-reuse.yaml",
+    "private-wavelength": ROOT / "tests" / "data" / "cluster" / "private-wavelength.yaml",
+    "eu-west-1-outposts": ROOT / "tests" / "data" / "cluster" / "eu-west-1-outposts.yaml",
 }
 #: W3010 "avoid hardcoding availability zones": an edge subnet must name its exact zone
 #: (a Local/Wavelength Zone or an Outpost's parent AZ); Fn::GetAZs never returns those.

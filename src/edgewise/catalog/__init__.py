@@ -47,7 +47,8 @@ class Catalog:
         """Closest catalog zone names, preferring the given Region."""
         pool = [z for z in self.zones if region is None or self.zones[z].region == region]
         found = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
-        if not found and region is not None:
+        # a name of the Region's own form never gets another Region's zone as its suggestion
+        if not found and region is not None and not name.startswith(region):
             found = difflib.get_close_matches(name, list(self.zones), n=n, cutoff=0.6)
         return found
 

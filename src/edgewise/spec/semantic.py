@@ -29,11 +29,23 @@ EDGE_TYPES = {ZoneType.LOCAL, ZoneType.WAVELENGTH, ZoneType.OUTPOST}
 GP2_ONLY = {ZoneType.WAVELENGTH, ZoneType.OUTPOST}
 
 
-def resolve_zone_type(name: str, given: ZoneType | None) -> ZoneType | None:
+def is_region_az_name(name: str, region: str | None) -> bool:
+    """``<region><letter>``: an Availability Zone name of ``region``.
+
+    AZ letters are mapped per account in the oldest Regions and Regions add zones, so the
+    catalog cannot list every account's letters; the name alone says what it is.
+    """
+    return region is not None and len(name) == len(region) + 1 and name.startswith(region) and name[-1].isalpha() \
+        and name[-1].islower()
+
+
+def resolve_zone_type(name: str, given: ZoneType | None, region: str | None = None) -> ZoneType | None:
     if given is not None:
         return given
     entry = load_catalog().zones.get(name)
-    return ZoneType(entry.type) if entry else None
+    if entry is not None:
+        return ZoneType(entry.type)
+    return ZoneType.AVAILABILITY_ZONE if is_region_az_name(name, region) else None
 
 
 #: unknown names that get a "did you mean" (each costs a fuzzy match over the catalog)
@@ -53,10 +65,21 @@ def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]
     types: dict[str, ZoneType] = {}
 
     if t.region not in cat.regions:
+        # A Region the catalog does not know yet is accepted when every zone says what it is
+        # and one Region AZ says where it is; a near miss of a known Region is a typo.
         near = cat.suggest_region(t.region) if len(t.region) <= MAX_SUGGESTED_LENGTH else []
-        hint = f"did you mean '{near[0]}'? " if near else ""
-        hint += "known Regions: " + ", ".join(sorted(cat.regions))
-        out.append(doc.problem(("spec", "region"), f"Region {t.region!r} is not in the zone catalog", hint))
+        typed = all(z.type is not None for z in t.zones)
+        located = any(z.type is ZoneType.AVAILABILITY_ZONE and z.location is not None for z in t.zones)
+        if near or not typed:
+            hint = f"did you mean '{near[0]}'? " if near else ""
+            hint += ("for a Region the catalog does not know yet, give every zone its 'type' and one "
+                     "Availability Zone a 'location'; known Regions: " + ", ".join(sorted(cat.regions)))
+            out.append(doc.problem(("spec", "region"), f"Region {t.region!r} is not in the zone catalog", hint))
+        elif not located:
+            out.append(doc.problem(("spec", "zones"),
+                                   f"Region {t.region!r} is not in the zone catalog, so its location is unknown",
+                                   "give one of its Availability Zones a location: {lat: ..., lon: ...} "
+                                   "(latency is estimated from it)"))
 
     # suggestions cost a fuzzy match over the catalog each: only the first few problems get one
     budget = [SUGGESTIONS]
@@ -77,7 +100,7 @@ def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]
             continue
         seen.add(z.name)
         entry = cat.zones.get(z.name)
-        ztype = resolve_zone_type(z.name, z.type)
+        ztype = resolve_zone_type(z.name, z.type, t.region)
         if ztype is None:
             near = suggest_zone(z.name)
             hint = (f"did you mean '{near[0]}'? " if near else "") + (
@@ -150,9 +173,10 @@ def _topology_problems(spec: object) -> tuple[list[Problem], dict[str, ZoneType]
     # Outpost parent zones must be AZs of this Region.
     for i, z in enumerate(t.zones):
         if types.get(z.name) is ZoneType.OUTPOST and z.parent_zone is not None:
-            ptype = types.get(z.parent_zone) or resolve_zone_type(z.parent_zone, None)
+            ptype = types.get(z.parent_zone) or resolve_zone_type(z.parent_zone, None, t.region)
             pentry = cat.zones.get(z.parent_zone)
-            in_region = (pentry is not None and pentry.region == t.region) or z.parent_zone in types
+            in_region = ((pentry is not None and pentry.region == t.region) or z.parent_zone in types
+                         or is_region_az_name(z.parent_zone, t.region))
             if ptype is not ZoneType.AVAILABILITY_ZONE or not in_region:
                 near = [n for n in suggest_zone(z.parent_zone)
                         if cat.zones[n].type == "availability-zone"]

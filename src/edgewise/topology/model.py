@@ -8,13 +8,14 @@ reachability or latency on its own.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..catalog import load_catalog
+from ..catalog import CatalogRegion, load_catalog
 from ..errors import InputError
 from ..spec import EndpointAccess, Spec, ZoneType
-from ..spec.models import LatencyOverride, NodeGroupSpec
+from ..spec.models import LatencyOverride, NodeGroupSpec, ZoneSpec
 from ..spec.semantic import resolve_zone_type
 from .latency import LatencyParams, great_circle_km, path_rtt_ms
 from .subnets import SubnetAllocationError, allocate
@@ -270,13 +271,22 @@ class Topology:
         return path_rtt_ms(dist, access, p, physical=False)
 
 
+def _uncatalogued_region(name: str, zones: Sequence[ZoneSpec]) -> CatalogRegion:
+    """A Region the catalog lacks: located at the first Region AZ that gives a location
+    (semantic validation requires one)."""
+    for z in zones:
+        if z.type is ZoneType.AVAILABILITY_ZONE and z.location is not None:
+            return CatalogRegion(name=name, metro=z.metro or name, lat=z.location.lat, lon=z.location.lon)
+    raise ValueError(f"Region {name} is not in the catalog and no Availability Zone gives a location")
+
+
 def build_topology(spec: Spec) -> Topology:
     """Resolve the spec's zones against the catalog and allocate subnets."""
     cat = load_catalog()
     t = spec.topology.spec
     doc = spec.topology_doc
-    region = cat.regions[t.region]
-    types = {z.name: resolve_zone_type(z.name, z.type) for z in t.zones}
+    region = cat.regions.get(t.region) or _uncatalogued_region(t.region, t.zones)
+    types = {z.name: resolve_zone_type(z.name, z.type, t.region) for z in t.zones}
     azs = [z.name for z in t.zones if types[z.name] is ZoneType.AVAILABILITY_ZONE]
     lzs = [z.name for z in t.zones if types[z.name] is ZoneType.LOCAL]  # each gets a public subnet too
 
