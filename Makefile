@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit bench clean lab netns-tools scanners
+.PHONY: demo test lint typecheck unit bench clean lab netns-tools scanners eksctl-validate
 
 # checkov (the security scanner the tests run on generated plans) lives in its own virtual
 # environment: installed into ours it would downgrade boto3/botocore and packaging
@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/edgewise check out/local-zones-hashicups --topology examples/local-zones-hashicups
 
 ## test: lint, type-check and run the whole test suite (builds the lab first)
-test: $(STAMP) lab scanners lint typecheck unit
+test: $(STAMP) lab scanners eksctl-validate lint typecheck unit
 
 $(CHECKOV_STAMP):
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
@@ -48,13 +48,17 @@ netns-tools:
 	    || echo "netns-tools: could not install nftables/iproute2; the data-plane tests will skip"; \
 	else echo "netns-tools: nft or ip missing and no root apt-get; the data-plane tests will skip"; fi
 
+## eksctl-validate: build eksctl v0.215.0's own config validation into .tools/bin (cached)
+eksctl-validate:
+	tools/gobuild.sh eksctl eksctl-validate edgewise.dev/eksctlvalidate >/dev/null
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) lab netns-tools scanners
+unit: $(STAMP) lab netns-tools scanners eksctl-validate
 	$(BIN)/pytest -n 2 -p no:cacheprovider
 
 ## bench: plan/check vs kubectl kustomize at 10x10, 50x20, 200x40 (several minutes)
