@@ -287,7 +287,7 @@ def test_logging_and_secrets_encryption_on_by_default() -> None:
     assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain"
     runbook = files("wavelength")["RUNBOOK.md"]
-    assert "export SECRETS_KEY_ARN=$(out SecretsKeyArn)" in runbook
+    assert "SECRETS_KEY_ARN=$(aws cloudformation describe-stacks --stack-name wavelength-network" in runbook
     assert 'aws kms schedule-key-deletion --key-id "$SECRETS_KEY_ARN"' in runbook
 
 

@@ -508,7 +508,8 @@ def _cleanup(d: _Doc, app_names: Sequence[str]) -> None:
     if network_makes_secrets_key(t):
         cmds += [
             "# the Secrets key outlives the stack (DeletionPolicy Retain); note it before the stack goes",
-            *d.stack_outputs((SECRETS_KEY_ARN.var, SECRETS_KEY_ARN.output)).render(),
+            f"{SECRETS_KEY_ARN.var}=$(aws cloudformation describe-stacks --stack-name {net} {d.r} "
+            f"--query \"Stacks[0].Outputs[?OutputKey=='{SECRETS_KEY_ARN.output}'].OutputValue\" --output text)",
         ]
     cmds += [
         f"aws cloudformation delete-stack --stack-name {net} {d.r}",
