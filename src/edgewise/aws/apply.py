@@ -445,14 +445,10 @@ class _Applier:
 
     # -- steps ---------------------------------------------------------------------
 
-    def replay_reads(self, step: Step, needed: set[str] | None = None) -> None:
+    def replay_reads(self, step: Step) -> None:
         """A step an earlier run finished: redo only its reads, so that the variables it
-        exported (stack outputs, cluster attributes) are there for the steps after it.
-        A shell capture runs again only when a step still to run uses its variable
-        (``needed``; None: always), so a finished plan runs no tool at all."""
+        exported (stack outputs, cluster attributes) are there for the steps after it."""
         for a in step.actions:
-            if isinstance(a, Capture) and needed is not None and a.var not in needed:
-                continue
             if isinstance(a, ExportStackOutputs | ExportClusterAttributes | Capture):
                 self.act(a)
 
@@ -491,18 +487,6 @@ class _Applier:
             self.verify(a)
         else:  # pragma: no cover - Command is batched by run_step
             raise AssertionError(a)
-
-
-def _variables_used(steps: list[Step]) -> set[str]:
-    """Shell variables the actions of ``steps`` read (``$VAR``, ``${VAR}``, template variables)."""
-    used: set[str] = set()
-    for step in steps:
-        for a in step.actions:
-            if isinstance(a, RenderTemplate):
-                used.update(a.variables)
-            for line in a.render():
-                used.update(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", line))
-    return used
 
 
 def apply_plan(
@@ -546,8 +530,7 @@ def apply_plan(
             log(f"{n}/{len(steps)} {s.title}: done in an earlier run, skipped")
             ap.result.skipped.append(s.key)
             try:
-                ap.replay_reads(s, _variables_used(
-                    [t for t in steps[n:] if state["done"].get(t.key) != fingerprint(t)]))
+                ap.replay_reads(s)
             except (ApplyFailed, InputError) as exc:
                 raise _stopped(exc, ap.result, state, s, steps, n) from None
             continue
