@@ -51,7 +51,7 @@ from ..spec import ZoneType
 from ..topology import Link, link_between
 from .control_plane import POD_CIDR, Lab, find_program
 
-__all__ = ["DataPlane", "Probe", "ZoneNet", "missing", "netns"]
+__all__ = ["DataPlane", "Probe", "ZoneNet", "die_with_parent", "missing", "netns"]
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -90,6 +90,12 @@ def netns(name: str) -> Iterator[None]:
         _libc.setns(here, CLONE_NEWNET)
         os.close(here)
         os.close(there)
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """preexec_fn: the child gets SIGKILL when the process that started it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        _libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
 
 def _run(*argv: str, input: str | None = None) -> str:
@@ -306,7 +312,7 @@ class DataPlane:
             log = open(d / "kube-proxy.log", "wb")  # noqa: SIM115 (lives as long as the process)
             self.procs.append(subprocess.Popen(
                 ["ip", "netns", "exec", self.ns[z.zone], binary, f"--config={config}", "--v=2"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
             ))
 
     def _wait_proxies(self, timeout: float) -> None:

@@ -31,6 +31,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,8 +42,9 @@ from typing import Any
 from ..plan.cluster.controller import controller_objects
 from ..spec import Spec, load_spec
 from ..topology import Topology, build_topology
+from .client import Client
 from .control_plane import Lab
-from .dataplane import DataPlane, Probe, ZoneNet
+from .dataplane import DataPlane, Probe, ZoneNet, die_with_parent
 from .nodes import node_objects
 
 __all__ = ["SPEC", "Measured", "Setup", "down_and_back", "predictions", "prefer_close", "run", "setup", "steady"]
@@ -125,6 +127,35 @@ class Setup:
     dp: DataPlane
     controller: subprocess.Popen[bytes]
     zone_of_node: dict[str, str]
+    #: pods this harness runs: (namespace, name) -> (pod object, IP)
+    served: dict[tuple[str, str], tuple[dict[str, Any], str]] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def kubelet(self, period: float = 0.5) -> threading.Thread:
+        """Keep each served pod's Ready condition equal to "its server answers", as a
+        kubelet's readiness probe would. kwok sets Ready once, at start; when the node
+        lifecycle controller marks pods NotReady (a node heartbeat late under CPU load),
+        nothing would set them Ready again."""
+
+        def loop() -> None:
+            client = Client(self.lab.server, self.lab.token)  # its own connection: not shared across threads
+            while not self.stop.wait(period):
+                for key, (_pod, ip) in list(self.served.items()):
+                    alive = f"{ip}:{PORT}" in self.dp.servers
+                    try:
+                        cur = client.get("v1", "Pod", key[1], key[0])
+                    except Exception:
+                        continue
+                    if cur is None:
+                        continue
+                    ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                                for c in (cur.get("status") or {}).get("conditions") or [])
+                    if ready != alive:
+                        self.set_ready([cur], alive, client)
+
+        t = threading.Thread(target=loop, daemon=True, name="kubelet")
+        t.start()
+        return t
 
     def pods(self, namespace: str | None = None, service: str = SERVICE) -> list[dict[str, Any]]:
         sel = f"app.kubernetes.io/part-of={APP},edgewise.dev/service={service}"
@@ -138,14 +169,35 @@ class Setup:
         for p in pods:
             zone = self.pod_zone(p)
             self.dp.serve(zone, p["status"]["podIP"], PORT, {"zone": zone, "pod": p["metadata"]["name"]})
+            self.served[(p["metadata"]["namespace"], p["metadata"]["name"])] = (p, p["status"]["podIP"])
 
-    def set_ready(self, pods: list[dict[str, Any]], ready: bool) -> None:
+    def set_ready(self, pods: list[dict[str, Any]], ready: bool, client: Client | None = None) -> None:
         value = "True" if ready else "False"
         for p in pods:
             conds = [c for c in (p.get("status") or {}).get("conditions") or []
                      if c.get("type") not in ("Ready", "ContainersReady")]
             conds += [{"type": "Ready", "status": value}, {"type": "ContainersReady", "status": value}]
-            self.lab.client.patch_status({**p, "apiVersion": "v1", "kind": "Pod"}, {"status": {"conditions": conds}})
+            (client or self.lab.client).patch_status({**p, "apiVersion": "v1", "kind": "Pod"},
+                                                     {"status": {"conditions": conds}})
+
+    def diagnose(self, namespace: str) -> str:
+        """The zone's EndpointSlices and pods' readiness, for a failure message."""
+        slices = self.lab.client.list("discovery.k8s.io/v1", "EndpointSlice", namespace)
+        eps = {s["metadata"]["name"]: [(e["addresses"][0], (e.get("conditions") or {}).get("ready"))
+                                        for e in s.get("endpoints") or []] for s in slices}
+        pods = {p["metadata"]["name"]: [(c["type"], c["status"]) for c in
+                                        (p.get("status") or {}).get("conditions") or [] if c["type"] == "Ready"]
+                for p in self.pods(namespace)}
+        region = {p["metadata"]["name"]: (p["status"].get("podIP"), [(c["type"], c["status"]) for c in
+                                            p["status"].get("conditions") or [] if c["type"] == "Ready"])
+                  for p in self.pods(_namespace_region())}
+        log = (self.dp.workdir / "controller.log").read_text(errors="replace").splitlines()
+        tail = [ln for ln in log if "edgewise.controller" in ln][-6:]
+        nodes = {n["metadata"]["name"]: [(c["type"], c["status"], c.get("reason")) for c in
+                                          n["status"].get("conditions") or [] if c["type"] == "Ready"]
+                 for n in self.lab.client.list("v1", "Node")}
+        return (f"nodes {nodes}, EndpointSlices {eps}, pods {pods}, Region pods {region}, "
+                f"controller alive: {self.controller.poll() is None}, controller log: {tail}")
 
     def cluster_ip(self, namespace: str, name: str = SERVICE) -> str:
         svc = self.lab.client.get("v1", "Service", name, namespace)
@@ -154,6 +206,12 @@ class Setup:
 
     def sibling_packets(self, zone: str) -> int:
         return sum(n for (a, _b), n in self.dp.dropped().items() if a == zone)
+
+
+def _namespace_region() -> str:
+    from ..plan.apps.names import region_namespace
+
+    return region_namespace(APP)
 
 
 def _namespace(topology: Topology, zone: str) -> str:
@@ -190,9 +248,10 @@ def setup(lab: Lab, *, timeout: float = 90.0) -> Iterator[Setup]:
         controller = subprocess.Popen(
             [sys.executable, "-m", "edgewise", "controller", "run", "--namespace", "edgewise-system",
              "--lease", "edgewise-controller"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
         try:
             st = Setup(lab, topology, dp, controller, zone_of_node)
+            st.kubelet()
             want = len(topology.edge_zones) + 2  # one api pod per edge zone, two in the Region
 
             def ready() -> bool:
@@ -213,6 +272,8 @@ def setup(lab: Lab, *, timeout: float = 90.0) -> Iterator[Setup]:
                 lab.client.wait(f"{z.name} served by its own pod", served, timeout=timeout, interval=0.2)
             yield st
         finally:
+            if "st" in locals():
+                st.stop.set()
             controller.terminate()
             try:
                 controller.wait(timeout=10)
@@ -270,7 +331,10 @@ def down_and_back(st: Setup, zone: str, seconds: float = 2.0) -> list[Measured]:
     def first(pred: Any, since: float) -> float | None:
         return next((r[0] for r in list(p.results) if r[0] > since and r[1] and pred(r[2])), None)
 
-    st.dp.wait_for("failover to the Region", lambda: first(region.__contains__, t0) is not None, timeout=30)
+    try:
+        st.dp.wait_for("failover to the Region", lambda: first(region.__contains__, t0) is not None, timeout=30)
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}: {st.diagnose(ns)}; last answers {p.results[-3:]}") from None
     switch = (first(region.__contains__, t0) or t0) - t0
     t1 = time.time()
     time.sleep(seconds)
