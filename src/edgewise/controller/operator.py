@@ -180,7 +180,7 @@ class LeaseElector:
         return t
 
 
-def register(controller: Controller, registry: Any) -> None:
+def register(controller: Controller, registry: Any, *, interval: float = 5.0) -> None:
     """kopf handlers feeding ``controller`` (stateless event handlers: nothing is written
     to the watched pods, nodes or Services)."""
     import kopf
@@ -194,32 +194,62 @@ def register(controller: Controller, registry: Any) -> None:
     def service(event: Mapping[str, Any], **_: Any) -> None:
         controller.service_event(str(event.get("type")), event.get("object") or {})
 
-    def app(body: Mapping[str, Any], **_: Any) -> None:
+    def reconcile(body: Mapping[str, Any]) -> None:
         from pydantic import ValidationError
 
-        controller.retry_failed()
-
+        name = str((body.get("metadata") or {}).get("name"))
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
             controller.reconcile_app(body, datetime.now(UTC))
         except NoRegionYet as exc:
-            name = str((body.get("metadata") or {}).get("name"))
             controller.api.patch_status(name, {"ready": "0/0", "conditions": [{
                 "type": "Ready", "status": "False", "reason": "NoRegionNodes", "message": str(exc),
-                "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}]})
+                "lastTransitionTime": stamp}]})
         except ValidationError as exc:
-            name = str((body.get("metadata") or {}).get("name"))
             controller.api.patch_status(name, {"conditions": [{
                 "type": "Ready", "status": "False", "reason": "InvalidSpec",
                 "message": "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                                      for e in exc.errors()),
-                "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}]})
+                "lastTransitionTime": stamp}]})
+        except Exception as exc:  # the API refused a write: the next round retries
+            log.warning("EdgeApplication %s: %s", name, exc)
 
+    seen_generation: dict[str, object] = {}
+
+    def app(event: Mapping[str, Any], **_: Any) -> None:
+        """EdgeApplication events: remember the latest body; reconcile at once when the
+        spec changed (a status update of ours is an event too: those wait for the loop).
+        A plain event handler puts no finalizer on the resource (kopf's timers do, and a
+        finalizer nobody removes blocks deletion once the controller is gone)."""
+        body = event.get("object") or {}
+        name = str((body.get("metadata") or {}).get("name"))
+        if event.get("type") == "DELETED":
+            apps.pop(name, None)
+            seen_generation.pop(name, None)
+            return
+        apps[name] = body
+        generation = (body.get("metadata") or {}).get("generation")
+        if seen_generation.get(name) != generation:
+            seen_generation[name] = generation
+            reconcile(body)
+
+    def loop() -> None:
+        """Every few seconds: retry failed slice writes, reconcile every application
+        (zones that appeared or went, grace periods, status)."""
+        while True:
+            time.sleep(interval)
+            controller.retry_failed()
+            for body in list(apps.values()):
+                reconcile(body)
+
+    apps: dict[str, Mapping[str, Any]] = {}
     # the default registry carries kopf's login handlers; this one needs its own
     kopf.on.login(registry=registry)(kopf.login_via_client)
     kopf.on.event("", "v1", "nodes", registry=registry)(node)
     kopf.on.event("", "v1", "pods", registry=registry)(pod)
     kopf.on.event("", "v1", "services", registry=registry)(service)
-    kopf.timer(CRD_GROUP, CRD_VERSION, CRD_PLURAL, interval=5.0, registry=registry)(app)
+    kopf.on.event(CRD_GROUP, CRD_VERSION, CRD_PLURAL, registry=registry)(app)
+    threading.Thread(target=loop, name="reconcile", daemon=True).start()
 
 
 def run(*, namespace: str, lease: str | None, outpost_intra_vpc: bool, grace_seconds: float) -> None:

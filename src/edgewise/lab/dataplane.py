@@ -370,7 +370,8 @@ class DataPlane:
                 body = json.loads(resp.read() or b"{}")
                 return resp.status == 200, str(body.get("zone", ""))
             except (OSError, http.client.HTTPException, ValueError) as exc:
-                return False, type(exc).__name__
+                errno = getattr(exc, "errno", None)
+                return False, type(exc).__name__ + (f"[{errno}]" if type(exc) is OSError and errno else "")
             finally:
                 conn.close()
 

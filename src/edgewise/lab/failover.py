@@ -47,7 +47,10 @@ from .control_plane import Lab
 from .dataplane import DataPlane, Probe, ZoneNet, die_with_parent
 from .nodes import node_objects
 
-__all__ = ["SPEC", "Measured", "Setup", "down_and_back", "predictions", "prefer_close", "run", "setup", "steady"]
+__all__ = [
+    "SPEC", "Measured", "Setup", "down_and_back", "predictions", "prefer_close", "run", "setup", "steady",
+    "wait_namespaces_gone",
+]
 
 SPEC = """\
 apiVersion: edgewise.dev/v1alpha1
@@ -75,6 +78,9 @@ spec:
 APP = "shop"
 SERVICE = "api"
 PORT = 8080
+#: probe timeout of the edgewise scenarios: loopback answers in milliseconds, but a
+#: machine shared with other work can stall a process for a good fraction of a second
+TIMEOUT = 2.0
 
 
 def spec() -> tuple[Spec, Topology]:
@@ -234,6 +240,7 @@ def setup(lab: Lab, *, timeout: float = 90.0) -> Iterator[Setup]:
     lab.wait_nodes_ready(zone_of_node)
     node_of_zone = {z: n for n, z in zone_of_node.items()}
     zones = [ZoneNet(z.name, z.kind, node_of_zone[z.name]) for z in topology.zones]
+    wait_namespaces_gone(lab, ["edgewise-system", *[n for n in _app_namespaces(lab)]])
     # CRD, namespace, RBAC (the Deployment itself is not run: the controller runs here)
     objs = [o for o in controller_objects(topology) if o["kind"] not in ("Deployment", "PodDisruptionBudget")]
     lab.apply(objs)
@@ -281,6 +288,25 @@ def setup(lab: Lab, *, timeout: float = 90.0) -> Iterator[Setup]:
                 controller.kill()
 
 
+def _app_namespaces(lab: Lab) -> list[str]:
+    return [n["metadata"]["name"] for n in lab.client.list("v1", "Namespace") if n["metadata"]["name"].startswith(APP)]
+
+
+def wait_namespaces_gone(lab: Lab, names: list[str], timeout: float = 90.0) -> None:
+    """Wait until namespaces (and the EdgeApplication CRD) an earlier user of the lab
+    deleted are gone: a terminating namespace or CRD refuses new objects."""
+
+    def gone() -> bool:
+        for n in names:
+            ns = lab.client.get("v1", "Namespace", n)
+            if ns is not None and (ns.get("status") or {}).get("phase") == "Terminating":
+                return False
+        crd = lab.client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "edgeapplications.edgewise.dev")
+        return crd is None or not crd["metadata"].get("deletionTimestamp")
+
+    lab.client.wait("terminating namespaces and the EdgeApplication CRD to go", gone, timeout=timeout, interval=0.2)
+
+
 def _cluster_ip_or_none(lab: Lab, namespace: str) -> str | None:
     svc = lab.client.get("v1", "Service", SERVICE, namespace)
     return None if svc is None else str(svc["spec"]["clusterIP"])
@@ -296,7 +322,7 @@ def _probe(st: Setup, zone: str, url: str, seconds: float) -> list[tuple[float, 
 def steady(st: Setup, seconds: float = 2.0) -> list[Measured]:
     """Every edge zone requests its own Service concurrently."""
     t = st.topology
-    probes = {z.name: st.dp.probe(z.name, f"http://{st.cluster_ip(_namespace(t, z.name))}:{PORT}/")
+    probes = {z.name: st.dp.probe(z.name, f"http://{st.cluster_ip(_namespace(t, z.name))}:{PORT}/", timeout=TIMEOUT)
               for z in t.edge_zones}
     before = {z.name: st.sibling_packets(z.name) for z in t.edge_zones}
     time.sleep(seconds)
@@ -321,7 +347,7 @@ def down_and_back(st: Setup, zone: str, seconds: float = 2.0) -> list[Measured]:
     region = {z.name for z in t.region_zones}
     local = st.pods(ns)
     before = st.sibling_packets(zone)
-    p = st.dp.probe(zone, url)
+    p = st.dp.probe(zone, url, timeout=TIMEOUT)
     time.sleep(0.3)
     t0 = time.time()
     for pod in local:
