@@ -136,6 +136,7 @@ _RESULT = _obj(
             _obj({"kind": {"enum": ["inSource", "external"]}, "justification": {"type": "string"}}, ["kind"])
         ),
         "locations": _arr(_LOCATION),
+        "partialFingerprints": {"type": "object", "additionalProperties": {"type": "string"}},
     },
     ["message"],
 )

@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
+from .config import CheckConfig, discover_config, load_config
 from .engine import check_paths
 from .model import Severity
-from .output import render
+from .output import FORMATS, render
 
 __all__ = ["check_command"]
 
@@ -29,14 +30,28 @@ def _split(values: tuple[str, ...]) -> list[str]:
     help="Spec file(s) with the Topology; default: a Topology document among PATHS, "
     "else zones named in the manifests looked up in the catalog.",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="text",
+    show_default=True,
+    help="github: workflow annotations; junit: JUnit XML; sarif: for code scanning.",
+)
 @click.option(
     "--fail-on",
     type=click.Choice([s.value for s in Severity]),
-    default="error",
-    show_default=True,
-    help="Exit 1 when a finding reaches this severity.",
+    default=None,
+    help="Exit 1 when a finding reaches this severity (default: error, or the config's fail-on).",
 )
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Settings file (default: .edgewise.yaml in this directory or a parent, up to the repository root).",
+)
+@click.option("--no-config", is_flag=True, help="Ignore any .edgewise.yaml.")
 @click.option("--select", multiple=True, help="Only these rule ids or prefixes (EW3, EW301,...).")
 @click.option("--ignore", multiple=True, help="Skip these rule ids or prefixes.")
 @click.option(
@@ -57,7 +72,9 @@ def check_command(
     paths: tuple[Path, ...],
     topology_spec: tuple[Path, ...],
     fmt: str,
-    fail_on: str,
+    fail_on: str | None,
+    config_path: Path | None,
+    no_config: bool,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
     untainted_edge: bool,
@@ -69,22 +86,36 @@ def check_command(
     Exit 0 when nothing reaches --fail-on, 1 when something does, 2 on bad input.
     """
     try:
+        config = CheckConfig()
+        if config_path is not None and not no_config:
+            if not config_path.is_file():
+                raise InputError.single(str(config_path), "no such file", hint="pass an existing .edgewise.yaml")
+            config = load_config(config_path)
+        elif not no_config:
+            found = discover_config(Path.cwd())
+            if found is not None:
+                config = load_config(found)
         topology = None
         if topology_spec:
             from ..spec import load_spec
             from ..topology import build_topology
 
             topology = build_topology(load_spec(list(topology_spec)))
+        untainted = untainted_edge or bool(config.untainted_edge)
         report = check_paths(
             list(paths),
             topology,
-            select=_split(select),
-            ignore=_split(ignore),
-            edge_taints=False if untainted_edge else None,
-            consul_edition=consul_edition,
+            select=_split(select) or list(config.select),
+            ignore=[*config.ignore, *_split(ignore)],
+            edge_taints=False if untainted else None,
+            consul_edition=consul_edition or config.consul_edition,
         )
     except InputError as exc:
         click.echo(exc.report(), err=True)
         sys.exit(2)
+    report.findings = config.apply(report.findings)
+    report.suppressed = [(f, r) for f, r in report.suppressed if not config.excluded(f.file)]
+    if config.file:
+        report.notes.insert(0, f"settings read from {config.file}")
     click.echo(render(report, fmt, verbose=verbose), nl=False)
-    sys.exit(report.exit_code(fail_on))
+    sys.exit(report.exit_code(fail_on or (config.fail_on.value if config.fail_on else "error")))

@@ -256,3 +256,14 @@ def describe_reasons(by_zone: dict[str, list[str]], limit: int = 6) -> str:
     if len(items) > limit:
         text += f" | and {len(items) - limit} more"
     return text
+
+
+def entry_services(ctx: CheckContext) -> set[tuple[str, str]]:
+    """(namespace, name) of Services called from outside the cluster: type LoadBalancer or
+    NodePort, or the backend of an Ingress. With no known in-cluster caller, their
+    traffic comes from a load balancer (an ALB with IP targets bypasses kube-proxy), so
+    east-west routing rules have nothing to judge."""
+    out = {(s.namespace, s.name) for s in ctx.inventory.services() if s.type in ("LoadBalancer", "NodePort")}
+    for ing in ctx.of_kind("Ingress"):
+        out.update((ing.namespace, name) for name, _ in ingress_backends(ing))
+    return out

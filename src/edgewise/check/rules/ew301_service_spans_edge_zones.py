@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from ...routing import Caller
 from ..model import CheckContext, Finding, Rule, Severity
-from ._common import SEED_LZ, any_reachable, caller_object, describe, group_calls, unreachable
+from ._common import SEED_LZ, any_reachable, caller_object, describe, entry_services, group_calls, unreachable
 
 #: tiers judged by other rules (fallback: EW302, failover/redirect targets: EW306)
 OTHER_RULES = frozenset({"topology-hints-fallback", "consul-failover", "consul-redirect"})
@@ -60,28 +60,33 @@ class ServiceSpansEdgeZones(Rule):
                     ),
                     path=rc.call.path,
                 )
-        # Services nobody is known to call: judge from the zones their own pods run in
+        # Services nobody is known to call: judge from the zones their own pods run in, as
+        # if a client sat next to them, every tier (a later one is a failover). Entry
+        # Services are called from outside (load balancer, Ingress): not east-west.
+        entry = entry_services(ctx)
         for svc in ctx.inventory.services():
             target = f"{svc.namespace}/{svc.name}"
-            if target in called:
+            if target in called or (svc.namespace, svc.name) in entry:
                 continue
             zones = sorted({z for w in ctx.inventory.select(svc) for z in w.zones})
             pairs = {}
             for z in ctx.edge_zones_of(zones):
                 res = ctx.resolver.resolve(Caller(z, svc.namespace, ""), svc.name)
-                for tier in res.tiers[:1]:
+                for tier in res.tiers:
                     if tier.mechanism in OTHER_RULES:
                         continue
                     bad = unreachable(ctx, z, tier.endpoints)
                     if bad:
                         pairs[z] = bad
+                        mech = tier.mechanism
+                        break
             if pairs:
                 yield ctx.finding(
                     self,
                     svc.obj,
                     (
                         f"Service {target} selects pods in zones that cannot reach each other; a "
-                        f"client next to its pods can land on unreachable ones: {describe(pairs)}"
+                        f"client next to its pods can land ({mech}) on unreachable ones: {describe(pairs)}"
                     ),
                     path=("spec", "selector"),
                 )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from ...routing import Caller
 from ..model import CheckContext, Finding, Rule, Severity
-from ._common import describe, unreachable
+from ._common import describe, entry_services, unreachable
 
 
 class PreferCloseEdgeFallback(Rule):
@@ -31,9 +31,12 @@ class PreferCloseEdgeFallback(Rule):
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         if ctx.resolver is None:
             return
+        entry = entry_services(ctx)
         for svc in ctx.inventory.services():
             if not svc.prefers_zone:
                 continue
+            if (svc.namespace, svc.name) in entry and not ctx.resolver.callers_of(svc.namespace, svc.name):
+                continue  # reached from a load balancer, not through kube-proxy's fallback
             zones = sorted({z for w in ctx.inventory.select(svc) for z in w.zones})
             pairs = {}
             for z in zones:

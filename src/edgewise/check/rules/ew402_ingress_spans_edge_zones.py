@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import CheckContext, Finding, Rule, Severity
-from ._common import SEED_OP, SEED_WLZ, backend_zones, cfn_subnets_by_name, ingress_subnet_zones, is_alb
+from ._common import ALB_SUBNETS, SEED_OP, SEED_WLZ, backend_zones, cfn_subnets_by_name, ingress_subnet_zones, is_alb
 
 
 class IngressSpansEdgeZones(Rule):
@@ -25,13 +25,21 @@ class IngressSpansEdgeZones(Rule):
         for ing in ctx.of_kind("Ingress"):
             if not is_alb(ing):
                 continue
-            zones: set[str] = set(ctx.edge_zones_of(backend_zones(ctx, ing)))
-            named = ingress_subnet_zones(ctx, ing, by_name)
-            zones.update(z for z in named if ctx.is_edge(z) or z.startswith("outpost:"))
-            if len(zones) > 1:
+            backends = set(ctx.edge_zones_of(backend_zones(ctx, ing)))
+            named = {z for z in ingress_subnet_zones(ctx, ing, by_name) if ctx.is_edge(z) or z.startswith("outpost:")}
+            if len(named) > 1:
                 yield ctx.finding(
                     self,
                     ing,
-                    f"ALB Ingress {ing.namespace}/{ing.name} spans edge zones {', '.join(sorted(zones))}",
+                    f"ALB Ingress {ing.namespace}/{ing.name} names subnets in edge zones {', '.join(sorted(named))}",
+                    path=("metadata", "annotations", ALB_SUBNETS),
+                )
+            elif len(backends) > 1:
+                # one subnet named (or none): EW406 reports a subnet of another zone than the backends
+                yield ctx.finding(
+                    self,
+                    ing,
+                    f"ALB Ingress {ing.namespace}/{ing.name} spans edge zones {', '.join(sorted(backends))}: "
+                    "its backends run in all of them",
                     path=("spec",),
                 )
