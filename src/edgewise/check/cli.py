@@ -9,7 +9,7 @@ import click
 
 from ..errors import InputError
 from .config import CheckConfig, discover_config, load_config
-from .engine import check_paths
+from .engine import check_cluster, check_paths
 from .model import Severity
 from .output import FORMATS, render
 
@@ -21,7 +21,15 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 @click.command("check")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Check the live cluster this kubeconfig points at (read with kubectl): real nodes, "
+    "pod bindings, EndpointSlices and mesh resources. PATHS, if any, are read as well.",
+)
+@click.option("--context", "kube_context", default=None, help="kubeconfig context (default: the current one).")
 @click.option(
     "--topology",
     "topology_spec",
@@ -70,6 +78,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("-v", "--verbose", is_flag=True, help="Also print notes and suppressed findings.")
 def check_command(
     paths: tuple[Path, ...],
+    kubeconfig: Path | None,
+    kube_context: str | None,
     topology_spec: tuple[Path, ...],
     fmt: str,
     fail_on: str | None,
@@ -102,14 +112,27 @@ def check_command(
 
             topology = build_topology(load_spec(list(topology_spec)))
         untainted = untainted_edge or bool(config.untainted_edge)
-        report = check_paths(
-            list(paths),
-            topology,
-            select=_split(select) or list(config.select),
-            ignore=[*config.ignore, *_split(ignore)],
-            edge_taints=False if untainted else None,
-            consul_edition=consul_edition or config.consul_edition,
-        )
+        if kubeconfig is not None:
+            report = check_cluster(
+                kubeconfig,
+                kube_context,
+                topology,
+                list(paths),
+                select=_split(select) or list(config.select),
+                ignore=[*config.ignore, *_split(ignore)],
+                consul_edition=consul_edition or config.consul_edition,
+            )
+        elif not paths:
+            raise InputError.single("edgewise check", "nothing to check", hint="pass PATH... or --kubeconfig FILE")
+        else:
+            report = check_paths(
+                list(paths),
+                topology,
+                select=_split(select) or list(config.select),
+                ignore=[*config.ignore, *_split(ignore)],
+                edge_taints=False if untainted else None,
+                consul_edition=consul_edition or config.consul_edition,
+            )
     except InputError as exc:
         click.echo(exc.report(), err=True)
         sys.exit(2)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..k8s.inventory import WORKLOAD_KINDS, Inventory, Source
+from ..errors import InputError
+from ..k8s.inventory import WORKLOAD_KINDS, InferredNode, Inventory, Source
 from ..spec import Document
 from ..topology import Topology
 from .inputs import gc_paused, infer_topology, load_paths, topology_from_documents
@@ -18,6 +19,7 @@ from .taints import TaintAssumption, decide_taints
 __all__ = [
     "IGNORE_ANNOTATION",
     "Report",
+    "check_cluster",
     "check_objects",
     "check_paths",
     "run_rules",
@@ -122,6 +124,7 @@ def check_objects(
     zone_taints: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
     consul_edition: str | None = None,
     topology_inferred: bool = False,
+    nodes: Sequence[InferredNode] | None = None,
 ) -> Report:
     """Check objects held in memory (``plan`` runs this on its own output): the whole
     :class:`Report` (findings, notes, suppressed findings, how many call routes were
@@ -135,7 +138,7 @@ def check_objects(
         objs.append((cluster_config, Source("", 0, 0)))
     cfn = [t if isinstance(t, CfnTemplate) else CfnTemplate(t, Source("", 0, i)) for i, t in enumerate(cfn_templates)]
     inv = Inventory.from_objects(
-        objs, topology, edge_taints=edge_taints, zone_taints=zone_taints, consul_edition=consul_edition
+        objs, topology, edge_taints=edge_taints, zone_taints=zone_taints, consul_edition=consul_edition, nodes=nodes
     )
     ctx = CheckContext(
         inventory=inv,
@@ -220,4 +223,58 @@ def check_paths(
     report.notes = notes + report.notes
     if topology is not None:
         report.assumptions.append(taints.note)
+    return report
+
+
+def check_cluster(
+    kubeconfig: Path,
+    context: str | None,
+    topology: Topology | None,
+    paths: Sequence[Path] = (),
+    *,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    consul_edition: str | None = None,
+) -> Report:
+    """Check what a live cluster runs (:mod:`edgewise.check.live`): its real nodes, pod
+    bindings and EndpointSlices, plus any ``paths`` (Helm values, eksctl config, specs).
+    Raises :class:`InputError` when the cluster cannot be read."""
+    from .live import nodes_of, read_cluster
+
+    live = read_cluster(kubeconfig, context)
+    loaded = load_paths(paths) if paths else None
+    objects = [*live.objects, *(loaded.objects if loaded else [])]
+    notes = [*live.notes, *(loaded.notes if loaded else [])]
+    if topology is None and loaded is not None and loaded.spec_docs:
+        topology = topology_from_documents(loaded.spec_docs)
+    inferred = False
+    if topology is None:
+        topology = infer_topology((o for o, _ in objects), loaded.cfn_templates if loaded else ())
+        inferred = topology is not None
+        if topology is None:
+            raise InputError.single(
+                str(kubeconfig),
+                "no node of the cluster carries a zone of the catalog (topology.kubernetes.io/zone)",
+                hint="pass --topology with the cluster's zones",
+            )
+        notes.append("no --topology given: zones inferred from the nodes: " + ", ".join(z.name for z in topology.zones))
+    nodes, unknown = nodes_of(live.nodes, topology)
+    if unknown:
+        notes.append(f"nodes in no zone of the topology (left out): {', '.join(sorted(unknown)[:10])}")
+    report = check_objects(
+        objects,
+        topology,
+        None,
+        loaded.cfn_templates if loaded else (),
+        select=select,
+        ignore=ignore,
+        documents=loaded.documents if loaded else None,
+        consul_edition=consul_edition,
+        topology_inferred=inferred,
+        nodes=nodes,
+    )
+    report.notes = notes + report.notes
+    report.assumptions.append(
+        f"nodes, taints and pod placement as cluster context {live.context} reports them ({len(nodes)} node(s))"
+    )
     return report

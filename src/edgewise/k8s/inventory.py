@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -130,6 +130,7 @@ class Workload:
     zones: tuple[str, ...]  # topology zone names it can run in (empty: none / unknown)
     placement: str  # why: "pinned by nodeSelector ...", "anywhere it tolerates", ...
     pinned: bool  # True when an explicit zone/role constraint (not just taints) limits it
+    zone_replicas: Mapping[str, int] | None = None  # pods actually bound per zone (a live cluster)
 
     @property
     def namespace(self) -> str:
@@ -156,6 +157,8 @@ class Workload:
         """Replicas modelled in ``zone`` (spread evenly over the zones it may use)."""
         if zone not in self.zones:
             return 0.0
+        if self.zone_replicas is not None:
+            return float(self.zone_replicas.get(zone, 0))
         if self.kind == "DaemonSet":
             return 1.0
         return self.replicas / len(self.zones)
@@ -455,6 +458,7 @@ class Inventory:
         edge_taints: bool = True,
         zone_taints: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
         consul_edition: str | None = None,
+        nodes: Sequence[InferredNode] | None = None,
     ) -> Inventory:
         """Index ``objects``; infer placement against ``topology``'s node groups.
 
@@ -483,12 +487,20 @@ class Inventory:
                 continue
             kobjs.append(_kobject(body, source))
         inv = cls(topology=topology, objects=tuple(kobjs), skipped=tuple(skipped), consul_edition=consul_edition)
-        inv._index(edge_taints, zone_taints)
+        inv._index(edge_taints, zone_taints, nodes)
         return inv
 
-    def _index(self, edge_taints: bool, zone_taints: Mapping[str, Sequence[Mapping[str, str]]] | None) -> None:
+    def _index(
+        self,
+        edge_taints: bool,
+        zone_taints: Mapping[str, Sequence[Mapping[str, str]]] | None,
+        real_nodes: Sequence[InferredNode] | None = None,
+    ) -> None:
         topo = self.topology
-        nodes = self.nodes = inferred_nodes(topo, edge_taints=edge_taints, zone_taints=zone_taints) if topo else []
+        if real_nodes is not None:
+            nodes = self.nodes = list(real_nodes)
+        else:
+            nodes = self.nodes = inferred_nodes(topo, edge_taints=edge_taints, zone_taints=zone_taints) if topo else []
         memo: dict[str, tuple[tuple[str, ...], str, bool]] = {}
         for o in self.objects:
             self._by_key[(o.kind, o.namespace, o.name)] = o
@@ -506,6 +518,8 @@ class Inventory:
         # pod once, through the top-most controller present in the input
         present = {w.key for w in self._workloads}
         self._workloads = [w for w in self._workloads if _controller(w.obj) not in present]
+        if real_nodes is not None:
+            self._bind(present)
         for w in self._workloads:
             self._ns_workloads.setdefault(w.namespace, []).append(w)
             self._by_ns_name.setdefault((w.namespace, w.name), w)
@@ -522,6 +536,60 @@ class Inventory:
             self._consul_name[w.key] = name
             if w.connect_injected:
                 self._consul_index.setdefault(name, []).append(w)
+
+    def _top(self, key: tuple[str, str, str], present: set[tuple[str, str, str]]) -> tuple[str, str, str]:
+        """The top-most controller of ``key`` present in the input (Pod -> ReplicaSet -> Deployment)."""
+        for _ in range(5):
+            o = self._by_key.get(key)
+            owner = _controller(o) if o is not None else None
+            if owner is None or owner not in present:
+                return key
+            key = owner
+        return key
+
+    def _bind(self, present: set[tuple[str, str, str]]) -> None:
+        """A live cluster: workloads are where their pods are bound, Services route to the
+        pods their EndpointSlices hold (ready endpoints)."""
+        zone_of = {n.name: n.zone for n in self.nodes}
+        counts: dict[tuple[str, str, str], dict[str, int]] = {}
+        pod_owner: dict[tuple[str, str], tuple[str, str, str]] = {}
+        for pod in self.of_kind("Pod"):
+            top = self._top(("Pod", pod.namespace, pod.name), present)
+            pod_owner[(pod.namespace, pod.name)] = top
+            zone = zone_of.get(str(pod.spec.get("nodeName") or ""))
+            phase = str(_map(pod.body.get("status")).get("phase") or "")
+            if zone is not None and phase not in ("Succeeded", "Failed"):
+                per = counts.setdefault(top, {})
+                per[zone] = per.get(zone, 0) + 1
+        for i, w in enumerate(self._workloads):
+            bound = counts.get(w.key)
+            if bound:
+                zones = tuple(z for z in dict.fromkeys(n.zone for n in self.nodes) if z in bound)
+                self._workloads[i] = replace(
+                    w,
+                    zones=zones,
+                    replicas=sum(bound.values()),
+                    zone_replicas=dict(bound),
+                    placement="bound: " + ", ".join(f"{z} x{bound[z]}" for z in zones),
+                )
+        by_key = {w.key: w for w in self._workloads}
+        for es in self.of_kind("EndpointSlice"):
+            svc = es.labels.get("kubernetes.io/service-name")
+            if not svc:
+                continue
+            found = list(self._select_cache.get((es.namespace, svc), ()))
+            for ep in _list(es.body.get("endpoints")):
+                ep = _map(ep)
+                if _map(ep.get("conditions")).get("ready") is False:
+                    continue
+                ref = _map(ep.get("targetRef"))
+                if ref.get("kind") != "Pod":
+                    continue
+                owner = pod_owner.get((str(ref.get("namespace") or es.namespace), str(ref.get("name") or "")))
+                backend = by_key.get(owner) if owner else None
+                if backend is not None and backend not in found:
+                    found.append(backend)
+            self._select_cache[(es.namespace, svc)] = tuple(found)
 
     # -- lookups ------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str) -> KObject | None:

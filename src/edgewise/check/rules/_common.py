@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...k8s.inventory import KObject
+from ...k8s.inventory import KObject, Workload
 from ...routing import Endpoint, Resolution
 from ...spec import ZoneType
 from ..model import CfnTemplate, CheckContext, RoutedCall
@@ -267,3 +267,9 @@ def entry_services(ctx: CheckContext) -> set[tuple[str, str]]:
     for ing in ctx.of_kind("Ingress"):
         out.update((ing.namespace, name) for name, _ in ingress_backends(ing))
     return out
+
+
+def is_coredns(w: Workload) -> bool:
+    """The cluster DNS (CoreDNS in kube-system): EW108 owns its placement hazard, so the
+    generic placement/routing rules leave it (one hazard, one finding)."""
+    return w.namespace == "kube-system" and (w.name == "coredns" or w.pod_labels.get("k8s-app") == "kube-dns")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import CheckContext, Finding, Rule, Severity
-from ._common import SEED_WLZ
+from ._common import SEED_WLZ, is_coredns
 
 
 class CoreDnsNotPinned(Rule):
@@ -28,7 +28,7 @@ class CoreDnsNotPinned(Rule):
         if not ctx.has_edge:
             return
         for w in ctx.inventory.workloads_in("kube-system"):
-            if w.name != "coredns" and w.pod_labels.get("k8s-app") != "kube-dns":
+            if not is_coredns(w):
                 continue
             # judge the node selection alone: taints are not a pin (a toleration or an
             # untainted node group opens the edge again)

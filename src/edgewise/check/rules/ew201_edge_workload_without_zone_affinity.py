@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import CheckContext, Finding, Rule, Severity
-from ._common import SEED_LZ
+from ._common import SEED_LZ, is_coredns
 
 
 class EdgeWorkloadWithoutZoneAffinity(Rule):
@@ -25,8 +25,8 @@ class EdgeWorkloadWithoutZoneAffinity(Rule):
         if ctx.topology is None:
             return
         for w in ctx.inventory.workloads():
-            if w.kind == "DaemonSet":
-                continue  # node agents run everywhere by design
+            if w.kind == "DaemonSet" or is_coredns(w):
+                continue  # node agents run everywhere by design; CoreDNS: EW108
             edge = ctx.edge_zones_of(w.zones)
             topo = ctx.topology
             # Outposts with intra-VPC communication reach each other: spreading over them

@@ -6,7 +6,16 @@ from collections.abc import Iterator
 
 from ...routing import Caller
 from ..model import CheckContext, Finding, Rule, Severity
-from ._common import SEED_LZ, any_reachable, caller_object, describe, entry_services, group_calls, unreachable
+from ._common import (
+    SEED_LZ,
+    any_reachable,
+    caller_object,
+    describe,
+    entry_services,
+    group_calls,
+    is_coredns,
+    unreachable,
+)
 
 #: tiers judged by other rules (fallback: EW302, failover/redirect targets: EW306)
 OTHER_RULES = frozenset({"topology-hints-fallback", "consul-failover", "consul-redirect"})
@@ -68,6 +77,8 @@ class ServiceSpansEdgeZones(Rule):
             target = f"{svc.namespace}/{svc.name}"
             if target in called or (svc.namespace, svc.name) in entry:
                 continue
+            if any(is_coredns(w) for w in ctx.inventory.select(svc)):
+                continue  # the cluster DNS: EW108 reports CoreDNS outside the Region
             zones = sorted({z for w in ctx.inventory.select(svc) for z in w.zones})
             pairs = {}
             for z in ctx.edge_zones_of(zones):

@@ -1,0 +1,126 @@
+"""`edgewise check --kubeconfig`: the same rules on what a real cluster runs (the lab: a
+real kube-apiserver, kube-scheduler and kube-controller-manager, kwok nodes)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import CliRunner
+
+from edgewise.check.live import nodes_of, read_cluster
+from edgewise.cli import cli
+from edgewise.k8s.inventory import Inventory
+from edgewise.lab import Lab
+from edgewise.lab.nodes import node_objects
+from edgewise.spec import load_spec
+from edgewise.topology import Topology, build_topology
+
+ROOT = Path(__file__).resolve().parents[1]
+LZ_SPEC = ROOT / "examples" / "local-zones-hashicups" / "topology.yaml"
+FLAT = ROOT / "tests" / "data" / "taints" / "flat-lz.yaml"
+LAX, LAS, PHX = "us-west-2-lax-1a", "us-west-2-las-1a", "us-west-2-phx-2a"
+
+
+def topo() -> Topology:
+    return build_topology(load_spec(LZ_SPEC))
+
+
+def register(lab: Lab, *, tainted: bool) -> dict[str, str]:
+    """The topology's nodes, as EKS registers them; edge taints only when ``tainted``.
+    Returns node name -> zone."""
+    zones = {}
+    for n in node_objects(topo()):
+        meta = n["metadata"]
+        taints = n["spec"].get("taints", []) if tainted else []
+        lab.add_node(meta["name"], labels=meta["labels"], taints=taints, annotations=meta.get("annotations"))
+        zones[meta["name"]] = meta["annotations"]["edgewise.dev/zone"]
+    return zones
+
+
+def apply_and_settle(lab: Lab, docs: list[dict[str, Any]], running: int, *, endpoints: bool = True) -> None:
+    lab.apply(docs)
+
+    def settled() -> bool:
+        pods = [p for p in lab.client.list("v1", "Pod", "default") if p["status"].get("phase") == "Running"]
+        slices = lab.client.list("discovery.k8s.io/v1", "EndpointSlice", "default")
+        published = any(s.get("endpoints") for s in slices) if endpoints else bool(slices)
+        return len(pods) >= running and published
+
+    lab.client.wait("pods running and endpoints published", settled, timeout=90)
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, ["check", *args])
+
+
+def flat_docs() -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(FLAT.read_text()) if d]
+
+
+def test_flat_service_on_a_live_cluster(lab_clean: Lab) -> None:
+    lab = lab_clean
+    register(lab, tainted=False)
+    apply_and_settle(lab, flat_docs(), running=4)
+    res = run("--kubeconfig", str(lab.kubeconfig), "--topology", str(LZ_SPEC), "--format", "json")
+    assert res.exit_code == 1, res.output + res.stderr
+    data = json.loads(res.output)
+    ew301 = [f for f in data["findings"] if f["rule"] == "EW301"]
+    assert [f["object"] for f in ew301] == ["Deployment default/web-lax"]
+    assert LAS in ew301[0]["message"] and PHX in ew301[0]["message"]
+    assert ew301[0]["file"].startswith("cluster:")
+    assert any("as cluster context" in a for a in data["assumptions"])
+    # without --topology the zones come from the nodes' labels
+    res = run("--kubeconfig", str(lab.kubeconfig), "--format", "json")
+    assert "EW301" in {f["rule"] for f in json.loads(res.output)["findings"]}
+
+
+def test_workloads_are_where_the_scheduler_put_them(lab_clean: Lab) -> None:
+    """No constraint: the model would spread over every zone; the real bindings decide."""
+    lab = lab_clean
+    zone_of = register(lab, tainted=True)  # edge nodes tainted: the scheduler keeps pods in the Region
+    docs = flat_docs()[:4]  # api copies pinned to the three Local Zones: Pending (taint)
+    free = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "free"},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "free"}},
+            "template": {
+                "metadata": {"labels": {"app": "free"}},
+                "spec": {"containers": [{"name": "c", "image": "x"}]},
+            },
+        },
+    }
+    apply_and_settle(lab, [*docs, free], running=3, endpoints=False)
+    live = read_cluster(lab.kubeconfig)
+    nodes, unknown = nodes_of(live.nodes, topo())
+    assert unknown == [] and {n.zone for n in nodes} == set(zone_of.values())
+    inv = Inventory.from_objects(live.objects, topo(), nodes=nodes)
+    pods = lab.client.list("v1", "Pod", "default", label_selector="app=free")
+    truth = Counter(zone_of[p["spec"]["nodeName"]] for p in pods if p["spec"].get("nodeName"))
+    w = inv.workload_by_name("default", "free")
+    assert w is not None and w.kind == "Deployment"  # counted once, through its Deployment
+    assert w.zone_replicas == dict(truth) and set(w.zones) == set(truth)
+    assert all(not topo().zone(z).is_edge for z in w.zones)
+    # the Service routes to what its EndpointSlices hold: the ready pods of the bound copies
+    svc = inv.service("default", "api")
+    assert svc is not None and inv.select(svc) == ()  # every api copy is Pending
+    # ... and the Pending copies are reported with the real taint that keeps them out
+    res = run("--kubeconfig", str(lab.kubeconfig), "--topology", str(LZ_SPEC), "--format", "json")
+    ew206 = {f["object"]: f["message"] for f in json.loads(res.output)["findings"] if f["rule"] == "EW206"}
+    assert set(ew206) == {"Deployment default/api-lax", "Deployment default/api-las", "Deployment default/api-phx"}
+    assert "taint edgewise.dev/edge=true:NoSchedule not tolerated" in ew206["Deployment default/api-lax"]
+
+
+def test_unreadable_cluster_is_an_input_error(lab: Lab, tmp_path: Path) -> None:
+    res = run("--kubeconfig", str(tmp_path / "missing"))
+    assert res.exit_code == 2 and "no such kubeconfig" in res.stderr
+    res = run("--kubeconfig", str(lab.kubeconfig), "--context", "no-such-context")
+    assert res.exit_code == 2 and "kubectl" in res.stderr and "fix:" in res.stderr
+    res = run()
+    assert res.exit_code == 2 and "nothing to check" in res.stderr
