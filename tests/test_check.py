@@ -254,16 +254,19 @@ def test_rules_doc_is_current() -> None:
 # -- the real HashiCups manifests against a Local Zones topology ---------------------------
 @pytest.mark.skipif(not HASHICUPS.is_dir(), reason="real-world manifests not present")
 def test_real_hashicups_on_local_zones(lz: Topology) -> None:
-    # on nodes edgewise built, the edge taint keeps unmodified pods in the Region: no errors
-    tainted = check_paths([HASHICUPS], lz)
+    # on nodes edgewise built (edge taint asserted), unmodified pods stay in the Region: no errors
+    tainted = check_paths([HASHICUPS], lz, edge_taints=True)
     assert tainted.count(Severity.ERROR) == 0 and tainted.objects > 20
     # ... but only thanks to the taint: each unpinned Deployment is reported
     relies = {f.object for f in tainted.findings if f.rule == "EW205"}
     assert "Deployment default/postgres" in relies and len(relies) == 6
-    # on untainted edge nodes (the seed's cluster) every service scatters over the zones
+    # on untainted edge nodes (the seed's cluster) every service scatters over the zones;
+    # nothing in these manifests says the nodes are tainted, so that is also the default
     report = check_paths([HASHICUPS], lz, edge_taints=False)
     rules = {f.rule for f in report.findings}
     assert {"EW301", "EW201"} <= rules
+    default = check_paths([HASHICUPS], lz)
+    assert {(f.rule, f.object) for f in default.findings} == {(f.rule, f.object) for f in report.findings}
     objects = {f.object for f in report.findings if f.rule == "EW301"}
     assert "Deployment default/public-api" in objects  # env PRODUCT_API_URI -> products-api
     assert "Deployment default/products-api" in objects  # ConfigMap db_connection host=postgres
@@ -348,8 +351,10 @@ def test_malformed_objects_never_crash(lz: Topology) -> None:
 
 @pytest.mark.skipif(not HASHICUPS.is_dir(), reason="real-world manifests not present")
 def test_cli_topology_and_untainted_edge() -> None:
-    clean = run(str(HASHICUPS), "--topology", str(LZ_SPEC))
-    assert clean.exit_code == 0 and "EW205" in clean.output
+    # no eksctl config and no toleration of the edge taint: edge nodes assumed untainted, said so
+    default = run(str(HASHICUPS), "--topology", str(LZ_SPEC))
+    assert default.exit_code == 1 and "EW301" in default.output
+    assert "assumed: edge nodes assumed untainted" in default.output
     hazards = run(str(HASHICUPS), "--topology", str(LZ_SPEC), "--untainted-edge", "-f", "json")
     assert hazards.exit_code == 2  # -f is not an option: usage error
     hazards = run(str(HASHICUPS), "--topology", str(LZ_SPEC), "--untainted-edge", "--format", "json")
