@@ -41,14 +41,18 @@ def register(lab: Lab, *, tainted: bool) -> dict[str, str]:
     return zones
 
 
-def apply_and_settle(lab: Lab, docs: list[dict[str, Any]], running: int, *, endpoints: bool = True) -> None:
+def apply_and_settle(lab: Lab, docs: list[dict[str, Any]], running: int, *, ready_endpoints: int = 0) -> None:
+    """Apply, then wait until ``running`` pods run and the EndpointSlices hold
+    ``ready_endpoints`` ready endpoints (check reads only ready ones, like kube-proxy)."""
     lab.apply(docs)
 
     def settled() -> bool:
         pods = [p for p in lab.client.list("v1", "Pod", "default") if p["status"].get("phase") == "Running"]
         slices = lab.client.list("discovery.k8s.io/v1", "EndpointSlice", "default")
-        published = any(s.get("endpoints") for s in slices) if endpoints else bool(slices)
-        return len(pods) >= running and published
+        ready = sum(
+            1 for s in slices for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready") is not False
+        )
+        return len(pods) >= running and bool(slices) and ready >= ready_endpoints
 
     lab.client.wait("pods running and endpoints published", settled, timeout=90)
 
@@ -64,7 +68,7 @@ def flat_docs() -> list[dict[str, Any]]:
 def test_flat_service_on_a_live_cluster(lab_clean: Lab) -> None:
     lab = lab_clean
     register(lab, tainted=False)
-    apply_and_settle(lab, flat_docs(), running=4)
+    apply_and_settle(lab, flat_docs(), running=4, ready_endpoints=3)  # the three api copies
     res = run("--kubeconfig", str(lab.kubeconfig), "--topology", str(LZ_SPEC), "--format", "json")
     assert res.exit_code == 1, res.output + res.stderr
     data = json.loads(res.output)
@@ -96,7 +100,7 @@ def test_workloads_are_where_the_scheduler_put_them(lab_clean: Lab) -> None:
             },
         },
     }
-    apply_and_settle(lab, [*docs, free], running=3, endpoints=False)
+    apply_and_settle(lab, [*docs, free], running=3)
     live = read_cluster(lab.kubeconfig)
     nodes, unknown = nodes_of(live.nodes, topo())
     assert unknown == [] and {n.zone for n in nodes} == set(zone_of.values())
