@@ -59,7 +59,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP) lab netns-tools scanners eksctl-validate
-	$(BIN)/pytest -n 2 -p no:cacheprovider
+	tools/istio-build.sh
+	$(BIN)/pytest -n 2 --dist loadgroup -p no:cacheprovider
 
 ## bench: plan/check vs kubectl kustomize at 10x10, 50x20, 200x40 (several minutes)
 bench: $(STAMP)
