@@ -773,13 +773,15 @@ def clusters_hosts(admin: Path | str, cluster: str) -> dict[str, dict[str, str]]
     return hosts
 
 
-def envoy_stat(admin: Path | str, name: str) -> int:
-    _status, body = admin_get(admin, f"/stats?filter=^{name.replace('|', '[|]')}$")
-    for line in body.decode().splitlines():
-        k, _, v = line.partition(": ")
-        if k == name:
-            return int(v)
-    return 0
+def envoy_stat(admin: Path | str, cluster: str, stat: str) -> int:
+    """A cluster's counter (e.g. ``outlier_detection.ejections_enforced_total``)."""
+    _status, body = admin_get(admin, f"/stats?format=json&filter={urllib.parse.quote(stat)}")
+    for s in json.loads(body).get("stats", []):
+        # Istio's cluster names end in a ";" in stat names (its tag-extraction convention)
+        if str(s.get("name")).replace(";.", ".") == f"cluster.{cluster}.{stat}":
+            return int(s.get("value", 0))
+    raise KeyError(f"no stat cluster.{cluster}.{stat} "
+                   f"(have: {[s.get('name') for s in json.loads(body).get('stats', [])][:10]})")
 
 
 @contextlib.contextmanager
