@@ -36,7 +36,7 @@ from edgewise.topology import build_topology
 from .generate import spec_documents
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import istio_lab as il  # noqa: E402
+import istio_lab as il
 
 
 def rss_kib(pid: int) -> int:
@@ -109,8 +109,8 @@ def main() -> None:
         result["sidecar_first_config_s"] = round(time.monotonic() - t, 1)
         _, dump = il.admin_get(admin, "/config_dump?include_eds")
         cfg = json.loads(dump)["configs"]
-        clusters = [c for c in cfg if c["@type"].endswith("ClustersConfigDump")][0]
-        eps = [c for c in cfg if c["@type"].endswith("EndpointsConfigDump")][0]
+        clusters = next(c for c in cfg if c["@type"].endswith("ClustersConfigDump"))
+        eps = next(c for c in cfg if c["@type"].endswith("EndpointsConfigDump"))
         n_clusters = len(clusters.get("dynamic_active_clusters", []))
         n_endpoints = sum(
             len(g.get("lb_endpoints", []))
