@@ -101,7 +101,7 @@ def main() -> None:
         caller = next(p for p in lab.pods.values()
                       if p.namespace == edge.namespace and p.name.rsplit("-", 2)[0] == "svc-000")
         t = time.monotonic()
-        lab.start_sidecar(caller, base_id=300)
+        lab.start_sidecar(caller)
         admin = lab.admin_socket(caller)
         il.wait_for("sidecar clusters", lambda: b"outbound|" in il.admin_get(admin, "/clusters")[1],
                     timeout=120)

@@ -552,7 +552,7 @@ class IstioLab:
                                                      str(self.workdir / "relay-admin.sock"))))
         envoy = envoy_binary()
         assert envoy is not None
-        self.procs.append(spawn("xds-relay", [str(envoy), "-c", str(relay), "--base-id", "7",
+        self.procs.append(spawn("xds-relay", [str(envoy), "-c", str(relay), "--use-dynamic-base-id",
                                               "-l", "warning"], self.workdir))
         wait_for("xds relay socket", self.xds_socket.exists, timeout=30)
         return proc
@@ -563,7 +563,7 @@ class IstioLab:
         return json.loads(body)
 
     # ---- Envoy sidecars ----
-    def start_sidecar(self, pod: Pod, base_id: int) -> Proc:
+    def start_sidecar(self, pod: Pod) -> Proc:
         """Envoy as the sidecar of ``pod``, bootstrapped as pilot-agent bootstraps it."""
         assert self.net is not None
         envoy = envoy_binary()
@@ -573,7 +573,7 @@ class IstioLab:
         boot.write_text(json.dumps(sidecar_bootstrap(pod, str(self.xds_socket), str(admin)),
                                    indent=1))
         proc = spawn(f"envoy-{pod.namespace}-{pod.name}", [
-            str(envoy), "-c", str(boot), "--base-id", str(base_id), "-l", "warning",
+            str(envoy), "-c", str(boot), "--use-dynamic-base-id", "-l", "warning",
             "--service-cluster", f"{pod.labels.get('app.kubernetes.io/name', pod.name)}.{pod.namespace}",
             "--service-node", node_id(pod), "--drain-time-s", "1", "--concurrency", "1",
         ], self.workdir, netns=self.net.zones[pod.zone].netns)

@@ -118,10 +118,10 @@ def world() -> Iterator[World]:
         lab.run_pods(replicas)
         lab.start_istiod()
         FIGURES["lab_start_s"] = round(time.monotonic() - t0, 1)
-        for i, s in enumerate(app_plan.sites):
+        for s in app_plan.sites:
             caller = w.pods(s.namespace, CALLER)[0]
             w.sidecars[s.namespace] = caller
-            lab.start_sidecar(caller, base_id=100 + i)
+            lab.start_sidecar(caller)
         yield w
         out = os.environ.get("EDGEWISE_ISTIO_FIGURES")
         if out:
