@@ -286,6 +286,8 @@ while time.monotonic() < end:
             rec["pod"] = json.loads(body)["pod"]
         except Exception:
             rec["pod"] = None
+            rec["body"] = body[:160].decode("latin-1")
+            rec["flags"] = r.getheader("x-envoy-response-flags") or r.getheader("server")
         c.close()
     except Exception as e:
         rec["status"] = 0
