@@ -24,6 +24,7 @@ Only the test suite uses this module; the product never starts processes.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gzip
 import http.client
 import ipaddress
@@ -121,6 +122,14 @@ class Proc:
             return ""
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def spawn(name: str, argv: list[str], logdir: Path, env: Mapping[str, str] | None = None,
           netns: str | None = None) -> Proc:
     log = logdir / f"{name}.log"
@@ -129,6 +138,7 @@ def spawn(name: str, argv: list[str], logdir: Path, env: Mapping[str, str] | Non
     popen = subprocess.Popen(
         cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})}, start_new_session=True,
+        preexec_fn=_die_with_parent,  # nothing outlives the test process, even when killed
     )
     fh.close()
     return Proc(name, popen, log)
