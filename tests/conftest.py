@@ -5,6 +5,7 @@ Kept deliberately small and generic so every test module can lean on it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = REPO_ROOT / "examples"
 # Upstream schemas and other reference material live beside the repository; tests may read
 # them, the product never does.
-SHARED_DIR = (REPO_ROOT / ".." / "shared").resolve()
+# EDGEWISE_SHARED_DIR points elsewhere (e.g. when the checkout is not beside it).
+SHARED_DIR = Path(os.environ.get("EDGEWISE_SHARED_DIR") or (REPO_ROOT / ".." / "shared")).resolve()
 
 
 @pytest.fixture(scope="session")

@@ -267,12 +267,14 @@ def _register() -> None:
     from .check.cli import check_command
     from .controller.cli import controller_command
     from .simulate.cli import simulate_command
+    from .verify.cli import verify_command
 
     cli.add_command(discover_command, "discover")
     cli.add_command(apply_command, "apply")
     cli.add_command(check_command, "check")
     cli.add_command(controller_command, "controller")
     cli.add_command(simulate_command, "simulate")
+    cli.add_command(verify_command, "verify")
 
 
 _register()

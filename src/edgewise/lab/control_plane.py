@@ -454,9 +454,11 @@ class Lab:
             if names is None or name in set(names):
                 self.client.delete("v1", "Node", name, grace_seconds=0)
 
-    def reset(self, namespaces: Iterable[str] = ()) -> None:
+    def reset(self, namespaces: Iterable[str] = (), *, wait: bool = True, timeout: float = 60.0) -> None:
         """Give the next test a clean cluster: force-delete every workload and pod in
-        ``namespaces`` (and the namespaces), then every node."""
+        ``namespaces`` (and the namespaces), then every node; with ``wait`` (default)
+        return once the namespaces are gone, so their names can be used again."""
+        namespaces = list(namespaces)
         for ns in namespaces:
             for api, kind in (
                 ("apps/v1", "Deployment"),
@@ -471,6 +473,14 @@ class Lab:
             if ns not in _IMMORTAL_NAMESPACES:
                 self.client.delete("v1", "Namespace", ns)
         self.delete_nodes()
+        doomed = set(namespaces) - _IMMORTAL_NAMESPACES
+        if wait and doomed:
+
+            def gone() -> bool:
+                return not doomed & {n["metadata"]["name"] for n in self.client.list("v1", "Namespace")}
+
+            self.client.wait(f"namespaces {', '.join(sorted(doomed))} to be deleted", gone, timeout=timeout,
+                             interval=0.2)
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``kubectl`` (from PATH) against the lab."""

@@ -243,10 +243,38 @@ class RouteResolver:
         return Resolution(caller, name, False, (), tuple(notes))
 
     # -- Kubernetes ---------------------------------------------------------------------
+    def service_endpoints(self, svc: Service) -> list[Endpoint]:
+        """Every endpoint ``svc`` selects, zone by zone (what its EndpointSlices hold on
+        a real cluster; ``edgewise verify`` and the lab tests compare the two)."""
+        return self._service_endpoints(svc)
+
     def _service_endpoints(self, svc: Service, label: str | None = None) -> list[Endpoint]:
+        if not svc.selector:
+            return self._manual_endpoints(svc, label or svc.name)
         out = []
         for w in self.inventory.select(svc):
-            out.extend(self._workload_endpoints(w, label or svc.name))
+            if _serves_a_port(svc, w):
+                out.extend(self._workload_endpoints(w, label or svc.name))
+        return out
+
+    def _manual_endpoints(self, svc: Service, service: str) -> list[Endpoint]:
+        """A selectorless Service's endpoints: the EndpointSlices among the manifests
+        that name it (label ``kubernetes.io/service-name``), ready endpoints only, each
+        in the topology zone whose Kubernetes zone its ``zone`` names."""
+        by_k8s: dict[str, str] = {}
+        for z in self.topology.zones:
+            by_k8s.setdefault(z.k8s_zone, z.name)  # Region AZs come first: an Outpost anchor maps to its AZ
+        out = []
+        for o in self.inventory.of_kind("EndpointSlice"):
+            if o.namespace != svc.namespace or o.labels.get("kubernetes.io/service-name") != svc.name:
+                continue
+            for e in _list(o.body.get("endpoints")):
+                e = _map(e)
+                if _map(e.get("conditions")).get("ready") is False:
+                    continue
+                zone = by_k8s.get(str(e.get("zone") or ""))
+                if zone is not None:
+                    out.append(Endpoint(zone, svc.namespace, o.name, service, 1.0))
         return out
 
     def _workload_endpoints(self, w: Workload, service: str) -> list[Endpoint]:
@@ -509,6 +537,29 @@ _FILTER = re.compile(
     r"^\s*Service\.(Meta\.(?P<meta>[\w.-]+)|Tags)\s*(?P<op>==|!=|contains)\s*"
     r'"?(?P<val>[^"]*)"?\s*$'
 )
+
+
+def _serves_a_port(svc: Service, w: Workload) -> bool:
+    """Whether the EndpointSlice controller gives ``w``'s pods at least one of the
+    Service's ports: a numeric ``targetPort`` always resolves, a named one only when a
+    container declares a port of that name; a pod with none lands in a slice without
+    ports, which kube-proxy never routes to (getEndpointPorts in k8s.io/endpointslice,
+    https://github.com/kubernetes/endpointslice/blob/master/utils.go). A Service without
+    ports (headless) keeps every selected pod."""
+    ports = [_map(p) for p in _list(svc.obj.spec.get("ports"))]
+    if not ports:
+        return True
+    names = {
+        str(_map(cp).get("name"))
+        for c in [*_list(w.pod_spec.get("containers")), *_list(w.pod_spec.get("initContainers"))]
+        for cp in _list(_map(c).get("ports"))
+        if _map(cp).get("name")
+    }
+    for p in ports:
+        target = p.get("targetPort", p.get("port"))
+        if not isinstance(target, str) or target.isdigit() or target in names:
+            return True
+    return False
 
 
 def _consul_filter(expr: str, w: Workload) -> bool:

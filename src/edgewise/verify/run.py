@@ -1,0 +1,534 @@
+"""``edgewise verify``: deploy a plan onto a real control plane and report what breaks.
+
+In the lab (default) the plan's node groups register their nodes as they will on AWS
+(:func:`edgewise.lab.nodes.node_objects`), CoreDNS is installed as the EKS add-on ships
+it and then patched as the RUNBOOK does, the upstream CRDs given with ``--crds`` are
+installed, and every object of the plan's applications is server-side applied in the
+RUNBOOK's order. The real scheduler and controllers then decide; verify reports
+
+* ``rejected``: an object the API server refused (validation, admission, unknown kind);
+* ``pending``: a pod the scheduler could not place, with the scheduler's own message;
+* ``misplaced``: a pod bound outside the zone the plan meant (the workload's
+  ``edgewise.dev/zone``; a Region copy on a Region node; else the zones edgewise's
+  model predicts);
+* ``coredns``: CoreDNS replicas not all running, on a non-Region node, or two on one node;
+* ``endpoints``: a Service whose EndpointSlices hold ready pods in a zone the route
+  resolver has no endpoint in, or none at all where the resolver expects some.
+
+With ``--kubeconfig`` (a cluster of your own) nothing is created: every object is sent
+as a server-side dry run and only rejections are reported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..check.inputs import load_paths
+from ..errors import InputError
+from ..k8s.inventory import Inventory, Source, label_selector_matches
+from ..lab.client import ApiError, Client
+from ..lab.control_plane import Lab, LabError
+from ..lab.nodes import node_objects
+from ..plan.labels import ROLE_LABEL, ZONE_LABEL
+from ..routing import RouteResolver
+from ..spec import load_spec
+from ..topology import Topology, build_topology
+from .coredns import COREDNS_LABELS, eks_coredns
+
+__all__ = ["Finding", "VerifyReport", "verify_plan"]
+
+KINDS = ("rejected", "pending", "misplaced", "coredns", "endpoints", "unsettled")
+COPY_LABEL = "edgewise.dev/copy"
+COREDNS_PATCH = "cluster/addons/coredns-patch.yaml"
+STORAGE_CLASS = "cluster/addons/storageclass-gp2.yaml"
+# the order `kubectl apply` would need: what others refer to first
+_FIRST = ("CustomResourceDefinition", "Namespace", "ServiceAccount", "ConfigMap", "Secret", "StorageClass")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # one of KINDS
+    object: str  # "Kind namespace/name" (or a pod name)
+    message: str
+    file: str = ""
+    line: int = 0
+
+
+@dataclass
+class VerifyReport:
+    mode: str  # "lab" | "dry-run"
+    findings: list[Finding] = field(default_factory=list)
+    applied: int = 0
+    nodes: int = 0
+    pods: int = 0
+    services: int = 0
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, kind: str) -> int:
+        return sum(1 for f in self.findings if f.kind == kind)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "summary": {
+                "objectsApplied": self.applied,
+                "nodes": self.nodes,
+                "pods": self.pods,
+                "services": self.services,
+                **{k: self.count(k) for k in KINDS},
+            },
+            "findings": [asdict(f) for f in self.findings],
+            "notes": list(self.notes),
+        }
+
+    def render_text(self) -> str:
+        lines = []
+        for f in self.findings:
+            loc = f"{f.file}:{f.line}: " if f.file else ""
+            lines.append(f"{loc}{f.kind}: {f.object}: {f.message}")
+        lines.extend(f"note: {n}" for n in self.notes)
+        counts = ", ".join(f"{self.count(k)} {k}" for k in KINDS)
+        lines.append(
+            f"verify ({self.mode}): {self.applied} objects applied, {self.nodes} nodes, {self.pods} pods, "
+            f"{self.services} services; {counts}"
+        )
+        return "\n".join(lines) + "\n"
+
+
+def _ref(o: Mapping[str, Any]) -> str:
+    meta = o.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{o.get('kind')} {ns + '/' if ns else ''}{meta.get('name')}"
+
+
+def _order(objs: Sequence[tuple[Mapping[str, Any], Source]]) -> list[tuple[Mapping[str, Any], Source]]:
+    def rank(item: tuple[Mapping[str, Any], Source]) -> int:
+        kind = str(item[0].get("kind"))
+        return _FIRST.index(kind) if kind in _FIRST else len(_FIRST)
+
+    return sorted(objs, key=rank)  # stable: file order within a rank
+
+
+def _load_yaml(path: Path) -> list[dict[str, Any]]:
+    try:
+        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError.single(str(path), f"cannot read: {exc}", hint="pass a readable YAML file") from None
+    return [d for d in docs if isinstance(d, dict)]
+
+
+def _crd_files(paths: Iterable[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file()))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise InputError.single(str(p), "no such file or directory",
+                                    hint="--crds takes CRD YAML files or directories of them")
+    return out
+
+
+def verify_plan(
+    plan_dir: Path,
+    topology_paths: Sequence[Path],
+    *,
+    kubeconfig: Path | None = None,
+    crds: Sequence[Path] = (),
+    progress: Callable[[str], None] = lambda _m: None,
+    timeout: float = 180.0,
+    tamper: Callable[[list[tuple[Mapping[str, Any], Source]]], None] | None = None,
+    lab: Lab | None = None,
+) -> VerifyReport:
+    """Verify ``plan_dir`` (see the module docstring). Raises :class:`InputError` for
+    a missing plan, spec or CRD file, and :class:`LabError` when the lab cannot start.
+    ``tamper`` may edit the loaded objects in place before they are applied, and
+    ``lab`` is a running lab to use instead of a new one, left empty afterwards
+    (:meth:`Lab.reset`); both are for tests."""
+    t0 = time.monotonic()
+    apps = plan_dir / "apps"
+    if not (plan_dir / "RUNBOOK.md").is_file() or not apps.is_dir():
+        raise InputError.single(str(plan_dir), "not a plan directory (no RUNBOOK.md and apps/)",
+                                hint="pass the directory `edgewise plan -o DIR` wrote")
+    if not topology_paths:
+        raise InputError.single("--topology", "the topology spec is required",
+                                hint="pass the spec the plan was made from: --topology SPEC")
+    topology = build_topology(load_spec(list(topology_paths)))
+    loaded = load_paths([apps])
+    objs = [(b, s) for b, s in loaded.objects if not str(b.get("apiVersion", "")).startswith("edgewise.dev/")]
+    if tamper is not None:
+        tamper(objs)
+    # only the CRDs of kinds the plan uses: Istio's file alone holds dozens
+    used = {(str(b.get("apiVersion", "")).split("/")[0], str(b.get("kind"))) for b, _ in objs}
+    crd_docs = [
+        d
+        for f in _crd_files(crds)
+        for d in _load_yaml(f)
+        if d.get("kind") == "CustomResourceDefinition"
+        and (str((d.get("spec") or {}).get("group")), str(((d.get("spec") or {}).get("names") or {}).get("kind")))
+        in used
+    ]
+    if kubeconfig is not None:
+        return _dry_run(kubeconfig, objs, crd_docs, progress, t0)
+    report = VerifyReport(mode="lab")
+    if lab is not None:
+        namespaces = sorted({str((b.get("metadata") or {}).get("namespace") or "") for b, _ in objs} - {""})
+        try:
+            _in_lab(lab, plan_dir, topology, objs, crd_docs, progress, timeout, report)
+        finally:
+            lab.reset(namespaces)
+            for name in ("coredns",):
+                lab.client.delete("apps/v1", "Deployment", name, "kube-system")
+            lab.client.delete_collection("v1", "Pod", "kube-system", label_selector="k8s-app=kube-dns")
+    else:
+        progress("starting the lab (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kwok)")
+        with Lab(log=progress) as own:
+            _in_lab(own, plan_dir, topology, objs, crd_docs, progress, timeout, report)
+    report.seconds = time.monotonic() - t0
+    return report
+
+
+def _in_lab(
+    lab: Lab,
+    plan_dir: Path,
+    topology: Topology,
+    objs: list[tuple[Mapping[str, Any], Source]],
+    crd_docs: Sequence[Mapping[str, Any]],
+    progress: Callable[[str], None],
+    timeout: float,
+    report: VerifyReport,
+) -> None:
+    client = lab.client
+    _install_crds(client, crd_docs, progress)
+    nodes = node_objects(topology)
+    progress(f"registering {len(nodes)} nodes as the node groups will on AWS")
+    for n in nodes:
+        client.create(n)
+        cap = n["status"]["capacity"]
+        client.patch_status(n, {"status": {"capacity": cap, "allocatable": cap}})
+    lab.wait_nodes_ready([n["metadata"]["name"] for n in nodes], timeout=timeout)
+    report.nodes = len(nodes)
+    progress("installing CoreDNS as the EKS add-on ships it, then the plan's CoreDNS patch")
+    for o in eks_coredns(topology.region):
+        client.apply(o)
+    patch_file = plan_dir / COREDNS_PATCH
+    if patch_file.is_file():
+        for patch in _load_yaml(patch_file):
+            try:
+                client.request(
+                    "PATCH",
+                    "/apis/apps/v1/namespaces/kube-system/deployments/coredns",
+                    patch,
+                    content_type="application/strategic-merge-patch+json",
+                )
+            except ApiError as e:
+                report.findings.append(Finding("rejected", "Deployment kube-system/coredns",
+                                               f"CoreDNS patch refused: {e.message}", COREDNS_PATCH, 1))
+    sc = plan_dir / STORAGE_CLASS
+    addons = [(d, Source(STORAGE_CLASS, 1, i)) for i, d in enumerate(_load_yaml(sc))] if sc.is_file() else []
+    progress(f"applying {len(objs) + len(addons)} objects as the RUNBOOK does")
+    report.applied = _apply_all(client, _order([*addons, *objs]), report, dry_run=False)
+    namespaces = sorted({str((b.get("metadata") or {}).get("namespace") or "") for b, _ in objs} - {""})
+    progress("waiting for the scheduler and the controllers to settle")
+    pods, slices = _settle(client, [*namespaces, "kube-system"], objs, timeout, report)
+    node_info = {n["metadata"]["name"]: n["metadata"]["labels"] for n in client.list("v1", "Node")}
+    report.pods = len([p for p in pods if p["metadata"]["namespace"] != "kube-system"])
+    inventory = Inventory.from_objects(objs, topology)
+    _placement_findings(pods, node_info, inventory, topology, report)
+    _coredns_findings(pods, node_info, report)
+    _endpoint_findings(slices, node_info, inventory, topology, objs, report)
+
+
+def _install_crds(client: Client, crds: Sequence[Mapping[str, Any]], progress: Callable[[str], None]) -> None:
+    if not crds:
+        return
+    progress(f"installing {len(crds)} upstream CRDs")
+    for c in crds:
+        client.apply(c)
+
+    def established() -> bool:
+        for c in crds:
+            got = client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", str(c["metadata"]["name"]))
+            conds = {x["type"]: x["status"] for x in ((got or {}).get("status") or {}).get("conditions") or []}
+            if conds.get("Established") != "True":
+                return False
+        return True
+
+    client.wait("the CRDs to be established", established, timeout=60)
+    client.discover()
+
+
+def _apply_all(
+    client: Client, objs: Sequence[tuple[Mapping[str, Any], Source]], report: VerifyReport, *, dry_run: bool
+) -> int:
+    applied = 0
+    for body, src in objs:
+        try:
+            client.apply(body, dry_run=dry_run)
+            applied += 1
+        except ApiError as e:
+            report.findings.append(Finding("rejected", _ref(body), e.message, src.file, src.line))
+    return applied
+
+
+def _dry_run(
+    kubeconfig: Path,
+    objs: Sequence[tuple[Mapping[str, Any], Source]],
+    crds: Sequence[Mapping[str, Any]],
+    progress: Callable[[str], None],
+    t0: float,
+) -> VerifyReport:
+    try:
+        client = Client.from_kubeconfig(kubeconfig)
+    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise InputError.single(
+            str(kubeconfig), f"unusable kubeconfig: {exc}",
+            hint="pass a kubeconfig whose current context has a server and a bearer token",
+        ) from None
+    report = VerifyReport(mode="dry-run")
+    progress(f"server-side dry run of {len(objs)} objects against {client.server}")
+    served = {(c["spec"]["group"], c["spec"]["names"]["kind"]) for c in crds}
+    if served:
+        report.notes.append("--crds is ignored with --kubeconfig: the cluster's own CRDs decide")
+    # namespaces the plan creates do not exist yet: a dry run of their contents would fail
+    # with NotFound, so the namespaced objects are checked only where the namespace exists
+    existing = {n["metadata"]["name"] for n in client.list("v1", "Namespace")}
+    new_ns = {str(b["metadata"]["name"]) for b, _ in objs if b.get("kind") == "Namespace"} - existing
+    checked = [(b, s) for b, s in objs if str((b.get("metadata") or {}).get("namespace") or "") not in new_ns]
+    if len(checked) < len(objs):
+        report.notes.append(
+            f"{len(objs) - len(checked)} objects in namespaces the plan creates were not sent "
+            f"({', '.join(sorted(new_ns))}): a dry run cannot create their namespace first"
+        )
+    report.applied = _apply_all(client, _order(checked), report, dry_run=True)
+    report.notes.append("dry run: placement, CoreDNS and endpoints are verified only in the lab (no --kubeconfig)")
+    report.seconds = time.monotonic() - t0
+    return report
+
+
+def _expected_pods(objs: Sequence[tuple[Mapping[str, Any], Source]]) -> int:
+    n = 0
+    for b, _ in objs:
+        kind = b.get("kind")
+        if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+            r = (b.get("spec") or {}).get("replicas", 1)
+            n += r if isinstance(r, int) else 1
+        elif kind == "Pod":
+            n += 1
+    return n
+
+
+def _settle(
+    client: Client,
+    namespaces: Sequence[str],
+    objs: Sequence[tuple[Mapping[str, Any], Source]],
+    timeout: float,
+    report: VerifyReport,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Pods (every one bound or judged Unschedulable) and EndpointSlices, once stable."""
+    expected = _expected_pods(objs)
+    deadline = time.monotonic() + timeout
+    previous: tuple[Any, ...] | None = None
+    while True:
+        _provision_volumes(client, namespaces)
+        pods = [p for ns in namespaces for p in client.list("v1", "Pod", ns)]
+        slices = [s for ns in namespaces for s in client.list("discovery.k8s.io/v1", "EndpointSlice", ns)]
+        app_pods = [p for p in pods if p["metadata"]["namespace"] != "kube-system"]
+        settled = all(_node(p) or _unschedulable(p) for p in pods)
+        running = all(_unschedulable(p) or (p.get("status") or {}).get("podIP") for p in pods)
+        state = (
+            sorted((p["metadata"]["name"], _node(p)) for p in pods),
+            sorted(
+                (s["metadata"]["name"], len(s.get("endpoints") or []),
+                 sum(1 for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")))
+                for s in slices
+            ),
+        )
+        if settled and running and len(app_pods) >= expected and state == previous:
+            return pods, slices
+        if time.monotonic() > deadline:
+            report.findings.append(
+                Finding("unsettled", "cluster", f"not settled after {timeout:.0f}s: {len(app_pods)} of {expected} "
+                        "application pods exist; results below are partial")
+            )
+            return pods, slices
+        previous = state
+        time.sleep(1.0)
+
+
+def _provision_volumes(client: Client, namespaces: Sequence[str]) -> None:
+    """Stand in for the EBS CSI driver's provisioner, which the lab does not run.
+
+    With ``volumeBindingMode: WaitForFirstConsumer`` the scheduler picks the node first
+    and records it on the claim (annotation ``volume.kubernetes.io/selected-node``); the
+    provisioner then creates a volume in that node's zone and the pod binds once the
+    claim is bound (https://kubernetes.io/docs/concepts/storage/storage-classes/#volume-binding-mode).
+    Here the volume is a PersistentVolume with the node's zone as node affinity and a
+    ``claimRef`` to the claim; the real PV controller binds the two.
+    """
+    for ns in namespaces:
+        for pvc in client.list("v1", "PersistentVolumeClaim", ns):
+            meta = pvc["metadata"]
+            node = (meta.get("annotations") or {}).get("volume.kubernetes.io/selected-node")
+            if not node or (pvc.get("spec") or {}).get("volumeName"):
+                continue
+            name = f"pv-{meta['uid']}"
+            if client.get("v1", "PersistentVolume", name) is not None:
+                continue
+            zone = ((client.get("v1", "Node", node) or {}).get("metadata", {}).get("labels") or {}).get(
+                "topology.kubernetes.io/zone", ""
+            )
+            spec = pvc.get("spec") or {}
+            size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
+            pv: dict[str, Any] = {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": name, "annotations": {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}},
+                "spec": {
+                    "capacity": {"storage": size},
+                    "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Delete",
+                    "storageClassName": spec.get("storageClassName") or "",
+                    "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": f"vol-{meta['uid'][:17]}"},
+                    "claimRef": {"namespace": ns, "name": meta["name"], "uid": meta["uid"]},
+                    "nodeAffinity": {
+                        "required": {
+                            "nodeSelectorTerms": [
+                                {"matchExpressions": [
+                                    {"key": "topology.kubernetes.io/zone", "operator": "In", "values": [zone]}
+                                ]}
+                            ]
+                        }
+                    },
+                },
+            }
+            client.create(pv)
+
+
+def _node(p: Mapping[str, Any]) -> str:
+    return str((p.get("spec") or {}).get("nodeName") or "")
+
+
+def _unschedulable(p: Mapping[str, Any]) -> str:
+    for c in (p.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "PodScheduled" and c.get("status") == "False":
+            return str(c.get("message") or c.get("reason") or "Unschedulable")
+    return ""
+
+
+def _owner_workload(p: Mapping[str, Any], inventory: Inventory) -> Any:
+    labels = (p.get("metadata") or {}).get("labels") or {}
+    ns = p["metadata"]["namespace"]
+    for w in inventory.workloads_in(ns):
+        if w.pod_labels and all(labels.get(k) == v for k, v in w.pod_labels.items()):
+            return w
+    return None
+
+
+def _placement_findings(
+    pods: Sequence[Mapping[str, Any]],
+    nodes: Mapping[str, Mapping[str, str]],
+    inventory: Inventory,
+    topology: Topology,
+    report: VerifyReport,
+) -> None:
+    region = {z.name for z in topology.region_zones}
+    for p in pods:
+        ns, name = p["metadata"]["namespace"], p["metadata"]["name"]
+        if ns == "kube-system":
+            continue
+        ref = f"Pod {ns}/{name}"
+        why = _unschedulable(p)
+        if why:
+            report.findings.append(Finding("pending", ref, f"scheduler: {why}"))
+            continue
+        node = _node(p)
+        if not node:
+            continue
+        labels = (p.get("metadata") or {}).get("labels") or {}
+        zone = nodes.get(node, {}).get(ZONE_LABEL, "")
+        if labels.get(COPY_LABEL) == "region":
+            meant, what = region, "a Region node (Region copy)"
+        elif labels.get(ZONE_LABEL):
+            meant, what = {labels[ZONE_LABEL]}, f"zone {labels[ZONE_LABEL]} (its edgewise.dev/zone)"
+        else:
+            w = _owner_workload(p, inventory)
+            if w is None:
+                continue
+            meant, what = set(w.zones), "the zones edgewise predicts: " + (", ".join(w.zones) or "none")
+        if zone not in meant:
+            report.findings.append(
+                Finding("misplaced", ref, f"bound to {node} in zone {zone or '?'} "
+                        f"(role {nodes.get(node, {}).get(ROLE_LABEL, '?')}); the plan meant {what}")
+            )
+
+
+def _coredns_findings(pods: Sequence[Mapping[str, Any]], nodes: Mapping[str, Mapping[str, str]],
+                      report: VerifyReport) -> None:
+    dns = [p for p in pods if p["metadata"]["namespace"] == "kube-system"
+           and label_selector_matches({"matchLabels": COREDNS_LABELS}, (p["metadata"].get("labels") or {}))]
+    seen: dict[str, str] = {}
+    for p in dns:
+        ref = f"Pod kube-system/{p['metadata']['name']}"
+        node = _node(p)
+        if not node:
+            report.findings.append(Finding("coredns", ref, f"not running: {_unschedulable(p) or 'not scheduled'}"))
+            continue
+        if nodes.get(node, {}).get(ROLE_LABEL) != "region":
+            zone = nodes.get(node, {}).get(ZONE_LABEL, "?")
+            report.findings.append(Finding("coredns", ref, f"on {node} in {zone}, not a Region node"))
+        if node in seen:
+            report.findings.append(Finding("coredns", ref, f"shares node {node} with {seen[node]}"))
+        seen.setdefault(node, p["metadata"]["name"])
+    if not dns:
+        report.findings.append(Finding("coredns", "Deployment kube-system/coredns", "no CoreDNS pod exists"))
+
+
+def _endpoint_findings(
+    slices: Sequence[Mapping[str, Any]],
+    nodes: Mapping[str, Mapping[str, str]],
+    inventory: Inventory,
+    topology: Topology,
+    objs: Sequence[tuple[Mapping[str, Any], Source]],
+    report: VerifyReport,
+) -> None:
+    resolver = RouteResolver(inventory, topology)
+    sources = {(str(b.get("kind")), str(b["metadata"].get("namespace", "")), str(b["metadata"]["name"])): s
+               for b, s in objs if isinstance(b.get("metadata"), Mapping)}
+    for svc in inventory.services():
+        if not svc.selector or svc.type == "ExternalName":
+            continue
+        report.services += 1
+        real = set()
+        for s in slices:
+            meta = s.get("metadata") or {}
+            if meta.get("namespace") != svc.namespace:
+                continue
+            if (meta.get("labels") or {}).get("kubernetes.io/service-name") != svc.name:
+                continue
+            for e in s.get("endpoints") or []:
+                if (e.get("conditions") or {}).get("ready"):
+                    real.add(nodes.get(str(e.get("nodeName", "")), {}).get(ZONE_LABEL, "?"))
+        model = {e.zone for e in resolver.service_endpoints(svc)}
+        # the resolver knows where a workload CAN run (a 1-replica Region workload: either
+        # AZ); the scheduler picks some of those zones. A real endpoint outside them, or
+        # none where the resolver expects some, is a disagreement.
+        if (real - model) or (model and not real):
+            src = sources.get(("Service", svc.namespace, svc.name))
+            report.findings.append(
+                Finding("endpoints", f"Service {svc.namespace}/{svc.name}",
+                        f"EndpointSlices hold pods in {sorted(real) or 'no zone'}; the route resolver uses "
+                        f"{sorted(model) or 'no zone'}", src.file if src else "", src.line if src else 0)
+            )
+
+
+def lab_error_problem(exc: LabError) -> InputError:
+    return InputError.single("lab", str(exc), hint="run `make lab` (or set EDGEWISE_LAB_BIN), or pass --kubeconfig")
