@@ -13,6 +13,7 @@ the ids that exist only at deploy time, so the validator sees what eksctl would 
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import re
 import shutil
@@ -53,6 +54,7 @@ def _topologies() -> dict[str, Topology]:
     with manifests and templates that are not spec documents)."""
     out: dict[str, Topology] = {}
     scratch = Path(tempfile.mkdtemp(prefix="edgewise-eksctl-"))
+    atexit.register(shutil.rmtree, scratch, True)
     for path in _topology_files():
         if path.is_dir():
             spec_path = path

@@ -10,10 +10,11 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
-from edgewise.lab import ApiError, Client, Lab, find_program
+from edgewise.lab import ApiError, Client, Lab, find_program, sweep_stale_dirs
 
 DEPLOYMENT = """
 apiVersion: apps/v1
@@ -157,3 +158,19 @@ def test_no_process_left_behind(how: signal.Signals, tmp_path: object) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_stale_lab_directories_of_dead_processes_are_swept(tmp_path: Path) -> None:
+    # a lab killed with SIGKILL leaves its directories; the next lab removes them, and
+    # only them: a live process's directories and names it did not write stay
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = [tmp_path / f"edgewise-etcd-{gone.pid}-abc_12", tmp_path / f"edgewise-lab-{gone.pid}-xyz"]
+    live = tmp_path / f"edgewise-etcd-{os.getpid()}-abc_12"
+    foreign = [tmp_path / "edgewise-etcd-notapid", tmp_path / "edgewise-labels"]
+    for d in [*dead, live, *foreign]:
+        (d / "member").mkdir(parents=True)
+    removed = sweep_stale_dirs(tmp_path)
+    assert sorted(removed) == sorted(dead)
+    assert all(not d.exists() for d in dead)
+    assert live.is_dir() and all(d.is_dir() for d in foreign)

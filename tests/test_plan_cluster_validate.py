@@ -7,6 +7,7 @@ slow, so each distinct template is linted once per session.
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import subprocess
@@ -52,7 +53,9 @@ BOTH = "mixed-public-and-private"
 def topology(name: str) -> Topology:
     if name == BOTH:
         text = SPECS["mixed-public"].read_text().replace("endpointAccess: public", "endpointAccess: public-and-private")
-        path = Path(tempfile.mkdtemp(prefix="edgewise-cluster-")) / "both.yaml"
+        scratch = tempfile.mkdtemp(prefix="edgewise-cluster-")
+        atexit.register(shutil.rmtree, scratch, True)
+        path = Path(scratch) / "both.yaml"
         path.write_text(text)
         return build_topology(load_spec(path))
     return build_topology(load_spec(SPECS[name]))

@@ -54,7 +54,16 @@ cluster-wide: ``lab_clean`` is a function-scoped fixture that does that after th
 from __future__ import annotations
 
 from .client import ApiError, Client
-from .control_plane import KWOK_ANNOTATION, LAB_PROGRAMS, Lab, LabError, find_program, node_manifest, running_lab
+from .control_plane import (
+    KWOK_ANNOTATION,
+    LAB_PROGRAMS,
+    Lab,
+    LabError,
+    find_program,
+    node_manifest,
+    running_lab,
+    sweep_stale_dirs,
+)
 
 __all__ = [
     "KWOK_ANNOTATION",
@@ -66,4 +75,5 @@ __all__ = [
     "find_program",
     "node_manifest",
     "running_lab",
+    "sweep_stale_dirs",
 ]

@@ -137,13 +137,45 @@ def _hook() -> None:
         # Ctrl-C: Python raises KeyboardInterrupt; context managers and atexit stop the lab
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_dirs(where: Path | None = None) -> list[Path]:
+    """Remove the working and etcd directories of labs whose Python process is gone.
+
+    A lab names its directories ``edgewise-lab-<pid>-*`` and ``edgewise-etcd-<pid>-*``;
+    a process killed with SIGKILL stops its components (they die with it) but cannot
+    remove them, so the next lab does. Directories of a live process, and any name this
+    module did not write, are left alone. Returns what was removed.
+    """
+    root = Path(tempfile.gettempdir()) if where is None else where
+    removed = []
+    for prefix in ("edgewise-lab-", "edgewise-etcd-"):
+        for d in sorted(root.glob(prefix + "*")):
+            pid = d.name[len(prefix) :].split("-", 1)[0]
+            if not pid.isdigit() or d.is_symlink() or not d.is_dir() or _alive(int(pid)):
+                continue
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
 class Lab:
     """A loopback Kubernetes control plane: etcd, kube-apiserver, kube-scheduler,
     kube-controller-manager and kwok. See the :mod:`edgewise.lab` docstring."""
 
     def __init__(self, workdir: str | Path | None = None, *, keep_workdir: bool = False, log: Any = None) -> None:
         self._own_dir = workdir is None
-        base = Path(tempfile.mkdtemp(prefix="edgewise-lab-")) if workdir is None else Path(workdir)
+        if workdir is None:
+            sweep_stale_dirs()
+        base = Path(tempfile.mkdtemp(prefix=f"edgewise-lab-{os.getpid()}-")) if workdir is None else Path(workdir)
         self.workdir = base
         self._keep = keep_workdir
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -241,7 +273,9 @@ class Lab:
         _write_kubeconfig(self.kubeconfig, self.server, self.token, "admin")
         # etcd's data on tmpfs when there is one: the lab is throw-away and fsync is the cost
         shm = Path("/dev/shm")
-        data = Path(tempfile.mkdtemp(prefix="edgewise-etcd-", dir=shm if shm.is_dir() else d))
+        if shm.is_dir():
+            sweep_stale_dirs(shm)
+        data = Path(tempfile.mkdtemp(prefix=f"edgewise-etcd-{os.getpid()}-", dir=shm if shm.is_dir() else d))
         self._etcd_data = data
         self._say("starting etcd")
         self._spawn(
