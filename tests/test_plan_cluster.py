@@ -15,26 +15,16 @@ from typing import Any
 
 import yaml
 
+from cluster_specs import specs, topology
 from edgewise.plan.artifacts import render_tree
 from edgewise.plan.cluster import plan_cluster
 from edgewise.plan.cluster.wavelength import ami_parameter, instance_arch
 from edgewise.plan.labels import EDGE_TAINT_KEY, REGION_NODE_LABEL, node_labels
 from edgewise.spec import ZoneType, load_spec
-from edgewise.topology import Topology, build_topology
+from edgewise.topology import build_topology
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECS = {
-    "outposts": ROOT / "examples" / "outposts",
-    "wavelength": ROOT / "examples" / "wavelength",
-    "local-zones": ROOT / "examples" / "local-zones-hashicups",
-    "mixed-public": ROOT / "tests" / "data" / "cluster" / "mixed-public.yaml",
-    "existing-vpc": ROOT / "tests" / "data" / "cluster" / "existing-vpc.yaml",
-}
-
-
-@cache
-def topology(name: str) -> Topology:
-    return build_topology(load_spec(SPECS[name]))
+SPECS = specs("outposts", "wavelength", "local-zones", "mixed-public", "existing-vpc")
 
 
 @cache

@@ -16,28 +16,18 @@ from typing import Any
 import pytest
 import yaml
 
+from cluster_specs import specs, topology
 from edgewise.check import check_paths
 from edgewise.plan.artifacts import render_tree
 from edgewise.plan.cluster import plan_cluster
 from edgewise.spec import ZoneType, load_spec
-from edgewise.topology import Topology, build_topology
+from edgewise.topology import build_topology
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECS = {
-    "outposts": ROOT / "examples" / "outposts",
-    "wavelength": ROOT / "examples" / "wavelength",
-    "local-zones": ROOT / "examples" / "local-zones-hashicups",
-    "mixed-public": ROOT / "tests" / "data" / "cluster" / "mixed-public.yaml",
-    "existing-vpc": ROOT / "tests" / "data" / "cluster" / "existing-vpc.yaml",
-    "existing-vpc-reuse": ROOT / "tests" / "data" / "cluster" / "existing-vpc-reuse.yaml",
-    "private-wavelength": ROOT / "tests" / "data" / "cluster" / "private-wavelength.yaml",
-}
+SPECS = specs(
+    "outposts", "wavelength", "local-zones", "mixed-public", "existing-vpc", "existing-vpc-reuse", "private-wavelength"
+)
 NEW_RULES = ("EW114", "EW115", "EW116", "EW117", "EW118", "EW119", "EW120", "EW121")
-
-
-@cache
-def topology(name: str) -> Topology:
-    return build_topology(load_spec(SPECS[name]))
 
 
 @cache

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint
 
+from cluster_specs import ALL
 from edgewise.plan.artifacts import render_tree
 from edgewise.plan.cluster import plan_cluster
 from edgewise.plan.labels import REGION_NODE_LABEL
@@ -30,16 +31,7 @@ from edgewise.topology import Topology, build_topology
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / ".." / "shared" / "schemas" / "eksctl" / "schema.json"
-SPECS = {
-    "outposts": ROOT / "examples" / "outposts",
-    "wavelength": ROOT / "examples" / "wavelength",
-    "local-zones": ROOT / "examples" / "local-zones-hashicups",
-    "mixed-public": ROOT / "tests" / "data" / "cluster" / "mixed-public.yaml",
-    "existing-vpc": ROOT / "tests" / "data" / "cluster" / "existing-vpc.yaml",
-    "existing-vpc-reuse": ROOT / "tests" / "data" / "cluster" / "existing-vpc-reuse.yaml",
-    "private-wavelength": ROOT / "tests" / "data" / "cluster" / "private-wavelength.yaml",
-    "eu-west-1-outposts": ROOT / "tests" / "data" / "cluster" / "eu-west-1-outposts.yaml",
-}
+SPECS = dict(ALL)  # every cluster test topology
 #: W3010 "avoid hardcoding availability zones": an edge subnet must name its exact zone
 #: (a Local/Wavelength Zone or an Outpost's parent AZ); Fn::GetAZs never returns those.
 IGNORED_CFN_RULES = ["W3010"]
