@@ -338,7 +338,11 @@ class DataPlane:
     # -- pods ------------------------------------------------------------------------------
     def serve(self, zone: str, ip: str, port: int, identity: Mapping[str, str]) -> None:
         """Make pod IP ``ip`` real in ``zone``: the address on the zone's loopback, an HTTP
-        server on ``ip:port`` answering ``identity`` as JSON, and the router's route to it."""
+        server on ``ip:port`` answering ``identity`` as JSON, and the router's route to it.
+
+        A pod IP handed out again (kwok reuses the addresses of pods that went away) means
+        the earlier pod is gone: its server is stopped before the new one binds."""
+        self.kill(ip, port)
         ns, i = self.ns[zone], self.index[zone]
         if not _run("ip", "-n", ns, "-o", "addr", "show", "dev", "lo", "to", f"{ip}/32").strip():
             _run("ip", "-n", ns, "addr", "add", f"{ip}/32", "dev", "lo")
