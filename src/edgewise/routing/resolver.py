@@ -31,6 +31,7 @@ from typing import Any
 from ..k8s.inventory import Inventory, KObject, Service, Workload
 from ..plan import endpoints as E
 from ..plan.labels import K8S_ZONE_LABEL, LEGACY_ZONE_LABEL, ZONE_LABEL
+from ..spec import ZoneType
 from ..topology import Topology
 from .calls import Call, infer_calls, parse_host
 
@@ -137,6 +138,11 @@ class RouteResolver:
         self.inventory = inventory
         self.topology = topology
         self._cache: dict[tuple[Caller, str, str], Resolution] = {}
+        self._managed_cache: dict[tuple[str, str], tuple[tuple[Tier, ...], str]] = {}
+        self._cluster_labels: dict[tuple[str, str], list[Workload]] | None = None
+        self._selected: dict[tuple[tuple[str, str], ...], dict[str, list[tuple[int, Endpoint]]]] = {}
+        #: zones an edge zone may reach besides itself: the Region's AZs and the Outposts
+        self._hub_zones = tuple(z.name for z in topology.zones if not z.is_edge or z.kind is ZoneType.OUTPOST)
         self._mirroring = inventory.consul_mirroring()
         self._resolvers: dict[tuple[str, str], KObject] = {}
         for o in inventory.of_kind("ServiceResolver"):
@@ -288,25 +294,47 @@ class RouteResolver:
         the Service's zone's pods, else the Region's, else (Outposts with intra-VPC) the
         other Outposts'; pods in zones its zone cannot reach are never endpoints."""
         target = f"{svc.namespace}/{svc.name}"
+        key = (svc.namespace, svc.name)
+        found = self._managed_cache.get(key)
+        if found is None:
+            found = self._managed_cache[key] = self._managed_tiers(svc)
+        tiers, note = found
+        notes.append(note)
+        return Resolution(caller, name, True, tiers, tuple(notes), target=target, service=svc)
+
+    def _managed_tiers(self, svc: Service) -> tuple[tuple[Tier, ...], str]:
+        """The tiers of a controller-kept Service and the note that explains them; the
+        same for every caller, so computed once per Service."""
         zone = svc.obj.annotations.get(E.ZONE_ANNOTATION, "")
         try:
             sel = E.parse_selector(svc.obj.annotations.get(E.SELECTOR_ANNOTATION, ""))
         except ValueError as exc:
-            notes.append(f"edgewise controller annotation {E.SELECTOR_ANNOTATION}: {exc}; no endpoints")
-            return Resolution(caller, name, True, (), tuple(notes), target=target, service=svc)
-        known = self.topology.has_zone(zone)
+            return (), f"edgewise controller annotation {E.SELECTOR_ANNOTATION}: {exc}; no endpoints"
+        by_zone = self._selected_endpoints(sel)
+        topo = self.topology
+        if not topo.has_zone(zone):
+            candidates = [zone] if zone in by_zone else []
+        elif topo.zone(zone).is_edge:
+            # an edge zone reaches itself, the Region's AZs and (Outposts with intra-VPC
+            # traffic) other Outposts, never another Local or Wavelength Zone: only those
+            # zones' pods can be endpoints, and Topology.link still decides each tier
+            candidates = [z for z in dict.fromkeys((zone, *self._hub_zones)) if z in by_zone]
+        else:
+            candidates = list(by_zone)
+        picked: list[tuple[int, int, Endpoint]] = []
+        for z in candidates:
+            if topo.has_zone(zone) and topo.has_zone(z):
+                tier = E.tier_of(topo.link(zone, z))
+            else:
+                tier = 0 if z == zone else None
+            if tier is not None:
+                picked.extend((pos, tier, Endpoint(e.zone, e.namespace, e.workload, svc.name, e.weight))
+                              for pos, e in by_zone[z])
+        picked.sort(key=lambda p: p[0])  # the order of the workloads, then of their zones
         buckets: dict[int, list[Endpoint]] = {}
-        for w in self.inventory.workloads():
-            if not all(w.pod_labels.get(k) == v for k, v in sel):
-                continue
-            for e in self._workload_endpoints(w, svc.name):
-                if known and self.topology.has_zone(e.zone):
-                    tier = E.tier_of(self.topology.link(zone, e.zone))
-                else:
-                    tier = 0 if e.zone == zone else None
-                if tier is not None:
-                    buckets.setdefault(tier, []).append(e)
-        notes.append(
+        for _pos, tier, e in picked:
+            buckets.setdefault(tier, []).append(e)
+        note = (
             f"endpoints kept by the edgewise controller for zone {zone}: its Ready pods, else the "
             "Region's" + (", else the other Outposts'" if 2 in buckets else "") + "; never another edge zone's"
         )
@@ -314,7 +342,32 @@ class RouteResolver:
             Tier(tuple(buckets[t]), "edgewise-controller" if t == 0 else f"edgewise-controller-{E.TIER_SOURCES[t]}")
             for t in sorted(buckets)
         )
-        return Resolution(caller, name, True, tiers, tuple(notes), target=target, service=svc)
+        return tiers, note
+
+    def _selected_endpoints(self, sel: tuple[tuple[str, str], ...]) -> dict[str, list[tuple[int, Endpoint]]]:
+        """Endpoints of the workloads of any namespace whose pod labels hold every pair of
+        ``sel``, by zone, each with its rank in inventory order (workloads, then their
+        zones); computed once per selector (every zone's copy of a service shares it)."""
+        found = self._selected.get(sel)
+        if found is not None:
+            return found
+        if self._cluster_labels is None:
+            index: dict[tuple[str, str], list[Workload]] = {}
+            for w in self.inventory.workloads():
+                for k, v in w.pod_labels.items():
+                    index.setdefault((k, v), []).append(w)
+            self._cluster_labels = index
+        workloads = min((self._cluster_labels.get(pair, []) for pair in sel), key=len)
+        by_zone: dict[str, list[tuple[int, Endpoint]]] = {}
+        pos = 0
+        for w in workloads:
+            if not all(w.pod_labels.get(k) == v for k, v in sel):
+                continue
+            for e in self._workload_endpoints(w, ""):  # named after the Service when picked
+                by_zone.setdefault(e.zone, []).append((pos, e))
+                pos += 1
+        self._selected[sel] = by_zone
+        return by_zone
 
     def _slice_endpoints(self, svc: Service, notes: list[str]) -> list[Endpoint]:
         """Endpoints of a selectorless Service from the EndpointSlices among the inputs
