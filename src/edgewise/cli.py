@@ -38,8 +38,34 @@ def _fail(exc: InputError) -> None:
     sys.exit(EXIT_INPUT)
 
 
+#: commands defined in their own layers, imported only when run (or listed by --help):
+#: `edgewise plan` does not pay for the check, verify, AWS and controller CLIs
+_LAZY_COMMANDS = {
+    "apply": ("aws.cli", "apply_command"),
+    "check": ("check.cli", "check_command"),
+    "controller": ("controller.cli", "controller_command"),
+    "discover": ("aws.cli", "discover_command"),
+    "simulate": ("simulate.cli", "simulate_command"),
+    "verify": ("verify.cli", "verify_command"),
+}
+
+
 class _Group(click.Group):
-    """Turn InputError anywhere below into the documented exit code 2."""
+    """Turn InputError anywhere below into the documented exit code 2; load the
+    commands of other layers when they are asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        lazy = _LAZY_COMMANDS.get(cmd_name)
+        if lazy is None:
+            return super().get_command(ctx, cmd_name)
+        import importlib
+
+        command = getattr(importlib.import_module(f".{lazy[0]}", __package__), lazy[1])
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -260,24 +286,6 @@ def _print_plan_summary(console: Console, result: object, out: Path) -> None:
             console.print(f"  {line}", markup=False)
     console.print(f"wrote {len(result.files)} files to {out} (see {out}/RUNBOOK.md and {out}/report.md)",
                   markup=False)
-
-
-def _register() -> None:
-    from .aws.cli import apply_command, discover_command
-    from .check.cli import check_command
-    from .controller.cli import controller_command
-    from .simulate.cli import simulate_command
-    from .verify.cli import verify_command
-
-    cli.add_command(discover_command, "discover")
-    cli.add_command(apply_command, "apply")
-    cli.add_command(check_command, "check")
-    cli.add_command(controller_command, "controller")
-    cli.add_command(simulate_command, "simulate")
-    cli.add_command(verify_command, "verify")
-
-
-_register()
 
 
 def main() -> None:
