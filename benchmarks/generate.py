@@ -6,6 +6,11 @@ two Region AZs, and S services with mixed placements and a call chain.
 Service per service) and one overlay per zone (namespace + node-affinity patch), plus a
 root kustomization listing every overlay. Same Deployments, Services and namespaces per
 zone as edgewise's plan (edge services in every edge zone, Region services in the Region).
+``chart`` : the Helm chart a platform team would write instead: one chart whose values
+list the zones and the services, and whose templates loop over zones x services to
+render the Namespaces, Deployments (zone node affinity + edge toleration), Services and
+the Region's PodDisruptionBudgets that plan writes for the same spec, object for object
+(``tests/test_bench_chart.py`` compares them).
 """
 
 from __future__ import annotations
@@ -178,6 +183,275 @@ def write_kustomize(root: Path, zones: int, services: int) -> Path:
     return root
 
 
+def namespace_of(zone: str) -> str:
+    """The namespace plan gives an edge zone's copy of application ``bench``."""
+    return f"bench-{zone.removeprefix(REGION + '-')}"
+
+
+def chart_values(zones: int, services: int) -> dict[str, Any]:
+    """The chart's values: the zones, the services and what each zone's copy is.
+
+    An edge zone's copy of a service that also runs in the Region and is called by
+    another service's edge copy fails over to the Region: its Service has no selector and names
+    the pods of every copy for the edgewise controller (``failover``); a Region-only
+    service is an ExternalName alias in each edge namespace."""
+    places = placements(services)
+    docs = spec_documents(zones, services)
+    called = {c for s in docs[1]["spec"]["services"] if s["placement"] != "region" for c in s.get("calls", [])}
+    svcs = []
+    for s in docs[1]["spec"]["services"]:
+        svcs.append({
+            "name": s["name"], "image": s["image"], "port": s["port"], "placement": s["placement"],
+            "calls": ",".join(s.get("calls", [])),
+            "failover": s["placement"] == "edge-and-region" and s["name"] in called,
+        })
+    assert len(svcs) == len(places)
+    return {
+        "app": "bench",
+        "edge": {"replicas": 1},
+        "region": {"namespace": "bench-region", "replicas": 2, "zones": [f"{REGION}a", f"{REGION}b"]},
+        "zones": [{"name": z, "namespace": namespace_of(z)} for z in zone_names(zones)],
+        "services": svcs,
+    }
+
+
+_CHART_HELPERS = """\
+{{- define "bench.labels" -}}
+app.kubernetes.io/part-of: {{ .app }}
+edgewise.dev/service: {{ .svc.name }}
+{{- end }}
+
+{{- define "bench.selector" -}}
+{{ include "bench.labels" . }}
+edgewise.dev/copy: {{ .copy }}
+{{- end }}
+
+{{- define "bench.podLabels" -}}
+app.kubernetes.io/name: {{ .svc.name }}
+{{ include "bench.selector" . }}
+{{- with .zone }}
+edgewise.dev/zone: {{ . }}
+{{- end }}
+{{- end }}
+
+{{- define "bench.deployment" -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .svc.name }}
+  namespace: {{ .namespace }}
+  labels:
+    {{- include "bench.podLabels" . | nindent 4 }}
+spec:
+  replicas: {{ .replicas }}
+  selector:
+    matchLabels:
+      {{- include "bench.selector" . | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "bench.podLabels" . | nindent 8 }}
+      {{- with .svc.calls }}
+      annotations:
+        edgewise.dev/calls: {{ . }}
+      {{- end }}
+    spec:
+      automountServiceAccountToken: false
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile:
+          type: RuntimeDefault
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+            - matchExpressions:
+              - key: topology.kubernetes.io/zone
+                operator: In
+                values:
+                {{- range .zones }}
+                - {{ . }}
+                {{- end }}
+              {{- if not .zone }}
+              - key: edgewise.dev/role
+                operator: In
+                values:
+                - region
+              {{- end }}
+      {{- if .zone }}
+      tolerations:
+      - key: edgewise.dev/edge
+        operator: Equal
+        value: "true"
+        effect: NoSchedule
+      {{- else }}
+      topologySpreadConstraints:
+      {{- $spread := list (list "topology.kubernetes.io/zone" "DoNotSchedule") }}
+      {{- range append $spread (list "kubernetes.io/hostname" "ScheduleAnyway") }}
+      - maxSkew: 1
+        topologyKey: {{ index . 0 }}
+        whenUnsatisfiable: {{ index . 1 }}
+        labelSelector:
+          matchLabels:
+            {{- include "bench.selector" $ | nindent 12 }}
+        nodeAffinityPolicy: Honor
+        nodeTaintsPolicy: Honor
+      {{- end }}
+      {{- end }}
+      containers:
+      - name: {{ .svc.name }}
+        image: {{ .svc.image }}
+        ports:
+        - name: app
+          containerPort: {{ .svc.port }}
+          protocol: TCP
+        resources:
+          requests:
+            cpu: 100m
+            memory: 128Mi
+          limits:
+            memory: 256Mi
+        readinessProbe:
+          tcpSocket:
+            port: {{ .svc.port }}
+          initialDelaySeconds: 5
+          periodSeconds: 5
+          failureThreshold: 2
+        livenessProbe:
+          tcpSocket:
+            port: {{ .svc.port }}
+          initialDelaySeconds: 30
+          periodSeconds: 10
+          failureThreshold: 6
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities:
+            drop:
+            - ALL
+          readOnlyRootFilesystem: false
+{{- end }}
+
+{{- define "bench.service" -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .svc.name }}
+  namespace: {{ .namespace }}
+  labels:
+    {{- include "bench.labels" . | nindent 4 }}
+  {{- if .failover }}
+  annotations:
+    edgewise.dev/endpoints: edge-failover
+    edgewise.dev/endpoint-selector: app.kubernetes.io/part-of={{ .app }},edgewise.dev/service={{ .svc.name }}
+    edgewise.dev/zone: {{ .zone }}
+  {{- end }}
+spec:
+  type: ClusterIP
+  {{- if not .failover }}
+  selector:
+    {{- include "bench.labels" . | nindent 4 }}
+  {{- end }}
+  ports:
+  - name: app
+    port: {{ .svc.port }}
+    targetPort: {{ if .failover }}{{ .svc.port }}{{ else }}app{{ end }}
+    protocol: TCP
+{{- end }}
+"""
+
+# the Region's copies: one namespace, spread over the Region's AZs
+_CHART_REGION = """\
+{{- $v := .Values }}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {{ $v.region.namespace }}
+  labels:
+    app.kubernetes.io/part-of: {{ $v.app }}
+    edgewise.dev/role: region
+{{- range $svc := $v.services }}
+{{- if ne $svc.placement "edge" }}
+{{- $ctx := dict "app" $v.app "svc" $svc "namespace" $v.region.namespace "copy" "region" "zone" ""
+     "zones" $v.region.zones "replicas" $v.region.replicas "failover" false }}
+---
+{{ include "bench.deployment" $ctx }}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ $svc.name }}
+  namespace: {{ $v.region.namespace }}
+  labels:
+    {{- include "bench.labels" $ctx | nindent 4 }}
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels:
+      {{- include "bench.selector" $ctx | nindent 6 }}
+---
+{{ include "bench.service" $ctx }}
+{{- end }}
+{{- end }}
+"""
+
+# every edge zone x every service: a namespace per zone, the edge copies pinned to the
+# zone and tolerating the edge taint, Region-only services as ExternalName aliases
+_CHART_EDGE = """\
+{{- $v := .Values }}
+{{- range $zone := $v.zones }}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {{ $zone.namespace }}
+  labels:
+    app.kubernetes.io/part-of: {{ $v.app }}
+    edgewise.dev/role: edge
+    edgewise.dev/zone: {{ $zone.name }}
+{{- range $svc := $v.services }}
+{{- $ctx := dict "app" $v.app "svc" $svc "namespace" $zone.namespace "copy" "edge" "zone" $zone.name
+     "zones" (list $zone.name) "replicas" $v.edge.replicas "failover" $svc.failover }}
+{{- if eq $svc.placement "region" }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $svc.name }}
+  namespace: {{ $zone.namespace }}
+  labels:
+    {{- include "bench.labels" $ctx | nindent 4 }}
+spec:
+  type: ExternalName
+  externalName: {{ $svc.name }}.{{ $v.region.namespace }}.svc.cluster.local
+  ports:
+  - name: app
+    port: {{ $svc.port }}
+    protocol: TCP
+{{- else }}
+---
+{{ include "bench.deployment" $ctx }}
+---
+{{ include "bench.service" $ctx }}
+{{- end }}
+{{- end }}
+{{- end }}
+"""
+
+
+def write_chart(root: Path, zones: int, services: int) -> Path:
+    """Write the Helm chart; returns the directory to pass to `helm template`."""
+    (root / "templates").mkdir(parents=True, exist_ok=True)
+    (root / "Chart.yaml").write_text(yaml.safe_dump(
+        {"apiVersion": "v2", "name": "bench", "version": "1.0.0", "type": "application",
+         "description": "bench's services in every edge zone and the Region"}, sort_keys=False))
+    (root / "values.yaml").write_text(yaml.safe_dump(chart_values(zones, services), sort_keys=False))
+    (root / "templates" / "_helpers.tpl").write_text(_CHART_HELPERS)
+    (root / "templates" / "region.yaml").write_text(_CHART_REGION)
+    (root / "templates" / "edge.yaml").write_text(_CHART_EDGE)
+    return root
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("zones", type=int)
@@ -187,6 +461,7 @@ def main() -> None:
     base = args.out / f"{args.zones}x{args.services}"
     print(write_spec(base / "spec.yaml", args.zones, args.services))
     print(write_kustomize(base / "kustomize", args.zones, args.services))
+    print(write_chart(base / "chart", args.zones, args.services))
 
 
 if __name__ == "__main__":

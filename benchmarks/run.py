@@ -1,22 +1,25 @@
-"""Time `edgewise plan`, `edgewise check` and `kubectl kustomize` on the same work.
+"""Time `edgewise plan`, `edgewise check`, `helm template` and `kubectl kustomize` on the same work.
 
-For each size Z x S the runner writes a synthetic spec and the equivalent kustomize tree
-(:mod:`benchmarks.generate`), then alternates, round after round, `edgewise plan` into
-an empty directory, `edgewise plan` again over that output (the regeneration CI does),
-`edgewise check` on it and one `kubectl kustomize` run (so all see the same machine
-state). Each command runs as its own process; wall time is measured around it and peak
-RSS is read from the kernel's rusage for that process.
-It prints medians, the ratio edgewise/kustomize, and how cost grows with object count.
+For each size Z x S the runner writes a synthetic spec, the equivalent kustomize tree and
+the equivalent Helm chart (:mod:`benchmarks.generate`), then alternates, round after
+round, `edgewise plan --simulate never` into an empty directory (first plan), the same
+plan again over that output (the regeneration CI does), `edgewise check` of the written
+directory, `helm template` of the chart and `kubectl kustomize` of the tree (so all see
+the same machine state). Each command runs as its own process; wall time is measured
+around it and peak RSS is read from the kernel's rusage for that process.
+It prints medians, the ratios the targets are stated in, and how cost grows.
 
     python -m benchmarks.run                 # 10x10, 50x20, 200x40
-    python -m benchmarks.run --sizes 10x10 --rounds 3
+    python -m benchmarks.run --sizes 1000x40 --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import platform
 import shutil
 import statistics
 import subprocess
@@ -25,9 +28,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.generate import write_kustomize, write_spec
+from benchmarks.generate import write_chart, write_kustomize, write_spec
 
 DEFAULT_SIZES = ["10x10", "50x20", "200x40"]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -82,25 +86,69 @@ def count_objects(out_dir: Path) -> int:
     return n
 
 
+def find_helm() -> str | None:
+    """helm built by `make bench` / `make lab` (tools/helm-build.sh), else PATH."""
+    built = REPO / ".tools" / "bin" / "helm"
+    if built.is_file() and os.access(built, os.X_OK):
+        return str(built)
+    return shutil.which("helm")
+
+
+def version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    except OSError:
+        return "?"
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else "?"
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}, "
+            f"python {sys.version.split()[0]}; load average at start {load}")
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or math.isnan(a) or math.isnan(b) or b == 0:
+        return None
+    return a / b
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", nargs="*", default=DEFAULT_SIZES)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--kustomize-timeout", type=float, default=120.0,
                     help="stop kubectl kustomize after this many seconds (reported as stopped)")
+    ap.add_argument("--timeout", type=float, default=900.0, help="stop any other command after this many seconds")
     ap.add_argument("--work", type=Path, default=Path("bench-out"))
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = ap.parse_args()
 
     edgewise = [sys.executable, "-m", "edgewise"]
     kubectl = shutil.which("kubectl")
+    helm = find_helm()
     startup = Series()
     for _ in range(max(3, args.rounds)):
         s = timed([*edgewise, "--version"], 60)
         assert s is not None
         startup.samples.append(s)
-    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}; "
-          f"edgewise startup (--version): {startup.wall * 1000:.0f} ms")
+    tools = {
+        "helm": version([helm, "version", "--short"]) if helm else "not installed (make bench builds it)",
+        "kubectl": version([kubectl, "version", "--client"]) if kubectl else "not installed",
+    }
+    print(f"machine: {machine()}")
+    print(f"helm {tools['helm']}; kubectl {tools['kubectl']}")
+    print(f"edgewise startup (--version): {startup.wall * 1000:.0f} ms", flush=True)
 
     rows = []
     for size in args.sizes:
@@ -108,25 +156,31 @@ def main() -> None:
         base = args.work / size
         spec = write_spec(base / "spec.yaml", z, s)
         ktree = write_kustomize(base / "kustomize", z, s)
+        chart = write_chart(base / "chart", z, s)
         out = base / "plan"
-        plan, fresh, check, kust = Series(), Series(), Series(), Series()
-        for r in range(args.rounds):
-            # like for like with kustomize: everything plan writes (check included), but not
-            # the routing simulation, which kustomize has no counterpart for. Timed twice:
-            # into an empty directory (first plan), then again over that output (how CI
-            # regenerates a plan kept in git: unchanged files are reused, not rewritten)
+        plan, fresh, check, hel, kust = Series(), Series(), Series(), Series(), Series()
+        for _r in range(args.rounds):
+            # like for like with helm and kustomize: everything plan writes (check included),
+            # but not the routing simulation, which neither has a counterpart for. Timed
+            # twice: into an empty directory (first plan), then again over that output (how
+            # CI regenerates a plan kept in git: unchanged files are reused, not rewritten)
             cmd = [*edgewise, "plan", str(spec), "-o", str(out), "--quiet", "--simulate", "never"]
             shutil.rmtree(out, ignore_errors=True)
-            first = timed(cmd, 600)
-            again = timed(cmd, 600)
-            assert first is not None and again is not None
+            first = timed(cmd, args.timeout)
+            again = timed(cmd, args.timeout)
+            assert first is not None and again is not None, f"{' '.join(cmd)}: stopped after {args.timeout:.0f} s"
             fresh.samples.append(first)
             plan.samples.append(again)
-            if r == 0 or not check.skipped:
-                c = timed([*edgewise, "check", str(out), "--topology", str(spec),
-                           "--format", "json", "--fail-on", "error"], 600)
-                assert c is not None
-                check.samples.append(c)
+            c = timed([*edgewise, "check", str(out), "--topology", str(spec),
+                       "--format", "json", "--fail-on", "error"], args.timeout)
+            assert c is not None, f"edgewise check: stopped after {args.timeout:.0f} s"
+            check.samples.append(c)
+            if helm:
+                h = timed([helm, "template", "bench", str(chart)], args.timeout)
+                assert h is not None, f"helm template: stopped after {args.timeout:.0f} s"
+                hel.samples.append(h)
+            else:
+                hel.skipped = "helm not installed"
             if kubectl and not kust.skipped:
                 k = timed([kubectl, "kustomize", str(ktree)], args.kustomize_timeout)
                 if k is None:
@@ -136,36 +190,71 @@ def main() -> None:
             elif not kubectl:
                 kust.skipped = "kubectl not installed"
         objects = count_objects(out)
-        ratio = plan.wall / kust.wall if kust.samples else float("nan")
-        rows.append({
-            "size": size, "objects": objects,
-            "plan_s": plan.wall, "plan_rss_mib": plan.rss,
+        helm_s = hel.wall if hel.samples else None
+        kust_s = kust.wall if kust.samples else None
+        row = {
+            "size": size, "objects": objects, "rounds": args.rounds,
             "plan_first_s": fresh.wall, "plan_first_rss_mib": fresh.rss,
-            "speedup_first_vs_kustomize": (kust.wall / fresh.wall) if kust.samples else None,
+            "plan_s": plan.wall, "plan_rss_mib": plan.rss,
             "check_s": check.wall, "check_rss_mib": check.rss,
-            "kustomize_s": kust.wall if kust.samples else None,
+            "helm_s": helm_s, "helm_rss_mib": hel.rss if hel.samples else None, "helm_note": hel.skipped,
+            "kustomize_s": kust_s, "kustomize_rss_mib": kust.rss if kust.samples else None,
             "kustomize_note": kust.skipped,
-            "speedup_vs_kustomize": (1 / ratio) if kust.samples else None,
-        })
-        k_txt = f"{kust.wall:7.2f} s" if kust.samples else f"({kust.skipped})"
-        sp = f"{1 / ratio:6.1f}x" if kust.samples else "   n/a"
-        sp_first = f"{kust.wall / fresh.wall:.1f}x" if kust.samples else "n/a"
-        print(f"{size:>7}  objects {objects:6d}  first plan {fresh.wall:6.2f} s ({fresh.rss:5.0f} MiB, "
-              f"vs kustomize {sp_first})  "
-              f"plan {plan.wall:6.2f} s ({plan.rss:5.0f} MiB)  "
-              f"check {check.wall:6.2f} s ({check.rss:5.0f} MiB)  kustomize {k_txt}  "
-              f"edgewise faster by {sp}", flush=True)
+            "plan_first_vs_helm": ratio(fresh.wall, helm_s), "plan_vs_helm": ratio(plan.wall, helm_s),
+            "check_vs_plan_first": ratio(check.wall, fresh.wall), "check_vs_plan": ratio(check.wall, plan.wall),
+            "plan_first_vs_kustomize": ratio(fresh.wall, kust_s), "plan_vs_kustomize": ratio(plan.wall, kust_s),
+            "samples": {name: [[round(x.wall, 4), round(x.rss_mib, 1)] for x in series.samples]
+                        for name, series in (("plan_first", fresh), ("plan", plan), ("check", check),
+                                             ("helm", hel), ("kustomize", kust))},
+        }
+        rows.append(row)
 
+        def fmt(v: float | None, unit: str = " s") -> str:
+            return f"{v:.2f}{unit}" if v is not None else "n/a"
+
+        print(f"{size:>8}  objects {objects:6d}  first plan {fresh.wall:6.2f} s ({fresh.rss:5.0f} MiB)  "
+              f"plan {plan.wall:6.2f} s ({plan.rss:5.0f} MiB)  check {check.wall:6.2f} s ({check.rss:5.0f} MiB)  "
+              f"helm template {fmt(helm_s) if hel.samples else '(' + hel.skipped + ')'}  "
+              f"kubectl kustomize {fmt(kust_s) if kust.samples else '(' + kust.skipped + ')'}", flush=True)
+        print(f"{'':>8}  first plan / helm {fmt(row['plan_first_vs_helm'], 'x')}  plan / helm "
+              f"{fmt(row['plan_vs_helm'], 'x')}  check / first plan {fmt(row['check_vs_plan_first'], 'x')}  "
+              f"check / plan {fmt(row['check_vs_plan'], 'x')}  first plan / kustomize "
+              f"{fmt(row['plan_first_vs_kustomize'], 'x')}  plan / kustomize {fmt(row['plan_vs_kustomize'], 'x')}",
+              flush=True)
+
+    by_size = {r["size"]: r for r in rows}
+    targets = []
+    if "200x40" in by_size:
+        r = by_size["200x40"]
+        targets += [
+            ("200x40 first plan / helm template <= 1.0", r["plan_first_vs_helm"], 1.0),
+            ("200x40 plan (regenerate) / helm template <= 1.0", r["plan_vs_helm"], 1.0),
+            ("200x40 check / first plan <= 1.0", r["check_vs_plan_first"], 1.0),
+            ("200x40 check / plan (regenerate) <= 1.0", r["check_vs_plan"], 1.0),
+            ("200x40 peak RSS of plan and check < 1024 MiB",
+             max(r["plan_first_rss_mib"], r["plan_rss_mib"], r["check_rss_mib"]), 1024.0),
+        ]
+    if "50x20" in by_size:
+        r = by_size["50x20"]
+        targets += [("50x20 first plan / kubectl kustomize <= 0.08", r["plan_first_vs_kustomize"], 0.08),
+                    ("50x20 plan (regenerate) / kubectl kustomize <= 0.08", r["plan_vs_kustomize"], 0.08)]
+    for name, value, limit in targets:
+        met = "n/a" if value is None else ("met" if value <= limit else "NOT met")
+        print(f"target {name}: {'n/a' if value is None else f'{value:.3g}'} {met}")
     if len(rows) >= 2:
         small, big = rows[0], rows[-1]
         st = startup.wall
-        per_obj = max(small["plan_s"] - st, 1e-9) / small["objects"]
+        per_obj = max(small["plan_first_s"] - st, 1e-9) / small["objects"]
         predicted = st + per_obj * big["objects"]
-        print(f"linearity: {big['size']} plan {big['plan_s']:.2f} s vs {predicted:.2f} s predicted from "
-              f"{small['size']} scaled by objects (startup {st:.2f} s apart): "
-              f"ratio {big['plan_s'] / predicted:.2f} (target <= 1.5)")
+        print(f"linearity: {big['size']} first plan {big['plan_first_s']:.2f} s vs {predicted:.2f} s predicted "
+              f"from {small['size']} scaled by objects (startup {st:.2f} s apart): "
+              f"ratio {big['plan_first_s'] / predicted:.2f}")
     if args.json:
-        args.json.write_text(json.dumps({"startup_s": startup.wall, "rows": rows}, indent=2))
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"machine": machine(), "tools": tools, "startup_s": startup.wall,
+                                         "rows": rows,
+                                         "targets": [{"target": n, "value": v, "limit": lim} for n, v, lim in targets]},
+                                        indent=2))
 
 
 if __name__ == "__main__":

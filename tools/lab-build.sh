@@ -6,7 +6,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 K8S=v1.34.4 K8S_MAJOR=1 K8S_MINOR=34
-KWOK=v0.7.0 HELM=v3.22.0
+KWOK=v0.7.0
 # A fixed build date keeps the cache key (and the binaries) the same across builds.
 DATE=2026-01-01T00:00:00Z
 
@@ -25,6 +25,5 @@ done
 build etcd etcd go.etcd.io/etcd/server/v3 "-s -w"
 # kwok carries its version in source (sigs.k8s.io/kwok/pkg/consts.Version).
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok "-s -w"
-build helm helm helm.sh/helm/v3/cmd/helm \
-  "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+"$here/helm-build.sh" >/dev/null
 echo "lab: $(ls "$here/../.tools/bin" | tr '\n' ' ')"
