@@ -141,7 +141,7 @@ def _read(path: Path, display: str) -> list[Document]:
         return read_documents(path, display=display)  # its errors are the clear ones
     if "\r" in text:  # as a text-mode read gives it (universal newlines)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if _CFN_HINT.search(text) and "!" in text:
+    if "!" in text and _CFN_HINT.search(text):  # the cheap test first: most files have no "!"
         return parse_text(text, display)
     return read_documents(path, display=display, raw=raw)
 

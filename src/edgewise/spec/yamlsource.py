@@ -8,7 +8,8 @@ item by path, and (b) reject duplicate keys, which ``yaml.safe_load`` silently a
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,11 @@ _STR_TAG = "tag:yaml.org,2002:str"
 # libyaml's composer is an order of magnitude faster than the pure-Python one and still
 # gives nodes with line/column marks; absent (no libyaml build), we use the Python one.
 _FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+
+try:  # the compiled reader (rust/fastyaml); absent where it could not be built
+    from .. import _fastyaml
+except ImportError:  # pragma: no cover - depends on the build
+    _fastyaml = None  # type: ignore[assignment]
 
 
 #: deepest nesting of collections a document may have (Kubernetes objects and
@@ -327,9 +333,68 @@ def yaml_error(exc: yaml.YAMLError, file: str, text: str) -> InputError:
     return InputError.single(file, f"YAML error: {exc}", hint="fix the YAML")
 
 
+#: text the compiled reader leaves to PyYAML whole: backslash escapes and tabs (YAML 1.1
+#: and 1.2 read some differently), carriage returns, the YAML 1.1-only line breaks (NEL,
+#: U+2028, U+2029), a byte order mark, characters YAML does not allow (and directives)
+_SLOW_TEXT = re.compile("[\\\\\t\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
+#: lines the two parsers read differently (YAML 1.1 and 1.2): directives, document ends
+_SLOW_LINE = re.compile(r"^(%|\.\.\.)", re.M)
+_MISSING = object()
+
+
+def _plain_resolver() -> tuple[Callable[[str], Any], str] | None:
+    """PyYAML's typing of a plain scalar (its resolver, then its constructor), cached per
+    value, and the first characters it keys on; None when a resolver keys on any."""
+    resolvers = yaml.SafeLoader.yaml_implicit_resolvers
+    if None in resolvers:
+        return None
+    loader = yaml.SafeLoader("")
+    cache: dict[str, Any] = {}
+
+    def resolve(value: str) -> Any:
+        hit = cache.get(value, _MISSING)
+        if hit is not _MISSING:
+            return hit
+        tag = loader.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+        if tag == _STR_TAG:
+            out: Any = value
+        else:
+            node = yaml.ScalarNode(tag, value)
+            try:
+                out = loader.construct_object(node, deep=True)
+            except Exception:  # the slow path reports it with its position
+                raise ValueError(value) from None
+            finally:
+                loader.constructed_objects.pop(node, None)
+        if len(cache) < 100_000:
+            cache[value] = out
+        return out
+
+    return resolve, "".join(k for k in resolvers if k)
+
+
+_PLAIN = _plain_resolver()
+
+
+def fast_documents(text: str, file: str, *, drop_empty: bool = True) -> list[Document] | None:
+    """The documents of ``text`` read by the compiled reader, or None when it is not
+    built or leaves this text to PyYAML (then :func:`build_documents` reads it). The
+    result equals PyYAML's (``tests/test_fastyaml.py`` holds the two together)."""
+    if (_fastyaml is None or _PLAIN is None or _SLOW_TEXT.search(text) or _SLOW_LINE.search(text)):
+        return None
+    found = _fastyaml.load(text, _PLAIN[0], _PLAIN[1], MAX_DEPTH)
+    if found is None:
+        return None
+    return [Document(file, index, line, data, positions)
+            for index, line, data, positions, empty in found if not (drop_empty and empty)]
+
+
 def build_documents(text: str, file: str, builder: DataBuilder, *, drop_empty: bool = True) -> list[Document]:
     """Compose and build every document of ``text``. Raises :class:`InputError` for
     YAML errors and for problems the builder found (at most MAX_PROBLEMS are listed)."""
+    fast = fast_documents(text, file, drop_empty=drop_empty)
+    if fast is not None:
+        return fast
     docs: list[Document] = []
     try:
         for index, node in enumerate(compose_documents(text)):
