@@ -130,7 +130,7 @@ class Probe:
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = json.dumps(self.server.identity).encode()  # type: ignore[attr-defined]
-        self.send_response(200)
+        self.send_response(self.server.status)  # type: ignore[attr-defined]
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -144,8 +144,9 @@ class DataPlane:
     """The zones' namespaces, the router, kube-proxies, pod servers and probers."""
 
     def __init__(self, lab: Lab, zones: Sequence[ZoneNet], *, outpost_intra_vpc: bool = False,
-                 workdir: Path | None = None) -> None:
+                 workdir: Path | None = None, kube_proxy: bool = True) -> None:
         self.lab = lab
+        self.with_kube_proxy = kube_proxy  # False: a mesh's sidecars route, not Services
         self.zones = list(zones)
         self.intra = outpost_intra_vpc
         tag = f"{os.getpid() % 100000}"
@@ -164,9 +165,10 @@ class DataPlane:
     def start(self, timeout: float = 60.0) -> DataPlane:
         try:
             self._network()
-            self._relay_all()
-            self._kube_proxies()
-            self._wait_proxies(timeout)
+            if self.with_kube_proxy:
+                self._relay_all()
+                self._kube_proxies()
+                self._wait_proxies(timeout)
         except BaseException:
             self.stop()
             raise
@@ -336,9 +338,10 @@ class DataPlane:
         return (self.workdir / self.ns[zone] / "kube-proxy.log").read_text(errors="replace")
 
     # -- pods ------------------------------------------------------------------------------
-    def serve(self, zone: str, ip: str, port: int, identity: Mapping[str, str]) -> None:
+    def serve(self, zone: str, ip: str, port: int, identity: Mapping[str, str], status: int = 200) -> None:
         """Make pod IP ``ip`` real in ``zone``: the address on the zone's loopback, an HTTP
-        server on ``ip:port`` answering ``identity`` as JSON, and the router's route to it.
+        server on ``ip:port`` answering ``identity`` as JSON (with HTTP ``status``: 500 is a
+        copy that is up but broken), and the router's route to it.
 
         A pod IP handed out again (kwok reuses the addresses of pods that went away) means
         the earlier pod is gone: its server is stopped before the new one binds."""
@@ -350,6 +353,7 @@ class DataPlane:
         with netns(ns):
             srv = http.server.ThreadingHTTPServer((ip, port), _Handler)
         srv.identity = dict(identity)  # type: ignore[attr-defined]
+        srv.status = status  # type: ignore[attr-defined]
         srv.daemon_threads = True
         self.servers[f"{ip}:{port}"] = srv
         threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
