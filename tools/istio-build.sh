@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build istiod (pilot-discovery) for the Istio lab tests into .tools/bin/ (cached; see
-# tools/gobuild.sh). istio.io/istio has no semver tags, so the wrapper module in
-# tools/go/istio pins a pseudo-version. Without Go this says so and exits 0: the lab
+# tools/gobuild.sh). istio.io/istio tags releases without a "v", so the wrapper module in
+# tools/go/istio pins the pseudo-version of the release tag 1.29.1. Without Go this says so and exits 0: the lab
 # tests then skip with the reason.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
