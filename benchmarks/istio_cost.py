@@ -28,7 +28,6 @@ from typing import Any
 
 import yaml
 
-from edgewise.plan import labels as L
 from edgewise.plan.apps import objects, plan_application
 from edgewise.spec import load_spec
 from edgewise.topology import build_topology
@@ -72,24 +71,17 @@ def main() -> None:
                     else "region" if o["metadata"]["namespace"] == plan.site("region").namespace
                     else "edge")
             pods[role] += int(o["spec"]["replicas"])
-    zones = topology.zones
     result: dict[str, Any] = {
         "zones": args.zones, "services": args.services,
         "objects": dict(sorted(kinds.items())), "objects_total": len(objs),
         "pods": dict(pods), "pods_total": sum(pods.values()),
     }
     t0 = time.monotonic()
-    with il.istio_lab(
-        zones[0].region,
-        [z.name for z in zones if not z.is_edge],
-        [z.name for z in zones if z.is_edge],
-        {z.name: L.node_labels(z) for z in zones},
-        {z.name: L.node_taints(z) for z in zones},
-    ) as lab:
+    with il.istio_lab(topology) as lab:
         result["lab_start_s"] = round(time.monotonic() - t0, 1)
         t = time.monotonic()
         lab.apply_docs([o for o in objs if o["kind"] == "Namespace"])
-        lab.apply_docs([o for o in objs if o["kind"] != "Namespace"], server_side=True)
+        lab.apply_docs([o for o in objs if o["kind"] != "Namespace"])
         result["apply_s"] = round(time.monotonic() - t, 1)
         t = time.monotonic()
         lab.run_pods(sum(pods.values()), timeout=900, serve=False)

@@ -174,3 +174,8 @@ def test_stale_lab_directories_of_dead_processes_are_swept(tmp_path: Path) -> No
     assert sorted(removed) == sorted(dead)
     assert all(not d.exists() for d in dead)
     assert live.is_dir() and all(d.is_dir() for d in foreign)
+
+
+def test_extra_args_name_a_lab_component() -> None:
+    with pytest.raises(ValueError, match=r"kubelet.*the lab runs etcd, kube-apiserver"):
+        Lab(extra_args={"kubelet": ["--v=2"]})
