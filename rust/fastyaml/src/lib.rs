@@ -15,6 +15,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use std::collections::HashMap;
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -40,6 +41,8 @@ struct Builder<'py, I: Iterator<Item = char>> {
     max_depth: usize,
     path: Vec<PyObject>,
     positions: Bound<'py, PyDict>,
+    /// mapping keys and resolved plain scalars already made (one object per distinct text)
+    made: HashMap<String, PyObject>,
 }
 
 impl<'py, I: Iterator<Item = char>> Builder<'py, I> {
@@ -57,19 +60,37 @@ impl<'py, I: Iterator<Item = char>> Builder<'py, I> {
     }
 
     /// A plain scalar: a str unless PyYAML's implicit resolvers may type it.
-    fn plain(&self, value: String) -> R<PyObject> {
+    fn plain(&mut self, value: String) -> R<PyObject> {
         let needs = match value.chars().next() {
             None => true,
             Some(c) => self.resolve_first.contains(&c),
         };
         if needs {
-            Ok(self.resolve.call1((value,))?.unbind())
+            if let Some(hit) = self.made.get(&value) {
+                return Ok(hit.clone_ref(self.py));
+            }
+            let out = self.resolve.call1((value.as_str(),))?.unbind();
+            self.made.insert(value, out.clone_ref(self.py));
+            Ok(out)
         } else {
             Ok(PyString::new(self.py, &value).into_any().unbind())
         }
     }
 
-    fn scalar(&self, value: String, style: TScalarStyle) -> R<PyObject> {
+    /// A mapping key: made once per distinct text (keys repeat in every document).
+    fn key(&mut self, value: String, style: TScalarStyle) -> R<PyObject> {
+        if style == TScalarStyle::Plain {
+            if let Some(hit) = self.made.get(&value) {
+                return Ok(hit.clone_ref(self.py));
+            }
+            let out = self.plain(value.clone())?;
+            self.made.insert(value, out.clone_ref(self.py));
+            return Ok(out);
+        }
+        self.scalar(value, style)
+    }
+
+    fn scalar(&mut self, value: String, style: TScalarStyle) -> R<PyObject> {
         match style {
             TScalarStyle::Plain => self.plain(value),
             TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
@@ -137,7 +158,7 @@ impl<'py, I: Iterator<Item = char>> Builder<'py, I> {
                             if anchor != 0 || tag.is_some() || (style == TScalarStyle::Plain && v == "<<") {
                                 return Err(GiveUp::Unsupported);
                             }
-                            self.scalar(v, style)?
+                            self.key(v, style)?
                         }
                         _ => return Err(GiveUp::Unsupported),
                     };
@@ -207,6 +228,7 @@ fn load(
         max_depth,
         path: Vec::new(),
         positions: PyDict::new(py),
+        made: HashMap::new(),
     };
     match b.documents() {
         Ok(docs) => Ok(Some(docs)),

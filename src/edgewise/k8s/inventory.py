@@ -505,9 +505,10 @@ class Inventory:
         for o in self.objects:
             self._by_key[(o.kind, o.namespace, o.name)] = o
             self._by_kind.setdefault(o.kind, []).append(o)
+        node_index = _NodeIndex(nodes)
         for o in self.objects:
             if o.kind in WORKLOAD_KINDS:
-                w = _workload(o, nodes, memo)
+                w = _workload(o, node_index, memo)
                 if w is not None:
                     self._workloads.append(w)
             elif o.kind == "Service" and o.api_version == "v1":
@@ -749,8 +750,46 @@ def _pod_template(o: KObject) -> tuple[tuple[str | int, ...], Mapping[str, Any]]
     return ("spec", "template"), tmpl
 
 
+class _NodeIndex:
+    """The nodes, and which of them carry each label value: a pod pinned to one zone
+    is matched against that zone's nodes only (placement stays linear in zones)."""
+
+    def __init__(self, nodes: list[InferredNode]) -> None:
+        self.nodes = nodes
+        self.by_label: dict[tuple[str, str], list[int]] = {}
+        for i, n in enumerate(nodes):
+            for k, v in n.labels.items():
+                self.by_label.setdefault((k, v), []).append(i)
+
+    def candidates(self, pod_spec: Mapping[str, Any]) -> list[InferredNode]:
+        """The nodes :func:`node_selector_matches` may accept, in order: every node but
+        those a ``nodeSelector`` pair, or an ``In`` expression in every required node
+        affinity term, rules out (the exact test still runs on each one left)."""
+        allowed: set[int] | None = None
+        for k, v in _map(pod_spec.get("nodeSelector")).items():
+            hit = set(self.by_label.get((str(k), str(v)), ()))
+            allowed = hit if allowed is None else allowed & hit
+        required = _map(_map(_map(pod_spec.get("affinity")).get("nodeAffinity"))
+                        .get("requiredDuringSchedulingIgnoredDuringExecution"))
+        terms = _list(required.get("nodeSelectorTerms"))
+        if terms:
+            union: set[int] = set()
+            for t in terms:
+                ins = [_map(e) for e in _list(_map(t).get("matchExpressions")) if _map(e).get("operator") == "In"]
+                if not ins:
+                    union = set(range(len(self.nodes)))  # this term may match any node
+                    break
+                key = str(ins[0].get("key", ""))
+                for v in _list(ins[0].get("values")):
+                    union.update(self.by_label.get((key, str(v)), ()))
+            allowed = union if allowed is None else allowed & union
+        if allowed is None:
+            return self.nodes
+        return [self.nodes[i] for i in sorted(allowed)]
+
+
 def _workload(
-    o: KObject, nodes: list[InferredNode], memo: dict[str, tuple[tuple[str, ...], str, bool]]
+    o: KObject, nodes: _NodeIndex, memo: dict[str, tuple[tuple[str, ...], str, bool]]
 ) -> Workload | None:
     found = _pod_template(o)
     if found is None:
@@ -786,14 +825,14 @@ def _workload(
     )
 
 
-def _placement(pod_spec: Mapping[str, Any], nodes: list[InferredNode]) -> tuple[tuple[str, ...], str, bool]:
+def _placement(pod_spec: Mapping[str, Any], index: _NodeIndex) -> tuple[tuple[str, ...], str, bool]:
     keys = _constraint_keys(pod_spec)
-    if not nodes:
+    if not index.nodes:
         return (), "unknown (no topology)", bool(keys)
     tolerations = _list(pod_spec.get("tolerations"))
     zones: list[str] = []
     untolerated: set[str] = set()
-    for n in nodes:
+    for n in index.candidates(pod_spec):
         if not node_selector_matches(pod_spec, n.labels) or spread_blocks(pod_spec, n.labels):
             continue
         blocking = [

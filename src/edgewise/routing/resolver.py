@@ -139,6 +139,7 @@ class RouteResolver:
         self.topology = topology
         self._cache: dict[tuple[Caller, str, str], Resolution] = {}
         self._managed_cache: dict[tuple[str, str], tuple[tuple[Tier, ...], str]] = {}
+        self._endpoints_cache: dict[tuple[str, str, str | None], list[Endpoint]] = {}
         self._cluster_labels: dict[tuple[str, str], list[Workload]] | None = None
         self._selected: dict[tuple[tuple[str, str], ...], dict[str, list[tuple[int, Endpoint]]]] = {}
         #: zones an edge zone may reach besides itself: the Region's AZs and the Outposts
@@ -257,11 +258,15 @@ class RouteResolver:
     def _service_endpoints(self, svc: Service, label: str | None = None) -> list[Endpoint]:
         if not svc.selector:
             return self._manual_endpoints(svc, label or svc.name)
-        out = []
-        for w in self.inventory.select(svc):
-            if _serves_a_port(svc, w):
-                out.extend(self._workload_endpoints(w, label or svc.name))
-        return out
+        key = (svc.namespace, svc.name, label)
+        found = self._endpoints_cache.get(key)
+        if found is None:  # the same for every caller: computed once per Service
+            found = []
+            for w in self.inventory.select(svc):
+                if _serves_a_port(svc, w):
+                    found.extend(self._workload_endpoints(w, label or svc.name))
+            self._endpoints_cache[key] = found
+        return list(found)
 
     def _manual_endpoints(self, svc: Service, service: str) -> list[Endpoint]:
         """A selectorless Service's endpoints: the EndpointSlices among the manifests
