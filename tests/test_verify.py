@@ -59,9 +59,11 @@ def test_every_example_and_backend_deploys_as_planned(
 ) -> None:
     if backend != "kubernetes" and not crds:
         pytest.skip("the upstream Consul/Istio CRDs (../shared/schemas) are not available")
-    plan, specs = _plan(examples_dir, example, backend, tmp_path)
-    report = verify_plan(plan, specs, crds=crds, lab=lab_clean, timeout=120)
-    assert report.findings == []
+    plan, _specs = _plan(examples_dir, example, backend, tmp_path)
+    # the plan directory alone: verify reads the spec the plan was made from (spec/)
+    report = verify_plan(plan, [], crds=crds, lab=lab_clean, timeout=120)
+    assert report.findings == [], report.render_text()
+    assert report.notes == [], report.notes
     # it did deploy something: nodes, app pods, services, and CoreDNS was judged
     assert report.nodes >= 3 and report.pods >= 6 and report.services >= 3 and report.applied > 20
 
@@ -84,8 +86,8 @@ def _unpin_region_copies(objs: list[tuple[Mapping[str, Any], Source]]) -> None:
 def test_a_region_pod_without_its_region_pin_is_reported(
     lab_clean: Lab, examples_dir: Path, crds: list[Path], tmp_path: Path
 ) -> None:
-    plan, specs = _plan(examples_dir, "local-zones-hashicups", "kubernetes", tmp_path)
-    report = verify_plan(plan, specs, crds=crds, lab=lab_clean, tamper=_unpin_region_copies, timeout=120)
+    plan, _specs = _plan(examples_dir, "local-zones-hashicups", "kubernetes", tmp_path)
+    report = verify_plan(plan, [], crds=crds, lab=lab_clean, tamper=_unpin_region_copies, timeout=120)
     misplaced = [f for f in report.findings if f.kind == "misplaced"]
     assert misplaced, report.render_text()
     assert all("/hashicups-region" in f.object or "hashicups-region/" in f.object for f in misplaced)
@@ -99,8 +101,6 @@ def test_bad_input_exits_2_without_starting_anything(examples_dir: Path, tmp_pat
     missing = runner.invoke(cli, ["verify", str(tmp_path / "nope"), "--topology", str(examples_dir / "wavelength")])
     assert missing.exit_code == 2 and "not a plan directory" in missing.output
     plan = _plan(examples_dir, "wavelength", "kubernetes", tmp_path)[0]
-    no_topology = runner.invoke(cli, ["verify", str(plan)])
-    assert no_topology.exit_code == 2 and "--topology" in no_topology.output
     bad_crds = runner.invoke(
         cli, ["verify", str(plan), "--topology", str(examples_dir / "wavelength"), "--crds", str(tmp_path / "x.yaml")]
     )
@@ -116,12 +116,19 @@ def test_bad_input_exits_2_without_starting_anything(examples_dir: Path, tmp_pat
 def test_dry_run_against_a_cluster_of_ones_own(lab: Lab, examples_dir: Path, tmp_path: Path) -> None:
     plan, specs = _plan(examples_dir, "wavelength", "kubernetes", tmp_path)
     runner = CliRunner()
+    # no --topology: the plan's own spec (spec/)
     args = ["verify", str(plan), "--kubeconfig", str(lab.kubeconfig), "--format", "json", "-q"]
-    for s in specs:
-        args += ["--topology", str(s)]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["mode"] == "dry-run" and data["summary"]["rejected"] == 0 and data["summary"]["objectsApplied"] > 0
+    assert not any("differs" in n for n in data["notes"])
+    # --topology overrides the plan's spec, and a difference is said
+    other = runner.invoke(cli, [*args, "--topology", str(examples_dir / "outposts")])
+    assert other.exit_code == 0, other.output
+    assert any("--topology differs from the spec this plan was made from" in n
+               for n in json.loads(other.output)["notes"])
+    same = runner.invoke(cli, [*args, *[a for s in specs for a in ("--topology", str(s))]])
+    assert same.exit_code == 0 and not any("differs" in n for n in json.loads(same.output)["notes"]), same.output
     # nothing was created
     assert not [n for n in lab.client.list("v1", "Namespace") if n["metadata"]["name"].startswith("hashicups")]

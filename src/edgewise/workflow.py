@@ -19,6 +19,7 @@ from .plan.apps.install import install_steps
 from .plan.artifacts import Artifact, TreeWriter
 from .plan.cluster import plan_cluster
 from .plan.outdir import previous_plan_files, resolve_target
+from .plan.specsnap import snapshot_files
 from .report import render_report
 from .spec import Application, Routing, Spec, load_spec
 from .topology import Topology, build_topology
@@ -166,6 +167,11 @@ def run_plan(
         seen.add(a.path)
         if a.path not in files:
             files[a.path] = a.render()
+    # the spec this plan was made from (spec/), for verify and check of the plan directory
+    for path, text in snapshot_files(spec_paths).items():
+        if path in files:
+            raise ValueError(f"two artifacts write {path}")  # a bug in a generator
+        files[path] = text
     with contextlib.ExitStack() as stack:
         writer = None
         if out_dir is not None:

@@ -191,7 +191,10 @@ def check_paths(
     inferred = False
     if topology is None and loaded.spec_docs:
         topology = topology_from_documents(loaded.spec_docs)
-        notes.append(f"topology {topology.name if topology else ''} read from the inputs")
+        notes.append(f"topology {topology.name if topology else ''} read from the inputs "
+                     f"({loaded.spec_docs[0].file})")
+    elif topology is not None and loaded.spec_docs:
+        notes.extend(_topology_mismatch(topology, loaded.spec_docs))
     if topology is None:
         topology = infer_topology((o for o, _ in loaded.objects), loaded.cfn_templates)
         inferred = topology is not None
@@ -224,6 +227,21 @@ def check_paths(
     if topology is not None:
         report.assumptions.append(taints.note)
     return report
+
+
+def _topology_mismatch(given: Topology, docs: Sequence[Document]) -> list[str]:
+    """A note when ``--topology`` differs from a Topology among the inputs (a plan
+    directory's spec snapshot, ``spec/``): ``--topology`` wins, and the user is told."""
+    where = f"{docs[0].file}:{docs[0].line}"
+    try:
+        found = topology_from_documents(docs)
+    except InputError as exc:
+        return [f"the Topology among the inputs ({where}) does not load ({exc.problems[0].message}); "
+                "--topology is used"]
+    if found is None or found == given:
+        return []
+    return [f"--topology ({given.name}) differs from the Topology among the inputs ({found.name}, {where}, "
+            "e.g. the spec a plan directory was made from): --topology is used"]
 
 
 def check_cluster(

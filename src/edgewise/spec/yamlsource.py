@@ -453,7 +453,8 @@ def _spec_dir_files(root: Path) -> Iterator[Path]:
         raise InputError(problems) from None
     if PLAN_MARKER in top:
         raise InputError.single(str(root), f"this is a plan edgewise wrote (it holds {PLAN_MARKER}), not a spec",
-                                hint="pass the spec directory or files the plan was made from")
+                                hint="pass the spec directory or files the plan was made from "
+                                "(a copy of them is in its spec/ folder)")
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         keep = []

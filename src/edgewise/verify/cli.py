@@ -17,7 +17,8 @@ __all__ = ["verify_command"]
 @click.command("verify")
 @click.argument("plan_dir", type=click.Path(path_type=Path))
 @click.option("--topology", "topology_spec", type=click.Path(path_type=Path), multiple=True,
-              help="The spec the plan was made from (required).")
+              help="The spec to verify against. Default: the spec the plan was made from "
+                   "(PLAN_DIR/spec/, written by `edgewise plan`); if both exist and differ, verify says so.")
 @click.option("--kubeconfig", type=click.Path(path_type=Path), default=None,
               help="Check against your own cluster instead of the lab: server-side dry run, nothing is created.")
 @click.option("--crds", type=click.Path(path_type=Path), multiple=True,

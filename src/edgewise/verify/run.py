@@ -36,6 +36,7 @@ from ..lab.client import ApiError, Client
 from ..lab.control_plane import Lab, LabError
 from ..lab.nodes import node_objects
 from ..plan.labels import ROLE_LABEL, ZONE_LABEL
+from ..plan.specsnap import SPEC_DIR, snapshot_paths
 from ..routing import RouteResolver
 from ..spec import load_spec
 from ..topology import Topology, build_topology
@@ -47,6 +48,7 @@ KINDS = ("rejected", "pending", "misplaced", "coredns", "endpoints", "unsettled"
 COPY_LABEL = "edgewise.dev/copy"
 COREDNS_PATCH = "cluster/addons/coredns-patch.yaml"
 STORAGE_CLASS = "cluster/addons/storageclass-gp2.yaml"
+EKSCTL_CONFIG = "cluster/eksctl.yaml"
 # the order `kubectl apply` would need: what others refer to first
 _FIRST = ("CustomResourceDefinition", "Namespace", "ServiceAccount", "ConfigMap", "Secret", "StorageClass")
 
@@ -158,10 +160,7 @@ def verify_plan(
     if not (plan_dir / "RUNBOOK.md").is_file() or not apps.is_dir():
         raise InputError.single(str(plan_dir), "not a plan directory (no RUNBOOK.md and apps/)",
                                 hint="pass the directory `edgewise plan -o DIR` wrote")
-    if not topology_paths:
-        raise InputError.single("--topology", "the topology spec is required",
-                                hint="pass the spec the plan was made from: --topology SPEC")
-    topology = build_topology(load_spec(list(topology_paths)))
+    topology, spec_notes = _plan_topology(plan_dir, topology_paths, progress)
     loaded = load_paths([apps])
     objs = [(b, s) for b, s in loaded.objects if not str(b.get("apiVersion", "")).startswith("edgewise.dev/")]
     if tamper is not None:
@@ -177,8 +176,10 @@ def verify_plan(
         in used
     ]
     if kubeconfig is not None:
-        return _dry_run(kubeconfig, objs, crd_docs, progress, t0)
-    report = VerifyReport(mode="lab")
+        dry = _dry_run(kubeconfig, objs, crd_docs, progress, t0)
+        dry.notes[:0] = spec_notes
+        return dry
+    report = VerifyReport(mode="lab", notes=list(spec_notes))
     if lab is not None:
         namespaces = sorted({str((b.get("metadata") or {}).get("namespace") or "") for b, _ in objs} - {""})
         try:
@@ -245,6 +246,54 @@ def _in_lab(
     _placement_findings(pods, node_info, inventory, topology, report)
     _coredns_findings(pods, node_info, report)
     _endpoint_findings(slices, node_info, inventory, topology, objs, report)
+
+
+def _plan_topology(
+    plan_dir: Path, topology_paths: Sequence[Path], progress: Callable[[str], None]
+) -> tuple[Topology, list[str]]:
+    """The topology to verify against, and notes about where it came from.
+
+    The plan's own spec snapshot (``PLAN_DIR/spec/``, written by ``plan``) unless
+    ``--topology`` is given; with both, a difference between them is said. A snapshot
+    that is missing, does not load, or names another cluster than the plan's eksctl
+    config is an input error."""
+    snap = plan_dir / SPEC_DIR
+    if topology_paths:
+        spec = load_spec(list(topology_paths))
+        if not snap.is_dir():
+            return build_topology(spec), []
+        try:
+            own = load_spec(snapshot_paths(plan_dir))
+        except InputError as exc:
+            return build_topology(spec), [
+                f"the plan's spec snapshot ({snap}) does not load ({exc.problems[0].message}); "
+                "--topology is used"
+            ]
+        same = own.topology == spec.topology and [a for a, _ in own.applications] == [
+            a for a, _ in spec.applications
+        ]
+        if same:
+            return build_topology(spec), []
+        msg = (f"--topology differs from the spec this plan was made from ({snap}): verifying against "
+               "--topology; plan again from it, or drop --topology to verify against the plan's own spec")
+        progress(msg)
+        return build_topology(spec), [msg]
+    spec = load_spec(snapshot_paths(plan_dir))
+    eksctl = plan_dir / EKSCTL_CONFIG
+    if eksctl.is_file():
+        docs = _load_yaml(eksctl)
+        meta = (docs[0].get("metadata") or {}) if docs else {}
+        planned = (meta.get("name"), meta.get("region"))
+        ours = (spec.topology.metadata.name, spec.topology.spec.region)
+        if planned != ours:
+            raise InputError.single(
+                str(snap),
+                f"the spec snapshot is of cluster {ours[0]!r} in {ours[1]}, but this plan's "
+                f"{EKSCTL_CONFIG} is of {planned[0]!r} in {planned[1]}: spec/ was changed after plan wrote it",
+                hint="restore spec/ (e.g. from git) or plan again; or pass the spec with --topology SPEC",
+            )
+    progress(f"verifying against the plan's own spec ({snap})")
+    return build_topology(spec), []
 
 
 def _install_crds(client: Client, crds: Sequence[Mapping[str, Any]], progress: Callable[[str], None]) -> None:

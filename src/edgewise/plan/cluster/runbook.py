@@ -125,6 +125,8 @@ def _intro(d: _Doc) -> None:
     d.text(
         "Run the steps in order from the root of this directory",
         "(bash, AWS CLI v2, eksctl, kubectl, helm, envsubst).",
+        "`spec/` holds the spec this plan was made from (`edgewise verify .` and",
+        "`edgewise check .` read it); plan again from it after editing.",
     )
     d.code(f"export AWS_REGION={t.region}")
 
