@@ -179,3 +179,18 @@ def test_stale_lab_directories_of_dead_processes_are_swept(tmp_path: Path) -> No
 def test_extra_args_name_a_lab_component() -> None:
     with pytest.raises(ValueError, match=r"kubelet.*the lab runs etcd, kube-apiserver"):
         Lab(extra_args={"kubelet": ["--v=2"]})
+
+
+def test_a_late_kwok_heartbeat_never_marks_nodes_or_pods_not_ready(lab: Lab) -> None:
+    """kwok renews node Leases every 10 s and sets a pod Ready only when it gives it an
+    IP; the controller manager's node lifecycle controller marks a node Unknown and its
+    pods NotReady once a Lease looks older than --node-monitor-grace-period (default
+    50 s), which a CPU-starved lab reached. The lab's controller manager runs with a
+    grace period no test run comes near: read it back from the running process."""
+    from edgewise.lab.control_plane import NODE_MONITOR_GRACE_PERIOD
+
+    kcm = Client(lab.controller_manager, lab.token, timeout=10)
+    configz = kcm.request("GET", "/configz")
+    lifecycle = configz["kubecontrollermanager.config.k8s.io"]["NodeLifecycleController"]
+    assert NODE_MONITOR_GRACE_PERIOD == "24h"
+    assert lifecycle["NodeMonitorGracePeriod"] == lifecycle["NodeStartupGracePeriod"] == "24h0m0s", lifecycle

@@ -33,6 +33,9 @@ __all__ = [
     "find_program",
 ]
 
+#: the controller manager's --node-monitor-grace-period in the lab (default 50 s): how
+#: late a kwok heartbeat may be before the node and its pods are marked not ready
+NODE_MONITOR_GRACE_PERIOD = "24h"
 #: kwok manages (fakes the kubelet of) exactly the nodes carrying this annotation
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_ANNOTATION_VALUE = "fake"
@@ -189,6 +192,8 @@ class Lab:
         self._log = log
         self.token = secrets.token_hex(16)
         self.server = ""
+        #: the controller manager's secure port (``/healthz``, ``/configz``), once started
+        self.controller_manager = ""
         self.kubeconfig = base / "kubeconfig"
         self._client: Client | None = None
         self.boot_seconds = 0.0
@@ -274,6 +279,7 @@ class Lab:
         os.chmod(pki / "tokens.csv", 0o600)
         etcd_port, peer_port, api_port = _free_port(), _free_port(), _free_port()
         sched_port, cm_port = _free_port(), _free_port()
+        self.controller_manager = f"https://127.0.0.1:{cm_port}"
         self.server = f"https://127.0.0.1:{api_port}"
         kubeconfigs = {who: d / f"{who}.kubeconfig" for who in tokens}
         for who, (tok, _, _) in tokens.items():
@@ -370,6 +376,17 @@ class Lab:
                 "--concurrent-replicaset-syncs=10",
                 "--concurrent-service-endpoint-syncs=10",
                 "--endpointslice-updates-batch-period=0s",
+                # kwok renews each node's Lease every 10 s (lease duration 40 s / 4) and sets
+                # a pod Ready only once, when it gives the pod its IP (its pod-ready stage
+                # selects pods without .status.podIP). With the default grace period (50 s)
+                # a CPU-starved kwok or controller manager lets a Lease look stale; the node
+                # lifecycle controller then marks the node Unknown and its pods NotReady
+                # (MarkPodsNotReady), and nothing sets them Ready again. Nodes in the lab
+                # go away only when a test deletes them, so the lab never infers a dead
+                # node from a late heartbeat. See docs/lab.md ("NotReady under load").
+                f"--node-monitor-grace-period={NODE_MONITOR_GRACE_PERIOD}",
+                # likewise for a node's first status (default 1 min)
+                f"--node-startup-grace-period={NODE_MONITOR_GRACE_PERIOD}",
                 "--v=1",
             ],
         )
@@ -515,14 +532,23 @@ class Lab:
             if ns not in _IMMORTAL_NAMESPACES:
                 self.client.delete("v1", "Namespace", ns)
         self.delete_nodes()
+        if wait:
+            self.wait_namespaces_gone(namespaces, timeout=timeout)
+
+    def wait_namespaces_gone(self, namespaces: Iterable[str], *, timeout: float = 60.0) -> None:
+        """Return once none of ``namespaces`` (but the immortal ones) is still being
+        deleted, so their names can be used again. After ``reset(wait=False)`` this lets
+        the namespace controller's work overlap with whatever comes next."""
         doomed = set(namespaces) - _IMMORTAL_NAMESPACES
-        if wait and doomed:
+        if not doomed:
+            return
 
-            def gone() -> bool:
-                return not doomed & {n["metadata"]["name"] for n in self.client.list("v1", "Namespace")}
+        def gone() -> bool:
+            return not any(n["metadata"]["name"] in doomed and n["metadata"].get("deletionTimestamp")
+                           for n in self.client.list("v1", "Namespace"))
 
-            self.client.wait(f"namespaces {', '.join(sorted(doomed))} to be deleted", gone, timeout=timeout,
-                             interval=0.2)
+        self.client.wait(f"namespaces {', '.join(sorted(doomed))} to be deleted", gone, timeout=timeout,
+                         interval=0.2)
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``kubectl`` (from PATH) against the lab."""

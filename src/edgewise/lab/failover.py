@@ -137,32 +137,6 @@ class Setup:
     served: dict[tuple[str, str], tuple[dict[str, Any], str]] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
 
-    def kubelet(self, period: float = 0.5) -> threading.Thread:
-        """Keep each served pod's Ready condition equal to "its server answers", as a
-        kubelet's readiness probe would. kwok sets Ready once, at start; when the node
-        lifecycle controller marks pods NotReady (a node heartbeat late under CPU load),
-        nothing would set them Ready again."""
-
-        def loop() -> None:
-            client = Client(self.lab.server, self.lab.token)  # its own connection: not shared across threads
-            while not self.stop.wait(period):
-                for key, (_pod, ip) in list(self.served.items()):
-                    alive = f"{ip}:{PORT}" in self.dp.servers
-                    try:
-                        cur = client.get("v1", "Pod", key[1], key[0])
-                    except Exception:
-                        continue
-                    if cur is None:
-                        continue
-                    ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                                for c in (cur.get("status") or {}).get("conditions") or [])
-                    if ready != alive:
-                        self.set_ready([cur], alive, client)
-
-        t = threading.Thread(target=loop, daemon=True, name="kubelet")
-        t.start()
-        return t
-
     def pods(self, namespace: str | None = None, service: str = SERVICE) -> list[dict[str, Any]]:
         sel = f"app.kubernetes.io/part-of={APP},edgewise.dev/service={service}"
         return [p for p in self.lab.client.list("v1", "Pod", namespace or "", label_selector=sel)
@@ -257,8 +231,10 @@ def setup(lab: Lab, *, timeout: float = 90.0) -> Iterator[Setup]:
              "--lease", "edgewise-controller"],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
         try:
+            # pods change readiness only through set_ready (the harness plays the kubelet's
+            # readiness probe); the lab's controller manager never marks them NotReady for a
+            # late kwok heartbeat (edgewise.lab.control_plane.NODE_MONITOR_GRACE_PERIOD)
             st = Setup(lab, topology, dp, controller, zone_of_node)
-            st.kubelet()
             want = len(topology.edge_zones) + 2  # one api pod per edge zone, two in the Region
 
             def ready() -> bool:
