@@ -40,9 +40,11 @@ $(CHECKOV_STAMP):
 ## scanners: checkov in .tools/checkov (pinned)
 scanners: $(CHECKOV_STAMP)
 
-## lab: build the Kubernetes lab programs into .tools/bin (cached; the first build takes ~10 minutes)
+## lab: build the Kubernetes lab programs into .tools/bin and put the add-on Helm charts in
+## .tools/charts (cached; the first build takes ~10 minutes)
 lab:
 	tools/lab-build.sh
+	tools/charts-build.sh
 
 ## netns-tools: ip and nft for the data-plane tests (installed with apt-get as root; else those tests skip)
 netns-tools:

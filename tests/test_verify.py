@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conftest import SHARED_DIR
 from edgewise.cli import cli
 from edgewise.k8s.inventory import Source
 from edgewise.lab import Lab
+from edgewise.spec import load_spec
+from edgewise.topology import build_topology
 from edgewise.verify import verify_plan
+from edgewise.verify.addons import find_charts
 from edgewise.workflow import run_plan
 
 BACKENDS = ["consul-enterprise", "consul", "istio", "kubernetes"]
@@ -38,13 +40,6 @@ def _specs(examples_dir: Path, example: str, backend: str, tmp: Path) -> list[Pa
     return [topo, app]
 
 
-@pytest.fixture(scope="module")
-def crds() -> list[Path]:
-    """The upstream Consul and Istio CRDs, when the reference data is beside the checkout."""
-    found = [SHARED_DIR / "schemas" / "consul-k8s", SHARED_DIR / "schemas" / "istio"]
-    return found if all(p.is_dir() for p in found) else []
-
-
 def _plan(examples_dir: Path, example: str, backend: str, tmp: Path) -> tuple[Path, list[Path]]:
     specs = _specs(examples_dir, example, backend, tmp / "spec")
     out = tmp / "plan"
@@ -52,18 +47,44 @@ def _plan(examples_dir: Path, example: str, backend: str, tmp: Path) -> tuple[Pa
     return out, specs
 
 
+@pytest.fixture(scope="module")
+def charts() -> Path:
+    found = find_charts()
+    if found is None or not (found / "consul" / "Chart.yaml").is_file():
+        pytest.fail("the add-on charts are not built: run `make lab` (make test does)")
+    return found
+
+
+#: the releases every plan's RUNBOOK installs, and those of a routing backend
+ALWAYS = {"aws-ebs-csi-driver", "aws-load-balancer-controller"}
+MESH = {"consul-enterprise": {"consul"}, "consul": {"consul"}, "istio": {"istio-base", "istiod"}, "kubernetes": set()}
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_every_example_and_backend_deploys_as_planned(
-    lab_clean: Lab, examples_dir: Path, crds: list[Path], tmp_path: Path, example: str, backend: str
+    lab: Lab, examples_dir: Path, charts: Path, tmp_path: Path, example: str, backend: str
 ) -> None:
-    if backend != "kubernetes" and not crds:
-        pytest.skip("the upstream Consul/Istio CRDs (../shared/schemas) are not available")
     plan, _specs = _plan(examples_dir, example, backend, tmp_path)
-    # the plan directory alone: verify reads the spec the plan was made from (spec/)
-    report = verify_plan(plan, [], crds=crds, lab=lab_clean, timeout=120)
+    # the plan directory alone: verify reads the spec the plan was made from (spec/);
+    # the upstream CRDs come with the real charts the RUNBOOK installs
+    report = verify_plan(plan, [], lab=lab, timeout=120)  # verify empties the lab after itself
     assert report.findings == [], report.render_text()
-    assert report.notes == [], report.notes
+    assert not any("differs" in n or "were not installed" in n for n in report.notes), report.notes
+    releases = {a["release"]: a for a in report.addons}
+    spec = load_spec([plan / "spec"])  # an example may carry an application of its own, on another mesh
+    meshes = {r for a, _ in spec.applications for r in MESH[a.spec.routing.value]}
+    wanted = ALWAYS | meshes | ({"aws-node-termination-handler"} if example == "outposts" else set())
+    assert MESH[backend] <= wanted and set(releases) == wanted, report.render_text()
+    region = {z.name for z in build_topology(spec).region_zones}
+    for name, a in releases.items():
+        # every chart Deployment/StatefulSet/DaemonSet got its pods, placed by the real scheduler
+        assert a["objects"] > 0 and (a["pods"] > 0) == bool(a["workloads"]), a
+        assert "(not scheduled)" not in a["podsPerZone"], a
+        if name != "aws-ebs-csi-driver":  # its node DaemonSet runs on every node, edge ones too
+            assert set(a["podsPerZone"]) <= region, a  # the plan's values pin controllers to the Region
+    if "aws-ebs-csi-driver" in releases:
+        assert set(releases["aws-ebs-csi-driver"]["podsPerZone"]) > region, "EBS CSI node plugin on edge nodes too"
     # it did deploy something: nodes, app pods, services, and CoreDNS was judged
     assert report.nodes >= 3 and report.pods >= 6 and report.services >= 3 and report.applied > 20
 
@@ -83,11 +104,9 @@ def _unpin_region_copies(objs: list[tuple[Mapping[str, Any], Source]]) -> None:
         body["spec"]["replicas"] = 6  # type: ignore[index]
 
 
-def test_a_region_pod_without_its_region_pin_is_reported(
-    lab_clean: Lab, examples_dir: Path, crds: list[Path], tmp_path: Path
-) -> None:
+def test_a_region_pod_without_its_region_pin_is_reported(lab: Lab, examples_dir: Path, tmp_path: Path) -> None:
     plan, _specs = _plan(examples_dir, "local-zones-hashicups", "kubernetes", tmp_path)
-    report = verify_plan(plan, [], crds=crds, lab=lab_clean, tamper=_unpin_region_copies, timeout=120)
+    report = verify_plan(plan, [], lab=lab, tamper=_unpin_region_copies, timeout=120)
     misplaced = [f for f in report.findings if f.kind == "misplaced"]
     assert misplaced, report.render_text()
     assert all("/hashicups-region" in f.object or "hashicups-region/" in f.object for f in misplaced)
@@ -130,5 +149,58 @@ def test_dry_run_against_a_cluster_of_ones_own(lab: Lab, examples_dir: Path, tmp
                for n in json.loads(other.output)["notes"])
     same = runner.invoke(cli, [*args, *[a for s in specs for a in ("--topology", str(s))]])
     assert same.exit_code == 0 and not any("differs" in n for n in json.loads(same.output)["notes"]), same.output
-    # nothing was created
-    assert not [n for n in lab.client.list("v1", "Namespace") if n["metadata"]["name"].startswith("hashicups")]
+    # nothing was created (a namespace an earlier verification left may still be terminating)
+    assert not [n for n in lab.client.list("v1", "Namespace")
+                if n["metadata"]["name"].startswith("hashicups") and not n["metadata"].get("deletionTimestamp")]
+
+
+def test_verify_installs_the_runbooks_helm_lines_from_the_runbook_itself(
+    examples_dir: Path, charts: Path, tmp_path: Path
+) -> None:
+    """One source: the releases are parsed from runbook.json in the RUNBOOK's order, the
+    values files are the plan's, AWS variables get lab values, and the chart versions the
+    RUNBOOK pins are the versions of the charts the lab installs (Istio's aside: its charts
+    come from the istio.io/istio module istiod is built from, whose charts say 1.0.0)."""
+    import yaml
+
+    from edgewise.verify.addons import LAB_VARIABLES, helm_releases
+
+    for example, backend, mesh in (("outposts", "istio", ["istio-base", "istiod"]),
+                                   ("local-zones-hashicups", "consul-enterprise", ["consul"])):
+        plan = _plan(examples_dir, example, backend, tmp_path / example)[0]
+        rels = helm_releases(plan)
+        nth = ["aws-node-termination-handler"] if example == "outposts" else []
+        assert [r.release for r in rels] == ["aws-ebs-csi-driver", "aws-load-balancer-controller", *nth, *mesh]
+        runbook = (plan / "RUNBOOK.md").read_text(encoding="utf-8")
+        for r in rels[1:]:
+            assert r.source in runbook, r.source  # the very line the RUNBOOK shows
+            files = [r.args[i + 1] for i, a in enumerate(r.args) if a == "-f"]
+            assert all(Path(f).is_file() and Path(f).is_relative_to(plan) for f in files), r.args
+            assert not any("$" in a for a in r.args), r.args
+            chart = yaml.safe_load((charts / r.chart / "Chart.yaml").read_text(encoding="utf-8"))
+            if not r.chart.startswith("istio"):
+                assert r.pinned == str(chart["version"]), (r.release, r.pinned, chart["version"])
+        lbc = next(r for r in rels if r.release == "aws-load-balancer-controller")
+        assert f"vpcId={LAB_VARIABLES['VPC_ID']}" in lbc.args
+
+
+def test_the_post_renderer_drops_webhook_configurations_only(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    docs = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hook"}},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+         "metadata": {"name": "inject"}, "webhooks": []},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+         "metadata": {"name": "validate"}, "webhooks": []},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ctl"}, "spec": {"replicas": 2}},
+    ]
+    dropped = tmp_path / "dropped"
+    res = subprocess.run([sys.executable, "-m", "edgewise.verify.postrender", str(dropped)],
+                         input=yaml.safe_dump_all(docs), capture_output=True, text=True, check=True)
+    out = list(yaml.safe_load_all(res.stdout))
+    assert out == [docs[0], docs[3]]
+    assert dropped.read_text(encoding="utf-8").split() == ["Mutating/inject", "Validating/validate"]

@@ -38,8 +38,17 @@ from ..lab.nodes import node_objects
 from ..plan.labels import ROLE_LABEL, ZONE_LABEL
 from ..plan.specsnap import SPEC_DIR, snapshot_paths
 from ..routing import RouteResolver
-from ..spec import load_spec
+from ..spec import Spec, load_spec
 from ..topology import Topology, build_topology
+from .addons import (
+    RUNBOOK_JSON,
+    AddonRelease,
+    cluster_service_accounts,
+    find_charts,
+    helm_releases,
+    install_releases,
+    uninstall_releases,
+)
 from .coredns import COREDNS_LABELS, eks_coredns
 
 __all__ = ["Finding", "VerifyReport", "verify_plan"]
@@ -72,6 +81,8 @@ class VerifyReport:
     services: int = 0
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: the RUNBOOK's Helm releases as installed: chart, version, pods per zone
+    addons: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, kind: str) -> int:
         return sum(1 for f in self.findings if f.kind == kind)
@@ -87,6 +98,7 @@ class VerifyReport:
                 **{k: self.count(k) for k in KINDS},
             },
             "findings": [asdict(f) for f in self.findings],
+            "addons": list(self.addons),
             "notes": list(self.notes),
         }
 
@@ -95,6 +107,10 @@ class VerifyReport:
         for f in self.findings:
             loc = f"{f.file}:{f.line}: " if f.file else ""
             lines.append(f"{loc}{f.kind}: {f.object}: {f.message}")
+        for a in self.addons:
+            where = ", ".join(f"{n} in {z}" for z, n in a["podsPerZone"].items()) or "no pod"
+            lines.append(f"addon: {a['release']} (chart {a['chart']} {a['version']}, {a['namespace']}): "
+                         f"{a['objects']} objects, {a['pods']} pods: {where}")
         lines.extend(f"note: {n}" for n in self.notes)
         counts = ", ".join(f"{self.count(k)} {k}" for k in KINDS)
         lines.append(
@@ -180,19 +196,31 @@ def verify_plan(
         dry.notes[:0] = spec_notes
         return dry
     report = VerifyReport(mode="lab", notes=list(spec_notes))
+    releases = helm_releases(plan_dir)
+    charts = find_charts() if releases else None
+    if releases and charts is None:
+        report.notes.append(
+            f"the RUNBOOK's {len(releases)} Helm releases were not installed: no charts found "
+            "(run `make lab`, or set EDGEWISE_LAB_CHARTS to a directory of unpacked charts)"
+        )
+        releases = []
     if lab is not None:
         namespaces = sorted({str((b.get("metadata") or {}).get("namespace") or "") for b, _ in objs} - {""})
         try:
-            _in_lab(lab, plan_dir, topology, objs, crd_docs, progress, timeout, report)
+            _in_lab(lab, plan_dir, topology, objs, crd_docs, progress, timeout, report, releases, charts)
         finally:
-            lab.reset(namespaces)
+            uninstall_releases(lab, releases, timeout)
+            # the namespace controller empties them while the next verification starts
+            # (which waits for a namespace of the same name to be gone before using it)
+            lab.reset([*namespaces, *sorted({r.namespace for r in releases} - {"kube-system", *namespaces})],
+                      wait=False)
             for name in ("coredns",):
                 lab.client.delete("apps/v1", "Deployment", name, "kube-system")
             lab.client.delete_collection("v1", "Pod", "kube-system", label_selector="k8s-app=kube-dns")
     else:
         progress("starting the lab (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kwok)")
         with Lab(log=progress) as own:
-            _in_lab(own, plan_dir, topology, objs, crd_docs, progress, timeout, report)
+            _in_lab(own, plan_dir, topology, objs, crd_docs, progress, timeout, report, releases, charts)
     report.seconds = time.monotonic() - t0
     return report
 
@@ -206,9 +234,10 @@ def _in_lab(
     progress: Callable[[str], None],
     timeout: float,
     report: VerifyReport,
+    releases: Sequence[AddonRelease] = (),
+    charts: Path | None = None,
 ) -> None:
     client = lab.client
-    _install_crds(client, crd_docs, progress)
     nodes = node_objects(topology)
     progress(f"registering {len(nodes)} nodes as the node groups will on AWS")
     for n in nodes:
@@ -235,16 +264,34 @@ def _in_lab(
                                                f"CoreDNS patch refused: {e.message}", COREDNS_PATCH, 1))
     sc = plan_dir / STORAGE_CLASS
     addons = [(d, Source(STORAGE_CLASS, 1, i)) for i, d in enumerate(_load_yaml(sc))] if sc.is_file() else []
-    progress(f"applying {len(objs) + len(addons)} objects as the RUNBOOK does")
-    report.applied = _apply_all(client, _order([*addons, *objs]), report, dry_run=False)
+    report.applied = _apply_all(client, addons, report, dry_run=False)
+    if releases and charts is not None:
+        for sa in cluster_service_accounts(plan_dir):  # eksctl creates them in the cluster step
+            client.apply(sa)
+        errors, notes, _removed = install_releases(lab, releases, charts, progress, timeout)
+        report.findings.extend(Finding("rejected", "helm release " + e.split(":", 1)[0], e.split(": ", 1)[1],
+                                       RUNBOOK_JSON, 0) for e in errors)
+        report.notes.extend(notes)
+    # upstream CRDs the charts did not install (without charts: every CRD the plan uses)
+    _install_crds(client, [c for c in crd_docs if client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition",
+                                                              str(c["metadata"]["name"])) is None], progress)
+    progress(f"applying {len(objs)} objects as the RUNBOOK does")
+    lab.wait_namespaces_gone({str((b.get("metadata") or {}).get("namespace") or "") for b, _ in objs}
+                             | {str(b["metadata"]["name"]) for b, _ in objs if b.get("kind") == "Namespace"},
+                             timeout=timeout)
+    report.applied += _apply_all(client, _order(objs), report, dry_run=False)
     namespaces = sorted({str((b.get("metadata") or {}).get("namespace") or "") for b, _ in objs} - {""})
+    addon_ns = sorted({r.namespace for r in releases} - {*namespaces, "kube-system"})
+    addon_objs = [(o, Source(RUNBOOK_JSON, 0, i)) for r in releases for i, o in enumerate(r.manifest)]
     progress("waiting for the scheduler and the controllers to settle")
-    pods, slices = _settle(client, [*namespaces, "kube-system"], objs, timeout, report)
+    pods, slices = _settle(client, [*namespaces, *addon_ns, "kube-system"], [*objs, *addon_objs], timeout, report)
     node_info = {n["metadata"]["name"]: n["metadata"]["labels"] for n in client.list("v1", "Node")}
-    report.pods = len([p for p in pods if p["metadata"]["namespace"] != "kube-system"])
+    report.pods = len([p for p in pods if p["metadata"]["namespace"] in namespaces])
     inventory = Inventory.from_objects(objs, topology)
     _placement_findings(pods, node_info, inventory, topology, report)
     _coredns_findings(pods, node_info, report)
+    if releases:
+        _addon_findings(pods, node_info, releases, topology, report)
     _endpoint_findings(slices, node_info, inventory, topology, objs, report)
 
 
@@ -269,9 +316,10 @@ def _plan_topology(
                 f"the plan's spec snapshot ({snap}) does not load ({exc.problems[0].message}); "
                 "--topology is used"
             ]
-        same = own.topology == spec.topology and [a for a, _ in own.applications] == [
-            a for a, _ in spec.applications
-        ]
+        def apps(s: Spec) -> list[Any]:  # the order files are read in is not part of the spec
+            return sorted((a for a, _ in s.applications), key=lambda a: a.metadata.name)
+
+        same = own.topology == spec.topology and apps(own) == apps(spec)
         if same:
             return build_topology(spec), []
         msg = (f"--topology differs from the spec this plan was made from ({snap}): verifying against "
@@ -349,7 +397,8 @@ def _dry_run(
         report.notes.append("--crds is ignored with --kubeconfig: the cluster's own CRDs decide")
     # namespaces the plan creates do not exist yet: a dry run of their contents would fail
     # with NotFound, so the namespaced objects are checked only where the namespace exists
-    existing = {n["metadata"]["name"] for n in client.list("v1", "Namespace")}
+    existing = {n["metadata"]["name"] for n in client.list("v1", "Namespace")
+                if not n["metadata"].get("deletionTimestamp")}  # a terminating one takes nothing new
     new_ns = {str(b["metadata"]["name"]) for b, _ in objs if b.get("kind") == "Namespace"} - existing
     checked = [(b, s) for b, s in objs if str((b.get("metadata") or {}).get("namespace") or "") not in new_ns]
     if len(checked) < len(objs):
@@ -390,7 +439,9 @@ def _settle(
         _provision_volumes(client, namespaces)
         pods = [p for ns in namespaces for p in client.list("v1", "Pod", ns)]
         slices = [s for ns in namespaces for s in client.list("discovery.k8s.io/v1", "EndpointSlice", ns)]
-        app_pods = [p for p in pods if p["metadata"]["namespace"] != "kube-system"]
+        # every pod but CoreDNS's (installed before, and judged on its own)
+        app_pods = [p for p in pods if not (p["metadata"]["namespace"] == "kube-system" and label_selector_matches(
+            {"matchLabels": COREDNS_LABELS}, p["metadata"].get("labels") or {}))]
         settled = all(_node(p) or _unschedulable(p) for p in pods)
         running = all(_unschedulable(p) or (p.get("status") or {}).get("podIP") for p in pods)
         state = (
@@ -406,11 +457,11 @@ def _settle(
         if time.monotonic() > deadline:
             report.findings.append(
                 Finding("unsettled", "cluster", f"not settled after {timeout:.0f}s: {len(app_pods)} of {expected} "
-                        "application pods exist; results below are partial")
+                        "application and add-on pods exist; results below are partial")
             )
             return pods, slices
         previous = state
-        time.sleep(1.0)
+        time.sleep(0.5)
 
 
 def _provision_volumes(client: Client, namespaces: Sequence[str]) -> None:
@@ -474,9 +525,22 @@ def _unschedulable(p: Mapping[str, Any]) -> str:
 
 
 def _owner_workload(p: Mapping[str, Any], inventory: Inventory) -> Any:
+    """The workload that made pod ``p``: by its controller owner reference (a
+    ReplicaSet's Deployment is the ReplicaSet's name without its hash), else the first
+    workload whose pod labels the pod carries (two workloads may share labels, as a
+    chart's Linux and Windows DaemonSets do, so the owner decides when there is one)."""
     labels = (p.get("metadata") or {}).get("labels") or {}
     ns = p["metadata"]["namespace"]
-    for w in inventory.workloads_in(ns):
+    workloads = inventory.workloads_in(ns)
+    for ref in (p.get("metadata") or {}).get("ownerReferences") or []:
+        kind, name = str(ref.get("kind")), str(ref.get("name"))
+        wanted = {(kind, name)}
+        if kind == "ReplicaSet":
+            wanted.add(("Deployment", name.rsplit("-", 1)[0]))
+        for w in workloads:
+            if (w.kind, w.name) in wanted:
+                return w
+    for w in workloads:
         if w.pod_labels and all(labels.get(k) == v for k, v in w.pod_labels.items()):
             return w
     return None
@@ -488,11 +552,13 @@ def _placement_findings(
     inventory: Inventory,
     topology: Topology,
     report: VerifyReport,
+    *,
+    include_kube_system: bool = False,
 ) -> None:
     region = {z.name for z in topology.region_zones}
     for p in pods:
         ns, name = p["metadata"]["namespace"], p["metadata"]["name"]
-        if ns == "kube-system":
+        if ns == "kube-system" and not include_kube_system:
             continue
         ref = f"Pod {ns}/{name}"
         why = _unschedulable(p)
@@ -518,6 +584,35 @@ def _placement_findings(
                 Finding("misplaced", ref, f"bound to {node} in zone {zone or '?'} "
                         f"(role {nodes.get(node, {}).get(ROLE_LABEL, '?')}); the plan meant {what}")
             )
+
+
+def _addon_findings(
+    pods: Sequence[Mapping[str, Any]],
+    nodes: Mapping[str, Mapping[str, str]],
+    releases: Sequence[AddonRelease],
+    topology: Topology,
+    report: VerifyReport,
+) -> None:
+    """The charts' pods, judged by the same rules as the apps' (the zones edgewise's
+    model predicts from the rendered manifests: a controller the plan's values pin to
+    Region nodes must be on one), and a per-release summary of where they run."""
+    for r in releases:
+        objs = [(o, Source(f"helm release {r.release}", 0, i)) for i, o in enumerate(r.manifest)]
+        inventory = Inventory.from_objects(objs, topology)
+        mine = [p for p in pods if p["metadata"]["namespace"] == r.namespace
+                and _owner_workload(p, inventory) is not None]
+        _placement_findings(mine, nodes, inventory, topology, report, include_kube_system=True)
+        zones: dict[str, int] = {}
+        for p in mine:
+            zone = nodes.get(_node(p), {}).get(ZONE_LABEL, "") if _node(p) else "(not scheduled)"
+            zones[zone] = zones.get(zone, 0) + 1
+        workloads = sorted(f"{o.get('kind')}/{(o.get('metadata') or {}).get('name')}" for o in r.manifest
+                           if o.get("kind") in ("Deployment", "StatefulSet", "DaemonSet"))
+        report.addons.append({
+            "release": r.release, "chart": r.chart, "version": r.version, "namespace": r.namespace,
+            "source": r.source, "objects": len(r.manifest), "workloads": workloads,
+            "pods": len(mine), "podsPerZone": dict(sorted(zones.items())),
+        })
 
 
 def _coredns_findings(pods: Sequence[Mapping[str, Any]], nodes: Mapping[str, Mapping[str, str]],

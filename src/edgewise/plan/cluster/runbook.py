@@ -51,6 +51,15 @@ from .wavelength import imports_subnets, wavelength_zones
 __all__ = ["RUNBOOK_JSON_PATH", "RUNBOOK_PATH", "opt_in_groups", "runbook", "runbook_artifacts", "runbook_text"]
 
 RUNBOOK_PATH = "RUNBOOK.md"
+#: Helm chart versions the RUNBOOK pins (a rerun installs what was verified). Both are
+#: release tags of the charts' repositories: aws-load-balancer-controller chart 3.5.0
+#: (app v3.5.0) in https://github.com/aws/eks-charts (tag v0.0.242), published at
+#: https://aws.github.io/eks-charts; aws-node-termination-handler chart 0.27.6 (app
+#: v1.25.6) in https://github.com/aws/aws-node-termination-handler (tag v1.25.6), published
+#: at oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler. `edgewise verify`
+#: installs these charts (tools/charts/).
+LBC_CHART_VERSION = "3.5.0"
+NTH_CHART_VERSION = "0.27.6"
 #: the same steps as data, for ``edgewise apply``
 RUNBOOK_JSON_PATH = "runbook.json"
 RENDERED_EKSCTL = "cluster/eksctl.rendered.yaml"
@@ -403,7 +412,7 @@ def _addons(d: _Doc) -> None:
         "kubectl -n kube-system rollout status deployment/coredns --timeout=5m",
         f"kubectl apply -f {STORAGE_CLASS_PATH}",
         "helm upgrade --install aws-load-balancer-controller aws-load-balancer-controller "
-        "--repo https://aws.github.io/eks-charts --namespace kube-system "
+        f"--repo https://aws.github.io/eks-charts --version {LBC_CHART_VERSION} --namespace kube-system "
         f"-f {LBC_VALUES_PATH} --set vpcId={d.vpc}",
     ]
     if d.t.of_kind(ZoneType.OUTPOST):
@@ -411,7 +420,8 @@ def _addons(d: _Doc) -> None:
             d.stack_outputs((NTH_QUEUE_URL.var, NTH_QUEUE_URL.output)),
             "helm upgrade --install aws-node-termination-handler "
             "oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler "
-            f'--namespace kube-system -f {NTH_VALUES_PATH} --set queueURL="${NTH_QUEUE_URL.var}"',
+            f'--version {NTH_CHART_VERSION} --namespace kube-system -f {NTH_VALUES_PATH} '
+            f'--set queueURL="${NTH_QUEUE_URL.var}"',
         ]
     d.code(*cmds)
 
