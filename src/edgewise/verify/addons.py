@@ -218,9 +218,9 @@ def install_releases(
 ) -> tuple[list[str], list[str], list[str]]:
     """Install ``releases`` in the RUNBOOK's order. Returns (errors, notes, webhooks
     removed): an error is a release helm refused (the chart's objects rejected by the
-    API server, say). Releases of the cluster and add-on steps (EBS CSI, load balancer
-    controller, termination handler) depend on nothing of each other and are installed
-    side by side; the mesh steps follow one release at a time, as the RUNBOOK runs them."""
+    API server, say). The add-ons (EBS CSI, load balancer controller, termination
+    handler) and the meshes depend on nothing of each other and are installed side by
+    side; within a mesh step the releases follow one another as the RUNBOOK runs them."""
     errors: list[str] = []
     notes: list[str] = []
     for r in releases:
@@ -256,10 +256,16 @@ def install_releases(
             _remove_webhooks(client, [r])
             return None
 
-        first = [r for r in releases if r.step in PARALLEL_STEPS]
+        # side by side: every release of the cluster and add-on steps and the first of each
+        # mesh step; then, in order, the releases a mesh step installs after its first
+        # (istiod after base, whose CRDs it relies on)
+        first_of_step: dict[str, AddonRelease] = {}
+        for r in releases:
+            first_of_step.setdefault(r.step, r)
+        first = [r for r in releases if r.step in PARALLEL_STEPS or first_of_step[r.step] is r]
         with ThreadPoolExecutor(max_workers=max(1, len(first))) as pool:
             results = list(pool.map(one, first))
-        results += [one(r) for r in releases if r.step not in PARALLEL_STEPS]
+        results += [one(r) for r in releases if r not in first]
         errors = [e for e in results if e]
         removed = sorted(set(dropped.read_text(encoding="utf-8").split()) if dropped.exists() else set())
     removed = sorted({*removed, *_remove_webhooks(lab.client, releases)})
