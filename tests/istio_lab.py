@@ -53,6 +53,10 @@ from edgewise.topology import Topology
 
 DATA = Path(__file__).resolve().parent / "data" / "istio"
 ISTIOD = "pilot-discovery"
+#: the Istio release istiod is built from: tools/go/istio pins the pseudo-version of the
+#: commit its tag names (the proxy serves istio.io/istio only as pseudo-versions)
+ISTIOD_RELEASE = "1.29.1"
+ISTIOD_COMMIT = "6991a379e1fcfbe21e64da2eda5d56624a5547b4"
 
 
 # -- finding the parts ------------------------------------------------------------------
@@ -155,11 +159,10 @@ while time.monotonic() < end:
         r = c.getresponse()
         body = r.read()
         rec["status"] = r.status
-        rec["flags"] = r.getheader("x-envoy-response-flags")
         try:
             who = json.loads(body)
             rec["pod"], rec["zone"] = who["pod"], who["zone"]
-        except Exception:
+        except Exception:  # Envoy's own answer: its body says why (no healthy upstream, ...)
             rec["pod"] = None
             rec["body"] = body[:160].decode("latin-1")
         c.close()
@@ -411,7 +414,7 @@ def sidecar_bootstrap(pod: Pod, xds_socket: str, admin_socket: str) -> dict[str,
         "SERVICE_ACCOUNT": "default",
         "NODE_NAME": pod.node,
         "INTERCEPTION_MODE": "NONE",
-        "ISTIO_VERSION": "1.29.1",  # the istiod this lab builds (tools/go/istio)
+        "ISTIO_VERSION": ISTIOD_RELEASE,
         "ENVOY_PROMETHEUS_PORT": 15090,
         "ENVOY_STATUS_PORT": 15021,
         "PILOT_SAN": [],

@@ -25,6 +25,7 @@ import istio_lab as il
 from edgewise.check import check_objects
 from edgewise.k8s.inventory import Source
 from edgewise.plan.apps import AppPlan, objects, plan_application
+from edgewise.plan.apps.install import ISTIO_VERSION
 from edgewise.spec import load_spec
 from edgewise.topology import Topology, build_topology
 
@@ -244,7 +245,7 @@ def test_failover_to_region_and_back_on_sockets(world: World) -> None:
         "requests": len(rows),
         "interval_ms": 20,
         "failed_requests_after_kill": len(failed),
-        "failed_after_kill_flags": dict(Counter(str(r.get("flags") or r.get("error")) for r in failed)),
+        "failed_after_kill": dict(Counter(str(r.get("body") or r.get("error")) for r in failed)),
         "time_to_region_ms": round((first_region["t"] - t_kill) * 1000, 1),
         "time_to_return_ms": round((returned["t"] - t_back) * 1000, 1),
         "served_after_kill": dict(served_by(after_kill)),
@@ -380,6 +381,14 @@ def test_hazard_max_ejection_below_100_leaves_the_failed_zone_in_the_pool(world:
                                    "last_failure_s": round(last_failure, 3)}
     for p in zone_pods:
         w.lab.serve(p)
+
+
+def test_the_lab_proves_the_istio_release_the_runbook_installs() -> None:
+    """The RUNBOOK's helm charts, the istiod the lab builds and its CRDs are one release."""
+    gomod = (il.DATA.parents[2] / "tools" / "go" / "istio" / "go.mod").read_text()
+    assert "istio.io/istio v0.0.0-" in gomod and f"-{il.ISTIOD_COMMIT[:12]}\n" in gomod
+    assert ISTIO_VERSION == il.ISTIOD_RELEASE
+    assert il.ISTIOD_RELEASE in (il.DATA / "README.md").read_text()
 
 
 def test_istiod_and_envoy_are_the_real_parts(world: World) -> None:

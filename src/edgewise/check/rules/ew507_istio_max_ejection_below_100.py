@@ -18,7 +18,12 @@ class IstioMaxEjectionBelow100(Rule):
     rationale = (
         "Istio docs, OutlierDetection.maxEjectionPercent defaults to 10%: when all of a "
         "small edge zone's pods fail, most stay in the pool and failover to the Region "
-        "never fully happens (DESIGN §2)."
+        "never fully happens (DESIGN §2). Envoy ejects a host only while the ejected share "
+        "stays within the limit, and since 1.31 no longer ejects one host regardless unless "
+        "always_eject_one_host is set (https://www.envoyproxy.io/docs/envoy/latest/api-v3/"
+        "config/cluster/v3/outlier_detection.proto): with fewer than ten hosts it ejects "
+        "none. Reproduced on istiod 1.29.1 and Envoy 1.40 (docs/istio-lab.md): two failed "
+        "copies of an edge zone kept every request."
     )
     fix = "set outlierDetection.maxEjectionPercent: 100"
 
