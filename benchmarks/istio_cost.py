@@ -170,6 +170,8 @@ def main() -> None:
     ap.add_argument("--design", choices=(STANDBY, PER_ZONE_NAMES), default=STANDBY)
     ap.add_argument("--settle", type=float, default=60.0,
                     help="seconds with no newly running pod after which scheduling counts as done")
+    ap.add_argument("--region-instance-type", metavar="TYPE",
+                    help="the Region node groups' instance type (default: the benchmark topology's m6i.large)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     missing = il.missing_parts()
@@ -178,9 +180,13 @@ def main() -> None:
 
     docs = spec_documents(args.zones, args.services)
     docs[1]["spec"]["routing"] = "istio"
-    tmp = Path(tempfile.mkdtemp(prefix="ewi-cost-"))
-    (tmp / "spec.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    spec = load_spec(tmp / "spec.yaml")
+    if args.region_instance_type:
+        for z in docs[0]["spec"]["zones"]:
+            if "type" not in z:  # the Region AZs
+                z["nodeGroup"]["instanceType"] = args.region_instance_type
+    with tempfile.TemporaryDirectory(prefix="ewi-cost-") as tmp:
+        (Path(tmp) / "spec.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        spec = load_spec(Path(tmp) / "spec.yaml")
     topology = build_topology(spec)
     plan = plan_application(topology, spec.applications[0][0])
     region_ns = plan.site("region").namespace
@@ -191,6 +197,7 @@ def main() -> None:
     pods = roles(objs, region_ns)
     result: dict[str, Any] = {
         "zones": args.zones, "services": args.services, "design": args.design,
+        "region_instance_type": args.region_instance_type or "m6i.large",
         "objects": dict(sorted(kinds.items())), "objects_total": len(objs),
         "pods": dict(pods), "pods_total": sum(pods.values()),
     }
