@@ -400,9 +400,4 @@ def test_istiod_and_envoy_are_the_real_parts(world: World) -> None:
     # istiod lists every sidecar it serves, by pod.namespace (the node id's third field)
     assert {f"{p.name}.{p.namespace}" for p in world.sidecars.values()} <= ids
     FIGURES["envoy_version"] = info["version"]
-    # the lab's hook reached the controller-manager (see IstioLab.start)
-    assert world.lab.lab is not None
-    cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") for pid in world.lab.lab.pids]
-    cm = next(c for c in cmdlines if c[0].endswith(b"kube-controller-manager"))
-    assert cm[-2:] == [b"--node-monitor-grace-period=1h", b""], cm[-3:]
     yaml.safe_dump(FIGURES)  # figures stay plain data

@@ -176,11 +176,6 @@ def test_stale_lab_directories_of_dead_processes_are_swept(tmp_path: Path) -> No
     assert live.is_dir() and all(d.is_dir() for d in foreign)
 
 
-def test_extra_args_name_a_lab_component() -> None:
-    with pytest.raises(ValueError, match=r"kubelet.*the lab runs etcd, kube-apiserver"):
-        Lab(extra_args={"kubelet": ["--v=2"]})
-
-
 def test_a_late_kwok_heartbeat_never_marks_nodes_or_pods_not_ready(lab: Lab) -> None:
     """kwok renews node Leases every 10 s and sets a pod Ready only when it gives it an
     IP; the controller manager's node lifecycle controller marks a node Unknown and its

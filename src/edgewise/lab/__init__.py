@@ -25,8 +25,6 @@ Python API::
     from edgewise.lab import Lab
 
     with Lab() as lab:                      # or lab = Lab().start(); ...; lab.stop()
-        # Lab(extra_args={"kube-controller-manager": ["--node-monitor-grace-period=1h"]})
-        # appends flags to a component's command line
         lab.kubeconfig                      # Path of an admin kubeconfig (token auth)
         lab.server, lab.token               # https://127.0.0.1:PORT and its bearer token
         lab.add_node("n1", labels={"kubernetes.io/hostname": "n1",

@@ -174,15 +174,8 @@ class Lab:
     """A loopback Kubernetes control plane: etcd, kube-apiserver, kube-scheduler,
     kube-controller-manager and kwok. See the :mod:`edgewise.lab` docstring."""
 
-    def __init__(self, workdir: str | Path | None = None, *, keep_workdir: bool = False, log: Any = None,
-                 extra_args: Mapping[str, Sequence[str]] | None = None) -> None:
+    def __init__(self, workdir: str | Path | None = None, *, keep_workdir: bool = False, log: Any = None) -> None:
         self._own_dir = workdir is None
-        #: more command-line flags per component (e.g. {"kube-controller-manager": [...]}),
-        #: after the lab's own: a later flag wins, a list flag is extended
-        self.extra_args = {k: list(v) for k, v in (extra_args or {}).items()}
-        unknown = sorted(set(self.extra_args) - set(LAB_PROGRAMS))
-        if unknown:
-            raise ValueError(f"extra_args for {', '.join(unknown)}: the lab runs {', '.join(LAB_PROGRAMS)}")
         if workdir is None:
             sweep_stale_dirs()
         base = Path(tempfile.mkdtemp(prefix=f"edgewise-lab-{os.getpid()}-")) if workdir is None else Path(workdir)
@@ -233,7 +226,6 @@ class Lab:
         return self
 
     def _spawn(self, name: str, argv: Sequence[str]) -> None:
-        argv = [*argv, *self.extra_args.get(name, ())]
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with open(logs / f"{name}.log", "ab") as out:
