@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from .client import ApiError, Client, load_manifests
+from .egress import EgressGate, egress_selector_config
 
 __all__ = [
     "KWOK_ANNOTATION",
@@ -191,6 +192,8 @@ class Lab:
         self._client: Client | None = None
         self.boot_seconds = 0.0
         self._node_count = 0
+        #: the API server's only way out (webhooks, aggregated APIs): loopback only
+        self.egress: EgressGate | None = None
 
     # -- lifecycle ------------------------------------------------------------
     def __enter__(self) -> Lab:
@@ -300,6 +303,14 @@ class Lab:
                 "--log-level=warn",
             ],
         )
+        # every connection the API server opens towards "the cluster" (webhook and
+        # aggregated-API Services, kubelets) goes through the gate: loopback or refused
+        gate_path = d / "egress.sock"
+        if len(str(gate_path)) > 100:  # sun_path holds 108 bytes
+            gate_path = Path(tempfile.mkdtemp(prefix="edgewise-egress-")) / "egress.sock"
+        self.egress = EgressGate(gate_path).start()
+        egress_config = d / "egress-selector.yaml"
+        egress_config.write_text(egress_selector_config(gate_path), encoding="utf-8")
         self._say("starting kube-apiserver")
         self._spawn(
             "kube-apiserver",
@@ -316,6 +327,7 @@ class Lab:
                 f"--service-account-key-file={sa_pub}",
                 f"--service-account-signing-key-file={sa_key}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--egress-selector-config-file={egress_config}",
                 "--allow-privileged=true",
                 "--profiling=false",
                 "--enable-priority-and-fairness=false",
@@ -428,6 +440,11 @@ class Lab:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+        gate, self.egress = self.egress, None
+        if gate is not None:
+            gate.stop()
+            if gate.socket_path.parent.name.startswith("edgewise-egress-"):
+                shutil.rmtree(gate.socket_path.parent, ignore_errors=True)
         data = getattr(self, "_etcd_data", None)
         if data is not None:
             shutil.rmtree(data, ignore_errors=True)
