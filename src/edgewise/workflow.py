@@ -7,7 +7,8 @@ parses options and prints what this returns.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+import gc
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,6 +128,23 @@ def _check_inputs(artifacts: Sequence[Artifact]) -> tuple[
     return objects, cluster_config, cfn, rendered
 
 
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (reference counting still frees memory).
+
+    A plan allocates hundreds of thousands of dicts, lists and strings that live until
+    it is written; every so many allocations the collector traverses all of them, and
+    finds next to nothing to free (about 500 objects in cycles after a 50 x 20 plan).
+    Measured at 200 x 40: 1.95 s -> 1.46 s of plan's main thread."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def run_plan(
     spec_paths: Sequence[Path],
     out_dir: Path | None,
@@ -139,6 +157,20 @@ def run_plan(
     """Plan ``spec_paths`` into ``out_dir`` (None: compute only). Raises
     :class:`~edgewise.errors.InputError` on bad input and :class:`PlanRefused` when the
     generated output does not pass check; in both cases nothing is written."""
+    with _without_cyclic_gc():
+        return _run_plan(spec_paths, out_dir, progress=progress, simulate_requests=simulate_requests, seed=seed,
+                         with_simulation=with_simulation)
+
+
+def _run_plan(
+    spec_paths: Sequence[Path],
+    out_dir: Path | None,
+    *,
+    progress: Progress,
+    simulate_requests: int,
+    seed: int,
+    with_simulation: bool | None,
+) -> PlanResult:
     if out_dir is not None:
         # refuse an output directory plan must not replace before doing any work
         previous_plan_files(resolve_target(out_dir))
