@@ -133,57 +133,83 @@ def _scalar(value: Any) -> str:
 
 # --- block collections -----------------------------------------------------------------
 
+#: "\n" + indentation + key + ":" by indentation, for keys already seen there (every
+#: object repeats the same keys; a lookup is cheaper than building the line again)
+_key_lines: list[dict[str, str]] = []
+#: " " + how a one-line string is written as a mapping value
+_values: dict[str, str] = {}
+
+
 def _mapping(d: dict[Any, Any], indent: int, out: list[str], inline: bool) -> None:
     """Append ``d`` (non-empty) at column ``indent``; ``inline``: the first key continues
     the current line (after ``- ``)."""
-    pad = " " * indent
+    while len(_key_lines) <= indent:
+        _key_lines.append({})
+    lines = _key_lines[indent]
+    append = out.append
     first = inline
     for key, value in d.items():
-        if type(key) is not str or len(key) >= 128:
+        if type(key) is not str:
             raise _Fallback
-        k = _inline(key)
-        out.append(k + ":" if first else "\n" + pad + k + ":")
-        first = False
+        if first:
+            if len(key) >= 128:
+                raise _Fallback
+            append(_inline(key) + ":")
+            first = False
+        else:
+            line = lines.get(key)
+            if line is None:
+                if len(key) >= 128:
+                    raise _Fallback
+                line = lines[key] = "\n" + " " * indent + _inline(key) + ":"
+            append(line)
         t = type(value)
         if t is str:
-            out.append(" " + (_literal(value, indent + 2) if "\n" in value else _inline(value)))
+            if "\n" in value:
+                append(" " + _literal(value, indent + 2))
+            else:
+                text = _values.get(value)
+                if text is None:
+                    text = _values[value] = " " + _inline(value)
+                append(text)
         elif t is dict:
             if value:
-                out.append("\n" + pad + "  ")
+                append("\n" + " " * (indent + 2))
                 _mapping(value, indent + 2, out, True)
             else:
-                out.append(" {}")
+                append(" {}")
         elif t is list:
             if value:
                 _sequence(value, indent, out, False)
             else:
-                out.append(" []")
+                append(" []")
         else:
-            out.append(" " + _scalar(value))
+            append(" " + _scalar(value))
 
 
 def _sequence(items: list[Any], indent: int, out: list[str], inline: bool) -> None:
     """Append ``items`` (non-empty) with their ``-`` at column ``indent``."""
-    pad = " " * indent
+    dash = "\n" + " " * indent + "- "
+    append = out.append
     first = inline
     for value in items:
-        out.append("- " if first else "\n" + pad + "- ")
+        append("- " if first else dash)
         first = False
         t = type(value)
         if t is str:
-            out.append(_literal(value, indent + 2) if "\n" in value else _inline(value))
+            append(_literal(value, indent + 2) if "\n" in value else _inline(value))
         elif t is dict:
             if value:
                 _mapping(value, indent + 2, out, True)
             else:
-                out.append("{}")
+                append("{}")
         elif t is list:
             if value:
                 _sequence(value, indent + 2, out, True)
             else:
-                out.append("[]")
+                append("[]")
         else:
-            out.append(_scalar(value))
+            append(_scalar(value))
 
 
 def _document(obj: Any) -> str | None:
