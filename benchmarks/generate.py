@@ -16,6 +16,7 @@ the Region's PodDisruptionBudgets that plan writes for the same spec, object for
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,13 @@ def placements(services: int) -> list[str]:
 
 def zone_names(zones: int) -> list[str]:
     return [f"{REGION}-bench-{i:03d}a" for i in range(zones)]
+
+
+def subnet_prefix(zones: int) -> int:
+    """The largest subnets (at least /24) that fit every zone subnet, a public subnet per
+    Local Zone (every fourth zone is a Wavelength Zone) and per Region AZ in a /16."""
+    needed = zones + sum(1 for i in range(zones) if i % 4 != 3) + 2
+    return max(24, 16 + math.ceil(math.log2(needed)))
 
 
 def spec_documents(zones: int, services: int) -> list[dict[str, Any]]:
@@ -79,8 +87,9 @@ def spec_documents(zones: int, services: int) -> list[dict[str, Any]]:
             "kubernetesVersion": "1.31",
             "endpointAccess": "private",
             # a /16 holds 256 /24s: each zone subnet plus a public subnet per Local Zone and
-            # Region AZ must fit, so large sizes use /25s
-            "vpc": {"cidr": "10.0.0.0/16", "subnetPrefixLength": 24 if zones <= 120 else 25},
+            # Region AZ must fit, so large sizes use smaller subnets (/25 at 200 zones, /27
+            # at 1,000: 27 usable addresses each, docs/performance.md)
+            "vpc": {"cidr": "10.0.0.0/16", "subnetPrefixLength": subnet_prefix(zones)},
             "zones": zs,
         },
     }

@@ -20,6 +20,7 @@ from edgewise.cli import cli
 from edgewise.errors import MAX_REPORTED, InputError
 from edgewise.spec import load_spec
 from edgewise.spec.loader import MAX_SPEC_BYTES
+from edgewise.spec.models import MAX_ZONES
 from edgewise.spec.semantic import SUGGESTIONS
 from edgewise.spec.yamlsource import DataBuilder, build_documents
 
@@ -146,9 +147,9 @@ def test_many_unknown_zones_get_bounded_suggestions_and_output(tmp_path: Path) -
 
 def test_too_many_zones_names_the_limit(tmp_path: Path) -> None:
     spec = tmp_path / "t.yaml"
-    spec.write_text(topology([f"us-east-1-x{i}" for i in range(1001)]))
+    spec.write_text(topology([f"us-east-1-x{i}" for i in range(MAX_ZONES + 1)]))
     code, output = run("validate", str(spec))
-    assert code == 2 and "at most 1000 items" in output and f"{spec}:6:" in output
+    assert code == 2 and f"at most {MAX_ZONES} items" in output and f"{spec}:6:" in output
 
 
 def test_a_spec_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:

@@ -175,8 +175,10 @@ _VOLUME = _at_most(16384, "GiB", "the largest EBS volume is 16 TiB")
 #: zones per topology and services per application: far above any real Region (a Region
 #: has a few dozen zones; a VPC holds 200 subnets by default,
 #: https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html), low enough
-#: that a mistaken or hostile spec cannot make validation take minutes
-MAX_ZONES = 1000
+#: that a mistaken or hostile spec cannot make validation take minutes. Zones: 1,000 edge
+#: zones plus the Region's AZs (us-east-1 has six), the scale plan is measured at
+#: (docs/performance.md)
+MAX_ZONES = 1024
 MAX_SERVICES = 1000
 
 
