@@ -39,6 +39,7 @@ class Sample:
     wall: float
     rss_mib: float
     rc: int
+    cpu: float = 0.0  # user + system time of the process (all its threads)
 
 
 @dataclass
@@ -49,6 +50,10 @@ class Series:
     @property
     def wall(self) -> float:
         return statistics.median(s.wall for s in self.samples) if self.samples else float("nan")
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(s.cpu for s in self.samples) if self.samples else float("nan")
 
     @property
     def rss(self) -> float:
@@ -74,7 +79,7 @@ def timed(cmd: list[str], timeout: float, stdout: int | None = subprocess.DEVNUL
     if rc not in (0, 1):
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"{' '.join(cmd)} failed with exit code {rc}:\n{err[-2000:]}")
-    return Sample(wall=wall, rss_mib=usage.ru_maxrss / 1024.0, rc=rc)
+    return Sample(wall=wall, rss_mib=usage.ru_maxrss / 1024.0, rc=rc, cpu=usage.ru_utime + usage.ru_stime)
 
 
 def count_objects(out_dir: Path) -> int:
@@ -194,16 +199,18 @@ def main() -> None:
         kust_s = kust.wall if kust.samples else None
         row = {
             "size": size, "objects": objects, "rounds": args.rounds,
-            "plan_first_s": fresh.wall, "plan_first_rss_mib": fresh.rss,
-            "plan_s": plan.wall, "plan_rss_mib": plan.rss,
-            "check_s": check.wall, "check_rss_mib": check.rss,
+            "plan_first_s": fresh.wall, "plan_first_rss_mib": fresh.rss, "plan_first_cpu_s": fresh.cpu,
+            "plan_s": plan.wall, "plan_rss_mib": plan.rss, "plan_cpu_s": plan.cpu,
+            "check_s": check.wall, "check_rss_mib": check.rss, "check_cpu_s": check.cpu,
+            "helm_cpu_s": hel.cpu if hel.samples else None,
+            "kustomize_cpu_s": kust.cpu if kust.samples else None,
             "helm_s": helm_s, "helm_rss_mib": hel.rss if hel.samples else None, "helm_note": hel.skipped,
             "kustomize_s": kust_s, "kustomize_rss_mib": kust.rss if kust.samples else None,
             "kustomize_note": kust.skipped,
             "plan_first_vs_helm": ratio(fresh.wall, helm_s), "plan_vs_helm": ratio(plan.wall, helm_s),
             "check_vs_plan_first": ratio(check.wall, fresh.wall), "check_vs_plan": ratio(check.wall, plan.wall),
             "plan_first_vs_kustomize": ratio(fresh.wall, kust_s), "plan_vs_kustomize": ratio(plan.wall, kust_s),
-            "samples": {name: [[round(x.wall, 4), round(x.rss_mib, 1)] for x in series.samples]
+            "samples": {name: [[round(x.wall, 4), round(x.cpu, 4), round(x.rss_mib, 1)] for x in series.samples]
                         for name, series in (("plan_first", fresh), ("plan", plan), ("check", check),
                                              ("helm", hel), ("kustomize", kust))},
         }
@@ -221,6 +228,8 @@ def main() -> None:
               f"check / plan {fmt(row['check_vs_plan'], 'x')}  first plan / kustomize "
               f"{fmt(row['plan_first_vs_kustomize'], 'x')}  plan / kustomize {fmt(row['plan_vs_kustomize'], 'x')}",
               flush=True)
+        print(f"{'':>8}  CPU (user+sys): first plan {fresh.cpu:.2f} s  plan {plan.cpu:.2f} s  check {check.cpu:.2f} s  "
+              f"helm template {fmt(row['helm_cpu_s'])}  kubectl kustomize {fmt(row['kustomize_cpu_s'])}", flush=True)
 
     by_size = {r["size"]: r for r in rows}
     targets = []
