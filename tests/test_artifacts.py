@@ -101,3 +101,16 @@ def test_a_failed_write_is_reported_and_the_previous_tree_kept(tmp_path: Path,
     monkeypatch.undo()
     assert tree(out) == {"keep.yaml": b"k: 1\n"}
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("path", ["a/b.yaml", "/a", "//a", "a/../b", "..", "a/..", "./a", "a//b", "a/./b",
+                                  ".../x", "a/..b", "..a/b", "a/b/"])
+def test_artifact_paths_are_refused_exactly_when_absolute_or_leaving_the_output(path: str) -> None:
+    from pathlib import PurePosixPath
+
+    outside = PurePosixPath(path).is_absolute() or ".." in PurePosixPath(path).parts
+    if outside:
+        with pytest.raises(ValueError, match="relative and inside the output"):
+            artifacts.Artifact(path, text="x")
+    else:
+        assert artifacts.Artifact(path, text="x").path == path
