@@ -188,6 +188,11 @@ def test_random_text_is_read_alike_or_left_to_pyyaml(text: str) -> None:
     "%YAML 1.1\n---\na: 1\n",                    # directives
     "a: [" * 120 + "]" * 120 + "\n",             # nesting past MAX_DEPTH
     "a: b\n c: d: e\n",                          # a syntax error
+    "{|}\n",                                     # indicators no PyYAML plain scalar starts with
+    "[>:a]\n",
+    "[?a, b]\n",
+    "{a: 1, b: x,\n- c: 2}\n",                    # a flow collection over lines: `- ` at a line start
+    "{0---\no=\n- 00: 1}\n",
 ])
 def test_what_the_reader_leaves_to_pyyaml(text: str) -> None:
     assert fast_documents(text, "f.yaml") is None

@@ -33,6 +33,11 @@ impl From<PyErr> for GiveUp {
 
 type R<T> = Result<T, GiveUp>;
 
+/// Characters no plain scalar begins with in PyYAML's reading
+const PLAIN_NEVER_STARTS: &str = "|>%@`!&*#'\"[]{},";
+/// ... and these only outside flow collections (before a non-space, as the parser saw)
+const PLAIN_BLOCK_ONLY_STARTS: &str = "?:";
+
 struct Builder<'py, I: Iterator<Item = char>> {
     py: Python<'py>,
     parser: Parser<I>,
@@ -43,11 +48,35 @@ struct Builder<'py, I: Iterator<Item = char>> {
     positions: Bound<'py, PyDict>,
     /// mapping keys and resolved plain scalars already made (one object per distinct text)
     made: HashMap<String, PyObject>,
+    /// the text, to tell a flow collection (`[`, `{` where it starts) from a block one
+    text: &'py str,
+    /// how many flow collections enclose the node being read
+    flow_depth: usize,
 }
 
 impl<'py, I: Iterator<Item = char>> Builder<'py, I> {
     fn next(&mut self) -> R<(Event, Marker)> {
         self.parser.next_token().map_err(|_| GiveUp::Unsupported)
+    }
+
+    /// Whether the collection starting at `mark` is a flow one (`[...]`, `{...}`).
+    fn is_flow(&self, mark: &Marker) -> bool {
+        let at = if self.text.is_ascii() {
+            self.text.as_bytes().get(mark.index()).map(|b| *b as char)
+        } else {
+            self.text.chars().nth(mark.index())
+        };
+        matches!(at, Some('[') | Some('{'))
+    }
+
+    /// A flow collection over several lines: PyYAML (YAML 1.1) and this parser (1.2)
+    /// read line starts inside it differently (`- `, `---`, `...`, indentation), so such
+    /// texts are left to PyYAML; the files plan writes have none.
+    fn flow_over_lines(&self, start: &Marker, end: &Marker) -> R<()> {
+        if end.line() != start.line() && self.is_flow(start) {
+            return Err(GiveUp::Unsupported);
+        }
+        Ok(())
     }
 
     fn pos(&self, mark: &Marker) -> R<Bound<'py, PyTuple>> {
@@ -61,7 +90,17 @@ impl<'py, I: Iterator<Item = char>> Builder<'py, I> {
 
     /// A plain scalar: a str unless PyYAML's implicit resolvers may type it.
     fn plain(&mut self, value: String) -> R<PyObject> {
-        let needs = match value.chars().next() {
+        let first = value.chars().next();
+        // PyYAML's scanner starts no plain scalar with an indicator (its check_plain:
+        // `-` only before a non-space, `?` and `:` only so and outside flow context);
+        // yaml-rust2 (YAML 1.2) takes some of them, e.g. `{|}` or `[>:a]`, where PyYAML
+        // reports an error: leave every such text to PyYAML
+        if let Some(c) = first {
+            if PLAIN_NEVER_STARTS.contains(c) || (self.flow_depth > 0 && PLAIN_BLOCK_ONLY_STARTS.contains(c)) {
+                return Err(GiveUp::Unsupported);
+            }
+        }
+        let needs = match first {
             None => true,
             Some(c) => self.resolve_first.contains(&c),
         };
@@ -116,12 +155,17 @@ impl<'py, I: Iterator<Item = char>> Builder<'py, I> {
                 if anchor != 0 || tag.is_some() || depth >= self.max_depth {
                     return Err(GiveUp::Unsupported);
                 }
+                let flow = self.is_flow(&mark);
+                self.flow_depth += usize::from(flow);
                 let out = PyList::empty(self.py);
                 let mut i: usize = 0;
                 loop {
-                    let (ev, mark) = self.next()?;
+                    let (ev, item_mark) = self.next()?;
                     match &ev {
-                        Event::SequenceEnd => break,
+                        Event::SequenceEnd => {
+                            self.flow_over_lines(&mark, &item_mark)?;
+                            break;
+                        }
                         // an empty item: PyYAML marks it where the "-" ends, this parser elsewhere
                         Event::Scalar(v, TScalarStyle::Plain, _, _) if v.is_empty() => {
                             return Err(GiveUp::Unsupported)
@@ -131,18 +175,21 @@ impl<'py, I: Iterator<Item = char>> Builder<'py, I> {
                     let index = i.into_py_any(self.py)?;
                     let key = self.path_with(index.clone_ref(self.py))?;
                     self.path.push(index);
-                    let (item, at) = self.value(ev, mark, depth + 1)?;
+                    let (item, at) = self.value(ev, item_mark, depth + 1)?;
                     self.path.pop();
                     self.positions.set_item(&key, self.pos(&at)?)?;
                     out.append(item)?;
                     i += 1;
                 }
+                self.flow_depth -= usize::from(flow);
                 Ok((out.into_any().unbind(), mark))
             }
             Event::MappingStart(anchor, tag) => {
                 if anchor != 0 || tag.is_some() || depth >= self.max_depth {
                     return Err(GiveUp::Unsupported);
                 }
+                let flow = self.is_flow(&mark);
+                self.flow_depth += usize::from(flow);
                 let out = PyDict::new(self.py);
                 let mut start = mark;
                 let mut first = true;
@@ -153,7 +200,10 @@ impl<'py, I: Iterator<Item = char>> Builder<'py, I> {
                     }
                     first = false;
                     let key = match ev {
-                        Event::MappingEnd => break,
+                        Event::MappingEnd => {
+                            self.flow_over_lines(&mark, &kmark)?;
+                            break;
+                        }
                         Event::Scalar(v, style, anchor, tag) => {
                             if anchor != 0 || tag.is_some() || (style == TScalarStyle::Plain && v == "<<") {
                                 return Err(GiveUp::Unsupported);
@@ -173,6 +223,7 @@ impl<'py, I: Iterator<Item = char>> Builder<'py, I> {
                     self.path.pop();
                     out.set_item(key, value)?;
                 }
+                self.flow_depth -= usize::from(flow);
                 Ok((out.into_any().unbind(), start))
             }
             _ => Err(GiveUp::Unsupported),
@@ -229,6 +280,8 @@ fn load(
         path: Vec::new(),
         positions: PyDict::new(py),
         made: HashMap::new(),
+        text,
+        flow_depth: 0,
     };
     match b.documents() {
         Ok(docs) => Ok(Some(docs)),
