@@ -35,6 +35,7 @@ import http.client
 import http.server
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -229,28 +230,42 @@ class DataPlane:
         _run("ip", "netns", "exec", r, "nft", "-f", "-", input=self._router_rules())
 
     def _router_rules(self) -> str:
+        """Drop (and count) every pair of zones the network model has no link for; count
+        the edge <-> edge pairs it does link (Outposts over their local gateways with
+        outpostIntraVpc), so traffic between edge zones is a number either way."""
         lines = ["table inet edgewise {", "  chain forward {",
                  "    type filter hook forward priority 0; policy accept;"]
         for a in self.zones:
             for b in self.zones:
-                if a.zone != b.zone and self.link(a.zone, b.zone) == Link.NONE:
+                if a.zone == b.zone:
+                    continue
+                link = self.link(a.zone, b.zone)
+                verdict = "drop" if link == Link.NONE else "accept" if link == Link.LOCAL_GATEWAY else None
+                if verdict is not None:
                     ia, ib = self.index[a.zone], self.index[b.zone]
-                    lines.append(f'    iifname "r{ia}" oifname "r{ib}" counter drop comment "{a.zone}>{b.zone}"')
+                    lines.append(f'    iifname "r{ia}" oifname "r{ib}" counter {verdict} comment "{a.zone}>{b.zone}"')
         lines += ["  }", "}"]
         return "\n".join(lines) + "\n"
 
-    def dropped(self) -> dict[tuple[str, str], int]:
-        """Packets the router dropped, per (from zone, to zone) pair with no link."""
+    def _counters(self, verdict: str) -> dict[tuple[str, str], int]:
         out: dict[tuple[str, str], int] = {}
         data = json.loads(_run("ip", "netns", "exec", self.router, "nft", "-j", "list", "table", "inet", "edgewise"))
         for item in data.get("nftables", []):
             rule = item.get("rule")
-            if not rule or "comment" not in rule:
+            if not rule or "comment" not in rule or not any(verdict in e for e in rule.get("expr", [])):
                 continue
             a, _, b = rule["comment"].partition(">")
-            packets = sum(e["counter"]["packets"] for e in rule.get("expr", []) if "counter" in e)
-            out[(a, b)] = packets
+            out[(a, b)] = sum(e["counter"]["packets"] for e in rule.get("expr", []) if "counter" in e)
         return out
+
+    def dropped(self) -> dict[tuple[str, str], int]:
+        """Packets the router dropped, per (from zone, to zone) pair with no link."""
+        return self._counters("drop")
+
+    def between_edges(self) -> dict[tuple[str, str], int]:
+        """Packets the router forwarded between two edge zones the model links (Outposts
+        over their local gateways with outpostIntraVpc), per (from zone, to zone)."""
+        return self._counters("accept")
 
     # -- the API server, from inside each zone --------------------------------------------------
     def _relay_all(self) -> None:
@@ -333,6 +348,26 @@ class DataPlane:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"kube-proxy not healthy in {', '.join(z.zone for z in pending)}")
             time.sleep(0.2)
+
+    def proxy_endpoints(self, zone: str, namespace: str, service: str) -> set[str]:
+        """The endpoint IPs ``zone``'s kube-proxy has programmed for a Service: the targets
+        of the Service's nftables chain (``service-<hash>-<ns>/<name>/...``), which jumps
+        to one ``endpoint-<hash>-<ns>/<name>/...__<ip>/<port>`` chain per endpoint (no such
+        chain: no endpoints)."""
+        try:
+            data = json.loads(_run("ip", "netns", "exec", self.ns[zone], "nft", "-j", "list", "table", "ip",
+                                   "kube-proxy"))
+        except RuntimeError:  # kube-proxy has not created its table yet
+            return set()
+        mine = f"-{namespace}/{service}/"
+        target = re.compile(r"endpoint-[0-9A-Za-z]+-" + re.escape(namespace + "/" + service + "/")
+                            + r"[^\"]*__([0-9.]+)/[0-9]+")
+        out: set[str] = set()
+        for item in data.get("nftables", []):
+            rule = item.get("rule")
+            if rule and str(rule.get("chain", "")).startswith("service-") and mine in rule["chain"]:
+                out.update(target.findall(json.dumps(rule.get("expr"))))
+        return out
 
     def proxy_log(self, zone: str) -> str:
         return (self.workdir / self.ns[zone] / "kube-proxy.log").read_text(errors="replace")

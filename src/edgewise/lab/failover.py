@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..plan.cluster.controller import controller_objects
-from ..spec import Spec, load_spec
+from ..spec import Spec, ZoneType, load_spec
 from ..topology import Topology, build_topology
 from .client import Client
 from .control_plane import Lab
@@ -48,8 +48,8 @@ from .dataplane import DataPlane, Probe, ZoneNet, die_with_parent
 from .nodes import node_objects
 
 __all__ = [
-    "SPEC", "Measured", "Setup", "down_and_back", "predictions", "prefer_close", "run", "setup", "steady",
-    "wait_namespaces_gone",
+    "OUTPOSTS_SPEC", "SPEC", "Measured", "Setup", "down_and_back", "outpost_failover", "outpost_predictions",
+    "outposts_spec", "predictions", "prefer_close", "run", "setup", "steady", "wait_namespaces_gone",
 ]
 
 SPEC = """\
@@ -83,10 +83,10 @@ PORT = 8080
 TIMEOUT = 2.0
 
 
-def spec() -> tuple[Spec, Topology]:
+def spec(text: str = SPEC) -> tuple[Spec, Topology]:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "failover.yaml"
-        path.write_text(SPEC, encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         s = load_spec(path)
     return s, build_topology(s)
 
@@ -102,6 +102,8 @@ class Measured:
     served_by: dict[str, int] = field(default_factory=dict)  # answering zone -> requests
     errors: dict[str, int] = field(default_factory=dict)
     sibling_packets: int = 0  # packets the router dropped toward sibling edge zones
+    #: packets the router forwarded toward other Outposts (local gateways, outpostIntraVpc)
+    outpost_packets: int = 0
     switch_s: float | None = None  # event -> first request answered by the new tier
 
     @property
@@ -112,6 +114,7 @@ class Measured:
         return {"name": self.name, "zone": self.zone, "requests": self.requests,
                 "success_rate": round(self.success_rate, 4), "served_by": dict(sorted(self.served_by.items())),
                 "errors": dict(sorted(self.errors.items())), "sibling_packets": self.sibling_packets,
+                "outpost_packets": self.outpost_packets,
                 "switch_s": None if self.switch_s is None else round(self.switch_s, 3)}
 
 
@@ -187,6 +190,21 @@ class Setup:
     def sibling_packets(self, zone: str) -> int:
         return sum(n for (a, _b), n in self.dp.dropped().items() if a == zone)
 
+    def outpost_packets(self, zone: str) -> int:
+        return sum(n for (a, _b), n in self.dp.between_edges().items() if a == zone)
+
+    def slice_ips(self, namespace: str, name: str = SERVICE) -> set[str]:
+        """The addresses in the controller's EndpointSlice for ``namespace/name``."""
+        got = self.lab.client.get("discovery.k8s.io/v1", "EndpointSlice", f"{name}-edgewise", namespace) or {}
+        return {a for e in got.get("endpoints") or () for a in e.get("addresses") or ()}
+
+    def slice_source(self, namespace: str, name: str = SERVICE) -> str | None:
+        """The tier the controller's EndpointSlice for ``namespace/name`` was filled from."""
+        from ..controller.endpoints import SOURCE_ANNOTATION
+
+        got = self.lab.client.get("discovery.k8s.io/v1", "EndpointSlice", f"{name}-edgewise", namespace)
+        return None if got is None else str((got["metadata"].get("annotations") or {}).get(SOURCE_ANNOTATION))
+
 
 def _namespace_region() -> str:
     from ..plan.apps.names import region_namespace
@@ -201,9 +219,10 @@ def _namespace(topology: Topology, zone: str) -> str:
 
 
 @contextmanager
-def setup(lab: Lab, *, timeout: float = 90.0) -> Iterator[Setup]:
-    """Nodes, data plane, the controller and the EdgeApplication, all pods served."""
-    s, topology = spec()
+def setup(lab: Lab, *, text: str = SPEC, timeout: float = 90.0) -> Iterator[Setup]:
+    """Nodes, data plane, the controller and the EdgeApplication, all pods served
+    (``text``: the spec, :data:`SPEC` or :func:`outposts_spec`)."""
+    s, topology = spec(text)
     nodes = node_objects(topology)
     zone_of_node = {}
     for n in nodes:
@@ -223,12 +242,12 @@ def setup(lab: Lab, *, timeout: float = 90.0) -> Iterator[Setup]:
     lab.client.create({"apiVersion": "edgewise.dev/v1alpha1", "kind": "EdgeApplication",
                        "metadata": {"name": APP}, "spec": app.spec.model_dump(by_alias=True, mode="json",
                                                                               exclude_none=True)})
-    with DataPlane(lab, zones) as dp:
+    with DataPlane(lab, zones, outpost_intra_vpc=topology.outpost_intra_vpc) as dp:
         log = open(dp.workdir / "controller.log", "wb")  # noqa: SIM115
         env = {**os.environ, "KUBECONFIG": str(lab.kubeconfig), "POD_NAME": "lab-controller"}
         controller = subprocess.Popen(
             [sys.executable, "-m", "edgewise", "controller", "run", "--namespace", "edgewise-system",
-             "--lease", "edgewise-controller"],
+             "--lease", "edgewise-controller", *(["--outpost-intra-vpc"] if topology.outpost_intra_vpc else [])],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
         try:
             # pods change readiness only through set_ready (the harness plays the kubelet's
@@ -419,3 +438,149 @@ def predictions(zone: str = "us-east-1-bos-1a", requests: int = 2000) -> dict[st
         out[f"{name}/steady"] = strat.scenario("steady").per_zone[zone].success_rate
         out[f"{name}/copy-down"] = strat.scenario(f"copy-down:{zone}/{SERVICE}").per_zone[zone].success_rate
     return out
+
+
+#: two Outposts (and a Local Zone) of one VPC; ``{intra}`` is outpostIntraVpc
+OUTPOSTS_SPEC = """\
+apiVersion: edgewise.dev/v1alpha1
+kind: Topology
+metadata: {{name: outposts-failover}}
+spec:
+  region: us-west-2
+  vpc: {{cidr: 10.0.0.0/16}}
+  outpostIntraVpc: {intra}
+  zones:
+    - {{name: us-west-2a, subnet: {{cidr: 10.0.1.0/24}}, nodeGroup: {{instanceType: m5.large, desired: 1}}}}
+    - {{name: us-west-2b, subnet: {{cidr: 10.0.2.0/24}}, nodeGroup: {{instanceType: m5.large, desired: 1}}}}
+    - {{name: us-west-2-lax-1a, subnet: {{cidr: 10.0.5.0/24}}, nodeGroup: {{instanceType: c5d.2xlarge, desired: 1}}}}
+    - name: outpost-1
+      type: outpost
+      outpostArn: arn:aws:outposts:us-west-2:111122223333:outpost/op-0a1b2c3d4e5f60001
+      localGatewayId: lgw-0a1b2c3d4e5f60001
+      localGatewayRouteTableId: lgw-rtb-0a1b2c3d4e5f60001
+      parentZone: us-west-2a
+      subnet: {{cidr: 10.0.3.0/24}}
+      nodeGroup: {{instanceType: m5.xlarge, desired: 1}}
+    - name: outpost-2
+      type: outpost
+      outpostArn: arn:aws:outposts:us-west-2:111122223333:outpost/op-0a1b2c3d4e5f60002
+      localGatewayId: lgw-0a1b2c3d4e5f60002
+      localGatewayRouteTableId: lgw-rtb-0a1b2c3d4e5f60002
+      parentZone: us-west-2b
+      subnet: {{cidr: 10.0.4.0/24}}
+      nodeGroup: {{instanceType: m5.xlarge, desired: 1}}
+---
+apiVersion: edgewise.dev/v1alpha1
+kind: Application
+metadata: {{name: shop}}
+spec:
+  routing: kubernetes
+  ingress: none
+  services:
+    - {{name: web, image: web:1, port: 80, calls: [api]}}
+    - {{name: api, image: api:1, port: 8080, replicas: 1, regionReplicas: 2}}
+"""
+
+
+def outposts_spec(intra_vpc: bool) -> str:
+    """Region us-west-2 (two AZs), Local Zone us-west-2-lax-1a and Outposts outpost-1
+    and outpost-2, with or without outpostIntraVpc; the ``shop`` application."""
+    return OUTPOSTS_SPEC.format(intra="true" if intra_vpc else "false")
+
+
+def outpost_failover(st: Setup, zone: str = "outpost-1", seconds: float = 1.5) -> list[Measured]:
+    """``zone``'s api copy dies, then the Region's too; then the Region's comes back,
+    then ``zone``'s. Measured from inside ``zone`` after each step's switch:
+
+    * ``outpost-down``: the Region answers (the model's tier 1, ahead of the other Outposts);
+    * ``outpost-and-region-down``: with outpostIntraVpc the other Outpost answers (tier 2,
+      over the local gateways); without it nothing can, and nothing is sent to it;
+    * ``region-back``: the Region answers again (tier 1 wins over the Outposts);
+    * ``outpost-back``: the zone's own pod answers.
+
+    Every step counts the packets toward zones the model gives no link (dropped at the
+    router) and toward the other Outposts (forwarded over the local gateways, or dropped
+    when outpostIntraVpc is off). A step waits on state -- the controller's EndpointSlice
+    names the expected tier, and (when something can answer) a request is answered from
+    the expected zones -- before its window starts.
+    """
+    t = st.topology
+    ns = _namespace(t, zone)
+    url = f"http://{st.cluster_ip(ns)}:{PORT}/"
+    region = {z.name for z in t.region_zones}
+    others = {z.name for z in t.edge_zones if z.name != zone and z.kind is ZoneType.OUTPOST}
+    local = st.pods(ns)
+    region_pods = st.pods(_namespace_region())
+    p = st.dp.probe(zone, url, timeout=TIMEOUT)
+    out: list[Measured] = []
+
+    def step(name: str, source: str, ips: set[str], answered_by: set[str] | None, change: Any) -> None:
+        t0 = time.time()
+        change()
+
+        def settled() -> bool:
+            """The controller's EndpointSlice holds exactly ``ips`` from tier ``source``,
+            the zone's kube-proxy has programmed exactly those, and (if any can answer)
+            one has answered since the change."""
+            if st.slice_source(ns) != source or st.slice_ips(ns) != ips:
+                return False
+            if st.dp.proxy_endpoints(zone, ns, SERVICE) != ips:
+                return False
+            return answered_by is None or any(r[0] > t0 and r[1] and r[2] in answered_by for r in list(p.results))
+
+        try:
+            st.dp.wait_for(f"{name}: endpoints from {source}", settled, timeout=30)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}: {st.diagnose(ns)}; kube-proxy has "
+                               f"{st.dp.proxy_endpoints(zone, ns, SERVICE)}; last answers {p.results[-3:]}") from None
+        switch = next((r[0] for r in list(p.results) if r[0] > t0 and r[1] and answered_by and r[2] in answered_by),
+                      None)
+        t1 = time.time()
+        sib, op = st.sibling_packets(zone), st.outpost_packets(zone)
+        time.sleep(seconds)
+        m = _tally(name, zone, p.window(t1, time.time()))
+        m.sibling_packets = st.sibling_packets(zone) - sib
+        m.outpost_packets = st.outpost_packets(zone) - op
+        m.switch_s = None if switch is None else switch - t0
+        out.append(m)
+
+    def die(pods: list[dict[str, Any]]) -> None:
+        for pod in pods:
+            st.dp.kill(pod["status"]["podIP"], PORT)
+        st.set_ready(pods, False)
+
+    def live(pods: list[dict[str, Any]]) -> None:
+        st.serve_all(pods)
+        st.set_ready(pods, True)
+
+    def ips(pods: list[dict[str, Any]]) -> set[str]:
+        return {str(pod["status"]["podIP"]) for pod in pods}
+
+    other_pods = [pod for z in sorted(others) for pod in st.pods(_namespace(t, z))]
+    before = st.sibling_packets(zone), st.outpost_packets(zone)
+    step("outpost-down", "region", ips(region_pods), region, lambda: die(local))
+    intra = t.outpost_intra_vpc
+    step("outpost-and-region-down", "outpost" if intra else "none", ips(other_pods) if intra else set(),
+         others if intra else None, lambda: die(region_pods))
+    step("region-back", "region", ips(region_pods), region, lambda: live(region_pods))
+    step("outpost-back", "zone", ips(local), {zone}, lambda: live(local))
+    p.stop.set()
+    whole = _tally("outpost-whole-run", zone, p.results)
+    whole.sibling_packets = st.sibling_packets(zone) - before[0]
+    whole.outpost_packets = st.outpost_packets(zone) - before[1]
+    out.append(whole)
+    return out
+
+
+def outpost_predictions(intra_vpc: bool, zone: str = "outpost-1", requests: int = 2000) -> dict[str, float]:
+    """``edgewise simulate``'s success rate for ``zone``'s users (kubernetes backend, the
+    controller): its copy down, then its copy and every Region copy down."""
+    from ..simulate import simulate
+
+    s, topology = spec(outposts_spec(intra_vpc))
+    both = [f"{zone}/{SERVICE}", *(f"{z.name}/{SERVICE}" for z in topology.region_zones)]
+    res = simulate(s, topology, requests=requests, strategies=["edgewise"],
+                   scenarios=[f"copy-down:{zone}/{SERVICE}"], fail=both)
+    strat = res.strategy("edgewise")
+    return {"outpost-down": strat.scenario(f"copy-down:{zone}/{SERVICE}").per_zone[zone].success_rate,
+            "outpost-and-region-down": strat.scenario("fail:" + "+".join(both)).per_zone[zone].success_rate}
