@@ -21,7 +21,10 @@ def controller_command() -> None:
               help="Outposts reach each other over their local gateways (topology outpostIntraVpc).")
 @click.option("--grace", "grace_seconds", type=click.FloatRange(0), default=600.0, show_default=True,
               help="Seconds a zone whose nodes are gone keeps its copies.")
-def run_command(namespace: str, lease: str, outpost_intra_vpc: bool, grace_seconds: float) -> None:
+@click.option("--write-workers", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="EndpointSlice writes in flight at once (a zone going unready changes one Service per service).")
+def run_command(namespace: str, lease: str, outpost_intra_vpc: bool, grace_seconds: float,
+                write_workers: int) -> None:
     """Watch nodes, pods, Services and EdgeApplications; keep edge endpoints and copies."""
     try:
         from .operator import run
@@ -29,4 +32,4 @@ def run_command(namespace: str, lease: str, outpost_intra_vpc: bool, grace_secon
         raise click.ClickException(
             f"{exc}; install the controller extra: pip install 'edgewise[controller]'") from None
     run(namespace=namespace, lease=lease or None, outpost_intra_vpc=outpost_intra_vpc,
-        grace_seconds=grace_seconds)
+        grace_seconds=grace_seconds, write_workers=write_workers)

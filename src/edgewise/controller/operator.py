@@ -44,7 +44,7 @@ class KubeApi:
     """:class:`.state.Api` over the Kubernetes API (server-side apply, field manager
     ``edgewise-controller``)."""
 
-    def __init__(self, api_client: Any = None) -> None:
+    def __init__(self, api_client: Any = None, *, connections: int = 0) -> None:
         from kubernetes import client, config, dynamic
 
         if api_client is None:
@@ -52,7 +52,11 @@ class KubeApi:
                 config.load_incluster_config()  # type: ignore[no-untyped-call]
             except config.ConfigException:
                 config.load_kube_config()  # type: ignore[no-untyped-call]
-            api_client = client.ApiClient()
+            cfg = client.Configuration.get_default_copy()
+            # one pooled connection per concurrent slice writer (urllib3 would otherwise
+            # open and drop extra connections beyond its pool size under a burst)
+            cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 1, connections)
+            api_client = client.ApiClient(cfg)
         self.client = api_client
         self.dynamic = dynamic.DynamicClient(api_client)  # type: ignore[no-untyped-call]
         self.events = client.EventsV1Api(api_client)
@@ -252,19 +256,21 @@ def register(controller: Controller, registry: Any, *, interval: float = 5.0) ->
     threading.Thread(target=loop, name="reconcile", daemon=True).start()
 
 
-def run(*, namespace: str, lease: str | None, outpost_intra_vpc: bool, grace_seconds: float) -> None:
+def run(*, namespace: str, lease: str | None, outpost_intra_vpc: bool, grace_seconds: float,
+        write_workers: int = 8) -> None:
     """Elect a leader (unless ``lease`` is None), then run the handlers until stopped."""
     import kopf
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    api = KubeApi()
+    api = KubeApi(connections=write_workers + 4)
     if lease:
         identity = os.environ.get("POD_NAME") or socket.gethostname()
         elector = LeaseElector(namespace, lease, identity, api_client=api.client)
         elector.acquire()
         elector.keep()
-    controller = Controller(api, outpost_intra_vpc=outpost_intra_vpc, grace=timedelta(seconds=grace_seconds))
+    controller = Controller(api, outpost_intra_vpc=outpost_intra_vpc, grace=timedelta(seconds=grace_seconds),
+                            write_workers=write_workers)
     registry = kopf.OperatorRegistry()
     register(controller, registry)
     kopf.run(registry=registry, standalone=True, clusterwide=True)

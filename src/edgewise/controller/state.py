@@ -18,6 +18,7 @@ from ..plan.labels import K8S_ZONE_LABEL
 from ..spec import ZoneType
 from .endpoints import EndpointIndex, ManagedService, PodInfo, Selection, managed_service, pod_info, zone_of_node
 from .fanout import DEFAULT_GRACE, Fanout, fan_out, parse_application
+from .writer import SliceWriter
 
 __all__ = ["Api", "Controller", "NoRegionYet", "region_of"]
 
@@ -58,8 +59,18 @@ def region_of(node_labels: Mapping[str, Mapping[str, str]]) -> str:
     return "region"
 
 
+#: what the slice writer carries per Service: the Service, its selection, its slices
+_Payload = tuple[ManagedService, Selection, list[dict[str, Any]]]
+
+
 class Controller:
-    def __init__(self, api: Api, *, outpost_intra_vpc: bool = False, grace: timedelta = DEFAULT_GRACE) -> None:
+    """``write_workers=0`` writes each changed Service's EndpointSlices inside the event
+    (tests, the in-memory benchmark); ``write_workers=N`` hands them to a
+    :class:`~.writer.SliceWriter` of N threads (the operator): a burst of changes is
+    written concurrently, the latest state of each Service only."""
+
+    def __init__(self, api: Api, *, outpost_intra_vpc: bool = False, grace: timedelta = DEFAULT_GRACE,
+                 write_workers: int = 0) -> None:
         self.api = api
         self.grace = grace
         self.index = EndpointIndex(outpost_intra_vpc=outpost_intra_vpc)
@@ -70,10 +81,31 @@ class Controller:
         self.errors: dict[tuple[str, str], str] = {}  # misconfigured Services
         self.failed: dict[tuple[str, str], str] = {}  # Services whose slice write failed
         self.lock = threading.RLock()
+        self.writer: SliceWriter[tuple[str, str], _Payload] | None = (
+            SliceWriter(self._write, self._written, workers=write_workers) if write_workers else None)
 
     # -- endpoints ------------------------------------------------------------------------
+    def _write(self, key: tuple[str, str], payload: _Payload) -> None:
+        for obj in payload[2]:
+            self.api.apply(obj)
+
+    def _written(self, key: tuple[str, str], payload: _Payload, error: Exception | None) -> None:
+        svc, sel, _ = payload
+        with self.lock:
+            if error is None:
+                self.failed.pop(key, None)
+            else:  # retried by retry_failed()
+                self.failed[key] = str(error)
+        if error is None:
+            self.api.event(svc, sel)
+        else:
+            log.warning("EndpointSlice of %s/%s not written: %s", svc.namespace, svc.name, error)
+
     def _publish(self, changed: list[tuple[ManagedService, Selection]]) -> int:
         for svc, sel in changed:
+            if self.writer is not None:
+                self.writer.submit(svc.key, (svc, sel, self.index.slices(svc)))
+                continue
             try:
                 for obj in self.index.slices(svc):
                     self.api.apply(obj)
