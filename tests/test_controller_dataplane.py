@@ -22,6 +22,10 @@ import pytest
 from edgewise.lab import ApiError, Lab
 from edgewise.lab.dataplane import missing
 
+#: the data-plane tests run one after another in one worker: each drives kube-proxies and
+#: a controller at once, and two side by side starve each other's probers on two cores
+pytestmark = pytest.mark.xdist_group("dataplane")
+
 ZONE = "us-east-1-bos-1a"
 REGION = {"us-east-1a", "us-east-1b"}
 

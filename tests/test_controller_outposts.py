@@ -20,6 +20,10 @@ from edgewise.lab.dataplane import missing
 from edgewise.spec import ZoneType
 from edgewise.topology import Link
 
+#: the data-plane tests run one after another in one worker: each drives kube-proxies and
+#: a controller at once, and two side by side starve each other's probers on two cores
+pytestmark = pytest.mark.xdist_group("dataplane")
+
 ZONE = "outpost-1"
 #: (outpostIntraVpc, measurements by step, simulate's predictions, the topology)
 Run = tuple[bool, dict[str, Any], dict[str, float], Any]

@@ -148,6 +148,17 @@ class Setup:
     def pod_zone(self, pod: dict[str, Any]) -> str:
         return self.zone_of_node[pod["spec"]["nodeName"]]
 
+    def die(self, pods: list[dict[str, Any]]) -> None:
+        """The pods' processes die: servers stop, then the pods turn unready."""
+        for pod in pods:
+            self.dp.kill(pod["status"]["podIP"], PORT)
+        self.set_ready(pods, False)
+
+    def live(self, pods: list[dict[str, Any]]) -> None:
+        """The pods come back: servers answer, then the pods turn Ready."""
+        self.serve_all(pods)
+        self.set_ready(pods, True)
+
     def serve_all(self, pods: list[dict[str, Any]]) -> None:
         for p in pods:
             zone = self.pod_zone(p)
@@ -345,9 +356,7 @@ def down_and_back(st: Setup, zone: str, seconds: float = 2.0) -> list[Measured]:
     p = st.dp.probe(zone, url, timeout=TIMEOUT)
     time.sleep(0.3)
     t0 = time.time()
-    for pod in local:
-        st.dp.kill(pod["status"]["podIP"], PORT)
-    st.set_ready(local, False)
+    st.die(local)
 
     def first(pred: Any, since: float) -> float | None:
         return next((r[0] for r in list(p.results) if r[0] > since and r[1] and pred(r[2])), None)
@@ -365,8 +374,7 @@ def down_and_back(st: Setup, zone: str, seconds: float = 2.0) -> list[Measured]:
     transition.switch_s = switch
     down.sibling_packets = transition.sibling_packets = st.sibling_packets(zone) - before
     t2 = time.time()
-    st.serve_all(local)
-    st.set_ready(local, True)
+    st.live(local)
     st.dp.wait_for("traffic back in the zone", lambda: first(zone.__eq__, t2) is not None, timeout=30)
     back_s = (first(zone.__eq__, t2) or t2) - t2
     t3 = time.time()
@@ -409,9 +417,7 @@ def prefer_close(st: Setup, zone: str, seconds: float = 2.0) -> Measured:
     url = f"http://{st.cluster_ip(ns)}:{PORT}/"
     st.dp.wait_for("PreferClose keeps the zone local", lambda: st.dp.get(zone, url, 0.5) == (True, zone), timeout=30)
     local = [p for p in pods() if st.pod_zone(p) == zone]
-    for pod in local:
-        st.dp.kill(pod["status"]["podIP"], PORT)
-    st.set_ready(local, False)
+    st.die(local)
     # kube-proxy stops sending to the dead local pod: someone else answers, or nobody
     st.dp.wait_for("PreferClose fallback",
                    lambda: st.dp.get(zone, url, 0.2)[1] not in (zone, "ConnectionRefusedError"), timeout=30)
@@ -544,15 +550,7 @@ def outpost_failover(st: Setup, zone: str = "outpost-1", seconds: float = 1.5) -
         m.switch_s = None if switch is None else switch - t0
         out.append(m)
 
-    def die(pods: list[dict[str, Any]]) -> None:
-        for pod in pods:
-            st.dp.kill(pod["status"]["podIP"], PORT)
-        st.set_ready(pods, False)
-
-    def live(pods: list[dict[str, Any]]) -> None:
-        st.serve_all(pods)
-        st.set_ready(pods, True)
-
+    die, live = st.die, st.live
     def ips(pods: list[dict[str, Any]]) -> set[str]:
         return {str(pod["status"]["podIP"]) for pod in pods}
 
