@@ -50,7 +50,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +68,8 @@ PORT = 8080
 AZS = ("us-east-1a", "us-east-1b")
 
 
-class BenchLab(Lab):
+@contextlib.contextmanager
+def running_lab() -> Iterator[Lab]:
     """The lab, with the node lifecycle controller's grace period raised to a day.
 
     kwok renews each node's Lease every 10 s; with 202 nodes on a loaded 2-core machine a
@@ -76,16 +77,7 @@ class BenchLab(Lab):
     controller then marks the node's pods NotReady (MarkPodsNotReady): readiness changes
     nobody asked for, in the middle of the measurement. Here nodes never die, so the
     benchmark turns that inference off."""
-
-    def _spawn(self, name: str, argv: Sequence[str]) -> None:
-        if name == "kube-controller-manager":
-            argv = [*argv, "--node-monitor-grace-period=24h"]
-        super()._spawn(name, argv)
-
-
-@contextlib.contextmanager
-def running_lab() -> Iterator[Lab]:
-    lab = BenchLab()
+    lab = Lab(extra_args={"kube-controller-manager": ["--node-monitor-grace-period=24h"]})
     try:
         yield lab.start(timeout=180)
     finally:
