@@ -268,9 +268,31 @@ def setup(lab: Lab, *, text: str = SPEC, timeout: float = 90.0) -> Iterator[Setu
             want = len(topology.edge_zones) + 2  # one api pod per edge zone, two in the Region
 
             def ready() -> bool:
+                """The fan-out is final and its api pods are the ones that stay: the
+                EdgeApplication's status counts every zone (the last fan-out saw all the
+                nodes, so no Deployment template changes after it), every api Deployment
+                has rolled out that template, and exactly the wanted pods exist. Serving
+                pods earlier could serve those of a ReplicaSet being replaced and leave
+                the final pods without a server (connections to them time out)."""
                 if controller.poll() is not None:
                     raise RuntimeError(f"the controller exited; see {dp.workdir}/controller.log")
-                return len(st.pods()) >= want
+                body = lab.client.get("edgewise.dev/v1alpha1", "EdgeApplication", APP) or {}
+                if (body.get("status") or {}).get("zonesTotal") != len(topology.edge_zones) + 1:
+                    return False
+                deployments = [d for d in lab.client.list("apps/v1", "Deployment", "",
+                                                          label_selector=f"app.kubernetes.io/part-of={APP}")
+                               if d["metadata"]["name"] == SERVICE]
+                if len(deployments) != len(topology.edge_zones) + 1:
+                    return False
+                for d in deployments:
+                    status = d.get("status") or {}
+                    if status.get("observedGeneration") != d["metadata"].get("generation"):
+                        return False
+                    replicas = d["spec"].get("replicas", 1)
+                    if not status.get("updatedReplicas") == status.get("replicas") == replicas:
+                        return False
+                pods = st.pods()
+                return len(pods) == want and not any(p["metadata"].get("deletionTimestamp") for p in pods)
 
             lab.client.wait("the fanned-out api pods", ready, timeout=timeout, interval=0.2)
             st.serve_all(st.pods())
