@@ -16,7 +16,9 @@ The cluster: Z Local Zones and two Region AZs, one kwok node each; S services; e
 service has one pod per Local Zone (its zone copy) and two per AZ; every Local Zone's copy
 of every service is a managed (selectorless) Service: Z x S Services, Z x S + 4 S pods.
 Pods are created directly on their nodes (``spec.nodeName``: no scheduler) and kwok gives
-them IPs and sets them Ready once; after that only this benchmark changes readiness.
+them IPs and sets them Ready once; after that only this benchmark changes readiness (the lab's controller
+manager never marks pods NotReady for a late kwok heartbeat: 202 nodes on a loaded
+machine would otherwise produce readiness changes nobody asked for).
 
 The stream of readiness changes (``--events`` events, each waited for before the next,
 with a random pause of 0.05-0.3 s in between):
@@ -58,6 +60,7 @@ from typing import Any
 
 from edgewise.lab import Lab
 from edgewise.lab.client import Client
+from edgewise.lab.control_plane import running_lab
 from edgewise.plan.cluster.controller import controller_objects
 from edgewise.plan.endpoints import MANAGED_BY
 
@@ -66,22 +69,6 @@ REGION_NS = "bench-region"
 PART_OF = "bench"
 PORT = 8080
 AZS = ("us-east-1a", "us-east-1b")
-
-
-@contextlib.contextmanager
-def running_lab() -> Iterator[Lab]:
-    """The lab, with the node lifecycle controller's grace period raised to a day.
-
-    kwok renews each node's Lease every 10 s; with 202 nodes on a loaded 2-core machine a
-    renewal can come later than the default 50 s grace period, and the node lifecycle
-    controller then marks the node's pods NotReady (MarkPodsNotReady): readiness changes
-    nobody asked for, in the middle of the measurement. Here nodes never die, so the
-    benchmark turns that inference off."""
-    lab = Lab(extra_args={"kube-controller-manager": ["--node-monitor-grace-period=24h"]})
-    try:
-        yield lab.start(timeout=180)
-    finally:
-        lab.stop()
 
 
 def _edge_zone(i: int) -> str:
