@@ -315,3 +315,38 @@ def test_apply_state_is_carried_over_and_apply_leftovers_do_not_block(tmp_path: 
     assert (out / STATE_FILE).read_text() == '{"done": {"network": "abc"}}\n', "what apply did is not forgotten"
     assert not (out / ".edgewise-apply.tmp").exists()
     assert STATE_FILE not in json.loads((out / MARKER).read_text())["files"]
+
+
+def test_a_read_raced_by_a_concurrent_swap_is_decided_again_under_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first look at DIR is taken without the lock: a concurrent plan swapping DIR
+    can make it fail (a listed file gone). That failure is not final; the same check
+    under the lock, where no swap happens, decides."""
+    out = tmp_path / "out"
+    write_tree(out, {"a.yaml": "a: 1\n"})
+    real = outdir.previous_plan_files
+    calls: list[Path] = []
+
+    def raced_once(target: Path) -> set[str] | None:
+        calls.append(target)
+        if len(calls) == 1:
+            gone = OSError(errno.ENOENT, "No such file or directory")
+            raise outdir.output_error(target, gone, "read the previous plan")
+        return real(target)
+
+    monkeypatch.setattr(outdir, "previous_plan_files", raced_once)
+    od = outdir.OutputDir(out)
+    os.close(od.parent_fd)
+    assert len(calls) == 2
+
+
+def test_a_refusal_holds_under_the_lock_and_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "deeper" / "out"
+    out.parent.mkdir(parents=True)
+    out.mkdir()
+    (out / "mine.txt").write_text("user data\n")
+    with pytest.raises(InputError, match="not a plan edgewise wrote"):
+        outdir.OutputDir(out)
+    assert (out / "mine.txt").read_text() == "user data\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out"]

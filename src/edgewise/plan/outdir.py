@@ -231,7 +231,14 @@ class OutputDir:
 
     def __init__(self, target: Path | str) -> None:
         self.target = resolve_target(target)
-        previous_plan_files(self.target)  # refuse before any work
+        # refuse before any work; read without the lock, so a concurrent plan's swap can
+        # change DIR under this read (a file listed, then gone): a failure is decided
+        # again below, under the lock, where no swap happens
+        try:
+            previous_plan_files(self.target)
+            unsure: InputError | None = None
+        except InputError as exc:
+            unsure = exc
         parent = self.target.parent
         self._made: list[Path] = []
         missing = []
@@ -250,6 +257,14 @@ class OutputDir:
             self._remove_made()
             raise output_error(self.target, exc, "open the parent directory") from None
         self._temps: dict[str, int] = {}
+        if unsure is not None:
+            try:
+                with self.locked():
+                    previous_plan_files(self.target)
+            except BaseException:
+                os.close(self.parent_fd)
+                self._remove_made()
+                raise
 
     # -- locking and debris ------------------------------------------------------------
     @contextlib.contextmanager
