@@ -70,7 +70,8 @@ def test_every_example_and_backend_deploys_as_planned(
     # the upstream CRDs come with the real charts the RUNBOOK installs
     report = verify_plan(plan, [], lab=lab, timeout=120)  # verify empties the lab after itself
     assert report.findings == [], report.render_text()
-    assert not any("differs" in n or "were not installed" in n for n in report.notes), report.notes
+    assert not any("differs" in n or "were not installed" in n or "pins chart version" in n
+                   for n in report.notes), report.notes
     releases = {a["release"]: a for a in report.addons}
     spec = load_spec([plan / "spec"])  # an example may carry an application of its own, on another mesh
     meshes = {r for a, _ in spec.applications for r in MESH[a.spec.routing.value]}
@@ -159,11 +160,18 @@ def test_verify_installs_the_runbooks_helm_lines_from_the_runbook_itself(
 ) -> None:
     """One source: the releases are parsed from runbook.json in the RUNBOOK's order, the
     values files are the plan's, AWS variables get lab values, and the chart versions the
-    RUNBOOK pins are the versions of the charts the lab installs (Istio's aside: its charts
-    come from the istio.io/istio module istiod is built from, whose charts say 1.0.0)."""
+    RUNBOOK pins are the versions of the charts the lab installs (Istio's: the release of
+    the istio.io/istio commit istiod and its charts come from, whose Chart.yaml says 1.0.0)."""
     import yaml
 
-    from edgewise.verify.addons import LAB_VARIABLES, helm_releases
+    from edgewise.plan.apps.install import ISTIO_VERSION
+    from edgewise.verify.addons import DEV_CHART_VERSION, LAB_VARIABLES, chart_version, helm_releases
+
+    release = (Path(__file__).resolve().parents[1] / "tools/go/istio/RELEASE").read_text(encoding="utf-8").strip()
+    assert release == ISTIO_VERSION  # the RUNBOOK's pin is the release the lab builds
+    for c in ("istio-base", "istiod"):
+        assert yaml.safe_load((charts / c / "Chart.yaml").read_text(encoding="utf-8"))["version"] == DEV_CHART_VERSION
+        assert chart_version(charts / c) == release
 
     for example, backend, mesh in (("outposts", "istio", ["istio-base", "istiod"]),
                                    ("local-zones-hashicups", "consul-enterprise", ["consul"])):
@@ -177,9 +185,7 @@ def test_verify_installs_the_runbooks_helm_lines_from_the_runbook_itself(
             files = [r.args[i + 1] for i, a in enumerate(r.args) if a == "-f"]
             assert all(Path(f).is_file() and Path(f).is_relative_to(plan) for f in files), r.args
             assert not any("$" in a for a in r.args), r.args
-            chart = yaml.safe_load((charts / r.chart / "Chart.yaml").read_text(encoding="utf-8"))
-            if not r.chart.startswith("istio"):
-                assert r.pinned == str(chart["version"]), (r.release, r.pinned, chart["version"])
+            assert r.pinned == chart_version(charts / r.chart), (r.release, r.pinned)
         lbc = next(r for r in rels if r.release == "aws-load-balancer-controller")
         assert f"vpcId={LAB_VARIABLES['VPC_ID']}" in lbc.args
 

@@ -7,7 +7,7 @@ lab, changed only where the lab must differ:
 * the chart reference (``--repo`` URL, ``oci://`` name) becomes the same chart unpacked
   locally (``.tools/charts``, written by ``make lab``: the upstream charts at the versions
   the RUNBOOK pins, see ``tools/charts/README.md``); a ``--version`` pin that differs from
-  the local chart's version is reported as a note;
+  the local chart's version (:func:`chart_version`) is reported as a note;
 * ``$VARIABLES`` the RUNBOOK exports from AWS (VPC id, SQS queue URL) get lab values;
 * ``--wait``/``--timeout`` are dropped: verify waits for everything itself, and the
   volumes of a chart's StatefulSets are provisioned only while verify waits.
@@ -46,6 +46,7 @@ from ..plan.cluster.steps import Command, runbook_from_json
 __all__ = [
     "AddonRelease",
     "chart_dir",
+    "chart_version",
     "cluster_service_accounts",
     "find_charts",
     "helm_releases",
@@ -107,6 +108,24 @@ def find_charts() -> Path | None:
 
 def chart_dir(charts: Path, name: str) -> Path:
     return charts / CHART_DIRS[name]
+
+
+#: the version Istio's development charts give themselves; its release build replaces it
+#: with the release's (see the comment in
+#: https://github.com/istio/istio/blob/1.29.1/manifests/charts/istio-control/istio-discovery/Chart.yaml)
+DEV_CHART_VERSION = "1.0.0"
+
+
+def chart_version(chart: Path) -> str:
+    """The chart's version: its ``Chart.yaml``'s, except for a development chart taken
+    from a release commit's module (Istio's say 1.0.0), whose ``.release`` file
+    (written by ``make lab``) names the release that commit is."""
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text(encoding="utf-8")) or {}
+    version = str(meta.get("version", ""))
+    release = chart / ".release"
+    if version == DEV_CHART_VERSION and release.is_file():
+        return release.read_text(encoding="utf-8").strip() or version
+    return version
 
 
 def _substitute(word: str) -> str:
@@ -224,8 +243,7 @@ def install_releases(
     errors: list[str] = []
     notes: list[str] = []
     for r in releases:
-        meta = yaml.safe_load((charts / r.chart / "Chart.yaml").read_text(encoding="utf-8")) or {}
-        r.version = str(meta.get("version", ""))
+        r.version = chart_version(charts / r.chart)
         if r.pinned and r.pinned != r.version:
             notes.append(f"{r.release}: the RUNBOOK pins chart version {r.pinned}; the lab has {r.version}")
     with tempfile.TemporaryDirectory(prefix="edgewise-helm-") as tmp:

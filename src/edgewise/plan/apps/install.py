@@ -41,7 +41,9 @@ CONSUL_IMAGE = "hashicorp/consul:1.21.5"
 CONSUL_ENTERPRISE_IMAGE = "hashicorp/consul-enterprise:1.21.5-ent"
 CONSUL_NAMESPACE = "consul"
 LICENSE_SECRET = "consul-ent-license"
-#: the release the Istio lab proves the backend on (tests/istio_lab.py, tools/go/istio)
+#: the release the Istio lab proves the backend on (tests/istio_lab.py, tools/go/istio), whose
+#: commit the lab also takes the `base` and `istiod` charts from (tools/go/istio/RELEASE;
+#: tests/test_verify.py keeps the two equal)
 ISTIO_VERSION = "1.29.1"
 CONSUL_CRDS = ("servicedefaults", "serviceintentions", "serviceresolvers")
 ISTIO_CRDS = ("destinationrules.networking.istio.io",)
