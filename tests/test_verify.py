@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from edgewise.spec import load_spec
 from edgewise.topology import build_topology
 from edgewise.verify import verify_plan
 from edgewise.verify.addons import find_charts
+from edgewise.verify.run import KeptLab, empty_kept_lab
 from edgewise.workflow import run_plan
 
 BACKENDS = ["consul-enterprise", "consul", "istio", "kubernetes"]
@@ -55,20 +56,42 @@ def charts() -> Path:
     return found
 
 
+@pytest.fixture(scope="module")
+def kept(lab: Lab) -> Iterator[KeptLab]:
+    """What the verifications of one topology share in this worker's lab: its nodes,
+    CoreDNS and the Helm releases (see KeptLab); emptied when the module is done."""
+    keep = KeptLab()
+    yield keep
+    empty_kept_lab(lab, keep)
+
+
+@pytest.fixture
+def empty_lab(lab: Lab, kept: KeptLab) -> Lab:
+    """The lab with nothing kept in it, for a verification that builds its own cluster."""
+    empty_kept_lab(lab, kept)
+    return lab
+
+
 #: the releases every plan's RUNBOOK installs, and those of a routing backend
 ALWAYS = {"aws-ebs-csi-driver", "aws-load-balancer-controller"}
 MESH = {"consul-enterprise": {"consul"}, "consul": {"consul"}, "istio": {"istio-base", "istiod"}, "kubernetes": set()}
 
 
+# One xdist group per example: its four backends' cases run in one worker, one after
+# another, and share that worker's lab's nodes, CoreDNS and Helm releases (KeptLab)
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("example", EXAMPLES)
+@pytest.mark.parametrize(
+    "example", [pytest.param(e, marks=pytest.mark.xdist_group(f"verify-{e}")) for e in EXAMPLES]
+)
 def test_every_example_and_backend_deploys_as_planned(
-    lab: Lab, examples_dir: Path, charts: Path, tmp_path: Path, example: str, backend: str
+    lab: Lab, kept: KeptLab, examples_dir: Path, charts: Path, tmp_path: Path, example: str, backend: str
 ) -> None:
     plan, _specs = _plan(examples_dir, example, backend, tmp_path)
     # the plan directory alone: verify reads the spec the plan was made from (spec/);
-    # the upstream CRDs come with the real charts the RUNBOOK installs
-    report = verify_plan(plan, [], lab=lab, timeout=120)  # verify empties the lab after itself
+    # the upstream CRDs come with the real charts the RUNBOOK installs. Each case still
+    # runs every helm line of its RUNBOOK with its own values (a release the last case of
+    # this example installed is upgraded in place), and its pods are placed and judged anew
+    report = verify_plan(plan, [], lab=lab, keep=kept, timeout=120)
     assert report.findings == [], report.render_text()
     assert not any("differs" in n or "were not installed" in n or "pins chart version" in n
                    for n in report.notes), report.notes
@@ -105,9 +128,9 @@ def _unpin_region_copies(objs: list[tuple[Mapping[str, Any], Source]]) -> None:
         body["spec"]["replicas"] = 6  # type: ignore[index]
 
 
-def test_a_region_pod_without_its_region_pin_is_reported(lab: Lab, examples_dir: Path, tmp_path: Path) -> None:
+def test_a_region_pod_without_its_region_pin_is_reported(empty_lab: Lab, examples_dir: Path, tmp_path: Path) -> None:
     plan, _specs = _plan(examples_dir, "local-zones-hashicups", "kubernetes", tmp_path)
-    report = verify_plan(plan, [], lab=lab, tamper=_unpin_region_copies, timeout=120)
+    report = verify_plan(plan, [], lab=empty_lab, tamper=_unpin_region_copies, timeout=120)
     misplaced = [f for f in report.findings if f.kind == "misplaced"]
     assert misplaced, report.render_text()
     assert all("/hashicups-region" in f.object or "hashicups-region/" in f.object for f in misplaced)
@@ -133,7 +156,8 @@ def test_bad_input_exits_2_without_starting_anything(examples_dir: Path, tmp_pat
     assert dry.exit_code == 2 and "context 'none' not found" in dry.output
 
 
-def test_dry_run_against_a_cluster_of_ones_own(lab: Lab, examples_dir: Path, tmp_path: Path) -> None:
+def test_dry_run_against_a_cluster_of_ones_own(empty_lab: Lab, examples_dir: Path, tmp_path: Path) -> None:
+    lab = empty_lab
     plan, specs = _plan(examples_dir, "wavelength", "kubernetes", tmp_path)
     runner = CliRunner()
     # no --topology: the plan's own spec (spec/)

@@ -522,10 +522,13 @@ class Lab:
             if names is None or name in set(names):
                 self.client.delete("v1", "Node", name, grace_seconds=0)
 
-    def reset(self, namespaces: Iterable[str] = (), *, wait: bool = True, timeout: float = 60.0) -> None:
+    def reset(
+        self, namespaces: Iterable[str] = (), *, wait: bool = True, timeout: float = 60.0, nodes: bool = True
+    ) -> None:
         """Give the next test a clean cluster: force-delete every workload and pod in
-        ``namespaces`` (and the namespaces), then every node; with ``wait`` (default)
-        return once the namespaces are gone, so their names can be used again."""
+        ``namespaces`` (and the namespaces), then every node (unless ``nodes`` is false);
+        with ``wait`` (default) return once the namespaces are gone, so their names can
+        be used again."""
         namespaces = list(namespaces)
         for ns in namespaces:
             for api, kind in (
@@ -540,7 +543,8 @@ class Lab:
                     self.client.delete_collection(api, kind, ns)
             if ns not in _IMMORTAL_NAMESPACES:
                 self.client.delete("v1", "Namespace", ns)
-        self.delete_nodes()
+        if nodes:
+            self.delete_nodes()
         if wait:
             self.wait_namespaces_gone(namespaces, timeout=timeout)
 

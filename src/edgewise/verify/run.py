@@ -51,7 +51,7 @@ from .addons import (
 )
 from .coredns import COREDNS_LABELS, eks_coredns
 
-__all__ = ["Finding", "VerifyReport", "verify_plan"]
+__all__ = ["Finding", "KeptLab", "VerifyReport", "empty_kept_lab", "verify_plan"]
 
 KINDS = ("rejected", "pending", "misplaced", "coredns", "endpoints", "unsettled")
 COPY_LABEL = "edgewise.dev/copy"
@@ -120,6 +120,63 @@ class VerifyReport:
         return "\n".join(lines) + "\n"
 
 
+@dataclass
+class KeptLab:
+    """What a shared lab keeps between verifications of the same topology, for tests
+    that verify many plans in one lab (``verify_plan(..., lab=lab, keep=kept)``).
+
+    A user's verification builds its cluster from nothing and leaves nothing behind.
+    Between test cases most of that work is the same every time: the nodes of one
+    topology, CoreDNS, and the Helm releases, which are cluster-wide add-ons, not the
+    plan's applications. With ``keep``, a verification whose topology registers exactly
+    the nodes the last one left keeps them; the RUNBOOK's releases are still run, each
+    with its ``helm upgrade --install`` line and this plan's values, but a release the
+    last verification installed is upgraded in place instead of installed anew, and only
+    releases this plan does not install are uninstalled. Afterwards only the
+    application namespaces are emptied. Every pod is still placed by the real scheduler
+    on this topology's nodes and judged against this plan. :func:`empty_kept_lab` leaves
+    the lab empty, as a verification without ``keep`` does."""
+
+    #: the registered nodes (name, labels, taints, capacity), as registered
+    nodes: tuple[Any, ...] = ()
+    #: the releases installed and kept, by (release, namespace)
+    releases: dict[tuple[str, str], AddonRelease] = field(default_factory=dict)
+
+
+def _node_key(nodes: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
+    return tuple(sorted(
+        (n["metadata"]["name"], sorted(n["metadata"].get("labels", {}).items()),
+         repr((n.get("spec") or {}).get("taints")), sorted(n["status"]["capacity"].items()))
+        for n in nodes
+    ))
+
+
+def _empty_lab(lab: Lab, releases: Sequence[AddonRelease], namespaces: Sequence[str], timeout: float) -> None:
+    """Leave ``lab`` as a verification found it: ``releases`` uninstalled, ``namespaces``
+    (the applications' and the releases') being deleted, no node, no CoreDNS."""
+    uninstall_releases(lab, releases, timeout)
+    # the namespace controller empties them while the next verification starts
+    # (which waits for a namespace of the same name to be gone before using it)
+    lab.reset([*namespaces, *sorted({r.namespace for r in releases} - {"kube-system", *namespaces})], wait=False)
+    for name in ("coredns",):
+        lab.client.delete("apps/v1", "Deployment", name, "kube-system")
+    lab.client.delete_collection("v1", "Pod", "kube-system", label_selector="k8s-app=kube-dns")
+
+
+def _empty_lab_releases(lab: Lab, releases: Sequence[AddonRelease], timeout: float, keep: Iterable[str]) -> None:
+    """Uninstall ``releases`` and delete their namespaces but kube-system and ``keep``;
+    the nodes stay."""
+    uninstall_releases(lab, releases, timeout)
+    lab.reset(sorted({r.namespace for r in releases} - {"kube-system", *keep}), wait=False, nodes=False)
+
+
+def empty_kept_lab(lab: Lab, keep: KeptLab, timeout: float = 120.0) -> None:
+    """Uninstall what ``keep`` holds, delete its nodes and CoreDNS, and forget it."""
+    if keep.nodes or keep.releases:
+        _empty_lab(lab, list(keep.releases.values()), [], timeout)
+    keep.nodes, keep.releases = (), {}
+
+
 def _ref(o: Mapping[str, Any]) -> str:
     meta = o.get("metadata") or {}
     ns = meta.get("namespace")
@@ -165,12 +222,14 @@ def verify_plan(
     timeout: float = 180.0,
     tamper: Callable[[list[tuple[Mapping[str, Any], Source]]], None] | None = None,
     lab: Lab | None = None,
+    keep: KeptLab | None = None,
 ) -> VerifyReport:
     """Verify ``plan_dir`` (see the module docstring). Raises :class:`InputError` for
     a missing plan, spec or CRD file, and :class:`LabError` when the lab cannot start.
     ``tamper`` may edit the loaded objects in place before they are applied, and
     ``lab`` is a running lab to use instead of a new one, left empty afterwards
-    (:meth:`Lab.reset`); both are for tests."""
+    (:meth:`Lab.reset`), or with ``keep`` (:class:`KeptLab`) holding its nodes, CoreDNS
+    and Helm releases for the next verification; all three are for tests."""
     t0 = time.monotonic()
     apps = plan_dir / "apps"
     if not (plan_dir / "RUNBOOK.md").is_file() or not apps.is_dir():
@@ -207,16 +266,18 @@ def verify_plan(
     if lab is not None:
         namespaces = sorted({str((b.get("metadata") or {}).get("namespace") or "") for b, _ in objs} - {""})
         try:
-            _in_lab(lab, plan_dir, topology, objs, crd_docs, progress, timeout, report, releases, charts)
+            _in_lab(lab, plan_dir, topology, objs, crd_docs, progress, timeout, report, releases, charts, keep)
+        except BaseException:
+            if keep is not None:  # a half-done verification is kept for nothing
+                keep.releases.update({(r.release, r.namespace): r for r in releases})
+                empty_kept_lab(lab, keep, timeout)
+            raise
         finally:
-            uninstall_releases(lab, releases, timeout)
-            # the namespace controller empties them while the next verification starts
-            # (which waits for a namespace of the same name to be gone before using it)
-            lab.reset([*namespaces, *sorted({r.namespace for r in releases} - {"kube-system", *namespaces})],
-                      wait=False)
-            for name in ("coredns",):
-                lab.client.delete("apps/v1", "Deployment", name, "kube-system")
-            lab.client.delete_collection("v1", "Pod", "kube-system", label_selector="k8s-app=kube-dns")
+            if keep is None:
+                _empty_lab(lab, releases, namespaces, timeout)
+            else:  # only the applications go; a namespace a kept release lives in stays
+                kept = {ns for _r, ns in keep.releases} | {"kube-system"}
+                lab.reset([ns for ns in namespaces if ns not in kept], wait=False, nodes=False)
     else:
         progress("starting the lab (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kwok)")
         with Lab(log=progress) as own:
@@ -236,14 +297,22 @@ def _in_lab(
     report: VerifyReport,
     releases: Sequence[AddonRelease] = (),
     charts: Path | None = None,
+    keep: KeptLab | None = None,
 ) -> None:
     client = lab.client
     nodes = node_objects(topology)
-    progress(f"registering {len(nodes)} nodes as the node groups will on AWS")
-    for n in nodes:
-        client.create(n)
-        cap = n["status"]["capacity"]
-        client.patch_status(n, {"status": {"capacity": cap, "allocatable": cap}})
+    if keep is not None and keep.nodes and keep.nodes == _node_key(nodes):
+        progress(f"the {len(nodes)} nodes of this topology are registered already (kept)")
+    else:
+        if keep is not None:  # another topology: nothing of the last verification fits
+            empty_kept_lab(lab, keep, timeout)
+        progress(f"registering {len(nodes)} nodes as the node groups will on AWS")
+        for n in nodes:
+            client.create(n)
+            cap = n["status"]["capacity"]
+            client.patch_status(n, {"status": {"capacity": cap, "allocatable": cap}})
+        if keep is not None:
+            keep.nodes = _node_key(nodes)
     lab.wait_nodes_ready([n["metadata"]["name"] for n in nodes], timeout=timeout)
     report.nodes = len(nodes)
     progress("installing CoreDNS as the EKS add-on ships it, then the plan's CoreDNS patch")
@@ -268,6 +337,13 @@ def _in_lab(
     if releases and charts is not None:
         for sa in cluster_service_accounts(plan_dir):  # eksctl creates them in the cluster step
             client.apply(sa)
+        if keep is not None:
+            wanted = {(r.release, r.namespace): r for r in releases}
+            gone = [r for k, r in keep.releases.items() if k not in wanted or r.chart != wanted[k].chart]
+            if gone:
+                progress(f"uninstalling {len(gone)} kept releases this plan does not install")
+                _empty_lab_releases(lab, gone, timeout, {ns for _r, ns in wanted})
+            keep.releases = wanted  # installed (or upgraded in place) just below
         errors, notes, _removed = install_releases(lab, releases, charts, progress, timeout)
         report.findings.extend(Finding("rejected", "helm release " + e.split(":", 1)[0], e.split(": ", 1)[1],
                                        RUNBOOK_JSON, 0) for e in errors)
