@@ -156,8 +156,11 @@ def _empty_lab(lab: Lab, releases: Sequence[AddonRelease], namespaces: Sequence[
     (the applications' and the releases') being deleted, no node, no CoreDNS."""
     uninstall_releases(lab, releases, timeout)
     # the namespace controller empties them while the next verification starts
-    # (which waits for a namespace of the same name to be gone before using it)
-    lab.reset([*namespaces, *sorted({r.namespace for r in releases} - {"kube-system", *namespaces})], wait=False)
+    # (which waits for a namespace of the same name to be gone before using it). Their
+    # pods, kube-system's too (never deleted itself), are force-deleted with the nodes:
+    # a pod deleted gracefully on a node that is gone has no kubelet to finish it and
+    # would stay, terminating, until the pod GC, to be judged by the next verification
+    lab.reset([*namespaces, *sorted({r.namespace for r in releases} - set(namespaces))], wait=False)
     for name in ("coredns",):
         lab.client.delete("apps/v1", "Deployment", name, "kube-system")
     lab.client.delete_collection("v1", "Pod", "kube-system", label_selector="k8s-app=kube-dns")
