@@ -118,7 +118,7 @@ def _check_inputs(artifacts: Sequence[Artifact]) -> tuple[
         if a.path == "cluster/eksctl.yaml":
             cluster_config = a.docs[0]
         elif a.path.endswith(".cfn.yaml"):
-            cfn.append(CfnTemplate(a.docs[0], Source(a.path, 1, 0)))
+            cfn.append(CfnTemplate(a.docs[0], Source(a.path, 1, 0), len(a.render().encode())))
         elif a.path.startswith(("apps/", "cluster/addons/")) and not a.path.endswith(
                 ("kustomization.yaml", "values.yaml")):
             text, lines = _render_with_lines(a)

@@ -13,6 +13,7 @@ catalog to build a topology of that Region (:func:`infer_topology`).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import re
@@ -74,6 +75,8 @@ class LoadedInputs:
     documents: dict[tuple[str, int], Document] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     spec_docs: list[Document] = field(default_factory=list)  # edgewise Topology documents
+    #: bytes of each file read (a CloudFormation template's size is its file's)
+    file_sizes: dict[str, int] = field(default_factory=dict)
 
     def add_documents(self, docs: Iterable[Document]) -> None:
         for d in docs:
@@ -89,7 +92,7 @@ class LoadedInputs:
             self.notes.append(f"{source.file}:{source.line}: skipped a document that is not a mapping")
             return
         if isinstance(data.get("Resources"), Mapping) and "kind" not in data:
-            self.cfn_templates.append(CfnTemplate(data, source))
+            self.cfn_templates.append(CfnTemplate(data, source, self.file_sizes.get(source.file)))
             return
         if "kind" not in data and ("connectInject" in data or "global" in data):
             body = {
@@ -278,7 +281,10 @@ def _read_once(f: Path, out: LoadedInputs, seen: set[tuple[int, int]]) -> None:
         if key in seen:
             return
         seen.add(key)
-    out.add_documents(_read(f, str(f)))
+    docs = _read(f, str(f))
+    with contextlib.suppress(OSError):
+        out.file_sizes[str(f)] = f.stat().st_size
+    out.add_documents(docs)
 
 
 def _walk(directory: Path, out: LoadedInputs, seen: set[tuple[int, int]]) -> None:

@@ -72,6 +72,8 @@ class CfnTemplate:
 
     body: Mapping[str, Any]
     source: Source
+    #: bytes of the template as it is sent to CloudFormation (its file), None if unknown
+    size: int | None = None
 
     @property
     def resources(self) -> Mapping[str, Mapping[str, Any]]:
