@@ -51,6 +51,7 @@ import yaml
 from ..spec import ZoneType
 from ..topology import Link, link_between
 from .control_plane import POD_CIDR, Lab, find_program
+from .egress import pump
 
 __all__ = ["DataPlane", "Probe", "ZoneNet", "die_with_parent", "missing", "netns"]
 
@@ -292,7 +293,7 @@ class DataPlane:
                 inside.close()
                 continue
             for a, b in ((inside, outside), (outside, inside)):
-                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
     # -- kube-proxy ----------------------------------------------------------------------------
     def _kube_proxies(self) -> None:
@@ -443,17 +444,3 @@ class DataPlane:
                 raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
             time.sleep(0.01)
         return time.monotonic() - start
-
-
-def _pump(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)

@@ -26,7 +26,7 @@ import socket
 import threading
 from pathlib import Path
 
-__all__ = ["EgressGate", "egress_selector_config"]
+__all__ = ["EgressGate", "egress_selector_config", "pump"]
 
 _MAX_REQUEST = 8192
 
@@ -144,13 +144,14 @@ class EgressGate:
                 rest = head.split(b"\r\n\r\n", 1)[1]
                 if rest:
                     upstream.sendall(rest)
-                back = threading.Thread(target=_pipe, args=(upstream, conn), daemon=True)
+                back = threading.Thread(target=pump, args=(upstream, conn), daemon=True)
                 back.start()
-                _pipe(conn, upstream)
+                pump(conn, upstream)
                 back.join()
 
 
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
+def pump(src: socket.socket, dst: socket.socket) -> None:
+    """Copy ``src`` to ``dst`` until ``src`` ends, then end ``dst``'s writing side."""
     try:
         while True:
             data = src.recv(65536)
