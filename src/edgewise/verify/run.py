@@ -143,6 +143,18 @@ class KeptLab:
     releases: dict[tuple[str, str], AddonRelease] = field(default_factory=dict)
 
 
+def _arg_content(arg: str) -> str | bytes:
+    """A helm argument as what it means: a values file's bytes, else the text."""
+    path = Path(arg)
+    if arg.endswith((".yaml", ".yml")) and path.is_file():
+        return path.read_bytes()
+    return arg
+
+
+def _same_release(a: AddonRelease, b: AddonRelease) -> bool:
+    return a.chart == b.chart and [_arg_content(x) for x in a.args] == [_arg_content(x) for x in b.args]
+
+
 def _node_key(nodes: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
     return tuple(sorted(
         (n["metadata"]["name"], sorted(n["metadata"].get("labels", {}).items()),
@@ -342,7 +354,10 @@ def _in_lab(
             client.apply(sa)
         if keep is not None:
             wanted = {(r.release, r.namespace): r for r in releases}
-            gone = [r for k, r in keep.releases.items() if k not in wanted or r.chart != wanted[k].chart]
+            # a release is upgraded in place only with the same chart and values: other
+            # values can change a Job's template, which is immutable (the Consul chart's
+            # server-acl-init Job between consul-enterprise and consul), so it goes first
+            gone = [r for k, r in keep.releases.items() if k not in wanted or not _same_release(r, wanted[k])]
             if gone:
                 progress(f"uninstalling {len(gone)} kept releases this plan does not install")
                 _empty_lab_releases(lab, gone, timeout, {ns for _r, ns in wanted})
