@@ -394,40 +394,75 @@ def selected_deployments(objs: list[dict[str, Any]], svc: dict[str, Any]) -> lis
 
 @pytest.mark.parametrize("ex", EXAMPLES)
 def test_istio_hosts_hold_only_own_zone_and_region(ex: str) -> None:
-    topology, _ = example(ex)
+    """One namespace; a zone's copy of a service is <svc>-<zone slug>, its Service holds the
+    zone's pods and (failover) the Region copy, never another zone's; the zone's callers
+    address that name; the Region's Service holds the Region copy only."""
+    topology, app = example(ex)
     p = plan(ex, "istio")
     objs = objects(p)
     region = {z.name for z in topology.region_zones}
-    drs = {
-        (o["metadata"]["namespace"], o["spec"]["host"]): o for o in of_kind(objs, "DestinationRule")
-    }
+    (ns,) = of_kind(objs, "Namespace")
+    assert ns["metadata"]["labels"]["istio-injection"] == "enabled"
+    assert {s.namespace for s in p.sites} == {ns["metadata"]["name"]}
+    assert {o["metadata"]["namespace"] for o in objs if o["kind"] != "Namespace"} == {ns["metadata"]["name"]}
+    services = {o["metadata"]["name"]: o for o in of_kind(objs, "Service")}
+    drs = {o["spec"]["host"]: o for o in of_kind(objs, "DestinationRule")}
+    deploys = {d["metadata"]["name"]: d for d in workloads(objs)}
+    by_name = {s.name: s for s in app.spec.services}
     failover_hosts = 0
     for site in p.sites:
-        for svc in of_kind(objs, "Service"):
-            if svc["metadata"]["namespace"] != site.namespace or svc["spec"]["type"] != "ClusterIP":
-                continue
-            zones = set().union(
-                *(pinned_zones(topology, d) for d in selected_deployments(objs, svc))
-            )
+        for copy in site.services:
+            svc = services[copy.workload]  # the copy's host has the copy's name
+            zones = set().union(*(pinned_zones(topology, d) for d in selected_deployments(objs, svc)))
             allowed = region if site.site == "region" else {site.site} | region
-            assert zones and zones <= allowed
-            host = f"{svc['metadata']['name']}.{site.namespace}.svc.cluster.local"
-            if site.site != "region" and zones & region and zones - region:
+            assert zones and zones <= allowed, (site.site, copy.workload, zones)
+            assert site.site == "region" or site.site in zones  # the zone's own pods are in it
+            if site.site != "region":
+                assert copy.workload == f"{copy.service}-{topology.zone(site.site).slug}"
+            host = f"{copy.workload}.{site.namespace}.svc.cluster.local"
+            if site.site != "region" and zones & region:
                 failover_hosts += 1
-                tp = drs[(site.namespace, host)]["spec"]["trafficPolicy"]
+                tp = drs[host]["spec"]["trafficPolicy"]
                 label = L.ZONE_LABEL if site.kind == "outpost" else L.K8S_ZONE_LABEL
-                assert tp["loadBalancer"]["localityLbSetting"] == {
-                    "enabled": True,
-                    "failoverPriority": [label],
-                }
-    wanted = {(s.namespace, c.callee) for s in p.sites for c in s.calls if c.failover}
+                assert tp["loadBalancer"]["localityLbSetting"] == {"enabled": True, "failoverPriority": [label]}
+        for call in site.calls:
+            caller = next(c for c in site.services if c.service == call.caller)
+            called = deploys[caller.workload]["spec"]["template"]["metadata"]["annotations"]["edgewise.dev/calls"]
+            want = (f"{call.callee}-{topology.zone(site.site).slug}"
+                    if site.site != "region" and by_name[call.callee].has_edge_copies else call.callee)
+            assert want in called.split(","), (site.site, call, called)
+    wanted = {(s.site, c.callee) for s in p.sites for c in s.calls if c.failover}
     assert failover_hosts == len(wanted)
     for dr in of_kind(objs, "DestinationRule"):
         od = dr["spec"]["trafficPolicy"]["outlierDetection"]
         assert od["maxEjectionPercent"] == 100 and od["consecutive5xxErrors"] >= 1
         assert od["interval"] and od["baseEjectionTime"]
-    for ns in of_kind(objs, "Namespace"):
-        assert ns["metadata"]["labels"]["istio-injection"] == "enabled"
+    assert not any(o["kind"] == "Service" and o["spec"]["type"] == "ExternalName" for o in objs)
+
+
+@pytest.mark.parametrize("ex", EXAMPLES)
+def test_istio_region_copy_is_sized_for_the_zones_it_backs(ex: str) -> None:
+    """No standby pods: one Region copy per service, with replicas for one zone's load on
+    top of the Region's own when some zone fails over to it, and a PDB."""
+    topology, app = example(ex)
+    objs = objects(plan(ex, "istio"))
+    deploys = {d["metadata"]["name"]: d for d in workloads(objs)}
+    pdbs = {o["metadata"]["name"]: o for o in of_kind(objs, "PodDisruptionBudget")}
+    for svc in app.spec.services:
+        copies = [d for d in deploys.values() if d["spec"]["template"]["metadata"]["labels"][
+            "edgewise.dev/service"] == svc.name]
+        in_region = [d for d in copies if pinned_zones(topology, d) <= {z.name for z in topology.region_zones}]
+        assert len(in_region) == (1 if svc.has_region_copy else 0)
+        assert len(copies) == len(in_region) + (len(topology.edge_zones) if svc.has_edge_copies else 0)
+        if not in_region:
+            continue
+        (d,) = in_region
+        serves = sorted(k for k in d["spec"]["template"]["metadata"]["labels"] if k.startswith("edgewise.dev/serves-"))
+        own = svc.region_replicas or (svc.replicas if svc.storage else max(svc.replicas, 2))
+        assert d["spec"]["replicas"] == own + (svc.replicas if serves else 0)
+        if serves:  # it backs the hosts of these zones, and exactly these
+            assert serves == sorted(f"edgewise.dev/serves-{z.slug}" for z in topology.edge_zones)
+            assert pdbs[d["metadata"]["name"]]["spec"]["maxUnavailable"] == 1
 
 
 def test_istio_ingress_targets_only_the_zone_copy() -> None:
@@ -441,22 +476,23 @@ def test_istio_ingress_targets_only_the_zone_copy() -> None:
     p = plan_application(topology, Application.model_validate(data))
     objs = objects(p)
     ing = next(
-        o for o in of_kind(objs, "Ingress") if o["metadata"]["namespace"] == "hashicups-lax-1a"
+        o for o in of_kind(objs, "Ingress")
+        if o["metadata"]["annotations"]["alb.ingress.kubernetes.io/load-balancer-name"] == "hashicups-lax-1a"
     )
     (backend,) = [
         p["backend"]["service"]["name"]
         for p in ing["spec"]["rules"][0]["http"]["paths"]
         if p["path"] == "/"
     ]
-    assert backend == "frontend-local"
-    svc = next(
-        o
-        for o in of_kind(objs, "Service")
-        if o["metadata"]["name"] == backend and o["metadata"]["namespace"] == "hashicups-lax-1a"
-    )
+    assert backend == "frontend-lax-1a-local"
+    svc = next(o for o in of_kind(objs, "Service") if o["metadata"]["name"] == backend)
     assert {
         pinned for d in selected_deployments(objs, svc) for pinned in pinned_zones(topology, d)
     } == {"us-west-2-lax-1a"}
+    # while the zone's host itself holds the Region copy too
+    host = next(o for o in of_kind(objs, "Service") if o["metadata"]["name"] == "frontend-lax-1a")
+    assert {pinned for d in selected_deployments(objs, host) for pinned in pinned_zones(topology, d)} == {
+        "us-west-2-lax-1a", *(z.name for z in topology.region_zones)}
 
 
 # -- kubernetes --------------------------------------------------------------------------
@@ -509,9 +545,10 @@ def test_one_alb_per_site_never_over_several_edge_zones(ex: str, routing: str) -
     ingresses = of_kind(objects(p), "Ingress")
     exposed_sites = [s for s in p.sites if s.ingress_subnets]
     assert len(ingresses) == len(exposed_sites) == len(topology.edge_zones) + 1
-    by_ns = {i["metadata"]["namespace"]: i for i in ingresses}
+    by_alb = {i["metadata"]["annotations"]["alb.ingress.kubernetes.io/load-balancer-name"]: i for i in ingresses}
     for s in exposed_sites:
-        ing = by_ns[s.namespace]
+        ing = by_alb[dns_label(f"{p.app}-{topology.zone(s.site).slug if s.site != 'region' else 'region'}", 32)]
+        assert ing["metadata"]["namespace"] == s.namespace
         ann = ing["metadata"]["annotations"]
         assert ing["spec"]["ingressClassName"] == "alb"
         assert ann["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
@@ -632,6 +669,11 @@ def test_adding_a_zone_adds_exactly_that_zones_objects(routing: str, tmp_path: P
     before, after = identities(plan("local-zones-hashicups", routing)), identities(bigger)
     assert before < after
     added = after - before
+    if routing == "istio":  # one namespace: the zone's copies are named after it
+        assert added and all(name.endswith("-den-1a") or name.endswith("-den-1a-local")
+                             for _, _, name in added), added
+        assert {ns for _, ns, _ in added} == {"hashicups"}
+        return
     assert {ns for _, ns, _ in added} == {"hashicups-den-1a", ""}
     assert ("Namespace", "", "hashicups-den-1a") in added
     assert {ns for _, ns, _ in after if ns} - {ns for _, ns, _ in before if ns} == {
@@ -729,7 +771,13 @@ def test_summary_matches_the_route_resolver(ex: str, routing: str) -> None:
             continue
         for call in site.calls:
             name = call.callee
+            caller = call.caller
             via = "dns"
+            if routing == "istio":  # the zone's copies are named after the zone
+                caller = next(c.workload for c in site.services if c.service == call.caller)
+                called = deploys[(site.namespace, caller)]["spec"]["template"]["metadata"]["annotations"]
+                name = next(n for n in called["edgewise.dev/calls"].split(",")
+                            if n == call.callee or n.startswith(call.callee + "-"))
             if routing.startswith("consul"):
                 via = "consul"
                 name = next(
@@ -737,7 +785,7 @@ def test_summary_matches_the_route_resolver(ex: str, routing: str) -> None:
                     for u in upstreams(deploys[(site.namespace, call.caller)])
                     if u == call.callee or u.startswith(call.callee + "-")
                 )
-            res = rr.resolve(resolver.Caller(site.site, site.namespace, call.caller), name, via=via)
+            res = rr.resolve(resolver.Caller(site.site, site.namespace, caller), name, via=via)
             assert res.found, res.notes
             tiers = [{e.zone for e in t.endpoints} for t in res.tiers]
             reached = set().union(*tiers)

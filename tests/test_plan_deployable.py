@@ -178,7 +178,9 @@ def test_a_service_with_storage_is_a_statefulset_with_a_claim(ex: str) -> None:
 
 
 def ingresses(p: AppPlan) -> dict[str, dict[str, Any]]:
-    return {o["metadata"]["namespace"]: o for o in objects(p) if o["kind"] == "Ingress"}
+    """Each site's Ingress by its ALB's name (``<app>-<zone slug>``, ``<app>-region``)."""
+    return {o["metadata"]["annotations"]["alb.ingress.kubernetes.io/load-balancer-name"]: o
+            for o in objects(p) if o["kind"] == "Ingress"}
 
 
 def test_outpost_alb_is_internal_without_a_pool_and_uses_the_pool_when_given() -> None:

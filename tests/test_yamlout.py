@@ -54,7 +54,7 @@ def generated_documents() -> list[tuple[str, Any]]:
 
 def test_every_generated_document_matches_pyyaml_and_takes_the_fast_path() -> None:
     docs = generated_documents()
-    assert len(docs) > 500
+    assert len(docs) > 400  # every example under every backend: a corpus of some size
     for where, doc in docs:
         fast = yamlout._document(doc)
         assert fast is not None, f"{where}: fell back to PyYAML"

@@ -127,8 +127,8 @@ def render_report(
         "applications": [
             {"name": p.app, "routing": p.routing, "notes": list(p.notes), "routes": routes_of(p),
              "sites": [{"site": s.site, "kind": s.kind, "namespace": s.namespace,
-                        "services": [{"service": c.service, "workload": c.workload, "replicas": c.replicas,
-                                      "standby": c.standby} for c in s.services]} for s in p.sites]}
+                        "services": [{"service": c.service, "workload": c.workload, "replicas": c.replicas}
+                                     for c in s.services]} for s in p.sites]}
             for p in app_plans
         ],
         "check": {"counts": counts, "findings": findings_json},
@@ -150,8 +150,7 @@ def render_report(
         md += ["", f"## Application {p.app} (routing: {p.routing})", ""]
         md.append(_md_table(
             ["site", "namespace", "services"],
-            [[s.site, s.namespace, ", ".join(f"{c.service}x{c.replicas}" + (" (standby)" if c.standby else "")
-                                             for c in s.services)] for s in p.sites]))
+            [[s.site, s.namespace, ", ".join(f"{c.service}x{c.replicas}" for c in s.services)] for s in p.sites]))
         routes = routes_of(p)
         if routes:
             md += ["", "Where each call goes:", ""]

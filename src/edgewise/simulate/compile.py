@@ -150,8 +150,6 @@ def compile_strategy(
     for k, c in enumerate(copies):
         if c.service is not None:
             entry_copies.setdefault((c.service, c.zone), []).append(k)
-    for lst in entry_copies.values():
-        lst.sort(key=lambda k: ((copies[k].namespace, copies[k].workload) in objs.standby, k))
     lat = latencies or Latencies.of(topology)
     zi = np.array([lat.index[c.zone] for c in copies], dtype=np.int64)
     touch: dict[str, set[tuple[int, str]]] = {}

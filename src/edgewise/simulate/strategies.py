@@ -60,8 +60,6 @@ class StrategyObjects:
     entry_policy: str
     #: (namespace, workload) -> the Application service its pods run
     service_of: Mapping[tuple[str, str], str]
-    #: (namespace, workload) of copies that are not a site's own (never an entry point)
-    standby: frozenset[tuple[str, str]] = frozenset()
 
 
 def copy_replicas(service: ServiceSpec, zone: Zone) -> int:
@@ -186,12 +184,9 @@ def _edgewise(topology: Topology, app: Application) -> StrategyObjects:
 
     plan = plan_application(topology, app)
     service_of: dict[tuple[str, str], str] = {}
-    standby: set[tuple[str, str]] = set()
     for site in plan.sites:
         for c in site.services:
             service_of[(c.namespace, c.workload)] = c.service
-            if c.standby:
-                standby.add((c.namespace, c.workload))
     return StrategyObjects(
         "edgewise",
         f"{_SUMMARIES['edgewise']} ({app.spec.routing.value})",
@@ -206,7 +201,6 @@ def _edgewise(topology: Topology, app: Application) -> StrategyObjects:
             else "own-zone"
         ),
         service_of=service_of,
-        standby=frozenset(standby),
     )
 
 

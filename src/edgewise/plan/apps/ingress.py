@@ -34,6 +34,7 @@ class IngressSite:
     zone: Zone | None
     namespace: str
     load_balancer: str  # ALB name
+    name: str  # the Ingress object's name
 
 
 def ingress_subnets(topology: Topology, zone: Zone | None) -> tuple[str, ...]:
@@ -124,7 +125,7 @@ def ingress(
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {
-            "name": app.metadata.name,
+            "name": site.name,
             "namespace": site.namespace,
             "labels": {PART_OF_LABEL: app.metadata.name},
             "annotations": dict(sorted(annotations.items())),
@@ -196,7 +197,7 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
         key = _logical(s.site)
         params[f"AlbDnsName{key}"] = {
             "Type": "String",
-            "Description": f"DNS name of ALB {s.load_balancer} (Ingress {name} in namespace "
+            "Description": f"DNS name of ALB {s.load_balancer} (Ingress {s.name} in namespace "
             f"{s.namespace})",
         }
         params[f"AlbHostedZoneId{key}"] = {

@@ -19,7 +19,6 @@ class ServiceCopy:
     namespace: str
     workload: str  # Deployment name
     replicas: int
-    standby: bool = False  # Istio only: a Region-pinned copy kept in an edge namespace
 
 
 @dataclass(frozen=True)

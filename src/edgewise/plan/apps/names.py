@@ -17,14 +17,17 @@ from ...topology import Topology, Zone
 __all__ = [
     "REGION_SITE",
     "alb_name",
+    "app_namespace",
     "consul_name",
     "dns_label",
     "label_value",
     "namespace",
     "public_subnet_name",
     "region_namespace",
+    "serves_label",
     "subnet_name",
     "zone_namespace",
+    "zone_service_name",
 ]
 
 #: the key of the Region "site" in summaries (edge sites are keyed by zone name)
@@ -66,13 +69,30 @@ def region_namespace(app: str) -> str:
     return namespace(app, REGION_SITE)
 
 
-def consul_name(service: str, zone: Zone | None) -> str:
-    """Consul CE service name: ``<svc>-<zone.slug>`` for an edge copy, ``<svc>`` in the Region.
+def app_namespace(app: str) -> str:
+    """``<app>``: the one namespace of every copy of an application (routing ``istio``)."""
+    return dns_label(app)
 
-    Consul CE has one namespace, so per-zone copies need their own names; the Region copy
-    keeps the plain name that every zone's resolver fails over to.
+
+def zone_service_name(service: str, zone: Zone | None) -> str:
+    """``<svc>-<zone.slug>`` for an edge copy, ``<svc>`` in the Region.
+
+    Where every copy shares one namespace (Consul CE's one Consul namespace, the ``istio``
+    backend's one Kubernetes namespace), per-zone copies need their own names; the Region
+    copy keeps the plain name.
     """
     return service if zone is None else dns_label(f"{service}-{zone.slug}")
+
+
+def consul_name(service: str, zone: Zone | None) -> str:
+    """Consul CE service name: every zone's resolver fails over to the plain Region name."""
+    return zone_service_name(service, zone)
+
+
+def serves_label(zone: Zone) -> str:
+    """``edgewise.dev/serves-<zone.slug>``: on the zone's own pods and on the Region pods
+    that back the zone's host (routing ``istio``); the zone's Service selects it."""
+    return "edgewise.dev/" + dns_label(f"serves-{zone.slug}")
 
 
 def subnet_name(topology: Topology, zone: Zone) -> str:

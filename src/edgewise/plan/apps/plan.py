@@ -12,10 +12,14 @@ zone, which the edge network cannot reach. How that is expressed depends on
   namespace, and ``failover: {"*": ...}`` sends an edge copy's callers to the Region copy.
 * ``consul`` (CE): one Consul namespace, so every edge copy gets its own service name
   ``<svc>-<zone.slug>`` whose resolver fails over to the plain ``<svc>`` (the Region copy).
-* ``istio``: a Service selects pods in its own namespace only, so each edge namespace that
-  calls a service with failover also runs a small Region-pinned standby copy of it; the
-  namespace's Service then holds exactly "this zone + Region" endpoints, and a
-  DestinationRule orders them by zone (``failoverPriority``) with outlier detection.
+* ``istio``: one namespace ``<app>`` for every copy. A Service selects pods of its own
+  namespace only (and so does a ServiceEntry's ``workloadSelector``), so a zone's host can
+  hold the Region's copy only if both live in one namespace: each edge copy is
+  ``<svc>-<zone.slug>``, its Service selects the label ``edgewise.dev/serves-<zone.slug>``
+  that the zone's pods and the Region copy carry (the Region copy one such label per zone
+  it backs), and a DestinationRule orders the endpoints by zone (``failoverPriority``)
+  with outlier detection. Callers in a zone address ``<svc>-<zone.slug>``, Region callers
+  the Region copy ``<svc>``. No Region pod runs per zone.
 * ``kubernetes``: namespace per zone, ``ExternalName`` aliases for Region-only services.
   kube-proxy has no notion of "prefer, then Region only", so an edge copy that others call
   with failover gets a Service *without selector* whose EndpointSlice the edgewise
@@ -40,7 +44,18 @@ from ..cluster.addons import STORAGE_CLASS_NAME
 from .ingress import IngressSite, dns_sites, dns_template, ingress, ingress_scheme, ingress_subnets, site_kind
 from .install import consul_values, istiod_values
 from .model import AppPlan, CallRoute, ServiceCopy, SitePlan
-from .names import REGION_SITE, alb_name, consul_name, label_value, region_namespace, zone_namespace
+from .names import (
+    REGION_SITE,
+    alb_name,
+    app_namespace,
+    consul_name,
+    dns_label,
+    label_value,
+    region_namespace,
+    serves_label,
+    zone_namespace,
+    zone_service_name,
+)
 from .workloads import (
     COPY_LABEL,
     PART_OF_LABEL,
@@ -85,6 +100,9 @@ class _Site:
     key: str  # zone name or "region"
     zone: Zone | None  # None = the Region
     namespace: str
+    #: directory of the site's files under apps/<app>/: its namespace, except where every
+    #: site shares one namespace (istio), then the name a namespace per site would have
+    dir: str = ""
 
     @property
     def is_edge(self) -> bool:
@@ -100,41 +118,61 @@ class _Builder:
         self.services = list(app.spec.services)
         self.by_name = {s.name: s for s in self.services}
         self.notes: list[str] = []
-        self.region_ns = region_namespace(self.name)
+        #: one namespace for every copy (istio): per-zone names instead of per-zone namespaces
+        self.shared_ns = app_namespace(self.name) if self.routing is Routing.ISTIO else None
+        self.region_ns = self.shared_ns or region_namespace(self.name)
         self.edge_sites: list[_Site] = []
         if any(s.has_edge_copies for s in self.services):
             self.edge_sites = [
-                _Site(z.name, z, zone_namespace(self.name, z)) for z in topology.edge_zones
+                _Site(z.name, z, self.shared_ns or d, d)
+                for z in topology.edge_zones
+                for d in (zone_namespace(self.name, z),)
             ]
         self.region_site = (
-            _Site(REGION_SITE, None, self.region_ns)
+            _Site(REGION_SITE, None, self.region_ns, region_namespace(self.name))
             if (any(s.has_region_copy for s in self.services))
             else None
         )
         self._check_names()
         # path (relative to apps/<app>) -> documents
         self.files: dict[str, list[dict[str, Any]]] = {}
+        #: (site key, service) -> the Service an exposed copy's ALB targets
+        self.ingress_backends: dict[tuple[str, str], str] = {}
+        #: service -> edge sites whose host includes the Region copy (istio)
+        self.backed: dict[str, list[_Site]] = {}
 
     # -- helpers -----------------------------------------------------------------------
     def _check_names(self) -> None:
         seen: dict[str, str] = {}
         problems = []
         for s in [*self.edge_sites, *([self.region_site] if self.region_site else [])]:
-            if s.namespace in seen:
+            what = f"the same name {s.dir!r}" if self.shared_ns else f"the same namespace {s.dir!r}"
+            if s.dir in seen:
                 problems.append(
                     Problem(
                         "",
                         0,
                         0,
                         "metadata.name",
-                        f"zones {seen[s.namespace]!r} and {s.key!r} of application {self.name!r} "
-                        f"map to the same namespace {s.namespace!r}",
+                        f"zones {seen[s.dir]!r} and {s.key!r} of application {self.name!r} "
+                        f"map to {what}",
                         "rename one of the zones",
                     )
                 )
-            seen[s.namespace] = s.key
+            seen[s.dir] = s.key
         if problems:
             raise InputError(problems)
+
+    def copy_name(self, site: _Site, svc: ServiceSpec) -> str:
+        """The name of ``svc``'s Deployment, Service and DestinationRule in ``site``."""
+        return zone_service_name(svc.name, site.zone) if self.shared_ns else svc.name
+
+    def address(self, site: _Site, callee: ServiceSpec) -> str:
+        """The name a copy in ``site`` calls ``callee`` by: the zone's own copy where it
+        has one (istio: ``<svc>-<zone.slug>``), else the plain name."""
+        if self.shared_ns and site.is_edge and callee.has_edge_copies:
+            return zone_service_name(callee.name, site.zone)
+        return callee.name
 
     @property
     def sites(self) -> list[_Site]:
@@ -143,8 +181,8 @@ class _Builder:
     def runs(self, site: _Site, svc: ServiceSpec) -> bool:
         return svc.has_edge_copies if site.is_edge else svc.has_region_copy
 
-    def add(self, ns: str, stem: str, *docs: dict[str, Any]) -> None:
-        self.files.setdefault(f"{ns}/{stem}.yaml", []).extend(docs)
+    def add(self, site_dir: str, stem: str, *docs: dict[str, Any]) -> None:
+        self.files.setdefault(f"{site_dir}/{stem}.yaml" if site_dir else f"{stem}.yaml", []).extend(docs)
 
     def has_failover(self, svc: ServiceSpec) -> bool:
         return (
@@ -178,7 +216,7 @@ class _Builder:
             mech = {
                 Routing.CONSUL_ENTERPRISE: "consul-redirect",
                 Routing.CONSUL: "consul",
-                Routing.ISTIO: "externalname",
+                Routing.ISTIO: "istio",  # the Region's Service, in the one namespace
                 Routing.KUBERNETES: "externalname",
             }[r]
             return CallRoute(
@@ -217,8 +255,15 @@ class _Builder:
                         f"(give {r.callee} placement edge-and-region)"
                     )
         copies: dict[str, list[ServiceCopy]] = {s.key: [] for s in self.sites}
+        for s in self.edge_sites:
+            for svc in self.services:
+                if self.fails_over_here(s, svc, site_routes[s.key]):
+                    self.backed.setdefault(svc.name, []).append(s)
+        if self.shared_ns:
+            self.add("", "namespace", self.namespace(None))
         for s in self.sites:
-            self.add(s.namespace, "namespace", self.namespace(s))
+            if not self.shared_ns:
+                self.add(s.dir, "namespace", self.namespace(s))
             for svc in self.services:
                 if self.runs(s, svc):
                     copies[s.key].extend(self.emit_copy(s, svc, site_routes[s.key]))
@@ -228,15 +273,40 @@ class _Builder:
             self.emit_intentions(site_routes)
         ingress_sites = self.emit_ingress()
         self.backend_notes()
+        self.check_unique()
         return self.assemble(site_routes, copies, ingress_sites)
 
-    def namespace(self, s: _Site) -> dict[str, Any]:
-        labels = {PART_OF_LABEL: self.name, L.ROLE_LABEL: "edge" if s.is_edge else "region"}
-        if s.zone is not None:
-            labels[L.ZONE_LABEL] = label_value(s.zone.name)
+    def namespace(self, s: _Site | None) -> dict[str, Any]:
+        """A site's namespace, or (``s`` None) the one namespace every site shares."""
+        labels = {PART_OF_LABEL: self.name}
+        if s is not None:
+            labels[L.ROLE_LABEL] = "edge" if s.is_edge else "region"
+            if s.zone is not None:
+                labels[L.ZONE_LABEL] = label_value(s.zone.name)
         if self.routing is Routing.ISTIO:
             labels["istio-injection"] = "enabled"
-        return namespace_object(s.namespace, labels)
+        return namespace_object(s.namespace if s is not None else self.region_ns, labels)
+
+    def check_unique(self) -> None:
+        """Per-zone names in one namespace can meet a service's own name (a service
+        ``api-lax-1a`` next to ``api``'s copy in ``us-west-2-lax-1a``): refuse the spec."""
+        seen: dict[tuple[str, str, str], str] = {}
+        problems: list[Problem] = []
+        for path, docs in sorted(self.files.items()):
+            for d in docs:
+                md = d["metadata"]
+                key = (d["kind"], str(md.get("namespace", "")), md["name"])
+                if key in seen and seen[key] != path:
+                    problems.append(Problem(
+                        "", 0, 0, "spec.services",
+                        f"application {self.name!r}: two {key[0]}s named {key[2]!r} in namespace "
+                        f"{key[1]!r} ({seen[key]} and {path}): a zone's copy is named "
+                        "<service>-<zone slug>, which another service's name repeats",
+                        "rename the service whose name ends in a zone's slug",
+                    ))
+                seen.setdefault(key, path)
+        if problems:
+            raise InputError(problems)
 
     # -- one copy of a service in a site ---------------------------------------------------
     def consul_service_name(self, svc: ServiceSpec, site: _Site) -> str:
@@ -286,7 +356,13 @@ class _Builder:
         self, site: _Site, svc: ServiceSpec, routes: list[CallRoute]
     ) -> list[ServiceCopy]:
         ns, zone = site.namespace, site.zone
+        name = self.copy_name(site, svc)
+        backed = self.backed.get(svc.name, []) if self.shared_ns and not site.is_edge else []
         replicas = svc.replicas if site.is_edge else region_replicas(svc)
+        if backed:
+            # one Region copy backs the host of every zone in `backed`: room for the
+            # Region's own callers plus one zone's whole load failing over to it
+            replicas += svc.replicas
         docs: list[dict[str, Any]] = []
         # Record the calls so `check` (and any reader) knows who calls whom: Consul
         # upstream annotations say it for the Consul backends; elsewhere the calls are
@@ -294,7 +370,7 @@ class _Builder:
         annotations: dict[str, str] | None = None
         sa: str | None = None
         if svc.calls and self.routing not in CONSUL:
-            annotations = {CALLS_ANNOTATION: ",".join(svc.calls)}
+            annotations = {CALLS_ANNOTATION: ",".join(self.address(site, self.by_name[c]) for c in svc.calls)}
         if self.routing in CONSUL:
             annotations = self.consul_annotations(site, svc)
             sa = self.consul_service_name(svc, site)  # consul-k8s: SA name == service name
@@ -317,6 +393,9 @@ class _Builder:
                 )
             )
         else:
+            # istio: the zone's pods and the Region copy carry the label of every zone
+            # host they are in (the zone's Service selects it)
+            hosts = [site] if site.is_edge and self.shared_ns else backed
             docs.append(
                 deployment(
                     self.t,
@@ -324,62 +403,62 @@ class _Builder:
                     svc,
                     ns,
                     zone,
-                    name=svc.name,
+                    name=name,
                     replicas=replicas,
                     annotations=annotations,
                     service_account=sa,
                     mesh_token=mesh_token,
+                    by_zone=self.shared_ns is not None,
+                    extra_labels={serves_label(h.zone): "true" for h in hosts if h.zone is not None},
                 )
             )
         if replicas > 1:
-            docs.append(pdb(self.name, svc, ns, zone, name=svc.name))
-        out = [ServiceCopy(svc.name, ns, svc.name, replicas)]
-        standby = self.routing is Routing.ISTIO and self.fails_over_here(site, svc, routes)
-        if standby:
-            n = region_replicas(svc)
-            sb = f"{svc.name}-region"
-            sb_ann = {CALLS_ANNOTATION: ",".join(svc.calls)} if svc.calls else None
-            docs.append(deployment(self.t, self.name, svc, ns, None, name=sb, replicas=n, annotations=sb_ann))
-            if n > 1:
-                docs.append(pdb(self.name, svc, ns, None, name=sb))
-            out.append(ServiceCopy(svc.name, ns, sb, n, standby=True))
-        managed = self.routing is Routing.KUBERNETES and self.fails_over_here(site, svc, routes)
+            docs.append(pdb(self.name, svc, ns, zone, name=name, by_zone=self.shared_ns is not None))
+        out = [ServiceCopy(svc.name, ns, name, replicas)]
+        fails_over = self.fails_over_here(site, svc, routes)
+        managed = self.routing is Routing.KUBERNETES and fails_over
         if managed:
             assert zone is not None
             docs.append(managed_service(self.name, svc, ns, zone))
+        elif self.shared_ns and zone is not None:
+            # the zone's host: its own pods, and the Region copy when it fails over there
+            docs.append(service(self.name, svc, ns, name=name, extra_selector={serves_label(zone): "true"}))
+        elif self.shared_ns:
+            # the Region's host: the Region copy only (every zone's copy shares the namespace)
+            docs.append(service(self.name, svc, ns, extra_selector={COPY_LABEL: "region"}))
         else:
             docs.append(service(self.name, svc, ns))
-        if (standby or managed) and svc.expose is not None:
-            # the zone's ALB must target only the zone's pods, not the Region standby
-            docs.append(
-                service(
-                    self.name,
-                    svc,
-                    ns,
-                    name=f"{svc.name}-local",
-                    extra_selector={COPY_LABEL: "edge"},
-                )
-            )
+        self.ingress_backends[(site.key, svc.name)] = name
+        if (managed or (self.shared_ns and fails_over)) and svc.expose is not None:
+            # the zone's ALB must target only the zone's pods, not the Region's
+            local = dns_label(f"{name}-local")
+            only_zone = {COPY_LABEL: "edge"}
+            if self.shared_ns and zone is not None:
+                only_zone[L.ZONE_LABEL] = label_value(zone.name)
+            docs.append(service(self.name, svc, ns, name=local, extra_selector=only_zone))
+            self.ingress_backends[(site.key, svc.name)] = local
         if self.routing in CONSUL:
-            docs.extend(self.consul_config(site, svc, self.fails_over_here(site, svc, routes)))
+            docs.extend(self.consul_config(site, svc, fails_over))
         elif self.routing is Routing.ISTIO:
             docs.append(self.destination_rule(site, svc))
-        self.add(ns, svc.name, *docs)
+        self.add(site.dir, svc.name, *docs)
         return out
 
     def emit_region_alias(self, site: _Site, svc: ServiceSpec, routes: list[CallRoute]) -> None:
         """A Region-only service seen from an edge namespace."""
         called_here = any(r.callee == svc.name for r in routes)
+        if self.shared_ns:
+            return  # the short name is the Region's own Service, in the one namespace
         if self.routing in (Routing.KUBERNETES, Routing.ISTIO):
             # short name resolves in every edge namespace, to the Region copy
             self.add(
-                site.namespace,
+                site.dir,
                 svc.name,
                 externalname_service(self.name, svc, site.namespace, self.region_ns),
             )
         elif self.routing is Routing.CONSUL_ENTERPRISE and called_here:
             self.add(
-                site.namespace,
+                site.dir,
                 svc.name,
                 self.resolver(
                     svc.name,
@@ -452,7 +531,7 @@ class _Builder:
                     deny["namespace"] = "*"
                 deny["action"] = "deny"
                 self.add(
-                    by_key[s.key].namespace,
+                    by_key[s.key].dir,
                     svc.name,
                     {
                         "apiVersion": CONSUL_API,
@@ -471,6 +550,7 @@ class _Builder:
 
     # -- Istio ----------------------------------------------------------------------------
     def destination_rule(self, site: _Site, svc: ServiceSpec) -> dict[str, Any]:
+        name = self.copy_name(site, svc)
         policy: dict[str, Any] = {}
         if site.zone is not None:
             label = L.ZONE_LABEL if site.zone.kind is ZoneType.OUTPOST else L.K8S_ZONE_LABEL
@@ -482,12 +562,12 @@ class _Builder:
             "apiVersion": ISTIO_API,
             "kind": "DestinationRule",
             "metadata": {
-                "name": svc.name,
+                "name": name,
                 "namespace": site.namespace,
                 "labels": {PART_OF_LABEL: self.name},
             },
             "spec": {
-                "host": f"{svc.name}.{site.namespace}.svc.cluster.local",
+                "host": f"{name}.{site.namespace}.svc.cluster.local",
                 "trafficPolicy": policy,
             },
         }
@@ -501,24 +581,16 @@ class _Builder:
             exposed = [svc for svc in self.services if svc.expose is not None and self.runs(s, svc)]
             if not exposed:
                 continue
-            backends = []
-            for svc in exposed:
-                local = f"{s.namespace}/{svc.name}.yaml"
-                names = {
-                    d["metadata"]["name"]
-                    for d in self.files.get(local, [])
-                    if d["kind"] == "Service"
-                }
-                backends.append(
-                    (svc, f"{svc.name}-local" if f"{svc.name}-local" in names else svc.name)
-                )
+            backends = [(svc, self.ingress_backends[(s.key, svc.name)]) for svc in exposed]
             site = IngressSite(
                 s.key,
                 s.zone,
                 s.namespace,
                 alb_name(self.name, s.zone.slug if s.zone else REGION_SITE),
+                # one Ingress per site; in a shared namespace each needs its own name
+                dns_label(f"{self.name}-{s.zone.slug}") if self.shared_ns and s.zone else self.name,
             )
-            self.add(s.namespace, "ingress", ingress(self.t, self.app, site, backends))
+            self.add(s.dir, "ingress", ingress(self.t, self.app, site, backends))
             out.append(site)
         return out
 
@@ -556,12 +628,12 @@ class _Builder:
             )
         elif r is Routing.ISTIO:
             self.notes.append(
-                "routing 'istio': a Kubernetes Service selects pods only in its own namespace, "
-                "so each "
-                "edge namespace that calls a service with failover runs a Region-pinned "
-                "standby copy "
-                "(<service>-region) that the zone's Service and DestinationRule fail over to; "
-                "Region-only services are ExternalName aliases of the Region namespace"
+                f"routing 'istio': every copy is in namespace {self.region_ns}; a zone's copy of "
+                "a service is <service>-<zone>, and its callers in that zone call that name, "
+                "whose Service holds the zone's pods and, for a service that fails over, the "
+                "Region copy <service> (DestinationRule failoverPriority: the zone first, the "
+                "Region next, never another zone); a Region copy that backs zones runs "
+                "replicas for one zone's load on top of the Region's own"
             )
         if self.app.spec.ingress.value == "alb" and any(s.expose for s in self.services):
             kinds = {s.zone.kind for s in self.edge_sites if s.zone is not None}

@@ -80,12 +80,17 @@ def pod_labels(app: str, svc: ServiceSpec, zone: Zone | None) -> dict[str, str]:
     return labels
 
 
-def _match_labels(app: str, svc: ServiceSpec, zone: Zone | None) -> dict[str, str]:
-    return {
+def _match_labels(app: str, svc: ServiceSpec, zone: Zone | None, *, by_zone: bool = False) -> dict[str, str]:
+    """What a copy's Deployment (and PDB) selects. ``by_zone``: the zone label too, where
+    the copies of every zone share one namespace (their selectors must not overlap)."""
+    match = {
         PART_OF_LABEL: app,
         SERVICE_LABEL: svc.name,
         COPY_LABEL: "region" if zone is None else "edge",
     }
+    if by_zone and zone is not None:
+        match[L.ZONE_LABEL] = label_value(zone.name)
+    return match
 
 
 def _meta(
@@ -237,6 +242,7 @@ def _pod_template(
     *,
     mesh_token: bool,
     volume: str | None = None,
+    extra_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": svc.name,
@@ -271,7 +277,7 @@ def _pod_template(
     if spread:
         pod_spec["topologySpreadConstraints"] = spread
     pod_spec["containers"] = [container]
-    template_meta: dict[str, Any] = {"labels": pod_labels(app, svc, zone)}
+    template_meta: dict[str, Any] = {"labels": pod_labels(app, svc, zone) | dict(extra_labels or {})}
     if annotations:
         template_meta["annotations"] = dict(annotations)
     return {"metadata": template_meta, "spec": pod_spec}
@@ -289,11 +295,18 @@ def deployment(
     annotations: dict[str, str] | None = None,
     service_account: str | None = None,
     mesh_token: bool = False,
+    by_zone: bool = False,
+    extra_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One copy of ``svc``: in edge zone ``zone``, or in the Region when ``zone`` is None."""
-    match = _match_labels(app, svc, zone)
+    """One copy of ``svc``: in edge zone ``zone``, or in the Region when ``zone`` is None.
+
+    ``by_zone``: the selector names the zone (copies of every zone in one namespace);
+    ``extra_labels``: more pod labels (Services that select across copies).
+    """
+    match = _match_labels(app, svc, zone, by_zone=by_zone)
     template = _pod_template(
-        topology, app, svc, zone, match, annotations, service_account, mesh_token=mesh_token
+        topology, app, svc, zone, match, annotations, service_account, mesh_token=mesh_token,
+        extra_labels=extra_labels,
     )
     return {
         "apiVersion": "apps/v1",
@@ -358,13 +371,18 @@ def statefulset(
     }
 
 
-def pdb(app: str, svc: ServiceSpec, ns: str, zone: Zone | None, *, name: str) -> dict[str, Any]:
+def pdb(
+    app: str, svc: ServiceSpec, ns: str, zone: Zone | None, *, name: str, by_zone: bool = False
+) -> dict[str, Any]:
     """Keep all but one pod of a multi-replica copy through voluntary disruptions."""
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": _meta(name, ns, {PART_OF_LABEL: app, SERVICE_LABEL: svc.name}),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _match_labels(app, svc, zone)}},
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": _match_labels(app, svc, zone, by_zone=by_zone)},
+        },
     }
 
 
