@@ -45,3 +45,13 @@ def test_fail_fixture_is_caught(rule: Rule) -> None:
 def test_pass_fixture_is_clean(rule: Rule) -> None:
     report = check_paths([DATA / rule.id / "pass.yaml"], None, select=[rule.id])
     assert [f.message for f in report.findings if f.rule == rule.id] == []
+
+
+def test_ew202_reads_the_zone_label_where_zones_share_a_namespace() -> None:
+    """The istio backend keeps every zone's copy in one namespace: a copy whose pods are
+    labelled as lax's but pinned to las is caught by its label, not its namespace."""
+    report = check_paths([DATA / "EW202" / "fail.yaml"], None, select=["EW202"])
+    by_name = {f.message.split(" but ")[1].split()[1]: f.message for f in report.findings}
+    assert set(by_name) == {"web", "api-lax-1a"}
+    assert by_name["api-lax-1a"].startswith("its pods are labelled edgewise.dev/zone=us-west-2-lax-1a")
+    assert by_name["api-lax-1a"].endswith("runs in us-west-2-las-1a")

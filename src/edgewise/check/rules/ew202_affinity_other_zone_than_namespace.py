@@ -1,4 +1,4 @@
-"""EW202: a workload pinned to a zone other than its namespace's zone."""
+"""EW202: a workload pinned to a zone other than its namespace's (or its pods' label's) zone."""
 
 from __future__ import annotations
 
@@ -14,13 +14,22 @@ class AffinityOtherZoneThanNamespace(Rule):
     id = "EW202"
     name = "affinity-other-zone-than-namespace"
     severity = Severity.ERROR
-    summary = "A workload in an edge zone's namespace is pinned to a different edge zone."
+    summary = "A workload of an edge zone (its namespace's or its pods' label's) runs in another edge zone."
     rationale = (
         f"{SEED_LZ}: the namespace per zone pattern relies on short DNS names resolving "
         "'inside the zone'; a pod of the lax namespace running in las answers lax's "
-        "callers from a zone they cannot reach."
+        "callers from a zone they cannot reach. Where every zone's copies share one "
+        "namespace (edgewise's istio backend: <service>-<zone> per zone), the pods' "
+        "edgewise.dev/zone label says whose copy they are, and Istio's failoverPriority on "
+        "that label ranks a pod labelled lax as lax's own even when it runs in las "
+        "(https://istio.io/latest/docs/reference/config/networking/destination-rule/"
+        "#LocalityLoadBalancerSetting: failoverPriority matches the labels of the client "
+        "and the endpoint)."
     )
-    fix = "pin the workload to its namespace's zone (or move it to that zone's namespace)"
+    fix = (
+        "pin the workload to its namespace's zone (or move it to that zone's namespace); "
+        "in a shared namespace, pin it to the zone its edgewise.dev/zone label names"
+    )
 
     def _ns_zones(self, ctx: CheckContext) -> dict[str, str]:
         topo = ctx.topology
@@ -45,7 +54,13 @@ class AffinityOtherZoneThanNamespace(Rule):
         ns_zone = self._ns_zones(ctx)
         for w in ctx.inventory.workloads():
             want = ns_zone.get(w.namespace)
-            if want is None or not w.pinned or not w.zones:
+            owner = f"namespace {w.namespace} belongs to zone {want}"
+            if want is None:
+                labelled = w.pod_labels.get(ZONE_LABEL, "")
+                if not ctx.is_edge(labelled):
+                    continue
+                want, owner = labelled, f"its pods are labelled {ZONE_LABEL}={labelled} (that zone's copy)"
+            if not w.pinned or not w.zones:
                 continue
             # Region copies in a zone's namespace are fine (a per-zone Service selects the
             # zone's pods plus the Region's); another edge zone never is
@@ -54,7 +69,6 @@ class AffinityOtherZoneThanNamespace(Rule):
                 yield ctx.finding(
                     self,
                     w.obj,
-                    f"namespace {w.namespace} belongs to zone {want} "
-                    f"but {w.kind} {w.name} runs in {', '.join(w.zones)}",
+                    f"{owner} but {w.kind} {w.name} runs in {', '.join(w.zones)}",
                     path=w.pod_path,
                 )
