@@ -1,10 +1,11 @@
 """The Istio backend proven on istiod and Envoy (see tests/istio_lab.py for the lab).
 
-The plan's own objects (per-zone Service over the zone's pods plus Region standby pods,
-DestinationRule with ``failoverPriority`` and ``outlierDetection``) are applied to a real
-API server; istiod turns them into xDS, and Envoy sidecars in each zone's network namespace
-are asked what they hold (``/config_dump``, ``/clusters``) and then carry real requests
-while the zone's copy dies and comes back. Figures go to docs/istio-lab.md.
+The plan's own objects (one namespace; per zone a Service ``<svc>-<zone>`` over the zone's
+pods and the one Region copy, a DestinationRule with ``failoverPriority`` and
+``outlierDetection``) are applied to a real API server; istiod turns them into xDS, and
+Envoy sidecars in each zone's network namespace are asked what they hold (``/config_dump``,
+``/clusters``) and then carry real requests while the zone's copy dies and comes back.
+Figures go to docs/istio-lab.md.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import yaml
 import istio_lab as il
 from edgewise.check import check_objects
 from edgewise.k8s.inventory import Source
-from edgewise.plan.apps import AppPlan, objects, plan_application
+from edgewise.plan.apps import AppPlan, ServiceCopy, objects, plan_application
 from edgewise.plan.apps.install import ISTIO_VERSION
 from edgewise.spec import load_spec
 from edgewise.topology import Topology, build_topology
@@ -75,21 +76,28 @@ class World:
             o["spec"]["ports"][0]["port"] for o in objects(app_plan)
             if o["kind"] == "Service" and o["metadata"]["name"] == CALLEE
         )
-        self.sidecars: dict[str, il.Pod] = {}  # site namespace -> caller pod with Envoy
+        self.sidecars: dict[str, il.Pod] = {}  # site -> caller pod with Envoy
 
-    def site_ns(self, zone: str | None) -> str:
-        return self.plan.site(zone or "region").namespace
+    def copy(self, site: str, service: str) -> ServiceCopy:
+        """The plan's copy of ``service`` in ``site`` (an edge zone, or "region")."""
+        return next(c for c in self.plan.site(site).services if c.service == service)
 
-    def cluster(self, ns: str) -> str:
-        return f"outbound|{self.port}||{CALLEE}.{ns}.svc.cluster.local"
+    def host(self, site: str) -> str:
+        """The callee's host as the site's callers address it (the site's own copy's name)."""
+        c = self.copy(site, CALLEE)
+        return f"{c.workload}.{c.namespace}.svc.cluster.local"
 
-    def pods(self, ns: str, name: str) -> list[il.Pod]:
-        """Pods of Deployment ``name`` in ``ns``."""
+    def cluster(self, site: str) -> str:
+        return f"outbound|{self.port}||{self.host(site)}"
+
+    def pods(self, site: str, service: str) -> list[il.Pod]:
+        """Pods of the plan's copy of ``service`` in ``site``."""
+        c = self.copy(site, service)
         return [p for p in self.lab.pods.values()
-                if p.namespace == ns and p.name.rsplit("-", 2)[0] == name]
+                if p.namespace == c.namespace and p.name.rsplit("-", 2)[0] == c.workload]
 
-    def admin(self, ns: str) -> Path:
-        return self.lab.admin_socket(self.sidecars[ns])
+    def admin(self, site: str) -> Path:
+        return self.lab.admin_socket(self.sidecars[site])
 
 
 @pytest.fixture(scope="module")
@@ -105,14 +113,14 @@ def world() -> Iterator[World]:
         lab.apply_docs([o for o in objs if o["kind"] == "Namespace"])
         lab.apply_docs([o for o in objs if o["kind"] != "Namespace"])
         lab.apply_docs([MESH_WIDE_PLAINTEXT, *(
-            sidecar_egress(s.namespace, w.port) for s in app_plan.sites)])
+            sidecar_egress(ns, w.port) for ns in sorted({s.namespace for s in app_plan.sites}))])
         replicas = sum(o["spec"]["replicas"] for o in objs if o["kind"] == "Deployment")
         lab.run_pods(replicas)
         lab.start_istiod()
         FIGURES["lab_start_s"] = round(time.monotonic() - t0, 1)
         for s in app_plan.sites:
-            caller = w.pods(s.namespace, CALLER)[0]
-            w.sidecars[s.namespace] = caller
+            caller = w.pods(s.site, CALLER)[0]
+            w.sidecars[s.site] = caller
             lab.start_sidecar(caller)
         yield w
         out = os.environ.get("EDGEWISE_ISTIO_FIGURES")
@@ -120,11 +128,11 @@ def world() -> Iterator[World]:
             Path(out).write_text(json.dumps(FIGURES, indent=1, sort_keys=True) + "\n")
 
 
-def eds(w: World, ns: str, want_hosts: int) -> list[il.EnvoyEndpoint]:
+def eds(w: World, site: str, want_hosts: int) -> list[il.EnvoyEndpoint]:
     """The sidecar's endpoints for the callee once istiod has sent all ``want_hosts``."""
     return il.wait_for(
-        f"{want_hosts} endpoints of {CALLEE} in the sidecar of {ns}",
-        lambda: (e := il.eds_endpoints(w.admin(ns), w.cluster(ns))) and len(e) >= want_hosts and e,
+        f"{want_hosts} endpoints of {CALLEE} in the sidecar of {site}",
+        lambda: (e := il.eds_endpoints(w.admin(site), w.cluster(site))) and len(e) >= want_hosts and e,
         timeout=60, every=0.2,
     )
 
@@ -135,64 +143,68 @@ def edge_zone_of(w: World, ip: str) -> str | None:
     return zone if zone in w.lab.edge_zones else None
 
 
-def settle(w: World, ns: str, want: dict[str, int]) -> None:
-    """Wait until the sidecar of ``ns`` is ready for traffic by Envoy's own state (LIVE,
+def settle(w: World, site: str, want: dict[str, int]) -> None:
+    """Wait until the sidecar of ``site`` is ready for traffic by Envoy's own state (LIVE,
     listener and cluster active, exactly ``want``'s endpoints at their priorities, all
     healthy) and istiod has every push to it acknowledged."""
-    sidecar = w.sidecars[ns]
-    il.wait_for(f"the sidecar of {ns} to settle on {want}",
-                lambda: il.envoy_settled(w.admin(ns), w.cluster(ns), w.port, want)
+    sidecar = w.sidecars[site]
+    il.wait_for(f"the sidecar of {site} to settle on {want}",
+                lambda: il.envoy_settled(w.admin(site), w.cluster(site), w.port, want)
                 and il.istiod_acked(w.lab, f"{sidecar.name}.{sidecar.namespace}"),
                 timeout=60, every=0.2)
 
 
 def test_every_edge_sidecar_holds_own_zone_then_region_and_no_sibling(world: World) -> None:
     w = world
+    # one Region copy backs every zone's host: no Region pod per zone
+    region = {p.ip for p in w.pods("region", CALLEE)}
+    assert region and all(edge_zone_of(w, ip) is None for ip in region)
+    assert [c.workload for s in w.plan.sites for c in s.services if c.service == CALLEE].count(CALLEE) == 1
     for site in w.plan.sites:
         if site.kind == "region":
             continue
-        ns = site.namespace
-        zone_pods = {p.ip for p in w.pods(ns, CALLEE)}
-        standby = {p.ip for p in w.pods(ns, f"{CALLEE}-region")}
-        assert zone_pods and standby
-        assert all(p.zone == site.site for p in w.pods(ns, CALLEE))
-        assert all(edge_zone_of(w, p.ip) is None for p in w.pods(ns, f"{CALLEE}-region"))
-        endpoints = eds(w, ns, len(zone_pods) + len(standby))
+        zone_pods = {p.ip for p in w.pods(site.site, CALLEE)}
+        assert zone_pods
+        assert all(p.zone == site.site for p in w.pods(site.site, CALLEE))
+        # the zone's callers address the zone's host
+        assert w.host(site.site) in {f"{n}.{site.namespace}.svc.cluster.local" for n in plan_object(
+            w, "Deployment", site.namespace, w.copy(site.site, CALLER).workload)["spec"]["template"][
+            "metadata"]["annotations"]["edgewise.dev/calls"].split(",")}
+        endpoints = eds(w, site.site, len(zone_pods) + len(region))
         by_priority: dict[int, set[str]] = {}
         for e in endpoints:
             by_priority.setdefault(e.priority, set()).add(e.ip)
         # own zone first, the Region next, nothing else at any priority
-        assert by_priority == {0: zone_pods, 1: standby}, (ns, by_priority)
+        assert by_priority == {0: zone_pods, 1: region}, (site.site, by_priority)
         assert not [e for e in endpoints if edge_zone_of(w, e.ip) not in (None, site.site)]
         # Envoy's own view (/clusters) agrees: priorities and zones per host
-        hosts = il.clusters_hosts(w.admin(ns), w.cluster(ns))
+        hosts = il.clusters_hosts(w.admin(site.site), w.cluster(site.site))
         seen = {h.split(":")[0]: int(v["priority"]) for h, v in hosts.items()}
-        assert seen == {ip: 0 for ip in zone_pods} | {ip: 1 for ip in standby}
+        assert seen == {ip: 0 for ip in zone_pods} | {ip: 1 for ip in region}
         for h, v in hosts.items():
             ip = h.split(":")[0]
             assert v["zone"] == next(p.zone for p in w.lab.pods.values() if p.ip == ip)
         # the cluster carries the DestinationRule's outlier detection
-        cds = cluster_config(w, ns)
+        cds = cluster_config(w, site.site)
         assert cds["outlier_detection"]["consecutive_5xx"] == 3
         assert cds["outlier_detection"]["max_ejection_percent"] == 100
 
 
 def test_region_sidecar_holds_region_pods_only(world: World) -> None:
     w = world
-    ns = w.site_ns(None)
-    region = {p.ip for p in w.pods(ns, CALLEE)}
-    endpoints = eds(w, ns, len(region))
+    region = {p.ip for p in w.pods("region", CALLEE)}
+    endpoints = eds(w, "region", len(region))
     assert {e.ip for e in endpoints} == region
     assert all(edge_zone_of(w, e.ip) is None for e in endpoints)
 
 
-def cluster_config(w: World, ns: str) -> dict[str, Any]:
-    status, body = il.admin_get(w.admin(ns), "/config_dump?resource=dynamic_active_clusters")
+def cluster_config(w: World, site: str) -> dict[str, Any]:
+    status, body = il.admin_get(w.admin(site), "/config_dump?resource=dynamic_active_clusters")
     assert status == 200
     for c in json.loads(body)["configs"]:
-        if c["cluster"]["name"] == w.cluster(ns):
+        if c["cluster"]["name"] == w.cluster(site):
             return dict(c["cluster"])
-    raise AssertionError(f"no cluster {w.cluster(ns)} in the sidecar of {ns}")
+    raise AssertionError(f"no cluster {w.cluster(site)} in the sidecar of {site}")
 
 
 def served_by(rows: list[dict[str, Any]], after: float = 0.0, before: float = float("inf")) -> Counter[str]:
@@ -202,15 +214,14 @@ def served_by(rows: list[dict[str, Any]], after: float = 0.0, before: float = fl
 def test_failover_to_region_and_back_on_sockets(world: World) -> None:
     w = world
     site = next(s for s in w.plan.sites if s.kind != "region")
-    ns = site.namespace
-    zone_pod = w.pods(ns, CALLEE)[0]
-    standby = {p.name for p in w.pods(ns, f"{CALLEE}-region")}
-    host = f"{CALLEE}.{ns}.svc.cluster.local"
-    want = {zone_pod.ip: 0} | {p.ip: 1 for p in w.pods(ns, f"{CALLEE}-region")}
-    settle(w, ns, want)
+    zone_pod = w.pods(site.site, CALLEE)[0]
+    region = {p.name for p in w.pods("region", CALLEE)}
+    host = w.host(site.site)
+    want = {zone_pod.ip: 0} | {p.ip: 1 for p in w.pods("region", CALLEE)}
+    settle(w, site.site, want)
     sibling_before = w.lab.sibling_packets(site.site)
 
-    load = w.lab.load(w.sidecars[ns], host, w.port, seconds=48.0)
+    load = w.lab.load(w.sidecars[site.site], host, w.port, seconds=48.0)
     time.sleep(3.0)
     t_kill = time.monotonic()
     w.lab.kill(zone_pod)
@@ -226,10 +237,10 @@ def test_failover_to_region_and_back_on_sockets(world: World) -> None:
     assert set(before) == {zone_pod.name}, before
     after_kill = [r for r in rows if t_kill <= r["t"] < t_back]
     failed = [r for r in after_kill if r["status"] != 200]
-    first_region = next(r for r in after_kill if r.get("pod") in standby)
-    # after the ejection every request is served by the Region standby
+    first_region = next(r for r in after_kill if r.get("pod") in region)
+    # after the ejection every request is served by the Region copy
     settled = [r for r in after_kill if r["t"] > first_region["t"]]
-    assert settled and all(r.get("pod") in standby for r in settled), served_by(settled)
+    assert settled and all(r.get("pod") in region for r in settled), served_by(settled)
     returned = next((r for r in rows if r["t"] > t_back and r.get("pod") == zone_pod.name), None)
     assert returned is not None, served_by(rows, after=t_back)
     tail = [r for r in rows if r["t"] > returned["t"]]
@@ -238,7 +249,7 @@ def test_failover_to_region_and_back_on_sockets(world: World) -> None:
     # answer came from one
     assert w.lab.sibling_packets(site.site) == sibling_before
     assert not {r.get("zone") for r in rows} & (set(w.lab.edge_zones) - {site.site})
-    ejections = il.envoy_stat(w.admin(ns), w.cluster(ns), "outlier_detection.ejections_enforced_total")
+    ejections = il.envoy_stat(w.admin(site.site), w.cluster(site.site), "outlier_detection.ejections_enforced_total")
     assert ejections >= 1
 
     FIGURES["failover"] = {
@@ -262,27 +273,26 @@ def test_hazard_without_outlier_detection_no_failover(world: World) -> None:
     zone copy that fails (HTTP 500) keeps receiving its share of requests."""
     w = world
     site = [s for s in w.plan.sites if s.kind != "region"][-1]
-    ns = site.namespace
-    dr = next(copy.deepcopy(o) for o in objects(w.plan)
-              if o["kind"] == "DestinationRule" and o["metadata"]["namespace"] == ns
-              and o["metadata"]["name"] == CALLEE)
+    ns, name = site.namespace, w.copy(site.site, CALLEE).workload
+    dr = plan_object(w, "DestinationRule", ns, name)
     del dr["spec"]["trafficPolicy"]["outlierDetection"]
     report = check_objects([(dr, Source("<lab>/dr.yaml", 1, 0))], w.topology)
     assert "EW506" in {f.rule for f in report.findings}
-    zone_pod = w.pods(ns, CALLEE)[0]
-    standby = {p.ip for p in w.pods(ns, f"{CALLEE}-region")}
+    zone_pod = w.pods(site.site, CALLEE)[0]
+    region = {p.ip for p in w.pods("region", CALLEE)}
     w.lab.apply_docs([dr])
     # istiod drops the priorities: every endpoint at 0, the zone's copy not even preferred
-    settle(w, ns, {ip: 0 for ip in {zone_pod.ip} | standby})
-    assert "outlier_detection" not in cluster_config(w, ns)
+    settle(w, site.site, {ip: 0 for ip in {zone_pod.ip} | region})
+    assert "outlier_detection" not in cluster_config(w, site.site)
 
     w.lab.serve(zone_pod, status=500)  # the zone's copy is broken
-    host = f"{CALLEE}.{ns}.svc.cluster.local"
-    rows = w.lab.results(w.lab.load(w.sidecars[ns], host, w.port, seconds=4.0))
+    host = w.host(site.site)
+    rows = w.lab.results(w.lab.load(w.sidecars[site.site], host, w.port, seconds=4.0))
     failed = [r for r in rows if r["status"] == 500]
     late = [r for r in rows if r["t"] > rows[0]["t"] + 2.0]
-    # a third of all requests still go to the broken copy, to the end: no failover
-    assert len(failed) > len(rows) // 5, served_by(rows)
+    # the broken copy keeps its share of the requests (one of 1 + len(region) endpoints at
+    # priority 0), to the end: no failover
+    assert len(failed) > 0.6 * len(rows) / (1 + len(region)), served_by(rows)
     assert any(r["status"] == 500 for r in late)
     FIGURES["without_outlier_detection"] = {
         "requests": len(rows), "failed": len(failed),
@@ -291,11 +301,10 @@ def test_hazard_without_outlier_detection_no_failover(world: World) -> None:
     }
 
     # the plan's rule back: the broken copy is ejected after three 5xx and the rest go to the Region
-    w.lab.apply_docs([next(o for o in objects(w.plan) if o["kind"] == "DestinationRule"
-                           and o["metadata"]["namespace"] == ns and o["metadata"]["name"] == CALLEE)])
+    w.lab.apply_docs([plan_object(w, "DestinationRule", ns, name)])
     il.wait_for("priorities back", lambda: {
-        e.priority for e in il.eds_endpoints(w.admin(ns), w.cluster(ns))} == {0, 1}, timeout=60)
-    rows = w.lab.results(w.lab.load(w.sidecars[ns], host, w.port, seconds=3.0))
+        e.priority for e in il.eds_endpoints(w.admin(site.site), w.cluster(site.site))} == {0, 1}, timeout=60)
+    rows = w.lab.results(w.lab.load(w.sidecars[site.site], host, w.port, seconds=3.0))
     failed_with = [r for r in rows if r["status"] != 200]
     assert len(failed_with) <= 3, served_by(rows)
     FIGURES["with_outlier_detection_500s"] = {"requests": len(rows), "failed": len(failed_with)}
@@ -310,40 +319,41 @@ def plan_object(w: World, kind: str, ns: str, name: str) -> dict[str, Any]:
 def test_hazard_max_ejection_below_100_leaves_the_failed_zone_in_the_pool(world: World) -> None:
     """EW507 on the real parts: a zone runs two copies of ``api`` and both fail (HTTP 500).
     With ``maxEjectionPercent`` left at Istio's default (10 %), Envoy ejects nothing: one
-    ejection would take 25 % of the cluster's four hosts, over the limit, and since Envoy
+    ejection would take 20 % of the cluster's five hosts (two in the zone, the Region
+    copy's three), over the limit, and since Envoy
     1.31 the old "always eject one host" exception is off unless ``always_eject_one_host``
     is set. The zone's priority stays fully healthy, so every request keeps going to the
     broken copies. With the plan's 100 both are ejected and the Region serves."""
     w = world
     site = [s for s in w.plan.sites if s.kind != "region"][1]
-    ns = site.namespace
-    deployment = plan_object(w, "Deployment", ns, CALLEE)
+    ns, name = site.namespace, w.copy(site.site, CALLEE).workload
+    deployment = plan_object(w, "Deployment", ns, name)
     deployment["spec"]["replicas"] = 2
     running = len(w.lab.pods)
     w.lab.apply_docs([deployment])
     w.lab.run_pods(running + 1)
-    zone_pods = w.pods(ns, CALLEE)
-    standby = w.pods(ns, f"{CALLEE}-region")
+    zone_pods = w.pods(site.site, CALLEE)
+    region = w.pods("region", CALLEE)
     assert len(zone_pods) == 2 and {p.zone for p in zone_pods} == {site.site}
-    want = {p.ip: 0 for p in zone_pods} | {p.ip: 1 for p in standby}
-    host = f"{CALLEE}.{ns}.svc.cluster.local"
+    want = {p.ip: 0 for p in zone_pods} | {p.ip: 1 for p in region}
+    host = w.host(site.site)
 
-    dr = plan_object(w, "DestinationRule", ns, CALLEE)
+    dr = plan_object(w, "DestinationRule", ns, name)
     assert dr["spec"]["trafficPolicy"]["outlierDetection"].pop("maxEjectionPercent") == 100
     # edgewise check flags exactly this object
     report = check_objects([(dr, Source("<lab>/dr.yaml", 1, 0))], w.topology)
     flagged = [f for f in report.findings if f.rule == "EW507"]
-    assert [f.object for f in flagged] == [f"DestinationRule {ns}/{CALLEE}"], report.findings
+    assert [f.object for f in flagged] == [f"DestinationRule {ns}/{name}"], report.findings
     w.lab.apply_docs([dr])
     il.wait_for("the cluster without max_ejection_percent", lambda: "max_ejection_percent" not in
-                cluster_config(w, ns).get("outlier_detection", {"max_ejection_percent": 0}), timeout=60)
-    settle(w, ns, want)
+                cluster_config(w, site.site).get("outlier_detection", {"max_ejection_percent": 0}), timeout=60)
+    settle(w, site.site, want)
     for p in zone_pods:
         w.lab.serve(p, status=500)
-    rows = w.lab.results(w.lab.load(w.sidecars[ns], host, w.port, seconds=4.0))
+    rows = w.lab.results(w.lab.load(w.sidecars[site.site], host, w.port, seconds=4.0))
     late = [r for r in rows if r["t"] > rows[0]["t"] + 2.0]
     failed_late = [r for r in late if r["status"] == 500]
-    hosts = il.clusters_hosts(w.admin(ns), w.cluster(ns))
+    hosts = il.clusters_hosts(w.admin(site.site), w.cluster(site.site))
     ejected = {h.split(":")[0] for h, v in hosts.items() if "failed_outlier_check" in v.get("health_flags", "")}
     # nothing ejected: the zone's priority looks healthy and keeps every request
     assert not ejected, hosts
@@ -356,26 +366,26 @@ def test_hazard_max_ejection_below_100_leaves_the_failed_zone_in_the_pool(world:
 
     # the plan's rule (maxEjectionPercent: 100), from a healthy settled start: both broken
     # copies are ejected and the Region serves
-    w.lab.apply_docs([plan_object(w, "DestinationRule", ns, CALLEE)])
+    w.lab.apply_docs([plan_object(w, "DestinationRule", ns, name)])
     for p in zone_pods:
         w.lab.serve(p)
-    il.wait_for("max_ejection_percent 100", lambda: cluster_config(w, ns).get(
+    il.wait_for("max_ejection_percent 100", lambda: cluster_config(w, site.site).get(
         "outlier_detection", {}).get("max_ejection_percent") == 100, timeout=60)
-    settle(w, ns, want)
+    settle(w, site.site, want)
     for p in zone_pods:
         w.lab.serve(p, status=500)
-    rows = w.lab.results(w.lab.load(w.sidecars[ns], host, w.port, seconds=4.0))
+    rows = w.lab.results(w.lab.load(w.sidecars[site.site], host, w.port, seconds=4.0))
     failed = [r for r in rows if r["status"] != 200]
     late = [r for r in rows if r["t"] > rows[0]["t"] + 2.0]
-    standby_names = {p.name for p in standby}
-    hosts = il.clusters_hosts(w.admin(ns), w.cluster(ns))
+    region_names = {p.name for p in region}
+    hosts = il.clusters_hosts(w.admin(site.site), w.cluster(site.site))
     ejected = {h.split(":")[0] for h, v in hosts.items() if "failed_outlier_check" in v.get("health_flags", "")}
     # both broken copies ejected; after that the Region serves every request. The second
     # ejection reaches the worker only at the end of Envoy's update_merge_window (1 s by
     # default, not settable from a DestinationRule): until then the zone keeps 70 % of
     # the requests on the remaining broken copy, so the failures are 3 + ~1 s of traffic
     assert ejected == {p.ip for p in zone_pods}, hosts
-    assert late and all(r.get("pod") in standby_names for r in late), served_by(late)
+    assert late and all(r.get("pod") in region_names for r in late), served_by(late)
     last_failure = max(r["t"] for r in failed) - rows[0]["t"]
     FIGURES["max_ejection_100"] = {"requests": len(rows), "failed": len(failed),
                                    "last_failure_s": round(last_failure, 3)}
@@ -392,7 +402,7 @@ def test_the_lab_proves_the_istio_release_the_runbook_installs() -> None:
 
 
 def test_istiod_and_envoy_are_the_real_parts(world: World) -> None:
-    _status, body = il.admin_get(world.admin(world.site_ns(None)), "/server_info")
+    _status, body = il.admin_get(world.admin("region"), "/server_info")
     info = json.loads(body)
     assert info["version"].split("/")[1].startswith("1.40"), info["version"]
     syncz = world.lab.istiod_debug("/debug/syncz")
