@@ -4,25 +4,18 @@ Plans the benchmark application (benchmarks/generate.py) at ZONES x SERVICES wit
 ``istio``, applies it to the Istio lab (tests/istio_lab.py: the lab's kube-apiserver,
 scheduler, controller-manager and kwok with the topology's nodes, istiod) and measures:
 
-* objects and pods by role (edge copies, the Region's own copies, Region standby copies),
-  and the Region nodes' pod capacity;
+* objects and pods by role (edge copies, Region copies), the Region pods' CPU and memory
+  requests, and the Region nodes' capacity;
 * pods the scheduler could not place, with its reason;
 * istiod: resident memory, CPU seconds, pushes and the bytes it pushed per xDS type
   (its own ``pilot_xds_config_size_bytes`` and ``pilot_xds_pushes`` metrics);
 * one edge sidecar: clusters, endpoints and bytes of its config dump, Envoy's memory, and
   the priorities of its failover host (own zone 0, Region 1, nothing else).
 
-``--design standby`` (the default) measures the plan as the backend writes it: in every
-edge namespace a ``<service>-region`` standby Deployment (2 Region-pinned pods) for every
-service that fails over. ``--design per-zone-names`` measures the alternative of
-docs/istio-lab.md on the same plan, rewritten here (the generator does not write it): one
-namespace, the zone copies as ``<service>-<zone>`` Deployments, the Region copy carrying
-one ``edgewise.dev/failover-<zone>`` label per zone, and per zone a Service
-``<service>-<zone>`` selecting that label (the zone's pods and the Region's) with the
-plan's DestinationRule; no standby pods.
+The plan is measured as the ``istio`` backend writes it (docs/istio-lab.md, "The layout"):
+one namespace, per zone ``<service>-<zone>`` over the zone's pods and the one Region copy.
 
     python -m benchmarks.istio_cost --zones 50 --services 20 --json bench-out/istio-cost.json
-    python -m benchmarks.istio_cost --design per-zone-names --json bench-out/istio-cost-pzn.json
 
 Needs root (network namespaces) and the lab's programs (make lab, tools/istio-build.sh).
 Figures are machine-dependent; docs/istio-lab.md keeps one run.
@@ -31,7 +24,6 @@ Figures are machine-dependent; docs/istio-lab.md keeps one run.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import re
@@ -45,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from edgewise.plan.apps import AppPlan, objects, plan_application
+from edgewise.plan.apps import objects, plan_application
 from edgewise.spec import load_spec
 from edgewise.topology import build_topology
 
@@ -53,10 +45,6 @@ from .generate import spec_documents
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import istio_lab as il
-
-STANDBY = "standby"
-PER_ZONE_NAMES = "per-zone-names"
-FAILOVER_LABEL = "edgewise.dev/failover-"
 
 
 def rss_kib(pid: int) -> int:
@@ -71,84 +59,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def zone_key(zone: str) -> str:
-    return re.sub(r"[^a-z0-9-]", "-", zone.lower())
+def cpu_m(q: str) -> int:
+    return int(q[:-1]) if q.endswith("m") else int(float(q) * 1000)
 
 
-def per_zone_names(plan: AppPlan, objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The plan's objects rewritten to the per-zone-names design (see the module doc):
-    everything in the Region's namespace, no standby Deployments or their PDBs."""
-    home = plan.site("region").namespace
-    zone_of_ns = {s.namespace: s.site for s in plan.sites if s.kind != "region"}
-    out: list[dict[str, Any]] = []
-    failover_zones: dict[str, list[str]] = {}  # service -> zones whose host includes the Region copy
-    for o in objs:
-        ns = o["metadata"].get("namespace")
-        if ns in zone_of_ns and o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-region"):
-            failover_zones.setdefault(o["metadata"]["name"].removesuffix("-region"), []).append(zone_of_ns[ns])
-    for o in objs:
-        o = copy.deepcopy(o)
-        md = o["metadata"]
-        ns, kind, name = md.get("namespace"), o["kind"], md["name"]
-        if kind == "Namespace":
-            if md["name"] == home:
-                out.append(o)
-            continue
-        if ns == home:
-            if kind == "Deployment":
-                labels = o["spec"]["template"]["metadata"]["labels"]
-                for z in failover_zones.get(name, []):
-                    labels[FAILOVER_LABEL + zone_key(z)] = "true"
-            if kind == "Service":  # the Region's own host: the Region copy only
-                o["spec"]["selector"]["edgewise.dev/copy"] = "region"
-            out.append(o)
-            continue
-        if ns not in zone_of_ns:
-            continue
-        zone = zone_of_ns[ns]
-        key = zone_key(zone)
-        if name.endswith("-region") and kind in ("Deployment", "PodDisruptionBudget"):
-            continue  # no standby copies
-        if kind == "Deployment":
-            md["name"], md["namespace"] = f"{name}-{key}", home
-            o["spec"]["selector"]["matchLabels"]["edgewise.dev/zone"] = zone
-            o["spec"]["template"]["metadata"]["labels"][FAILOVER_LABEL + key] = "true"
-            out.append(o)
-        elif kind == "Service" and "selector" in o["spec"]:  # an ExternalName alias of a
-            md["name"], md["namespace"] = f"{name}-{key}", home  # Region-only service is not needed
-            o["spec"]["selector"] = {"app.kubernetes.io/part-of": o["spec"]["selector"]["app.kubernetes.io/part-of"],
-                                     "edgewise.dev/service": name, FAILOVER_LABEL + key: "true"}
-            out.append(o)
-        elif kind == "DestinationRule":
-            md["name"], md["namespace"] = f"{name}-{key}", home
-            o["spec"]["host"] = f"{name}-{key}.{home}.svc.cluster.local"
-            out.append(o)
-        elif kind == "PodDisruptionBudget":
-            md["name"], md["namespace"] = f"{name}-{key}", home
-            o["spec"]["selector"]["matchLabels"]["edgewise.dev/zone"] = zone
-            out.append(o)
-        elif kind == "Ingress":
-            md["name"], md["namespace"] = f"{name}-{key}", home
-            for rule in o["spec"].get("rules", []):
-                for path in rule.get("http", {}).get("paths", []):
-                    svc = path["backend"]["service"]
-                    svc["name"] = f"{svc['name']}-{key}"
-            out.append(o)
-    return out
+def mem_mi(q: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    return float(q[:-2]) * units[q[-2:]] if q[-2:] in units else float(q) / 2**20
 
 
-def roles(objs: list[dict[str, Any]], region_ns: str) -> Counter[str]:
+def roles(objs: list[dict[str, Any]]) -> tuple[Counter[str], dict[str, float]]:
+    """Pods by copy (edge / region) and the Region pods' CPU (cores) and memory (GiB) requests."""
     pods: Counter[str] = Counter()
+    region = {"cpu": 0.0, "memory_gib": 0.0}
     for o in objs:
-        if o["kind"] != "Deployment":
+        if o["kind"] not in ("Deployment", "StatefulSet"):
             continue
-        labels = o["spec"]["template"]["metadata"]["labels"]
-        if labels.get("edgewise.dev/copy") == "region":
-            role = "standby" if o["metadata"]["namespace"] != region_ns else "region"
-        else:
-            role = "edge"
-        pods[role] += int(o["spec"]["replicas"])
-    return pods
+        role = o["spec"]["template"]["metadata"]["labels"].get("edgewise.dev/copy", "edge")
+        n = int(o["spec"]["replicas"])
+        pods[role] += n
+        if role == "region":
+            for c in o["spec"]["template"]["spec"]["containers"]:
+                req = c.get("resources", {}).get("requests", {})
+                region["cpu"] += n * cpu_m(str(req.get("cpu", "0m"))) / 1000
+                region["memory_gib"] += n * mem_mi(str(req.get("memory", "0Mi"))) / 1024
+    return pods, {k: round(v, 1) for k, v in region.items()}
 
 
 def metrics(port: int) -> dict[str, float]:
@@ -167,7 +102,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--zones", type=int, default=50)
     ap.add_argument("--services", type=int, default=20)
-    ap.add_argument("--design", choices=(STANDBY, PER_ZONE_NAMES), default=STANDBY)
     ap.add_argument("--settle", type=float, default=60.0,
                     help="seconds with no newly running pod after which scheduling counts as done")
     ap.add_argument("--region-instance-type", metavar="TYPE",
@@ -189,17 +123,14 @@ def main() -> None:
         spec = load_spec(Path(tmp) / "spec.yaml")
     topology = build_topology(spec)
     plan = plan_application(topology, spec.applications[0][0])
-    region_ns = plan.site("region").namespace
     objs = objects(plan)
-    if args.design == PER_ZONE_NAMES:
-        objs = per_zone_names(plan, objs)
     kinds = Counter(o["kind"] for o in objs)
-    pods = roles(objs, region_ns)
+    pods, region_requests = roles(objs)
     result: dict[str, Any] = {
-        "zones": args.zones, "services": args.services, "design": args.design,
+        "zones": args.zones, "services": args.services,
         "region_instance_type": args.region_instance_type or "m6i.large",
         "objects": dict(sorted(kinds.items())), "objects_total": len(objs),
-        "pods": dict(pods), "pods_total": sum(pods.values()),
+        "pods": dict(pods), "pods_total": sum(pods.values()), "region_requests": region_requests,
     }
     t0 = time.monotonic()
     with il.istio_lab(topology) as lab:
@@ -209,6 +140,7 @@ def main() -> None:
                         if lab.zone_of_node[n["metadata"]["name"]] not in edge_zones]
         result["region_nodes"] = len(region_nodes)
         result["region_pod_capacity"] = sum(int(n["status"]["capacity"]["pods"]) for n in region_nodes)
+        result["region_cpu_capacity"] = sum(cpu_m(str(n["status"]["capacity"]["cpu"])) for n in region_nodes) / 1000
         t = time.monotonic()
         lab.apply_docs([o for o in objs if o["kind"] == "Namespace"])
         lab.apply_docs([o for o in objs if o["kind"] != "Namespace"])
@@ -240,14 +172,16 @@ def main() -> None:
         t = time.monotonic()
         istiod = lab.start_istiod()
         result["istiod_ready_s"] = round(time.monotonic() - t, 1)
+        # the first edge zone's copy of a service that calls one failing over to the Region
         edge = next(s for s in plan.sites if s.kind != "region")
-        caller_deploy = "svc-000" if args.design == STANDBY else f"svc-000-{zone_key(edge.site)}"
-        caller_ns = edge.namespace if args.design == STANDBY else region_ns
-        caller = next(p for p in lab.pods.values()
-                      if p.namespace == caller_ns and p.name.rsplit("-", 2)[0] == caller_deploy)
-        host = (f"svc-001.{edge.namespace}.svc.cluster.local" if args.design == STANDBY
-                else f"svc-001-{zone_key(edge.site)}.{region_ns}.svc.cluster.local")
-        cluster = f"outbound|8001||{host}"
+        call = next(c for c in edge.calls if c.failover == "region")
+        copy_of = {c.service: c for c in edge.services}
+        caller = next(p for p in lab.pods.values() if p.namespace == edge.namespace
+                      and p.name.rsplit("-", 2)[0] == copy_of[call.caller].workload)
+        host = f"{copy_of[call.callee].workload}.{edge.namespace}.svc.cluster.local"
+        port = next(o["spec"]["ports"][0]["port"] for o in objs if o["kind"] == "Service"
+                    and o["metadata"]["name"] == copy_of[call.callee].workload)
+        cluster = f"outbound|{port}||{host}"
         t = time.monotonic()
         envoy = lab.start_sidecar(caller)
         admin = lab.admin_socket(caller)

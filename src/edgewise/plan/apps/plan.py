@@ -345,8 +345,9 @@ class _Builder:
     def fails_over_here(self, site: _Site, svc: ServiceSpec, routes: Iterable[CallRoute]) -> bool:
         """Is ``svc`` called from ``site`` with failover to the Region?
 
-        Failover configuration (Consul resolver, Istio standby) exists only where someone
-        calls the service: an entry point nobody calls east-west needs none.
+        Failover configuration (Consul resolver, the Region copy in an Istio zone's host)
+        exists only where someone calls the service: an entry point nobody calls east-west
+        needs none.
         """
         return site.is_edge and any(
             r.callee == svc.name and r.failover == REGION_SITE for r in routes
