@@ -36,7 +36,7 @@ from ..spec import API_VERSION, Document, Spec
 from ..spec import Topology as TopologyModel
 from ..spec.loader import parse_document
 from ..spec.semantic import validate_semantics
-from ..spec.yamlsource import YAML_SUFFIXES, DataBuilder, build_documents, read_documents
+from ..spec.yamlsource import YAML_SUFFIXES, DataBuilder, ReadAhead, ReadFile, build_documents, read_documents
 from ..topology import Topology, build_topology
 from .model import CfnTemplate
 
@@ -274,8 +274,16 @@ def _identity_of(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _read_once(f: Path, out: LoadedInputs, seen: set[tuple[int, int]]) -> None:
-    """Read ``f`` unless the same real file was read already (through another path or link)."""
+def _read_once(f: Path, out: LoadedInputs, seen: set[tuple[int, int]], ahead: ReadFile | None = None) -> None:
+    """Read ``f`` unless the same real file was read already (through another path or link).
+
+    ``ahead``: ``f`` as :class:`ReadAhead` read it, if it did."""
+    if ahead is not None:
+        if ahead.identity not in seen:
+            seen.add(ahead.identity)
+            out.file_sizes[str(f)] = ahead.size
+            out.add_documents(ahead.documents)
+        return
     key = _identity_of(f)
     if key is not None:
         if key in seen:
@@ -301,19 +309,24 @@ def _walk(directory: Path, out: LoadedInputs, seen: set[tuple[int, int]]) -> Non
         if plain is None:
             _kustomize(directory, out)
         else:
-            for f in plain:
-                _read_once(f, out, seen)
+            ahead = ReadAhead([str(f) for f in plain])
+            for i, f in enumerate(plain):
+                _read_once(f, out, seen, ahead.get(i))
         return
     try:
         children = sorted(directory.iterdir())
     except OSError as exc:
         raise InputError.single(str(directory), f"cannot read this directory: {exc.strerror}",
                                 hint="make it readable, or leave it out of the paths to check") from None
+    # YAML files are read ahead (a directory with that suffix is read by no one)
+    yaml_children = [c for c in children if c.suffix in YAML_SUFFIXES]
+    ahead = ReadAhead([str(c) for c in yaml_children])
+    at = {c: i for i, c in enumerate(yaml_children)}
     for child in children:
         if child.is_dir():
             _walk(child, out, seen)
         elif child.suffix in YAML_SUFFIXES and child.is_file():
-            _read_once(child, out, seen)
+            _read_once(child, out, seen, ahead.get(at[child]))
 
 
 def load_paths(paths: Sequence[Path]) -> LoadedInputs:

@@ -8,9 +8,8 @@ item by path, and (b) reject duplicate keys, which ``yaml.safe_load`` silently a
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,10 @@ _FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 
 try:  # the compiled reader (rust/fastyaml); absent where it could not be built
     from .. import _fastyaml
+    from .._fastyaml import Positions as PositionIndex
 except ImportError:  # pragma: no cover - depends on the build
     _fastyaml = None  # type: ignore[assignment]
+    PositionIndex = Any  # type: ignore[misc,assignment]
 
 
 #: deepest nesting of collections a document may have (Kubernetes objects and
@@ -85,28 +86,62 @@ def _depth_error(text: str) -> yaml.MarkedYAMLError | None:
     return None
 
 
-@dataclass
 class Document:
-    """One YAML document: its data plus the position of every path inside it."""
+    """One YAML document: its data plus the position of every path inside it.
 
-    file: str
-    index: int  # 0-based document index in the file
-    line: int  # line where the document starts
-    data: Any
-    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    ``positions`` maps each mapping key's and sequence item's path (and the root's,
+    ``()``) to its (line, column). The compiled reader keeps them in a compact index
+    (``index``) instead, looked up only when a position is asked for; ``positions`` is
+    then made from it on first use.
+    """
+
+    __slots__ = ("_index", "_positions", "data", "file", "index", "line")
+
+    def __init__(self, file: str, index: int, line: int, data: Any,
+                 positions: dict[PathKey, tuple[int, int]] | None = None, *,
+                 position_index: PositionIndex | None = None) -> None:
+        self.file = file
+        self.index = index  # 0-based document index in the file
+        self.line = line  # line where the document starts
+        self.data = data
+        self._positions = positions if positions is not None or position_index is not None else {}
+        self._index = position_index
+
+    @property
+    def positions(self) -> dict[PathKey, tuple[int, int]]:
+        if self._positions is None:
+            assert self._index is not None
+            self._positions = self._index.to_dict()
+        return self._positions
 
     def position(self, path: Sequence[str | int]) -> tuple[int, int]:
         """Line/column of ``path``, or of its closest ancestor that has one."""
         key = tuple(path)
+        if self._index is not None:
+            hash(key)  # an unhashable step fails as a dict look-up would
+            return self._index.closest(key)
+        positions = self.positions
         while key:
-            if key in self.positions:
-                return self.positions[key]
+            if key in positions:
+                return positions[key]
             key = key[:-1]
-        return self.positions.get((), (self.line, 1))
+        return positions.get((), (self.line, 1))
 
     def problem(self, path: Sequence[str | int], message: str, hint: str = "") -> Problem:
         line, col = self.position(path)
         return Problem(self.file, line, col, format_path(path), message, hint)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Document):
+            return NotImplemented
+        return ((self.file, self.index, self.line, self.data, self.positions)
+                == (other.file, other.index, other.line, other.data, other.positions))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return (f"Document(file={self.file!r}, index={self.index!r}, line={self.line!r}, data={self.data!r}, "
+                f"positions={self.positions!r})")
 
 
 #: at most this many problems are kept per file (the rest are counted)
@@ -333,12 +368,6 @@ def yaml_error(exc: yaml.YAMLError, file: str, text: str) -> InputError:
     return InputError.single(file, f"YAML error: {exc}", hint="fix the YAML")
 
 
-#: text the compiled reader leaves to PyYAML whole: backslash escapes and tabs (YAML 1.1
-#: and 1.2 read some differently), carriage returns, the YAML 1.1-only line breaks (NEL,
-#: U+2028, U+2029), a byte order mark, characters YAML does not allow (and directives)
-_SLOW_TEXT = re.compile("[\\\\\t\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
-#: lines the two parsers read differently (YAML 1.1 and 1.2): directives, document ends
-_SLOW_LINE = re.compile(r"^(%|\.\.\.)", re.M)
 _MISSING = object()
 
 
@@ -380,13 +409,59 @@ def fast_documents(text: str, file: str, *, drop_empty: bool = True) -> list[Doc
     """The documents of ``text`` read by the compiled reader, or None when it is not
     built or leaves this text to PyYAML (then :func:`build_documents` reads it). The
     result equals PyYAML's (``tests/test_fastyaml.py`` holds the two together)."""
-    if (_fastyaml is None or _PLAIN is None or _SLOW_TEXT.search(text) or _SLOW_LINE.search(text)):
+    if _fastyaml is None or _PLAIN is None:
         return None
     found = _fastyaml.load(text, _PLAIN[0], _PLAIN[1], MAX_DEPTH)
     if found is None:
         return None
-    return [Document(file, index, line, data, positions)
+    return fast_built(found, file, drop_empty=drop_empty)
+
+
+def fast_built(found: list[tuple[int, int, Any, PositionIndex, bool]], file: str, *,
+               drop_empty: bool = True) -> list[Document]:
+    """Documents of what the compiled reader built (:func:`fast_documents`, a prefetch)."""
+    return [Document(file, index, line, data, position_index=positions)
             for index, line, data, positions, empty in found if not (drop_empty and empty)]
+
+
+#: threads that read and parse files ahead of :class:`ReadAhead`'s caller (the parse runs
+#: without the GIL; the caller builds the Python objects meanwhile)
+READ_AHEAD_THREADS = 2
+
+
+@dataclass(frozen=True)
+class ReadFile:
+    """A file read ahead: its identity (device, inode), its size, and its documents
+    (empty ones dropped, as :func:`read_documents` does)."""
+
+    identity: tuple[int, int]
+    size: int
+    documents: list[Document]
+
+
+class ReadAhead:
+    """Read a list of YAML files ahead of the caller, on other threads, with the compiled
+    reader. ``get(i)`` gives the i-th file read as :func:`read_documents` would read it,
+    or None when the caller is to read that file itself (no compiled reader, not a
+    regular UTF-8 file, a ``!`` anywhere in it, YAML the compiled reader leaves to PyYAML,
+    or a read error: the caller's own reading gives the same result or error as before).
+    Take files in order; files passed over stay unread."""
+
+    def __init__(self, paths: Sequence[str], threads: int = READ_AHEAD_THREADS) -> None:
+        self._paths = list(paths)
+        self._ahead = (_fastyaml.Prefetch(self._paths, _PLAIN[1], MAX_DEPTH, threads)
+                       if _fastyaml is not None and _PLAIN is not None and self._paths else None)
+
+    def get(self, i: int) -> ReadFile | None:
+        if self._ahead is None or _PLAIN is None:
+            return None
+        got = self._ahead.take(i, _PLAIN[0])
+        if got is None:
+            return None
+        dev, ino, size, found = got
+        if found is None:
+            return None
+        return ReadFile((dev, ino), size, fast_built(found, self._paths[i]))
 
 
 def build_documents(text: str, file: str, builder: DataBuilder, *, drop_empty: bool = True) -> list[Document]:
