@@ -14,8 +14,11 @@ for generated plans (a silent fallback would hide a slow path, not a bug).
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -206,3 +209,238 @@ def test_what_the_reader_leaves_to_pyyaml(text: str) -> None:
         assert isinstance(got, InputError) and got.report() == ref.report()
     else:
         assert not isinstance(got, InputError) and view(got) == view(ref)
+
+
+# -- what the compiled reader leaves to PyYAML before parsing ------------------------------
+
+#: the text the compiled reader leaves to PyYAML whole, as it was first written (Python
+#: regexes): backslash escapes and tabs (YAML 1.1 and 1.2 read some differently), carriage
+#: returns, the YAML 1.1-only line breaks (NEL, U+2028, U+2029), a byte order mark,
+#: characters YAML does not allow; directives and document ends at a line start
+SLOW_TEXT = re.compile("[\\\\\t\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
+SLOW_LINE = re.compile(r"^(%|\.\.\.)", re.M)
+EDGY = st.lists(st.sampled_from([*"a: -\n.%\\\t\r\x00\x01\x08\x0b\x0c\x0e\x1f\x7f\x80\x85\x9f\xa0 é",
+                                "\u2028", "\u2029", "\ufeff", "\ufffe", "\uffff", "\ufffd", "...", "\n...", "\n%",
+                                "日", "\U0001f600"]), max_size=30).map("".join)
+
+
+@needs_reader
+@settings(max_examples=1500, deadline=None)
+@given(EDGY)
+def test_the_readers_own_text_test_is_the_documented_one(text: str) -> None:
+    assert yamlsource._fastyaml.slow_text(text) == bool(SLOW_TEXT.search(text) or SLOW_LINE.search(text)), text
+
+
+@needs_reader
+def test_lone_surrogates_are_left_to_pyyaml() -> None:
+    text = "a: \ud800\n"  # (no file decodes to this: only a caller's own str)
+    assert fast_documents(text, "f.yaml") is None
+
+    def outcome() -> str:
+        try:
+            return repr(view(build_documents(text, "f.yaml", DataBuilder("f.yaml"))))
+        except Exception as exc:
+            return type(exc).__name__
+
+    with pyyaml_only():
+        expected = outcome()
+    assert outcome() == expected
+
+
+# -- positions: the compiled reader's index against the dict ------------------------------
+
+def dict_position(doc: Document, path: tuple[Any, ...]) -> tuple[int, int]:
+    """Document.position as it reads a dict of positions (the PyYAML path's)."""
+    key = path
+    while key:
+        if key in doc.positions:
+            return doc.positions[key]
+        key = key[:-1]
+    return doc.positions.get((), (doc.line, 1))
+
+
+def paths_of(data: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield prefix
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from paths_of(v, (*prefix, k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from paths_of(v, (*prefix, i))
+
+
+def variants(path: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+    """``path`` and look-alikes a dict of positions matches or not: one step further, a
+    missing key, ints as bools and floats, as strings, negative indexes."""
+    yield path
+    yield (*path, "spec")
+    yield (*path, 0)
+    yield (*path, "nope", 1)
+    for j, step in enumerate(path):
+        for other in ([bool(step)] if step in (0, 1) and type(step) is int else []) + (
+                [float(step), str(step), -1 - step, step + 1000] if type(step) is int else [step + "x", 0]):
+            yield (*path[:j], other, *path[j + 1:])
+
+
+def assert_same_positions(docs: list[Document]) -> None:
+    for d in docs:
+        assert d._index is not None
+        for path in paths_of(d.data):
+            for p in variants(path):
+                assert d.position(p) == dict_position(d, p), (p, d.file)
+
+
+@needs_reader
+def test_the_position_index_answers_as_the_dict_does() -> None:
+    files = sorted(p for d in ("tests", "examples") for p in (ROOT / d).rglob("*")
+                   if p.suffix in (".yaml", ".yml") and p.is_file())
+    taken = 0
+    for f in files:
+        try:
+            docs = fast_documents(f.read_bytes().decode("utf-8-sig"), str(f))
+        except UnicodeDecodeError:
+            continue
+        if docs:
+            taken += 1
+            assert_same_positions(docs)
+    assert taken > 100
+
+
+@needs_reader
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(TREES, min_size=1, max_size=3), st.sampled_from([False, None]))
+def test_the_position_index_answers_as_the_dict_does_on_random_trees(docs: list[Any], flow: bool | None) -> None:
+    found = fast_documents(yaml.safe_dump_all(docs, default_flow_style=flow, sort_keys=False), "f.yaml")
+    if found:
+        assert_same_positions(found)
+
+
+@needs_reader
+def test_an_unhashable_step_fails_as_a_dict_look_up() -> None:
+    docs = fast_documents("a:\n  b: [1, 2]\n", "f.yaml")
+    assert docs
+    with pytest.raises(TypeError):
+        docs[0].position(("a", ["b"]))
+    assert docs[0].position(("a", "b", 1)) == (2, 10)
+    assert docs[0].position(("a", "b", True)) == (2, 10)  # True == 1, as in a dict
+
+
+# -- files read ahead on other threads ------------------------------------------------------
+
+def odd_files(tmp: Path) -> tuple[list[Path], set[Path]]:
+    """Files a reader thread leaves to the caller (second), among others it reads."""
+    d = tmp / "odd"
+    d.mkdir()
+    fast = {"plain.yaml": "a: 1\n---\n---\nb: [x, y]\n", "empty.yaml": "", "comments.yaml": "# nothing\n",
+            "unicode.yaml": "name: é日本\nlist:\n- é\n- 日\nm: {a: é, b: [日, {c: é}]}\nz: [{d: 日}]\n"}
+    slow = {"crlf.yaml": "a: 1\r\nb: 2\r\n", "bom-twice.yaml": "\ufeff\ufeffa: 1\n",
+            "cfn.yaml": "Resources:\n  X:\n    Type: AWS::EC2::VPC\n    Properties: {CidrBlock: !Ref C}\n",
+            "bang.yaml": "a: hello!\n", "tabs.yaml": "a:\t1\n", "anchor.yaml": "a: &x 1\nb: *x\n",
+            "dup.yaml": "a: 1\na: 2\n", "bad.yaml": "a: b\n c: d: e\n", "block.yaml": "a: |\n  text\n"}
+    for name, text in {**fast, **slow}.items():
+        (d / name).write_text(text, newline="")
+    (d / "bom.yaml").write_bytes(b"\xef\xbb\xbfa: 1\n")
+    fast["bom.yaml"] = ""
+    (d / "nul.yaml").write_bytes(b"a: 1\n\x00\n")
+    (d / "latin1.yaml").write_bytes(b"a: \xe9\n")
+    (d / "dir.yaml").mkdir()
+    (d / "link.yaml").symlink_to(d / "plain.yaml")
+    fast["link.yaml"] = ""
+    slow_names = {*slow, "nul.yaml", "latin1.yaml", "dir.yaml", "missing.yaml"}
+    files = sorted([*(d / n for n in fast), *(d / n for n in slow_names)])
+    return files, {d / n for n in slow_names}
+
+
+def as_read(f: Path) -> list[Any] | str:
+    try:
+        return view(yamlsource.read_documents(f))
+    except InputError as exc:
+        return exc.report()
+
+
+@needs_reader
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_files_read_ahead_are_read_as_read_documents_reads_them(tmp_path: Path, threads: int) -> None:
+    plans = [p for out in _plans(tmp_path) for p in sorted(out.rglob("*.yaml"))]
+    odd, slow = odd_files(tmp_path)
+    files = plans + odd
+    ahead = yamlsource.ReadAhead([str(f) for f in files], threads=threads)
+    taken = 0
+    for i, f in enumerate(files):
+        got = ahead.get(i)
+        if f in slow:
+            assert got is None, f
+            continue
+        # taken exactly when the compiled reader takes the text (and it has no "!")
+        text = f.read_bytes().decode("utf-8-sig")
+        assert (got is not None) == ("!" not in text and fast_documents(text, str(f)) is not None), f
+        if got is None:
+            continue
+        taken += 1
+        st_ = f.stat()
+        assert got.identity == (st_.st_dev, st_.st_ino) and got.size == st_.st_size, f
+        assert view(got.documents) == as_read(f), f
+    assert taken >= 0.95 * len(plans) + len(odd) - len(slow)
+
+
+@needs_reader
+def test_reading_ahead_past_files_not_taken_and_stopping_early(tmp_path: Path) -> None:
+    files = []
+    for i in range(1300):  # more than the readers go ahead of the caller (512)
+        f = tmp_path / f"f{i:04d}.yaml"
+        f.write_text(f"kind: K\nmetadata:\n  name: n{i}\nspec: {{replicas: {i}}}\n")
+        files.append(f)
+    ahead = yamlsource.ReadAhead([str(f) for f in files], threads=2)
+    for i in range(0, 1300, 7):  # files passed over are not read by the caller
+        got = ahead.get(i)
+        assert got is not None and got.documents[0].data["spec"]["replicas"] == i
+        assert got.documents[0].position(("spec", "replicas")) == (4, 8)
+    assert ahead._ahead is not None
+    with pytest.raises(ValueError, match="taken already"):
+        ahead._ahead.take(7, yamlsource._PLAIN[0])  # type: ignore[index]
+    with pytest.raises(ValueError, match="no such file"):
+        ahead._ahead.take(1300, yamlsource._PLAIN[0])  # type: ignore[index]
+    # dropped after one file of many: the reader threads stop and are joined
+    early = yamlsource.ReadAhead([str(f) for f in files], threads=2)
+    assert early.get(0) is not None
+    del early
+
+
+def test_without_the_compiled_reader_nothing_is_read_ahead(tmp_path: Path) -> None:
+    f = tmp_path / "a.yaml"
+    f.write_text("a: 1\n")
+    with pyyaml_only():
+        assert yamlsource.ReadAhead([str(f)]).get(0) is None
+
+
+@needs_reader
+def test_the_caller_waits_for_a_reader_thread_without_the_gil(tmp_path: Path) -> None:
+    """The caller waits for a reader thread that waits for another Python thread: were
+    the GIL held while waiting, this would never end (run in a child, with a timeout)."""
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    code = f"""
+import threading, time
+from edgewise.spec import yamlsource
+def writer():
+    time.sleep(0.5)  # runs Python again once the caller waits in get()
+    with open({str(fifo)!r}, "w") as w:
+        w.write("a: 1\\n")
+t = threading.Thread(target=writer)
+t.start()
+assert yamlsource.ReadAhead([{str(fifo)!r}]).get(0) is None  # a FIFO: not a regular file
+t.join()
+print("done")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
+
+
+@needs_reader
+def test_threads_reading_at_once_read_alike() -> None:
+    texts = [f.read_text() for f in sorted((ROOT / "examples").rglob("*.yaml"))]
+    serial = [view(d) if (d := fast_documents(t, "f.yaml")) else None for t in texts]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            got = list(pool.map(lambda t: view(d) if (d := fast_documents(t, "f.yaml")) else None, texts))
+            assert got == serial

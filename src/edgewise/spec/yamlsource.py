@@ -411,7 +411,10 @@ def fast_documents(text: str, file: str, *, drop_empty: bool = True) -> list[Doc
     result equals PyYAML's (``tests/test_fastyaml.py`` holds the two together)."""
     if _fastyaml is None or _PLAIN is None:
         return None
-    found = _fastyaml.load(text, _PLAIN[0], _PLAIN[1], MAX_DEPTH)
+    try:
+        found = _fastyaml.load(text, _PLAIN[0], _PLAIN[1], MAX_DEPTH)
+    except UnicodeEncodeError:  # lone surrogates: not text the compiled reader can hold
+        return None
     if found is None:
         return None
     return fast_built(found, file, drop_empty=drop_empty)
