@@ -2,12 +2,45 @@
 
 The public API is small: load a spec, resolve its topology. Everything else is reached
 through the CLI or the layer packages (``edgewise.spec``, ``edgewise.topology``, ...).
+
+The names below are imported on first use (PEP 562), so ``edgewise --version`` and the
+commands that do not load a spec do not pay for pydantic and the spec models.
 """
 
-from .errors import InputError, Problem
-from .spec import Spec, load_spec
-from .topology import Topology, Zone, build_topology
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import InputError, Problem
+    from .spec import Spec, load_spec
+    from .topology import Topology, Zone, build_topology
 
 __all__ = ["InputError", "Problem", "Spec", "Topology", "Zone", "__version__", "build_topology", "load_spec"]
 
 __version__ = "0.1.0"
+
+#: public name -> the module (relative to this package) that defines it
+_LAZY = {
+    "InputError": ".errors",
+    "Problem": ".errors",
+    "Spec": ".spec",
+    "load_spec": ".spec",
+    "Topology": ".topology",
+    "Zone": ".topology",
+    "build_topology": ".topology",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
