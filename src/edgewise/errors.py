@@ -74,6 +74,10 @@ class InputError(Exception):
         self.problems: list[Problem] = sorted(set(problems))
         super().__init__("\n".join(p.render() for p in self.problems))
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[list[Problem]]]:
+        # pickled by its problems (its args are their text): plan's forked check sends it back whole
+        return (type(self), (self.problems,))
+
     @classmethod
     def single(
         cls, file: str, message: str, *, hint: str = "", line: int = 0, field: str = ""

@@ -7,13 +7,15 @@ parses options and prints what this returns.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .check import CfnTemplate, Finding, Severity, check_objects
+from . import forked
+from .check import CfnTemplate, Finding, Severity, check_objects, select_rules
 from .k8s.inventory import Source
 from .plan.apps import AppPlan, plan_application
 from .plan.apps.install import install_steps
@@ -96,7 +98,7 @@ def _render_with_lines(artifact: Artifact) -> tuple[str, list[int]]:
 
     Documents are dumped one by one and joined, which is byte-identical to dumping
     them together (each starts with its own ``---``), so the text is rendered once
-    and serves both the line numbers for check and the file plan writes."""
+    and serves both the line numbers for check's findings and the file plan writes."""
     assert artifact.docs is not None
     parts = [dump_all([doc]) for doc in artifact.docs]
     lines, line = [], 1
@@ -106,12 +108,21 @@ def _render_with_lines(artifact: Artifact) -> tuple[str, list[int]]:
     return "".join(parts), lines
 
 
+def _checked_objects(path: str) -> bool:
+    """Files whose documents check examines as Kubernetes objects (rendered with lines);
+    CloudFormation templates and the eksctl config are examined as what they are."""
+    return (path.startswith(("apps/", "cluster/addons/"))
+            and not path.endswith(("kustomization.yaml", "values.yaml", ".cfn.yaml")))
+
+
 def _check_inputs(artifacts: Sequence[Artifact]) -> tuple[
-        list[tuple[Mapping[str, Any], Source]], Mapping[str, Any] | None, list[CfnTemplate], dict[str, str]]:
+        list[tuple[Mapping[str, Any], Source]], Mapping[str, Any] | None, list[CfnTemplate]]:
+    """What plan's check examines. The objects' sources carry the document's ordinal
+    (1, 2, ...) as their line: check needs no rendered text, and :func:`_placed` turns the
+    findings' ordinals into the rendered files' lines afterwards."""
     objects: list[tuple[Mapping[str, Any], Source]] = []
     cluster_config: Mapping[str, Any] | None = None
     cfn: list[CfnTemplate] = []
-    rendered: dict[str, str] = {}
     for a in artifacts:
         if a.docs is None:
             continue
@@ -119,13 +130,33 @@ def _check_inputs(artifacts: Sequence[Artifact]) -> tuple[
             cluster_config = a.docs[0]
         elif a.path.endswith(".cfn.yaml"):
             cfn.append(CfnTemplate(a.docs[0], Source(a.path, 1, 0), len(a.render().encode())))
-        elif a.path.startswith(("apps/", "cluster/addons/")) and not a.path.endswith(
-                ("kustomization.yaml", "values.yaml")):
-            text, lines = _render_with_lines(a)
-            rendered[a.path] = text
-            for i, (doc, line) in enumerate(zip(a.docs, lines, strict=True)):
-                objects.append((doc, Source(a.path, line, i)))
-    return objects, cluster_config, cfn, rendered
+        elif _checked_objects(a.path):
+            for i, doc in enumerate(a.docs):
+                objects.append((doc, Source(a.path, i + 1, i)))
+    return objects, cluster_config, cfn
+
+
+def _check(artifacts: Sequence[Artifact], topo: Topology, edition: str | None) -> tuple[list[Finding], int]:
+    """check of the generated objects: findings (document ordinals for lines, see
+    :func:`_check_inputs`) and the number of call routes verified. Runs in a forked
+    child beside rendering and writing, or in this process (:mod:`edgewise.forked`)."""
+    objects, cluster_config, cfn = _check_inputs(artifacts)
+    checked = check_objects(objects, topo, cluster_config=cluster_config, cfn_templates=cfn,
+                            consul_edition=edition)
+    return list(checked.findings), checked.routes_verified
+
+
+def _placed(findings: Sequence[Finding], lines: Mapping[str, Sequence[int]]) -> list[Finding]:
+    """Findings with each document ordinal replaced by its line in the rendered file,
+    sorted. Within a file the ordinals and the lines grow together, so the findings'
+    identity and order are those of a check that saw the lines themselves."""
+    out = []
+    for f in findings:
+        starts = lines.get(f.file)
+        if starts is not None and 0 < f.line <= len(starts):
+            f = dataclasses.replace(f, line=starts[f.line - 1])
+        out.append(f)
+    return sorted(out)
 
 
 @contextlib.contextmanager
@@ -153,13 +184,18 @@ def run_plan(
     simulate_requests: int = 500,
     seed: int = 0,
     with_simulation: bool | None = None,
+    fork: bool | None = None,
 ) -> PlanResult:
     """Plan ``spec_paths`` into ``out_dir`` (None: compute only). Raises
     :class:`~edgewise.errors.InputError` on bad input and :class:`PlanRefused` when the
-    generated output does not pass check; in both cases nothing is written."""
+    generated output does not pass check; in both cases nothing is written.
+
+    ``fork``: check the generated objects in a forked child, beside rendering and
+    writing (True), or in this process (False); None: fork where that can use a second
+    CPU (:func:`edgewise.forked.can_fork`). The result is the same either way."""
     with _without_cyclic_gc():
         return _run_plan(spec_paths, out_dir, progress=progress, simulate_requests=simulate_requests, seed=seed,
-                         with_simulation=with_simulation)
+                         with_simulation=with_simulation, fork=fork)
 
 
 def _run_plan(
@@ -170,6 +206,7 @@ def _run_plan(
     simulate_requests: int,
     seed: int,
     with_simulation: bool | None,
+    fork: bool | None,
 ) -> PlanResult:
     if out_dir is not None:
         # refuse an output directory plan must not replace before doing any work
@@ -191,70 +228,85 @@ def _run_plan(
     controller = any(a.spec.routing is Routing.KUBERNETES for a, _ in spec.applications)
     artifacts: list[Artifact] = [*plan_cluster(topo, app_names, steps, controller=controller), *app_artifacts]
 
-    objects, cluster_config, cfn, files = _check_inputs(artifacts)
-    seen: set[str] = set()
-    for a in artifacts:
-        if a.path in seen:
-            raise ValueError(f"two artifacts write {a.path}")  # a bug in a generator
-        seen.add(a.path)
-        if a.path not in files:
-            files[a.path] = a.render()
-    # the spec this plan was made from (spec/), for verify and check of the plan directory
-    for path, text in snapshot_files(spec_paths).items():
-        if path in files:
-            raise ValueError(f"two artifacts write {path}")  # a bug in a generator
-        files[path] = text
-    with contextlib.ExitStack() as stack:
-        writer = None
-        if out_dir is not None:
-            # files are written to a temporary directory while check runs; they replace
-            # out_dir only if check passes
-            writer = stack.enter_context(TreeWriter(out_dir))
-            writer.add(files)
-
-        progress("checking the plan")
-        routings = {a.spec.routing for a, _ in spec.applications}
-        edition = ("ce" if Routing.CONSUL in routings
-                   else ("enterprise" if Routing.CONSUL_ENTERPRISE in routings else None))
-        checked = check_objects(objects, topo, cluster_config=cluster_config, cfn_templates=cfn,
-                                       consul_edition=edition)
-
-        simulation = None
-        sim_note: str | None = None
-        if with_simulation is None:
-            with_simulation = len(topo.zones) <= PLOT_MAX_ZONES
-            if not with_simulation and spec.applications:
-                sim_note = (f"not simulated: {len(topo.zones)} zones is more than plan simulates by default "
-                            f"({PLOT_MAX_ZONES}); run `edgewise simulate` or `plan --simulate always`")
-        if spec.applications and with_simulation:
-            from .simulate.api import simulate  # numpy: imported only when simulating
-
-            app = spec.applications[0][0]
-            chosen, total = plan_scenarios(topo, app, simulate_requests)
-            if chosen is not None:
-                sim_note = (f"{len(chosen)} of {total} scenarios simulated here (steady, every AZ lost, and an "
-                            f"even sample of the rest); `edgewise simulate` runs them all")
-            progress(f"simulating routing strategies ({len(chosen) if chosen else total} scenarios)")
-            simulation = simulate(spec, topo, requests=simulate_requests, seed=seed,
-                                  application=app.metadata.name, scenarios=chosen)
-
-        result = PlanResult(spec=spec, topology=topo, files={}, app_plans=app_plans,
-                            findings=sorted(checked.findings), simulation=simulation,
-                            routes_verified=checked.routes_verified)
-        progress("writing the report")
-        report = render_report(topo, app_plans, result.findings, simulation, simulation_note=sim_note,
-                               plot=len(topo.zones) <= PLOT_MAX_ZONES)
-        report_files: dict[str, str] = {}
-        for a in report:
-            if a.path in files or a.path in report_files:
+    routings = {a.spec.routing for a, _ in spec.applications}
+    edition = ("ce" if Routing.CONSUL in routings
+               else ("enterprise" if Routing.CONSUL_ENTERPRISE in routings else None))
+    fork = forked.can_fork() if fork is None else fork
+    if fork:
+        # the rules are imported here, before the fork, rather than in the child: a child
+        # of a process with other threads must not depend on the import lock
+        select_rules()
+    # check runs in a forked child beside rendering and writing (forked.py); it is forked
+    # before the writer's thread starts
+    with forked.start(lambda: _check(artifacts, topo, edition), fork=fork) as checking:
+        files: dict[str, str] = {}
+        lines: dict[str, list[int]] = {}
+        for a in artifacts:
+            if a.path in files:
                 raise ValueError(f"two artifacts write {a.path}")  # a bug in a generator
-            report_files[a.path] = a.render()
-        files.update(report_files)
-        result.files = dict(sorted(files.items()))
-        if result.error_count:
-            raise PlanRefused(result)  # the writer is aborted on the way out: nothing is written
-        if writer is not None:
-            progress(f"writing {out_dir}")
-            writer.add(report_files)
-            writer.commit()
+            if a.docs is not None and _checked_objects(a.path):
+                files[a.path], lines[a.path] = _render_with_lines(a)
+            else:
+                files[a.path] = a.render()
+        # the spec this plan was made from (spec/), for verify and check of the plan directory
+        for path, text in snapshot_files(spec_paths).items():
+            if path in files:
+                raise ValueError(f"two artifacts write {path}")  # a bug in a generator
+            files[path] = text
+        with contextlib.ExitStack() as stack:
+            writer = None
+            if out_dir is not None:
+                # files are written to a temporary directory while check runs; they replace
+                # out_dir only if check passes
+                writer = stack.enter_context(TreeWriter(out_dir))
+                writer.add(files)
+            result = _finish(spec, topo, app_plans, files, lines, checking, progress=progress,
+                             simulate_requests=simulate_requests, seed=seed, with_simulation=with_simulation)
+            if writer is not None:
+                progress(f"writing {out_dir}")
+                writer.add({p: result.files[p] for p in result.files if p not in files})
+                writer.commit()
+    return result
+
+
+def _finish(spec: Spec, topo: Topology, app_plans: list[AppPlan], files: dict[str, str],
+            lines: Mapping[str, Sequence[int]], checking: forked.Call[tuple[list[Finding], int]], *,
+            progress: Progress, simulate_requests: int, seed: int, with_simulation: bool | None) -> PlanResult:
+    """Simulate (while check runs), take check's findings, write the report; raise
+    PlanRefused on check errors."""
+    progress("checking the plan")
+    simulation = None
+    sim_note: str | None = None
+    if with_simulation is None:
+        with_simulation = len(topo.zones) <= PLOT_MAX_ZONES
+        if not with_simulation and spec.applications:
+            sim_note = (f"not simulated: {len(topo.zones)} zones is more than plan simulates by default "
+                        f"({PLOT_MAX_ZONES}); run `edgewise simulate` or `plan --simulate always`")
+    if spec.applications and with_simulation:
+        from .simulate.api import simulate  # numpy: imported only when simulating
+
+        app = spec.applications[0][0]
+        chosen, total = plan_scenarios(topo, app, simulate_requests)
+        if chosen is not None:
+            sim_note = (f"{len(chosen)} of {total} scenarios simulated here (steady, every AZ lost, and an "
+                        f"even sample of the rest); `edgewise simulate` runs them all")
+        progress(f"simulating routing strategies ({len(chosen) if chosen else total} scenarios)")
+        simulation = simulate(spec, topo, requests=simulate_requests, seed=seed,
+                              application=app.metadata.name, scenarios=chosen)
+
+    findings, routes_verified = checking.result()
+    result = PlanResult(spec=spec, topology=topo, files={}, app_plans=app_plans,
+                        findings=_placed(findings, lines), simulation=simulation,
+                        routes_verified=routes_verified)
+    progress("writing the report")
+    report = render_report(topo, app_plans, result.findings, simulation, simulation_note=sim_note,
+                           plot=len(topo.zones) <= PLOT_MAX_ZONES)
+    report_files: dict[str, str] = {}
+    for a in report:
+        if a.path in files or a.path in report_files:
+            raise ValueError(f"two artifacts write {a.path}")  # a bug in a generator
+        report_files[a.path] = a.render()
+    result.files = dict(sorted({**files, **report_files}.items()))
+    if result.error_count:
+        raise PlanRefused(result)  # the writer is aborted on the way out: nothing is written
     return result

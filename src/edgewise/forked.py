@@ -1,0 +1,177 @@
+"""Run one function in a forked child process beside the caller, and get its result back.
+
+``plan`` checks the objects it generated while it renders and writes them: the check
+runs in a child forked once the objects are built (it sees them without copying them),
+and sends its result back over a pipe, pickled. Where ``os.fork`` is missing (not
+POSIX), on a single CPU, or when the caller asks for it, the function runs in the
+calling process instead, when its result is asked for: the same function on the same
+data, so the same result either way.
+
+The child runs only the function, then ``os._exit``: no ``atexit`` handlers, no flushing
+of the parent's buffered output, no cleanup of the parent's files or locks. An exception
+in the child is raised again by :meth:`Call.result` in the parent, with the child's
+traceback attached as a note (or, when it cannot be pickled, as a ``RuntimeError``
+carrying that traceback). A child that dies without a result (killed) is reported as a
+``RuntimeError`` naming the signal or exit status. Every child is waited for: by
+:meth:`Call.result`, or by :meth:`Call.cancel` (which kills it first) when the caller
+gives up, so no zombie is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+from collections.abc import Callable
+from typing import Generic, TypeVar, cast
+
+__all__ = ["Call", "can_fork", "start"]
+
+T = TypeVar("T")
+
+
+def can_fork() -> bool:
+    """True where forking a child can use another CPU: ``os.fork`` exists and this process
+    may run on more than one CPU."""
+    if not hasattr(os, "fork"):
+        return False
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except (AttributeError, OSError):
+        return (os.cpu_count() or 1) > 1
+
+
+class Call(Generic[T]):
+    """A call of ``fn()``, running in a forked child or deferred to :meth:`result`."""
+
+    def __init__(self, fn: Callable[[], T], *, fork: bool) -> None:
+        self._fn: Callable[[], T] | None = fn
+        self.pid: int | None = None
+        self._fd: int | None = None
+        self._reaped = False
+        if fork:
+            self._fork(fn)
+
+    @property
+    def forked(self) -> bool:
+        return self.pid is not None
+
+    def _fork(self, fn: Callable[[], T]) -> None:
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to spare (EAGAIN, ENOMEM): run it here instead
+            os.close(r)
+            os.close(w)
+            return
+        if pid == 0:  # the child: run fn, send the outcome, leave without any cleanup
+            code = 0
+            try:
+                os.close(r)
+                data = _outcome(fn)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(w, view):]
+            except BaseException:  # nowhere left to report it: the parent sees no result
+                code = 70
+            finally:
+                os._exit(code)
+        os.close(w)
+        self.pid, self._fd, self._fn = pid, r, None
+
+    def result(self) -> T:
+        """The function's return value (its exception, raised here)."""
+        if self._fn is not None:
+            fn, self._fn = self._fn, None
+            return fn()
+        assert self.pid is not None and self._fd is not None, "result() asked for once"
+        chunks = []
+        try:
+            while chunk := os.read(self._fd, 1 << 20):
+                chunks.append(chunk)
+        except BaseException:
+            self.cancel()
+            raise
+        os.close(self._fd)
+        self._fd = None
+        status = self._reap()
+        data = b"".join(chunks)
+        if not data:
+            raise RuntimeError(f"the forked process (pid {self.pid}) ended without a result: {_describe(status)}")
+        ok, trace, inner = pickle.loads(data)  # a bool, a str and bytes: always loads
+        try:
+            value = pickle.loads(inner) if inner is not None else None
+        except Exception as exc:  # e.g. an exception class that does not unpickle
+            if ok:
+                raise
+            raise RuntimeError(f"the forked process (pid {self.pid}) failed:\n{trace}") from exc
+        if ok:
+            return cast(T, value)
+        if isinstance(value, BaseException):
+            value.add_note(f"(raised in the forked process {self.pid})\n{trace}")
+            raise value
+        raise RuntimeError(f"the forked process (pid {self.pid}) failed:\n{trace}")
+
+    def cancel(self) -> None:
+        """Give up on the result: kill the child (if it was not waited for yet) and wait for it."""
+        self._fn = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self.pid is None or self._reaped:
+            return
+        with contextlib.suppress(ProcessLookupError):  # not reaped yet, so it exists; to be sure
+            os.kill(self.pid, signal.SIGKILL)
+        self._reap()
+
+    def _reap(self) -> int:
+        assert self.pid is not None
+        self._reaped = True
+        while True:
+            try:
+                return os.waitpid(self.pid, 0)[1]
+            except ChildProcessError:  # reaped already (SIGCHLD ignored by the host)
+                return 0
+
+    def __enter__(self) -> Call[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+
+def _outcome(fn: Callable[[], object]) -> bytes:
+    """``(True, "", pickled value)`` or ``(False, traceback, pickled exception)``, pickled;
+    an exception (or a value) that cannot be pickled is sent as a traceback alone."""
+    dumps = pickle.dumps
+    try:
+        return dumps((True, "", dumps(fn(), protocol=pickle.HIGHEST_PROTOCOL)), protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # sent to the parent, raised there
+        import traceback
+
+        trace = "".join(traceback.format_exception(exc))
+        try:
+            inner: bytes | None = dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # unpicklable: the traceback still says what happened
+            inner = None
+        return dumps((False, trace, inner), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"killed by {name}"
+    if os.WIFEXITED(status):
+        return f"exit status {os.WEXITSTATUS(status)}"
+    return f"wait status {status}"
+
+
+def start(fn: Callable[[], T], *, fork: bool | None = None) -> Call[T]:
+    """Start ``fn()`` in a forked child (``fork=None``: where :func:`can_fork`), else defer
+    it to :meth:`Call.result`."""
+    return Call(fn, fork=can_fork() if fork is None else fork)

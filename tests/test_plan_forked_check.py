@@ -1,0 +1,283 @@
+"""plan checks its objects in a forked child beside rendering and writing; where it cannot
+fork (or is told not to) it checks in its own process. Both paths must give the same
+bytes, the same findings in the same order, the same report and the same exit codes;
+errors in the child are raised in the parent; no child is left behind."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from conftest import EXAMPLES_DIR
+from edgewise import forked, workflow
+from edgewise.check import Finding, Report, Severity
+from edgewise.cli import cli
+from edgewise.errors import InputError
+from edgewise.workflow import PlanRefused, PlanResult, run_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the benchmark's spec generator
+from benchmarks.generate import spec_documents  # noqa: E402
+
+BACKENDS = ("consul-enterprise", "consul", "istio", "kubernetes")
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def bench_spec(tmp_path: Path, zones: int, services: int, routing: str) -> Path:
+    docs = spec_documents(zones, services)
+    docs[1]["spec"]["routing"] = routing
+    path = tmp_path / f"bench-{zones}x{services}-{routing}.yaml"
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def children(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[forked.Call[Any]]]:
+    """Every forked.Call plan starts, to see whether it forked and that its child is gone."""
+    made: list[forked.Call[Any]] = []
+    real = forked.start
+
+    def recording(fn: Any, *, fork: bool | None = None) -> forked.Call[Any]:
+        call = real(fn, fork=fork)
+        made.append(call)
+        return call
+
+    monkeypatch.setattr(forked, "start", recording)
+    yield made
+    for call in made:
+        if call.pid is not None:
+            with pytest.raises(ChildProcessError):  # reaped: not even a zombie is left
+                os.waitpid(call.pid, os.WNOHANG)
+
+
+def both(spec: list[Path], tmp_path: Path, children: list[forked.Call[Any]],
+         **kwargs: Any) -> tuple[PlanResult, PlanResult, Path, Path]:
+    outs = tmp_path / "forked", tmp_path / "serial"
+    forked_result = run_plan(spec, outs[0], fork=True, **kwargs)
+    assert children[-1].forked, "fork=True must check in a child"
+    serial_result = run_plan(spec, outs[1], fork=False, **kwargs)
+    assert not children[-1].forked, "fork=False must check in this process"
+    return forked_result, serial_result, *outs
+
+
+def same(a: PlanResult, b: PlanResult) -> None:
+    assert a.files == b.files
+    assert a.findings == b.findings  # same findings, same lines, same order
+    assert a.routes_verified == b.routes_verified
+    assert a.error_count == b.error_count
+
+
+@needs_fork
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES_DIR.iterdir() if p.is_dir()))
+def test_forked_and_serial_check_write_the_same_plan(example: str, tmp_path: Path,
+                                                     children: list[forked.Call[Any]]) -> None:
+    a, b, out_a, out_b = both([EXAMPLES_DIR / example], tmp_path, children)
+    same(a, b)
+    assert a.findings, "the examples have notices: the comparison must cover findings and their lines"
+    assert tree(out_a) == tree(out_b)
+
+
+@needs_fork
+@pytest.mark.parametrize("routing", BACKENDS)
+def test_forked_and_serial_check_agree_for_every_backend(routing: str, tmp_path: Path,
+                                                         children: list[forked.Call[Any]]) -> None:
+    spec = bench_spec(tmp_path, 8, 6, routing)
+    a, b, out_a, out_b = both([spec], tmp_path, children, with_simulation=False)
+    same(a, b)
+    assert tree(out_a) == tree(out_b)
+    # findings in the apps' files point at the line of their object's first key
+    for f in a.findings:
+        if f.file.startswith("apps/") and not f.file.endswith(".cfn.yaml"):
+            text = a.files[f.file].splitlines()
+            assert text[f.line - 2] == "---" and not text[f.line - 1].startswith(" "), (f, text[f.line - 2: f.line])
+
+
+@needs_fork
+def test_lines_of_findings_follow_the_documents_of_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          children: list[forked.Call[Any]]) -> None:
+    """A finding on every object check examines (added to the real ones): in both paths,
+    each lands on the first key of its own document, also in files of many documents."""
+    real = workflow.check_objects
+
+    def on_every_object(objects: Any, *args: Any, **kwargs: Any) -> Report:
+        objects = list(objects)
+        report = real(objects, *args, **kwargs)
+        for doc, source in objects:
+            if source.file:
+                meta = doc.get("metadata", {})
+                report.findings.append(Finding(source.file, source.line, "EW999", "probe", Severity.INFO,
+                                               f"{doc['kind']} {meta.get('namespace', '')}/{meta['name']}", "probe"))
+        return report
+
+    monkeypatch.setattr(workflow, "check_objects", on_every_object)
+    spec = bench_spec(tmp_path, 4, 6, "consul")
+    a, b, _, _ = both([spec], tmp_path, children, with_simulation=False)
+    same(a, b)
+    probes = [f for f in a.findings if f.rule == "EW999"]
+    assert len({f.file for f in probes}) < len(probes), "some files hold several documents"
+    for f in probes:
+        text = a.files[f.file].splitlines()
+        assert text[f.line - 2] == "---", f
+        end = next((i for i in range(f.line - 1, len(text)) if text[i] == "---"), len(text))
+        document = yaml.safe_load("\n".join(text[f.line - 1: end]))
+        kind, _, ref = f.object.partition(" ")
+        assert (document["kind"], f"{document['metadata'].get('namespace', '')}/{document['metadata']['name']}") \
+            == (kind, ref), f
+
+
+@needs_fork
+def test_check_errors_refuse_the_plan_in_both_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     children: list[forked.Call[Any]]) -> None:
+    """An error found by check (injected on the first object of a real file, after the
+    findings check really made) refuses the plan the same way in both paths."""
+    real = workflow.check_objects
+
+    def with_error(objects: Any, *args: Any, **kwargs: Any) -> Report:
+        objects = list(objects)
+        report = real(objects, *args, **kwargs)
+        _doc, source = objects[-1]
+        report.findings.append(Finding(source.file, source.line, "EW301", "service-spans-edge-zones",
+                                       Severity.ERROR, "Service ns/y", "injected error"))
+        return report
+
+    monkeypatch.setattr(workflow, "check_objects", with_error)
+    refused = []
+    for fork in (True, False):
+        out = tmp_path / f"out-{fork}"
+        with pytest.raises(PlanRefused) as exc:
+            run_plan([EXAMPLES_DIR / "local-zones-hashicups"], out, with_simulation=False, fork=fork)
+        assert children[-1].forked is fork
+        assert not out.exists(), "nothing is written when check finds an error"
+        refused.append(exc.value.result)
+    same(*refused)
+    injected = [f for f in refused[0].findings if f.message == "injected error"]
+    assert len(injected) == 1 and injected[0].line > 1, "the injected finding's line is its document's line"
+    text = refused[0].files[injected[0].file].splitlines()
+    assert text[injected[0].line - 2] == "---"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary directory left behind"
+
+
+@needs_fork
+def test_cli_exit_codes_and_output_are_the_same_without_fork(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where os.fork is missing plan checks in its own process: same output, same exit codes."""
+    runner = CliRunner()
+    args = ["plan", str(EXAMPLES_DIR / "wavelength"), "--simulate", "never"]
+    with_fork = runner.invoke(cli, [*args, "-o", str(tmp_path / "a")])
+    monkeypatch.delattr(os, "fork")
+    assert not forked.can_fork()
+    without = runner.invoke(cli, [*args, "-o", str(tmp_path / "b")])
+    assert with_fork.exit_code == without.exit_code == 0, (with_fork.output, without.output)
+    assert with_fork.output.replace(str(tmp_path / "a"), "OUT") == without.output.replace(str(tmp_path / "b"), "OUT")
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+    bad = runner.invoke(cli, ["plan", str(tmp_path / "missing.yaml"), "-o", str(tmp_path / "c")])
+    assert bad.exit_code == 2 and not (tmp_path / "c").exists()
+
+
+@needs_fork
+def test_an_exception_in_the_child_is_raised_by_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     children: list[forked.Call[Any]]) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> Report:
+        raise ValueError("a bug in a rule")
+
+    monkeypatch.setattr(workflow, "check_objects", broken)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="a bug in a rule") as exc:
+        run_plan([EXAMPLES_DIR / "outposts"], out, with_simulation=False, fork=True)
+    assert children[-1].forked
+    notes = "".join(getattr(exc.value, "__notes__", []))
+    assert "raised in the forked process" in notes and "in broken" in notes, "the child's traceback is kept"
+    with pytest.raises(ValueError, match="a bug in a rule"):
+        run_plan([EXAMPLES_DIR / "outposts"], out, with_simulation=False, fork=False)
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@needs_fork
+def test_a_child_killed_without_a_result_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     children: list[forked.Call[Any]]) -> None:
+    def killed(*_args: Any, **_kwargs: Any) -> Report:
+        os.kill(os.getpid(), signal.SIGKILL)  # the child only: this path runs forked
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(workflow, "check_objects", killed)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="ended without a result: killed by SIGKILL"):
+        run_plan([EXAMPLES_DIR / "outposts"], out, with_simulation=False, fork=True)
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@needs_fork
+def test_a_failure_in_the_parent_kills_and_reaps_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           children: list[forked.Call[Any]]) -> None:
+    """When the parent fails while the child checks (here: rendering), the child is killed
+    and waited for (the fixture asserts it is reaped), and nothing is written."""
+    def slow(*_args: Any, **_kwargs: Any) -> Report:
+        signal.pause()  # would never return: only the parent's kill ends it
+        raise AssertionError("unreachable")
+
+    def render_fails(*_args: Any) -> tuple[str, list[int]]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(workflow, "check_objects", slow)
+    monkeypatch.setattr(workflow, "_render_with_lines", render_fails)  # the parent's rendering only
+    with pytest.raises(OSError, match="No space left"):
+        run_plan([EXAMPLES_DIR / "outposts"], tmp_path / "out", with_simulation=False, fork=True)
+    assert children[-1].forked
+    assert not (tmp_path / "out").exists()
+
+
+# -- edgewise.forked on its own ------------------------------------------------------------
+
+
+class Unpicklable(Exception):
+    def __reduce__(self) -> Any:
+        raise TypeError("not today")
+
+
+@needs_fork
+def test_forked_call_returns_values_and_raises_exceptions() -> None:
+    big = {"k": list(range(200_000))}  # more than a pipe holds at once
+    with forked.start(lambda: big, fork=True) as call:
+        assert call.forked
+        assert call.result() == big
+
+    def input_error() -> None:
+        raise InputError.single("spec.yaml", "bad zone", hint="fix it")
+
+    try:
+        input_error()
+    except InputError as exc:
+        expected = exc.report()
+    with forked.start(input_error, fork=True) as call, pytest.raises(InputError) as raised:
+        call.result()
+    assert raised.value.report() == expected
+
+    def unpicklable() -> None:
+        raise Unpicklable("odd")
+
+    with pytest.raises(TypeError):
+        pickle.dumps(Unpicklable("odd"))
+    with forked.start(unpicklable, fork=True) as call, pytest.raises(RuntimeError, match="Unpicklable: odd"):
+        call.result()
+
+
+def test_forked_call_without_fork_runs_when_asked() -> None:
+    ran: list[int] = []
+    call = forked.start(lambda: ran.append(os.getpid()) or 7, fork=False)
+    assert not call.forked and not ran, "deferred until result() is asked for"
+    assert call.result() == 7 and ran == [os.getpid()]
+    call.cancel()
