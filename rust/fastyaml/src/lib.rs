@@ -24,9 +24,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 use std::collections::HashMap;
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -482,7 +482,9 @@ impl<'py, 'c> Build<'py, 'c> {
                 if let Some(hit) = self.made.keys.get(&v) {
                     hit.clone_ref(self.py)
                 } else {
-                    let s = PyString::new(self.py, &v).into_any().unbind();
+                    // interned: look-ups with a literal key (interned by Python) then
+                    // compare pointers instead of text
+                    let s = PyString::intern(self.py, &v).into_any().unbind();
                     self.made.keys.insert(v, s.clone_ref(self.py));
                     s
                 }
@@ -502,7 +504,17 @@ impl<'py, 'c> Build<'py, 'c> {
         let at = *i;
         *i += 1;
         match std::mem::replace(&mut nodes[at].kind, Kind::Seq(0)) {
-            Kind::Str(v) => Ok(PyString::new(self.py, &v).into_any().unbind()),
+            Kind::Str(v) => {
+                if v.len() > 40 {
+                    return Ok(PyString::new(self.py, &v).into_any().unbind());
+                }
+                if let Some(hit) = self.made.values.get(&v) {
+                    return Ok(hit.clone_ref(self.py));
+                }
+                let s = PyString::new(self.py, &v).into_any().unbind();
+                self.made.values.insert(v, s.clone_ref(self.py));
+                Ok(s)
+            }
             Kind::Plain(v) => self.resolved(v),
             Kind::Seq(n) => {
                 let out = PyList::empty(self.py);
@@ -557,13 +569,18 @@ impl<'py, 'c> Build<'py, 'c> {
     }
 }
 
+/// A map keyed by text with a fast, non-cryptographic hash (the texts are the input's).
+type TextMap = HashMap<String, PyObject, foldhash::fast::RandomState>;
+
 /// Objects made once per distinct text.
 #[derive(Default)]
 struct Made {
     /// plain scalars as the resolver typed them
-    resolved: HashMap<String, PyObject>,
+    resolved: TextMap,
     /// mapping keys that are str whatever the resolvers say
-    keys: HashMap<String, PyObject>,
+    keys: TextMap,
+    /// short str values (values repeat: kinds, API versions, labels, images)
+    values: TextMap,
 }
 
 fn build(py: Python<'_>, docs: Vec<ParsedDoc>, resolve: &Bound<'_, PyAny>, made: &mut Made) -> PyResult<Option<Vec<PyObject>>> {
@@ -652,7 +669,11 @@ struct Shared {
 const LOOKAHEAD: usize = 512;
 
 fn read_file(path: &str, resolve_first: &[char], max_depth: usize) -> Outcome {
-    let Ok(mut f) = File::open(path) else { return Outcome::Slow };
+    // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; it is not a
+    // regular file, so it is left to the caller, who does not read it either
+    let Ok(mut f) = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) else {
+        return Outcome::Slow;
+    };
     let Ok(meta) = f.metadata() else { return Outcome::Slow };
     if !meta.is_file() {
         return Outcome::Slow;

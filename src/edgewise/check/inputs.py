@@ -219,7 +219,7 @@ def _identity(data: Any) -> tuple[str, str, str]:
 _PLAIN_KUSTOMIZATION_KEYS = frozenset({"apiVersion", "kind", "resources"})
 
 
-def _plain_resources(directory: Path) -> list[Path] | None:
+def _plain_resources(directory: Path) -> tuple[list[Path], ReadAhead] | None:
     """The files of a kustomization that only lists local resource files, else None.
 
     Such a kustomization renders to exactly the listed files' objects, so reading them
@@ -227,6 +227,9 @@ def _plain_resources(directory: Path) -> list[Path] | None:
     cost, which grows faster than its output (minutes at a few thousand files).
     Anything else (patches, generators, transformers, namespace, bases, remote
     resources) is rendered by ``kubectl kustomize``.
+
+    The files are read ahead (:class:`ReadAhead`) while they are checked here; when the
+    kustomization is not plain after all, nothing read is used.
     """
     kfile = next((directory / k for k in KUSTOMIZATIONS if (directory / k).is_file()), None)
     if kfile is None:
@@ -241,29 +244,32 @@ def _plain_resources(directory: Path) -> list[Path] | None:
     if set(data) - _PLAIN_KUSTOMIZATION_KEYS:
         return None
     resources = data.get("resources") or []
-    if not isinstance(resources, list):
+    if not isinstance(resources, list) or not all(isinstance(r, str) and "://" not in r for r in resources):
         return None
-    files: list[Path] = []
+    files = [directory / r for r in resources]
+    ahead = ReadAhead([str(f) for f in files])
     real_directory = os.path.realpath(directory)
+    inside = real_directory if real_directory.endswith(os.sep) else real_directory + os.sep
     real_parents: dict[str, str] = {}  # resources share directories: resolve each once
-    for r in resources:
-        if not isinstance(r, str) or "://" in r:
-            return None
-        f = directory / r
+    for r, f in zip(resources, files, strict=True):
         parent, name = os.path.split(os.path.join(directory, r))
+        if not name:
+            return None  # "x.yaml/": no file
         if parent not in real_parents:
             real_parents[parent] = os.path.realpath(parent)
         try:
             st = os.lstat(f)
         except OSError:
             return None
-        real = (os.path.realpath(f) if stat.S_ISLNK(st.st_mode)
-                else os.path.join(real_parents[parent], name))
-        if (not os.path.isfile(real) or f.suffix not in YAML_SUFFIXES
-                or os.path.commonpath([real, real_directory]) != real_directory):
+        if stat.S_ISLNK(st.st_mode):
+            real = os.path.realpath(f)
+            is_file = os.path.isfile(real)
+        else:  # the entry itself: lstat saw what a stat of its real path would
+            real = os.path.join(real_parents[parent], name)
+            is_file = stat.S_ISREG(st.st_mode)
+        if not is_file or f.suffix not in YAML_SUFFIXES or not (real == real_directory or real.startswith(inside)):
             return None
-        files.append(f)
-    return files
+    return files, ahead
 
 
 def _identity_of(path: Path) -> tuple[int, int] | None:
@@ -309,8 +315,8 @@ def _walk(directory: Path, out: LoadedInputs, seen: set[tuple[int, int]]) -> Non
         if plain is None:
             _kustomize(directory, out)
         else:
-            ahead = ReadAhead([str(f) for f in plain])
-            for i, f in enumerate(plain):
+            files, ahead = plain
+            for i, f in enumerate(files):
                 _read_once(f, out, seen, ahead.get(i))
         return
     try:
