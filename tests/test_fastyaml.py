@@ -18,8 +18,8 @@ import concurrent.futures
 import os
 import re
 import shutil
-import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -414,26 +414,58 @@ def test_without_the_compiled_reader_nothing_is_read_ahead(tmp_path: Path) -> No
 
 
 @needs_reader
-def test_the_caller_waits_for_a_reader_thread_without_the_gil(tmp_path: Path) -> None:
-    """The caller waits for a reader thread that waits for another Python thread: were
-    the GIL held while waiting, this would never end (run in a child, with a timeout)."""
-    fifo = tmp_path / "pipe.yaml"
-    os.mkfifo(fifo)
-    code = f"""
-import threading, time
-from edgewise.spec import yamlsource
-def writer():
-    time.sleep(0.5)  # runs Python again once the caller waits in get()
-    with open({str(fifo)!r}, "w") as w:
-        w.write("a: 1\\n")
-t = threading.Thread(target=writer)
-t.start()
-assert yamlsource.ReadAhead([{str(fifo)!r}]).get(0) is None  # a FIFO: not a regular file
-t.join()
-print("done")
-"""
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
+@pytest.mark.parametrize("how", ["read ahead", "load"])
+def test_parsing_and_waiting_for_a_reader_thread_release_the_gil(tmp_path: Path, how: str) -> None:
+    """Another Python thread runs while a file is parsed (load) or while the caller waits
+    for a reader thread (read ahead). The other thread is woken just before the call and
+    asks for the GIL only through its holder letting go (the switch interval is made
+    longer than the test), so it can have run by the end of the call only if the call
+    released the GIL. A parse that ends before the call waits is tried again, larger."""
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        for attempt in range(6):
+            text = "".join(f"---\nkind: K\nmetadata: {{name: n{i}}}\nspec:\n  items: [a, b, c]\n"
+                           for i in range(20_000 * 2 ** attempt))
+            big = tmp_path / f"big{attempt}.yaml"
+            big.write_text(text)
+            go = threading.Event()
+            ran: list[bool] = []
+            other = threading.Thread(target=lambda go=go, ran=ran: (go.wait(), ran.append(True)))
+            other.start()
+            if how == "read ahead":
+                ahead = yamlsource.ReadAhead([str(big)])
+                go.set()
+                got = ahead.get(0)
+                seen = bool(ran)
+                assert got is not None and len(got.documents) == 20_000 * 2 ** attempt
+            else:
+                go.set()
+                docs = fast_documents(text, "big.yaml")
+                seen = bool(ran)
+                assert docs is not None and len(docs) == 20_000 * 2 ** attempt
+            other.join()
+            if seen:
+                break
+        assert seen, "no other thread ran during the call: the GIL was held"
+    finally:
+        sys.setswitchinterval(saved)
+
+
+@needs_reader
+def test_a_fifo_named_yaml_is_left_alone(tmp_path: Path) -> None:
+    """No reader thread waits for a FIFO's writer (it is not a regular file; the caller
+    does not read it either)."""
+    os.mkfifo(tmp_path / "pipe.yaml")
+    assert yamlsource.ReadAhead([str(tmp_path / "pipe.yaml")]).get(0) is None
+
+
+@needs_reader
+def test_mapping_keys_are_interned() -> None:
+    """Look-ups with literal keys (interned by Python) then compare pointers."""
+    (doc,) = fast_documents("metadata: {name: x, 'quoted key': y}\n", "f.yaml") or []
+    keys = [next(iter(doc.data)), *doc.data["metadata"]]
+    assert all(sys.intern(k) is k for k in keys)
 
 
 @needs_reader

@@ -474,28 +474,32 @@ impl<'py, 'c> Build<'py, 'c> {
         Ok(out)
     }
 
-    /// A mapping key: made once per distinct text (keys repeat in every document); a str.
+    /// A mapping key: made once per distinct text (keys repeat in every document), and
+    /// interned (look-ups with a literal key, which Python interns, then compare
+    /// pointers instead of text); a str, else the build gives up.
     fn key(&mut self, kind: Kind) -> R<Py<PyString>> {
-        let out = match kind {
-            Kind::Plain(v) => self.resolved(v)?,
-            Kind::Str(v) => {
-                if let Some(hit) = self.made.keys.get(&v) {
-                    hit.clone_ref(self.py)
-                } else {
-                    // interned: look-ups with a literal key (interned by Python) then
-                    // compare pointers instead of text
-                    let s = PyString::intern(self.py, &v).into_any().unbind();
-                    self.made.keys.insert(v, s.clone_ref(self.py));
-                    s
-                }
-            }
+        let (text, plain) = match kind {
+            Kind::Str(v) => (v, false),
+            Kind::Plain(v) => (v, true),
             _ => return Err(GiveUp::Unsupported),
         };
-        let bound = out.into_bound(self.py);
-        if !bound.is_exact_instance_of::<PyString>() {
-            return Err(GiveUp::Unsupported); // a key PyYAML makes an int, a bool, a date ...
+        // a plain key PyYAML may type is looked up apart: `yes` is a bool, 'yes' a str
+        let made = if plain { &self.made.plain_keys } else { &self.made.keys };
+        if let Some(hit) = made.get(&text) {
+            return Ok(hit.clone_ref(self.py));
         }
-        Ok(bound.downcast_into::<PyString>().map_err(PyErr::from)?.unbind())
+        if plain {
+            let out = self.resolved(text.clone())?;
+            let out = out.bind(self.py);
+            // a key PyYAML makes an int, a bool, a date ...
+            if !out.is_exact_instance_of::<PyString>() || out.downcast::<PyString>().map_err(PyErr::from)?.to_str()? != text {
+                return Err(GiveUp::Unsupported);
+            }
+        }
+        let key = PyString::intern(self.py, &text).unbind();
+        let made = if plain { &mut self.made.plain_keys } else { &mut self.made.keys };
+        made.insert(text, key.clone_ref(self.py));
+        Ok(key)
     }
 
     /// The value of the node at `nodes[*i]` (advancing past it and everything under it);
@@ -577,8 +581,10 @@ type TextMap = HashMap<String, PyObject, foldhash::fast::RandomState>;
 struct Made {
     /// plain scalars as the resolver typed them
     resolved: TextMap,
-    /// mapping keys that are str whatever the resolvers say
-    keys: TextMap,
+    /// mapping keys that are str whatever the resolvers say (interned)
+    keys: HashMap<String, Py<PyString>, foldhash::fast::RandomState>,
+    /// ... and the plain ones PyYAML's resolvers typed as str (interned)
+    plain_keys: HashMap<String, Py<PyString>, foldhash::fast::RandomState>,
     /// short str values (values repeat: kinds, API versions, labels, images)
     values: TextMap,
 }
