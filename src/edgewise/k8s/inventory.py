@@ -16,12 +16,12 @@ group's taints.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+from ..catalog.instances import instance_arch
 from ..plan.labels import K8S_ZONE_LABEL, LEGACY_ZONE_LABEL, node_labels, node_taints
 from ..topology import Topology
 
@@ -65,11 +65,6 @@ INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 BETA_INSTANCE_TYPE_LABEL = "beta.kubernetes.io/instance-type"
 REGION_LABEL = "topology.kubernetes.io/region"
 LEGACY_REGION_LABEL = "failure-domain.beta.kubernetes.io/region"
-
-# AWS Graviton (arm64) families: a1 and every family with a "g" right after the
-# generation digit (m6g, c6gn, r7gd, t4g, x2gd, im4gn, is4gen, g5g, hpc7g, ...).
-# https://docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html
-_ARM_FAMILY = re.compile(r"^(a1|[a-z]+[0-9]+g[a-z]*)$")
 
 
 @dataclass(frozen=True)
@@ -347,12 +342,6 @@ def _constraint_keys(pod_spec: Mapping[str, Any]) -> set[str]:
     for t in _list(required.get("nodeSelectorTerms")):
         keys.update(str(_map(e).get("key", "")) for e in _list(_map(t).get("matchExpressions")))
     return keys
-
-
-def instance_arch(instance_type: str) -> str:
-    """``kubernetes.io/arch`` of an EC2 instance type: arm64 for Graviton, else amd64."""
-    family = instance_type.split(".", 1)[0]
-    return "arm64" if _ARM_FAMILY.match(family) else "amd64"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..k8s.inventory import instance_arch
+from ..catalog.instances import instance_arch, instance_vcpus
 from ..plan.labels import K8S_ZONE_LABEL, LEGACY_ZONE_LABEL, node_labels, node_taints
 from ..topology import Topology, Zone
 from .control_plane import node_manifest
@@ -44,17 +44,7 @@ _MAX_PODS = {"nano": 4, "micro": 4, "small": 11, "medium": 17, "large": 29, "xla
 def instance_capacity(instance_type: str) -> dict[str, str]:
     """Node capacity (cpu, memory, pods) of an EC2 instance type."""
     family, _, size = instance_type.partition(".")
-    if size.endswith("xlarge"):
-        n = size[: -len("xlarge")]
-        vcpu = 4 * (int(n) if n.isdigit() else 1)
-    elif size == "large":
-        vcpu = 2
-    elif family.startswith("t"):
-        vcpu = 2  # burstable nano..medium all have 2 vCPUs
-    else:
-        vcpu = 1
-    if size == "metal":
-        vcpu = 96
+    vcpu = instance_vcpus(instance_type) or 96  # metal: 96 on m5/c5/r5 (the name does not say)
     mem_per_vcpu = _GIB_PER_VCPU.get(family[:1], 4)
     memory_gib = vcpu * mem_per_vcpu
     if family.startswith("t") and size in ("nano", "micro", "small", "medium"):

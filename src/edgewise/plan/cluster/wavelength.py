@@ -26,9 +26,9 @@ type EC2_LINUX so the nodes may join. Choices:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from ...catalog.instances import instance_arch as _k8s_arch
 from ...spec import ZoneType
 from ...topology import Topology, Zone
 from ..artifacts import Artifact
@@ -54,7 +54,6 @@ NODE_POLICIES = (
     "AmazonSSMManagedInstanceCore",
 )
 
-_GRAVITON = re.compile(r"^[a-z]+\d+([a-z-]*)\.")
 
 Json = dict[str, Any]
 
@@ -64,9 +63,8 @@ def wavelength_zones(topology: Topology) -> tuple[Zone, ...]:
 
 
 def instance_arch(instance_type: str) -> str:
-    """``x86_64`` or ``arm64`` (Graviton families carry a ``g`` after the generation: m6g, c7gn)."""
-    m = _GRAVITON.match(instance_type)
-    return "arm64" if m and "g" in m.group(1) else "x86_64"
+    """The AMI's architecture name for an instance type: ``x86_64`` or ``arm64``."""
+    return "arm64" if _k8s_arch(instance_type) == "arm64" else "x86_64"
 
 
 def ami_parameter(kubernetes_version: str, arch: str) -> str:

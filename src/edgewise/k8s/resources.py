@@ -1,0 +1,90 @@
+"""Resource quantities and what a pod requests, as the scheduler counts them.
+
+:func:`parse_quantity` reads the Kubernetes quantity grammar
+(https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/):
+a signed decimal number, then a binary suffix (``Ki`` ... ``Ei``), a decimal SI suffix
+(``n``, ``u``, ``m``, ``k``, ``M`` ... ``E``) or a decimal exponent (``e3``, ``E-2``).
+It gives an exact :class:`~fractions.Fraction` (``tests/test_resources.py`` holds it to
+the kubernetes client's ``parse_quantity``) and None for text the API server would
+refuse.
+
+:func:`pod_request` is the pod's effective request for one resource: the larger of the
+app containers plus the restartable init containers (sidecars) and, for each other init
+container, its own request plus the sidecars started before it, plus the pod's
+``overhead`` (https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/#resource-sharing-within-containers,
+https://kubernetes.io/docs/concepts/workloads/pods/init-containers/#resource-sharing-within-containers).
+A container that sets a limit but no request requests its limit
+(https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#requests-and-limits).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+__all__ = ["parse_quantity", "pod_request"]
+
+_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
+_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+
+
+def parse_quantity(value: Any) -> Fraction | None:
+    """The value of a quantity (``"100m"`` -> 1/10, ``"128Mi"`` -> 134217728); None if invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, float):
+        return Fraction(Decimal(repr(value)))
+    if not isinstance(value, str):
+        return None
+    found = _QUANTITY.match(value.strip())
+    if not found:
+        return None
+    number, suffix = found.group(1), found.group(2) or ""
+    try:
+        base = Fraction(Decimal(number))
+    except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
+        return None
+    if suffix in _BINARY:
+        return base * Fraction(1024) ** _BINARY[suffix]
+    if suffix in _DECIMAL:
+        return base * Fraction(10) ** _DECIMAL[suffix]
+    return base * Fraction(10) ** int(suffix[1:])
+
+
+def _container_request(container: Mapping[str, Any], resource: str) -> Fraction:
+    res = container.get("resources")
+    res = res if isinstance(res, Mapping) else {}
+    for part in ("requests", "limits"):  # no request: the limit is the request
+        values = res.get(part)
+        if isinstance(values, Mapping) and resource in values:
+            q = parse_quantity(values[resource])
+            return q if q is not None and q > 0 else Fraction(0)
+    return Fraction(0)
+
+
+def _containers(pod_spec: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    items = pod_spec.get(key)
+    return [c for c in items if isinstance(c, Mapping)] if isinstance(items, list) else []
+
+
+def pod_request(pod_spec: Mapping[str, Any], resource: str) -> Fraction:
+    """What the scheduler reserves for one pod of ``pod_spec`` (``resource``: ``cpu``, ``memory``)."""
+    sidecars = Fraction(0)
+    init_peak = Fraction(0)
+    for c in _containers(pod_spec, "initContainers"):
+        request = _container_request(c, resource)
+        if c.get("restartPolicy") == "Always":
+            sidecars += request
+            init_peak = max(init_peak, sidecars)
+        else:
+            init_peak = max(init_peak, sidecars + request)
+    app = sum((_container_request(c, resource) for c in _containers(pod_spec, "containers")), Fraction(0))
+    overhead = pod_spec.get("overhead")
+    extra = parse_quantity(overhead.get(resource)) if isinstance(overhead, Mapping) else None
+    return max(app + sidecars, init_peak) + (extra or Fraction(0))
