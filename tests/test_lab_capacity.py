@@ -14,7 +14,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from edgewise.check import check_paths
