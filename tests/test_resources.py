@@ -1,22 +1,25 @@
 """Quantities and pod requests (edgewise.k8s.resources), instance vCPUs (edgewise.catalog.instances).
 
-The quantity parser is held to the kubernetes client's ``parse_quantity`` (a port of
-apimachinery's resource.Quantity) on the grammar's every suffix and on random text.
+The quantity parser is held to the API server (random text as a ResourceQuota, dry run:
+the same texts accepted, the same values) and to the kubernetes client's
+``parse_quantity`` on the grammar's every suffix (the client reads more than the API:
+"1K", "1 k", "0E0E").
 """
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from kubernetes.utils.quantity import parse_quantity as client_parse
 
 from edgewise.catalog.instances import instance_arch, instance_vcpus
-from edgewise.k8s.resources import parse_quantity, pod_request
+from edgewise.k8s.resources import parse_quantity, pod_request, round_up_milli
+from edgewise.lab import Lab
+from edgewise.lab.client import ApiError
 
 SUFFIXES = ["", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "e3", "E-2", "e+1"]
 
@@ -35,18 +38,46 @@ def test_quantity_matches_the_kubernetes_client(number: str, suffix: str) -> Non
     assert parse_quantity(text) == _client(text), text
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.text(alphabet="0123456789.+-eEkKMGTPnumi ", max_size=8))
-def test_random_text_agrees_with_the_kubernetes_client(text: str) -> None:
-    # the API server trims spaces around a quantity before parsing it (apimachinery's
-    # Quantity.UnmarshalJSON); the client does not
-    ours = parse_quantity(text)
-    theirs = _client(text.strip())
-    if ours is None:
-        # the client also reads "1 k"; the API server refuses a space inside a quantity
-        assert theirs is None or " " in text.strip(), text
-    else:
-        assert ours == theirs, text
+def test_what_the_api_server_reads_and_the_client_does_not() -> None:
+    # apimachinery's parser lets every part of the number be empty: zero
+    assert parse_quantity("e3") == 0
+    assert parse_quantity("+.") == 0
+    assert parse_quantity("") is None
+    assert parse_quantity("1K") is None  # no such suffix: the client reads it as 1000
+
+
+def _texts(n: int) -> list[str]:
+    rnd = random.Random(20261130)
+    alphabet = "0123456789.+-eEkKMGTPnumi "
+    made = ["0E0E", "0K", "1 k", " 2 ", "1e", "e3", "1.2.3", "", "-1", "1Ki", "1.5Gi", "5E-1", "+.5m"]
+    while len(made) < n:
+        made.append("".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 7))))
+    return made
+
+
+def test_quantities_as_the_api_server_reads_them(lab: Lab) -> None:
+    """Random text as a container's CPU request, the pod created with dry run: the API
+    server accepts exactly what parse_quantity reads, and its canonical form has the
+    same value."""
+    for text in _texts(300):
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "q", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": text}}}]},
+        }
+        ours = parse_quantity(text)
+        try:
+            stored = lab.client.create(pod, dry_run=True)
+        except ApiError as e:
+            if e.status == 400 or "must match the regular expression" in e.message:  # not a quantity
+                assert ours is None, (text, e.message)
+            else:  # a quantity the quota refuses: a negative one
+                assert "greater than or equal to 0" in e.message, (text, e.message)
+                assert ours is not None and ours < 0, (text, e.message)
+            continue
+        canonical = stored["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+        assert ours is not None and round_up_milli(ours) == parse_quantity(canonical), (text, canonical)
 
 
 def test_numbers_and_junk() -> None:
@@ -75,6 +106,7 @@ def test_pod_request_adds_containers_and_takes_limits_without_requests() -> None
     assert pod_request(_pod(containers=[_c(limit="2")]), "cpu") == 2
     assert pod_request(_pod(containers=[_c("500m", limit="2")]), "cpu") == Fraction(1, 2)
     assert pod_request(_pod(containers=[{"name": "c", "image": "x"}]), "cpu") == 0
+    assert pod_request(_pod(containers=[_c("500u")]), "cpu") == Fraction(1, 1000)  # stored as 1m
 
 
 def test_pod_request_init_containers_and_sidecars() -> None:

@@ -1,12 +1,11 @@
 """Resource quantities and what a pod requests, as the scheduler counts them.
 
-:func:`parse_quantity` reads the Kubernetes quantity grammar
+:func:`parse_quantity` reads a quantity as the API server does
 (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/):
 a signed decimal number, then a binary suffix (``Ki`` ... ``Ei``), a decimal SI suffix
 (``n``, ``u``, ``m``, ``k``, ``M`` ... ``E``) or a decimal exponent (``e3``, ``E-2``).
-It gives an exact :class:`~fractions.Fraction` (``tests/test_resources.py`` holds it to
-the kubernetes client's ``parse_quantity``) and None for text the API server would
-refuse.
+It gives an exact :class:`~fractions.Fraction`, and None for text the API server
+refuses; ``tests/test_resources.py`` holds it to the API server itself.
 
 :func:`pod_request` is the pod's effective request for one resource: the larger of the
 app containers plus the restartable init containers (sidecars) and, for each other init
@@ -21,19 +20,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["parse_quantity", "pod_request"]
+__all__ = ["parse_quantity", "pod_request", "round_up_milli"]
 
-_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
+# apimachinery's parseQuantityString: a sign, digits, a fraction (each part may be empty:
+# "e3" and "." are zero), then a suffix of "eEinumkKMGTP" letters, a sign and digits,
+# which the suffixer must know (https://github.com/kubernetes/apimachinery/blob/master/pkg/api/resource/quantity.go)
+_QUANTITY = re.compile(r"^([+-]?)([0-9]*)(?:\.([0-9]*))?([eEinumkKMGTP]*[+-]?[0-9]*)$")
+_EXPONENT = re.compile(r"^[eE][+-]?[0-9]+$")
 _BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 
 
 def parse_quantity(value: Any) -> Fraction | None:
-    """The value of a quantity (``"100m"`` -> 1/10, ``"128Mi"`` -> 134217728); None if invalid."""
+    """The value of a quantity as the API server reads it (``"100m"`` -> 1/10,
+    ``"128Mi"`` -> 134217728); None for what it refuses."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -42,19 +46,27 @@ def parse_quantity(value: Any) -> Fraction | None:
         return Fraction(Decimal(repr(value)))
     if not isinstance(value, str):
         return None
-    found = _QUANTITY.match(value.strip())
+    text = value.strip()  # Quantity.UnmarshalJSON trims spaces
+    found = _QUANTITY.match(text) if text else None
     if not found:
         return None
-    number, suffix = found.group(1), found.group(2) or ""
-    try:
-        base = Fraction(Decimal(number))
-    except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-        return None
+    sign, whole, frac, suffix = found.groups()
+    base = Fraction(Decimal(f"{whole or 0}.{frac or 0}"))
+    if sign == "-":
+        base = -base
     if suffix in _BINARY:
         return base * Fraction(1024) ** _BINARY[suffix]
     if suffix in _DECIMAL:
         return base * Fraction(10) ** _DECIMAL[suffix]
-    return base * Fraction(10) ** int(suffix[1:])
+    if _EXPONENT.match(suffix):
+        return base * Fraction(10) ** int(suffix[1:])
+    return None
+
+
+def round_up_milli(q: Fraction) -> Fraction:
+    """``q`` rounded up to a thousandth, as the API server stores every resource list
+    (SetDefaults_ResourceList rounds to milli scale: a request of ``0.5m`` is ``1m``)."""
+    return Fraction(-(-q * 1000 // 1), 1000)
 
 
 def _container_request(container: Mapping[str, Any], resource: str) -> Fraction:
@@ -64,7 +76,7 @@ def _container_request(container: Mapping[str, Any], resource: str) -> Fraction:
         values = res.get(part)
         if isinstance(values, Mapping) and resource in values:
             q = parse_quantity(values[resource])
-            return q if q is not None and q > 0 else Fraction(0)
+            return round_up_milli(q) if q is not None and q > 0 else Fraction(0)
     return Fraction(0)
 
 
