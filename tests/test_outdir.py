@@ -350,3 +350,35 @@ def test_a_refusal_holds_under_the_lock_and_leaves_nothing(tmp_path: Path) -> No
         outdir.OutputDir(out)
     assert (out / "mine.txt").read_text() == "user data\n"
     assert sorted(p.name for p in out.parent.iterdir()) == ["out"]
+
+
+def test_renameat2_is_found_without_running_ldconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The C library's renameat2 is looked up among the interpreter's own symbols, on
+    first use: ctypes.util.find_library (which runs ldconfig in a subprocess) is only the
+    fallback where that fails."""
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("the interpreter's own symbols hold renameat2 with glibc on Linux")
+    try:
+        ctypes.CDLL(None).renameat2  # noqa: B018 - glibc before 2.28 has none
+    except AttributeError:
+        pytest.skip("this glibc has no renameat2")
+
+    def no_ldconfig(_name: str) -> str:
+        raise AssertionError("find_library must not run where the process's symbols have renameat2")
+
+    monkeypatch.setattr(ctypes.util, "find_library", no_ldconfig)
+    monkeypatch.setattr(outdir, "_RENAMEAT2", outdir._UNRESOLVED)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "from-a").touch()
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert outdir.renameat2(fd, "a", "b", outdir.RENAME_EXCHANGE)
+    finally:
+        os.close(fd)
+    assert (tmp_path / "b" / "from-a").exists()
+    assert outdir._RENAMEAT2 is not None and outdir._RENAMEAT2 is not outdir._UNRESOLVED

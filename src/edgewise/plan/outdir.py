@@ -23,8 +23,6 @@ The rules (README, "The output directory"):
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import fcntl
 import json
@@ -34,9 +32,13 @@ import shutil
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..markers import CARRIED_FILES, KNOWN_EXTRA_FILES, PLAN_MARKER, TEMP_PREFIX
+
+if TYPE_CHECKING:
+    import ctypes
 
 __all__ = ["MARKER", "TEMP_PREFIX", "OutputDir", "output_error", "previous_plan_files", "renameat2", "resolve_target"]
 
@@ -55,28 +57,47 @@ AT_FDCWD = -100
 
 
 def _renameat2_function() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    """glibc's renameat2 (2.28+), or None (not Linux/glibc: fall back to rename)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
+    """glibc's renameat2 (2.28+), or None (not Linux/glibc: fall back to rename).
+
+    Looked up first among the symbols the interpreter already has (it links the C
+    library), which costs nothing; ``ctypes.util.find_library("c")`` runs ``ldconfig -p``
+    in a subprocess (~25 ms, every plan), so it is only the fallback. Resolved on first
+    use, so the plan's start-up does not load ctypes either."""
+    import ctypes
+    import ctypes.util
+
+    fn = None
+    for first in (True, False):
+        try:
+            fn = ctypes.CDLL(None if first else (ctypes.util.find_library("c") or None), use_errno=True).renameat2
+            break
+        except (OSError, AttributeError):
+            continue
+    if fn is None:
         return None
     fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     fn.restype = ctypes.c_int
     return fn
 
 
-_RENAMEAT2 = _renameat2_function()
+_UNRESOLVED: Any = object()
+#: renameat2 from the C library: resolved on first use; None where there is none
+_RENAMEAT2: Any = _UNRESOLVED
 
 
 def renameat2(dir_fd: int, src: str, dst: str, flags: int) -> bool:
     """``renameat2(dir_fd, src, dir_fd, dst, flags)``. False when the system or the file
     system does not offer it (the caller falls back); raises OSError on a real failure."""
+    global _RENAMEAT2
+    if _RENAMEAT2 is _UNRESOLVED:
+        _RENAMEAT2 = _renameat2_function()
     if _RENAMEAT2 is None:
         return False
     rc = _RENAMEAT2(dir_fd, os.fsencode(src), dir_fd, os.fsencode(dst), flags)
     if rc == 0:
         return True
+    import ctypes  # loaded by the lookup above
+
     err = ctypes.get_errno()
     if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
         return False
