@@ -74,8 +74,8 @@ class _Model(BaseModel):
         str_strip_whitespace=True,
         # each model's validator is built when first used rather than at import: loading a
         # spec validates Topology and Application, whose schemas include the nested models,
-        # so the ~25 nested validators are never built on their own (import + load of the
-        # 50 x 20 benchmark spec: ~105 -> ~85 ms of CPU)
+        # so the ~25 nested validators are never built on their own (importing the spec
+        # package and loading the 50 x 20 benchmark spec: ~106 -> ~94 ms of CPU)
         defer_build=True,
     )
 
