@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from fractions import Fraction
 
@@ -10,6 +9,7 @@ from ...catalog.instances import instance_vcpus
 from ...k8s.inventory import Workload
 from ...k8s.resources import pod_request
 from ..model import CheckContext, Finding, Rule, Severity
+from ._capacity import shortfalls
 
 
 class RequestsExceedNodeGroupCapacity(Rule):
@@ -46,55 +46,31 @@ class RequestsExceedNodeGroupCapacity(Rule):
         if topo is None or ctx.topology_inferred or not ctx.inventory.nodes:
             return
         # vCPUs of each zone's node group at its maximum size (None: unknown)
-        capacity: dict[str, Fraction | None] = {}
+        have: dict[str, Fraction | None] = {}
         for z in topo.zones:
             ng = z.node_group
             vcpus = instance_vcpus(ng.instance_type) if ng is not None else None
-            capacity[z.name] = None if ng is None or vcpus is None else Fraction(vcpus * ng.max_size)
-        demand: dict[frozenset[str], Fraction] = defaultdict(Fraction)
-        members: dict[frozenset[str], list[tuple[Fraction, Workload]]] = defaultdict(list)
-        for w in ctx.inventory.workloads():
-            if not w.zones or w.replicas <= 0 or w.pod_spec.get("nodeName"):
-                continue
-            cpu = pod_request(w.pod_spec, "cpu")
-            if cpu <= 0:
-                continue
-            if w.kind == "DaemonSet":  # one pod on every node of every zone it runs in
-                for zone in w.zones:
-                    z = topo.zone(zone)
-                    if z.node_group is not None:
-                        key = frozenset((zone,))
-                        demand[key] += cpu * z.node_group.max_size
-                continue
-            key = frozenset(w.zones)
-            demand[key] += cpu * w.replicas
-            members[key].append((cpu * w.replicas, w))
-        known = {k: v for k, v in demand.items() if all(capacity.get(z) is not None for z in k)}
-        singles = {next(iter(k)): v for k, v in known.items() if len(k) == 1}
-        for zones, own in sorted(known.items(), key=lambda kv: sorted(kv[0])):
-            if not members.get(zones):
-                continue  # DaemonSets alone: no workload to point at
-            if len(zones) == 1:
-                total = own
-            else:  # every pod confined to a subset of these zones competes for them too
-                total = sum((v for k, v in known.items() if k <= zones and len(k) > 1), Fraction(0))
-                total += sum((singles.get(z, Fraction(0)) for z in zones), Fraction(0))
-            have = sum((capacity[z] or Fraction(0) for z in zones), Fraction(0))
-            if total <= have:
-                continue
-            biggest = sorted(members[zones], key=lambda m: (-m[0], m[1].namespace, m[1].name))
-            share, w = biggest[0]
+            have[z.name] = None if ng is None or vcpus is None else Fraction(vcpus * ng.max_size)
+
+        def per_daemon_pod(w: Workload, zone: str) -> Fraction:  # one pod on each node
+            ng = topo.zone(zone).node_group
+            return pod_request(w.pod_spec, "cpu") * (ng.max_size if ng is not None else 0)
+
+        for short in shortfalls(ctx, have, lambda w: pod_request(w.pod_spec, "cpu"), per_daemon_pod):
+            share, w = short.members[0]
             groups = ", ".join(
-                f"{z} {topo.zone(z).node_group.max_size} x {topo.zone(z).node_group.instance_type}"  # type: ignore[union-attr]
-                for z in sorted(zones)
+                f"{z} {ng.max_size} x {ng.instance_type}"
+                for z in sorted(short.zones)
+                if (ng := topo.zone(z).node_group) is not None
             )
-            others = f" and {len(biggest) - 1} other workload(s) confined there" if len(biggest) > 1 else ""
+            more = len(short.members) - 1
+            others = f" and {more} other workload(s) confined there" if more else ""
             yield ctx.finding(
                 self,
                 w.obj,
-                f"pods that can run only in {', '.join(sorted(zones))} request {_cpu(total)} CPU, "
-                f"but those zones' node groups have at most {_cpu(have)} vCPUs ({groups} at max size): "
-                f"at least {_cpu(total - have)} CPU of pods stay Pending (largest: {w.kind} "
+                f"pods that can run only in {', '.join(sorted(short.zones))} request {_cpu(short.need)} CPU, "
+                f"but those zones' node groups have at most {_cpu(short.have)} vCPUs ({groups} at max size): "
+                f"at least {_cpu(short.need - short.have)} CPU of pods stay Pending (largest: {w.kind} "
                 f"{w.namespace}/{w.name}, {_cpu(share)} CPU{others})",
                 path=w.pod_path,
             )

@@ -1,0 +1,68 @@
+"""What pods confined to some zones ask of those zones, against what the zones have.
+
+Shared by EW207 (CPU against node groups' vCPUs) and EW208 (pod IP addresses against the
+zones' subnets). A workload runs only in ``Workload.zones`` (the inventory's placement
+model, held to kube-scheduler by the placement differential test); if the pods that can
+run nowhere but in a set of zones need more than those zones have, some stay Pending
+whatever the scheduler does. Checking each set of zones a workload is confined to, with
+every workload confined to a subset of it, is Hall's condition on those sets: necessary,
+not sufficient (packing is ignored), so a finding is certain and no finding proves nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ...k8s.inventory import Workload
+from ..model import CheckContext
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    zones: frozenset[str]
+    need: Fraction  # what the pods confined to ``zones`` (or a subset) ask for
+    have: Fraction  # what the zones have
+    members: tuple[tuple[Fraction, Workload], ...]  # workloads confined to exactly ``zones``, largest first
+
+
+def shortfalls(
+    ctx: CheckContext,
+    have: Mapping[str, Fraction | None],
+    per_pod: Callable[[Workload], Fraction],
+    per_daemon_pod: Callable[[Workload, str], Fraction],
+) -> Iterator[Shortfall]:
+    """Every set of zones some workload is confined to whose pods need more than ``have``
+    gives (None: unknown, the set is not judged). ``per_pod`` is what one pod of a
+    workload needs; ``per_daemon_pod(w, zone)`` what a DaemonSet needs in ``zone``."""
+    demand: dict[frozenset[str], Fraction] = defaultdict(Fraction)
+    members: dict[frozenset[str], list[tuple[Fraction, Workload]]] = defaultdict(list)
+    for w in ctx.inventory.workloads():
+        if not w.zones or w.replicas <= 0 or w.pod_spec.get("nodeName"):
+            continue
+        if w.kind == "DaemonSet":
+            for zone in w.zones:
+                demand[frozenset((zone,))] += per_daemon_pod(w, zone)
+            continue
+        need = per_pod(w) * w.replicas
+        if need <= 0:
+            continue
+        key = frozenset(w.zones)
+        demand[key] += need
+        members[key].append((need, w))
+    known = {k: v for k, v in demand.items() if all(have.get(z) is not None for z in k)}
+    singles = {next(iter(k)): v for k, v in known.items() if len(k) == 1}
+    for zones, own in sorted(known.items(), key=lambda kv: sorted(kv[0])):
+        if not members.get(zones):
+            continue  # DaemonSets alone: no workload to point at
+        if len(zones) == 1:
+            need = own
+        else:  # every pod confined to a subset of these zones competes for them too
+            need = sum((v for k, v in known.items() if len(k) > 1 and k <= zones), Fraction(0))
+            need += sum((singles.get(z, Fraction(0)) for z in zones), Fraction(0))
+        total = sum((have[z] or Fraction(0) for z in zones), Fraction(0))
+        if need > total:
+            ranked = sorted(members[zones], key=lambda m: (-m[0], m[1].namespace, m[1].name))
+            yield Shortfall(zones, need, total, tuple(ranked))
