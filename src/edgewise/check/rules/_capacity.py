@@ -27,16 +27,22 @@ class Shortfall:
     have: Fraction  # what the zones have
     members: tuple[tuple[Fraction, Workload], ...]  # workloads confined to exactly ``zones``, largest first
 
+    @property
+    def others(self) -> str:
+        """", and N other workload(s) confined there" for a finding's message ("" if none)."""
+        more = len(self.members) - 1
+        return f" and {more} other workload(s) confined there" if more else ""
+
 
 def shortfalls(
     ctx: CheckContext,
     have: Mapping[str, Fraction | None],
     per_pod: Callable[[Workload], Fraction],
-    per_daemon_pod: Callable[[Workload, str], Fraction],
 ) -> Iterator[Shortfall]:
     """Every set of zones some workload is confined to whose pods need more than ``have``
     gives (None: unknown, the set is not judged). ``per_pod`` is what one pod of a
-    workload needs; ``per_daemon_pod(w, zone)`` what a DaemonSet needs in ``zone``."""
+    workload needs; a DaemonSet runs one on each node of a zone's node group at max size."""
+    topo = ctx.topology
     demand: dict[frozenset[str], Fraction] = defaultdict(Fraction)
     members: dict[frozenset[str], list[tuple[Fraction, Workload]]] = defaultdict(list)
     for w in ctx.inventory.workloads():
@@ -44,7 +50,8 @@ def shortfalls(
             continue
         if w.kind == "DaemonSet":
             for zone in w.zones:
-                demand[frozenset((zone,))] += per_daemon_pod(w, zone)
+                ng = topo.zone(zone).node_group if topo is not None else None
+                demand[frozenset((zone,))] += per_pod(w) * (ng.max_size if ng is not None else 0)
             continue
         need = per_pod(w) * w.replicas
         if need <= 0:

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 from ...catalog.instances import instance_vcpus
-from ...k8s.inventory import Workload
 from ...k8s.resources import pod_request
 from ..model import CheckContext, Finding, Rule, Severity
 from ._capacity import shortfalls
@@ -52,26 +51,20 @@ class RequestsExceedNodeGroupCapacity(Rule):
             vcpus = instance_vcpus(ng.instance_type) if ng is not None else None
             have[z.name] = None if ng is None or vcpus is None else Fraction(vcpus * ng.max_size)
 
-        def per_daemon_pod(w: Workload, zone: str) -> Fraction:  # one pod on each node
-            ng = topo.zone(zone).node_group
-            return pod_request(w.pod_spec, "cpu") * (ng.max_size if ng is not None else 0)
-
-        for short in shortfalls(ctx, have, lambda w: pod_request(w.pod_spec, "cpu"), per_daemon_pod):
+        for short in shortfalls(ctx, have, lambda w: pod_request(w.pod_spec, "cpu")):
             share, w = short.members[0]
             groups = ", ".join(
                 f"{z} {ng.max_size} x {ng.instance_type}"
                 for z in sorted(short.zones)
                 if (ng := topo.zone(z).node_group) is not None
             )
-            more = len(short.members) - 1
-            others = f" and {more} other workload(s) confined there" if more else ""
             yield ctx.finding(
                 self,
                 w.obj,
                 f"pods that can run only in {', '.join(sorted(short.zones))} request {_cpu(short.need)} CPU, "
                 f"but those zones' node groups have at most {_cpu(short.have)} vCPUs ({groups} at max size): "
                 f"at least {_cpu(short.need - short.have)} CPU of pods stay Pending (largest: {w.kind} "
-                f"{w.namespace}/{w.name}, {_cpu(share)} CPU{others})",
+                f"{w.namespace}/{w.name}, {_cpu(share)} CPU{short.others})",
                 path=w.pod_path,
             )
 

@@ -55,25 +55,19 @@ class SubnetTooSmallForPods(Rule):
         def per_pod(w: Workload) -> Fraction:
             return Fraction(0) if w.pod_spec.get("hostNetwork") is True else Fraction(1)
 
-        def per_daemon_pod(w: Workload, zone: str) -> Fraction:
-            ng = topo.zone(zone).node_group
-            return per_pod(w) * (ng.max_size if ng is not None else 0)
-
-        for short in shortfalls(ctx, have, per_pod, per_daemon_pod):
+        for short in shortfalls(ctx, have, per_pod):
             pods, w = short.members[0]
             subnets = ", ".join(
                 f"{z} {zone.subnet_cidr} ({zone.node_group.max_size} node(s) at max size)"
                 for z in sorted(short.zones)
                 if (zone := topo.zone(z)).node_group is not None
             )
-            more = len(short.members) - 1
-            others = f" and {more} other workload(s) confined there" if more else ""
             yield ctx.finding(
                 self,
                 w.obj,
                 f"pods that can run only in {', '.join(sorted(short.zones))} need {short.need} IP addresses, "
                 f"but those zones' subnets have {short.have} left for pods ({subnets}; AWS keeps "
                 f"{AWS_RESERVED} per subnet): at least {short.need - short.have} pod(s) get no address "
-                f"(largest: {w.kind} {w.namespace}/{w.name}, {pods} pod(s){others})",
+                f"(largest: {w.kind} {w.namespace}/{w.name}, {pods} pod(s){short.others})",
                 path=w.pod_path,
             )
