@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import forked
 from ..errors import InputError
 from ..k8s.inventory import WORKLOAD_KINDS, InferredNode, Inventory, Source
 from ..spec import Document
@@ -111,6 +113,33 @@ def run_rules(ctx: CheckContext, rules: Iterable[Rule]) -> tuple[list[Finding], 
     return sorted(kept), sorted(suppressed)
 
 
+#: rules that resolve call routes run in the calling process: what they resolve is
+#: reported after them (routes verified, calls inferred); the others may run beside them
+#: in a forked child (:func:`run_rules_forked`)
+ROUTING_RULES = "EW3"
+
+
+def run_rules_forked(ctx: CheckContext, rules: Sequence[Rule], *, fork: bool | None = None) -> tuple[
+        list[Finding], list[tuple[Finding, str]]]:
+    """:func:`run_rules`, on both CPUs: the rules that do not resolve routes run in a child
+    forked with everything they read already built (:mod:`edgewise.forked`), while this
+    process runs the routing rules. Each rule reads the same context either way and the
+    findings are one sorted set, so the result is :func:`run_rules`'s.
+
+    ``fork=None``: fork where it can use another CPU and no other thread runs here (a
+    child gets a copy of one thread only); False: run every rule here."""
+    if fork is None:
+        fork = forked.can_fork() and threading.active_count() == 1
+    here = [r for r in rules if r.id.startswith(ROUTING_RULES)]
+    there = [r for r in rules if not r.id.startswith(ROUTING_RULES)]
+    if not fork or not here or not there:
+        return run_rules(ctx, rules)
+    with forked.start(lambda: run_rules(ctx, there), fork=True) as call:
+        kept, suppressed = run_rules(ctx, here)
+        kept_there, suppressed_there = call.result()
+    return sorted({*kept, *kept_there}), sorted({*suppressed, *suppressed_there})
+
+
 def check_objects(
     objects_with_sources: Iterable[tuple[Mapping[str, Any], Source]],
     topology: Topology | None,
@@ -125,13 +154,15 @@ def check_objects(
     consul_edition: str | None = None,
     topology_inferred: bool = False,
     nodes: Sequence[InferredNode] | None = None,
+    fork: bool | None = False,
 ) -> Report:
     """Check objects held in memory (``plan`` runs this on its own output): the whole
     :class:`Report` (findings, notes, suppressed findings, how many call routes were
     resolved and verified).
 
     ``cluster_config`` is an eksctl ClusterConfig dict; ``cfn_templates`` are template
-    dicts (or :class:`CfnTemplate` with their source).
+    dicts (or :class:`CfnTemplate` with their source). ``fork``: run the rules on both
+    CPUs (:func:`run_rules_forked`; None: where that can help); the report is the same.
     """
     objs = list(objects_with_sources)
     if cluster_config is not None:
@@ -157,7 +188,7 @@ def check_objects(
     )
     rules = select_rules(select, ignore)
     with gc_paused():  # the rules build many long-lived indexes and resolutions
-        findings, suppressed = run_rules(ctx, rules)
+        findings, suppressed = run_rules_forked(ctx, rules, fork=fork)
     notes = [f"{s.file}:{s.line}: skipped ({why})" for s, why in inv.skipped]
     unknown = sorted({o.kind for o in inv.objects if o.kind not in EXAMINED_KINDS})
     if unknown:
@@ -179,6 +210,7 @@ def check_paths(
     ignore: Sequence[str] = (),
     edge_taints: bool | None = None,
     consul_edition: str | None = None,
+    fork: bool | None = None,
 ) -> Report:
     """Read ``paths`` and check them. Raises :class:`InputError` on bad input.
 
@@ -222,6 +254,7 @@ def check_paths(
         zone_taints=taints.zone_taints,
         consul_edition=consul_edition,
         topology_inferred=inferred,
+        fork=fork,
     )
     report.notes = notes + report.notes
     if topology is not None:
