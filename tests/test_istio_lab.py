@@ -211,6 +211,19 @@ def served_by(rows: list[dict[str, Any]], after: float = 0.0, before: float = fl
     return Counter(r.get("pod") or f"status-{r['status']}" for r in rows if after <= r["t"] < before)
 
 
+def rows_so_far(proc: il.Proc) -> list[dict[str, Any]]:
+    """The requests a running load client has finished (it writes one line per request)."""
+    return [json.loads(line) for line in proc.log.read_text().splitlines() if line.startswith("{")]
+
+
+def wait_served(proc: il.Proc, pods: set[str], n: int, after: float = 0.0) -> None:
+    """Wait until ``n`` requests made after ``after`` were served by ``pods``: steps of the
+    run settle on what the caller saw, not on sleeps (a loaded machine starts the load
+    client late and slows every request)."""
+    il.wait_for(f"{n} requests served by {sorted(pods)}", lambda: sum(
+        1 for r in rows_so_far(proc) if r["t"] >= after and r.get("pod") in pods) >= n, timeout=30, every=0.05)
+
+
 def test_failover_to_region_and_back_on_sockets(world: World) -> None:
     w = world
     site = next(s for s in w.plan.sites if s.kind != "region")
@@ -221,11 +234,13 @@ def test_failover_to_region_and_back_on_sockets(world: World) -> None:
     settle(w, site.site, want)
     sibling_before = w.lab.sibling_packets(site.site)
 
-    load = w.lab.load(w.sidecars[site.site], host, w.port, seconds=48.0)
-    time.sleep(3.0)
+    # long enough for the return: the ejection ends 30 s (baseEjectionTime) to 40 s (the
+    # next 10 s interval) after the kill
+    load = w.lab.load(w.sidecars[site.site], host, w.port, seconds=55.0)
+    wait_served(load, {zone_pod.name}, 100)
     t_kill = time.monotonic()
     w.lab.kill(zone_pod)
-    time.sleep(5.0)
+    wait_served(load, region, 100, after=t_kill)
     t_back = time.monotonic()
     w.lab.serve(zone_pod)
     rows = w.lab.results(load)
