@@ -265,3 +265,41 @@ def test_plan_output_checks_clean_without_the_topology(example: str, tmp_path: P
     assert report.topology is not None, "the zones are inferred from the manifests"
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     assert errors == [], errors
+
+
+def test_istio_shared_namespace_hazards_are_caught_on_the_generated_plan() -> None:
+    """The istio backend's one namespace: the generated plan checks clean; the Region copy
+    losing a zone's serves-label takes that zone's failover away (EW305), a zone's copy
+    labelled for one zone but pinned to another is EW202, and a zone's caller that calls
+    another zone's host is EW301."""
+    spec = load_spec(ROOT / "tests" / "data" / "istio" / "spec")
+    topo = build_topology(spec)
+    plan = plan_apps.plan_application(topo, spec.applications[0][0])
+    base = [(copy.deepcopy(dict(d)), Source(p, 0, i)) for p, i, d in plan_apps.objects_with_paths(plan)]
+    lax, las = (z for z in topo.edge_zones if z.slug in ("lax-1a", "las-1a"))
+
+    def rules(objs: list[tuple[Any, Source]]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for f in check_objects(objs, topo).findings:
+            out.setdefault(f.rule, []).append(f.object)
+        return out
+
+    def edited(kind: str, name: str, edit: Any) -> list[tuple[Any, Source]]:
+        objs = copy.deepcopy(base)
+        (o,) = [o for o, _ in objs if o["kind"] == kind and o["metadata"]["name"] == name]
+        edit(o)
+        return objs
+
+    clean = rules(base)
+    assert not {"EW202", "EW301", "EW305"} & set(clean)
+    no_failover = rules(edited("Deployment", "api", lambda o: o["spec"]["template"]["metadata"]["labels"].pop(
+        f"edgewise.dev/serves-{lax.slug}")))
+    assert no_failover["EW305"] == [f"Deployment shop/web-{lax.slug}"]
+
+    def pin_to_las(o: dict[str, Any]) -> None:
+        o["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"][0]["matchExpressions"][0]["values"] = [las.name]
+    assert rules(edited("Deployment", f"api-{lax.slug}", pin_to_las))["EW202"] == [f"Deployment shop/api-{lax.slug}"]
+    other_host = rules(edited("Deployment", f"web-{lax.slug}", lambda o: o["spec"]["template"]["metadata"][
+        "annotations"].update({"edgewise.dev/calls": f"api-{las.slug}"})))
+    assert other_host["EW301"] == [f"Deployment shop/web-{lax.slug}"]

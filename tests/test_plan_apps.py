@@ -796,3 +796,34 @@ def test_summary_matches_the_route_resolver(ex: str, routing: str) -> None:
             assert tiers[0] == {call.target}, res.notes
             assert reached <= {site.site} | region, res.notes
             assert (call.failover == "region") == bool(reached & region), res.notes
+
+
+def test_istio_refuses_a_service_named_like_a_zones_copy(tmp_path: Path) -> None:
+    """One namespace: `api`'s copy in us-west-2-lax-1a is `api-lax-1a`, so a service of that
+    name is refused at its own line, with exit 2 and nothing written."""
+    from click.testing import CliRunner
+
+    from edgewise.cli import cli
+    from edgewise.errors import InputError
+
+    src = ROOT / "tests" / "data" / "istio" / "spec"
+    spec_dir = tmp_path / "spec"
+    spec_dir.mkdir()
+    (spec_dir / "topology.yaml").write_text((src / "topology.yaml").read_text())
+    app = (src / "app.yaml").read_text() + (
+        "    - {name: api-lax-1a, image: nginx:1.27, port: 9091, placement: region}\n")
+    (spec_dir / "app.yaml").write_text(app)
+    line = app.splitlines().index("    - {name: api-lax-1a, image: nginx:1.27, port: 9091, placement: region}") + 1
+    spec = load_spec(spec_dir)
+    with pytest.raises(InputError) as err:
+        plan_application(build_topology(spec), *spec.applications[0])
+    (problem,) = err.value.problems
+    assert (problem.file, problem.line, problem.field) == (str(spec_dir / "app.yaml"), line, "spec.services[2].name")
+    assert "Deployment api-lax-1a of service 'api'" in problem.message and "rename service 'api-lax-1a'" in problem.hint
+    # the other backends keep a namespace per zone: no clash
+    assert plan_application(build_topology(spec), with_routing(spec.applications[0][0], "kubernetes"))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["plan", str(spec_dir), "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert f"app.yaml:{line}:" in res.output and "spec.services[2].name" in res.output
+    assert not out.exists()

@@ -257,10 +257,12 @@ def _print_plan_summary(console: Console, result: object, out: Path) -> None:
         console.print(table)
     per_ns = result.objects_per_namespace()
     if per_ns and compact:
-        console.print(f"objects: {sum(per_ns.values())} in {len(per_ns)} namespaces "
+        # counted by the plan's directories, one per site: apps/<app>/<dir>/ (the site's
+        # namespace, except with routing istio, whose sites share the namespace <app>)
+        console.print(f"objects: {sum(per_ns.values())} in {len(per_ns)} site directories "
                       f"({min(per_ns.values())}-{max(per_ns.values())} each)", markup=False)
     elif per_ns:
-        console.print("objects per namespace: " + ", ".join(f"{ns} {n}" for ns, n in per_ns.items()),
+        console.print("objects per site directory: " + ", ".join(f"{ns} {n}" for ns, n in per_ns.items()),
                       markup=False)
     for ap in result.app_plans:
         console.print(f"application {ap.app} ({ap.routing}):", markup=False)

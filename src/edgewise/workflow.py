@@ -218,9 +218,9 @@ def _run_plan(
 
     app_plans: list[AppPlan] = []
     app_artifacts: list[Artifact] = []
-    for app, _doc in spec.applications:
+    for app, doc in spec.applications:
         progress(f"planning application {app.metadata.name} ({len(app.spec.services)} services)")
-        ap = plan_application(topo, app)
+        ap = plan_application(topo, app, doc)
         app_artifacts.extend(ap.artifacts)
         app_plans.append(ap)
     steps = install_steps(topo, [(a, p) for (a, _), p in zip(spec.applications, app_plans, strict=True)])

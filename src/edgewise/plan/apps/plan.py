@@ -33,8 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import InputError, Problem
-from ...spec import Application, Failover, Routing, ServiceSpec, ZoneType
+from ...errors import InputError, Problem, format_path
+from ...spec import Application, Document, Failover, Routing, ServiceSpec, ZoneType
 from ...spec.credentials import looks_like_credential
 from ...topology import Topology, Zone
 from ...yamlout import dump
@@ -110,9 +110,10 @@ class _Site:
 
 
 class _Builder:
-    def __init__(self, topology: Topology, app: Application) -> None:
+    def __init__(self, topology: Topology, app: Application, doc: Document | None = None) -> None:
         self.t = topology
         self.app = app
+        self.doc = doc  # where the Application was read from (positions for problems)
         self.name = app.metadata.name
         self.routing = Routing(app.spec.routing)
         self.services = list(app.spec.services)
@@ -290,21 +291,34 @@ class _Builder:
     def check_unique(self) -> None:
         """Per-zone names in one namespace can meet a service's own name (a service
         ``api-lax-1a`` next to ``api``'s copy in ``us-west-2-lax-1a``): refuse the spec."""
-        seen: dict[tuple[str, str, str], str] = {}
-        problems: list[Problem] = []
+        if not self.shared_ns:
+            return  # a namespace per site: the spec's unique service names are enough
+        seen: dict[tuple[str, str, str], str] = {}  # object -> the service whose file holds it
+        clashes: dict[str, str] = {}  # the service to rename -> the other
         for path, docs in sorted(self.files.items()):
+            owner = path.rsplit("/", 1)[-1].removesuffix(".yaml")  # files are named by service
             for d in docs:
                 md = d["metadata"]
                 key = (d["kind"], str(md.get("namespace", "")), md["name"])
-                if key in seen and seen[key] != path:
-                    problems.append(Problem(
-                        "", 0, 0, "spec.services",
-                        f"application {self.name!r}: two {key[0]}s named {key[2]!r} in namespace "
-                        f"{key[1]!r} ({seen[key]} and {path}): a zone's copy is named "
-                        "<service>-<zone slug>, which another service's name repeats",
-                        "rename the service whose name ends in a zone's slug",
-                    ))
-                seen.setdefault(key, path)
+                other = seen.setdefault(key, owner)
+                if other != owner:
+                    # the longer name is the one that repeats <other>-<zone slug>
+                    rename, keep = sorted((owner, other), key=lambda n: (-len(n), n))
+                    clashes.setdefault(rename, f"{key[0]} {key[2]} of service {keep!r}")
+        problems: list[Problem] = []
+        for rename, what in sorted(clashes.items()):
+            index = next((i for i, svc in enumerate(self.services) if svc.name == rename), 0)
+            at = ("spec", "services", index, "name")
+            message = (
+                f"service {rename!r} has the name of a zone's copy ({what}): with routing istio "
+                f"every copy is in namespace {self.shared_ns} and a zone's copy is named "
+                "<service>-<zone slug>"
+            )
+            fix = f"rename service {rename!r} (its name must not end in an edge zone's slug)"
+            problems.append(
+                self.doc.problem(at, message, fix) if self.doc is not None
+                else Problem("", 0, 0, format_path(at), message, fix)
+            )
         if problems:
             raise InputError(problems)
 
@@ -759,6 +773,10 @@ class _Builder:
         )
 
 
-def plan_application(topology: Topology, app: Application) -> AppPlan:
-    """Plan ``app`` on ``topology``: files under ``apps/<app>/`` and a per-site summary."""
-    return _Builder(topology, app).build()
+def plan_application(topology: Topology, app: Application, doc: Document | None = None) -> AppPlan:
+    """Plan ``app`` on ``topology``: files under ``apps/<app>/`` and a per-site summary.
+
+    ``doc``: the document ``app`` was read from, for the file:line of a problem only the
+    plan can see (names that clash once copies are named per zone).
+    """
+    return _Builder(topology, app, doc).build()
