@@ -19,7 +19,16 @@ zone, which the edge network cannot reach. How that is expressed depends on
   that the zone's pods and the Region copy carry (the Region copy one such label per zone
   it backs), and a DestinationRule orders the endpoints by zone (``failoverPriority``)
   with outlier detection. Callers in a zone address ``<svc>-<zone.slug>``, Region callers
-  the Region copy ``<svc>``. No Region pod runs per zone.
+  the Region copy ``<svc>``. No Region pod runs per zone. What decides it: a Service's
+  selector matches pods of its namespace only
+  (https://kubernetes.io/docs/concepts/services-networking/service/), and a ServiceEntry's
+  ``workloadSelector`` too ("The scope of label search is restricted to the configuration
+  namespace", https://istio.io/latest/docs/reference/config/type/workload-selector/;
+  istiod 1.29.1 ``pilot/pkg/serviceregistry/util/workloadinstances/selector.go``
+  ``ByServiceSelector``: ``wi.Namespace == namespace``). A selectorless Service with
+  hand-kept EndpointSlices could reach another namespace's pods (istiod follows an
+  endpoint's ``targetRef``, ``pilot/pkg/serviceregistry/kube/controller/endpointslice.go``)
+  but needs a controller writing every zone's slice; docs/istio-lab.md has the figures.
 * ``kubernetes``: namespace per zone, ``ExternalName`` aliases for Region-only services.
   kube-proxy has no notion of "prefer, then Region only", so an edge copy that others call
   with failover gets a Service *without selector* whose EndpointSlice the edgewise
