@@ -46,6 +46,7 @@ from typing import Any
 import yaml
 
 from edgewise.lab import LAB_PROGRAMS, Client, Lab, LabError, find_program
+from edgewise.lab.control_plane import free_port
 from edgewise.lab.dataplane import DataPlane, ZoneNet, die_with_parent
 from edgewise.lab.dataplane import missing as dataplane_missing
 from edgewise.lab.nodes import node_objects
@@ -80,12 +81,6 @@ def missing_parts() -> list[str]:
     if why:
         out.append(why)
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(what: str, probe: Any, timeout: float = 60.0, every: float = 0.1) -> Any:

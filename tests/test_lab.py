@@ -189,3 +189,43 @@ def test_a_late_kwok_heartbeat_never_marks_nodes_or_pods_not_ready(lab: Lab) -> 
     lifecycle = configz["kubecontrollermanager.config.k8s.io"]["NodeLifecycleController"]
     assert NODE_MONITOR_GRACE_PERIOD == "24h"
     assert lifecycle["NodeMonitorGracePeriod"] == lifecycle["NodeStartupGracePeriod"] == "24h0m0s", lifecycle
+
+
+def test_ports_are_drawn_below_the_kernels_ephemeral_range() -> None:
+    """Outgoing connections take ports of the ephemeral range at any moment; a port for
+    a server started later must come from below it."""
+    from edgewise.lab import control_plane
+
+    low, _ = control_plane._ephemeral_range()
+    ports = {control_plane.free_port() for _ in range(50)}
+    assert all(1024 < p < low for p in ports), sorted(ports)
+    assert len(ports) > 40  # drawn at random: two labs starting at once rarely meet
+
+
+def test_a_start_that_loses_a_port_starts_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """etcd's client port is taken between choosing it and binding it (another process
+    listens there): the first start fails with 'address already in use', the second
+    takes other ports and the lab runs."""
+    import socket
+
+    from edgewise.lab import control_plane
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    real = control_plane.free_port
+    calls = iter(range(1_000))
+
+    def first_port_taken() -> int:
+        return int(taken.getsockname()[1]) if next(calls) == 0 else real()
+
+    monkeypatch.setattr(control_plane, "free_port", first_port_taken)
+    said: list[str] = []
+    lab = Lab(workdir=tmp_path / "lab", log=said.append)
+    try:
+        lab.start()
+        assert lab.client.get("v1", "Namespace", "default") is not None
+        assert any("starting again" in m and "address already in use" in m for m in said), said
+    finally:
+        lab.stop()
+        taken.close()

@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import ctypes
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -86,11 +87,41 @@ def find_program(name: str) -> Path:
     )
 
 
-def _free_port() -> int:
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on, for a server started later by another
+    process. It is drawn at random below the kernel's ephemeral range
+    (``net.ipv4.ip_local_port_range``): the kernel hands ports of that range to every
+    outgoing connection (the API server's to etcd, the tests' clients), so a port found
+    free there can be taken by a connect() before the server binds it. Below the range
+    only another server can take it; :meth:`Lab.start` retries a start that lost that
+    race."""
+    low, _ = _ephemeral_range()
+    rng = random.SystemRandom()
+    for _ in range(64):
+        port = rng.randrange(10000, low) if low > 11000 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            found: int = s.getsockname()[1]
+            return found
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        anywhere: int = s.getsockname()[1]
+        return anywhere
+
+
+#: how often :meth:`Lab.start` starts again when a component lost a port to another process
+START_ATTEMPTS = 3
 
 
 _PR_SET_PDEATHSIG = 1
@@ -219,11 +250,19 @@ class Lab:
         t0 = time.monotonic()
         _hook()
         _LIVE.add(self)
-        try:
-            self._start(programs, timeout)
-        except BaseException:
-            self.stop()
-            raise
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start(programs, timeout)
+                break
+            except LabError as e:
+                self.stop()
+                if "address already in use" not in str(e) or attempt == START_ATTEMPTS:
+                    raise
+                self._say(f"a port was taken by another process while starting; starting again ({e})")
+                _LIVE.add(self)
+            except BaseException:
+                self.stop()
+                raise
         self.boot_seconds = time.monotonic() - t0
         self._say(f"lab ready in {self.boot_seconds:.1f}s at {self.server}")
         return self
@@ -272,8 +311,8 @@ class Lab:
             for tok, user, group in tokens.values():
                 f.write(f'{tok},{user},{user}{"," + chr(34) + group + chr(34) if group else ""}\n')
         os.chmod(pki / "tokens.csv", 0o600)
-        etcd_port, peer_port, api_port = _free_port(), _free_port(), _free_port()
-        sched_port, cm_port = _free_port(), _free_port()
+        etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
+        sched_port, cm_port = free_port(), free_port()
         self.controller_manager = f"https://127.0.0.1:{cm_port}"
         self.server = f"https://127.0.0.1:{api_port}"
         kubeconfigs = {who: d / f"{who}.kubeconfig" for who in tokens}
