@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmarks import write_json
 from edgewise.controller.endpoints import ManagedService, Selection
 from edgewise.controller.state import Controller
 
@@ -149,9 +150,7 @@ def main() -> None:
     args = ap.parse_args()
     out = run(args.zones, args.services, args.events, args.seed)
     print(json.dumps(out, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    write_json(out, args.json)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import write_json
 from edgewise.lab import Lab
 from edgewise.lab.client import Client
 from edgewise.lab.control_plane import running_lab
@@ -451,9 +452,7 @@ def main() -> None:
 
     out = run(args.zones, args.services, args.events, args.seed, args.burst_workers, say)
     print(json.dumps(out, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    write_json(out, args.json)
 
 
 if __name__ == "__main__":

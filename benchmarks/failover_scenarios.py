@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import write_json
 from edgewise.lab import Lab
 from edgewise.lab.dataplane import missing
 from edgewise.lab.failover import down_and_back, predictions, prefer_close, setup, steady
@@ -64,9 +65,7 @@ def main() -> None:
     }
     print(json.dumps(out["summary"], indent=1))
     print(json.dumps({"prefer_close": out["prefer_close"], "predicted": out["predicted"]}, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    write_json(out, args.json)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import write_json
 from edgewise.lab import Lab
 from edgewise.lab.dataplane import missing
 from edgewise.lab.failover import outpost_failover, outpost_predictions, outposts_spec, setup
@@ -76,9 +77,7 @@ def main() -> None:
             "whole_runs": _merge([r["outpost-whole-run"] for r in runs]),
         }
     print(json.dumps(out, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    write_json(out, args.json)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,13 @@ lab's programs; skipped with the reason otherwise.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from edgewise.lab import ApiError, Lab
+from edgewise.lab import Lab
 from edgewise.lab.dataplane import missing
 
 #: the data-plane tests run one after another in one worker: each drives kube-proxies and
@@ -45,7 +44,7 @@ def run(lab: Lab) -> Iterator[Run]:
     why = missing()
     if why:
         pytest.skip(f"data-plane tests need real network namespaces: {why}")
-    from edgewise.lab.failover import down_and_back, predictions, prefer_close, setup, steady
+    from edgewise.lab.failover import down_and_back, predictions, prefer_close, remove, setup, steady
 
     try:
         with setup(lab) as st:
@@ -60,13 +59,7 @@ def run(lab: Lab) -> Iterator[Run]:
                 columns, app.get("status") or {}, str((lease.get("spec") or {}).get("holderIdentity")),
             )
     finally:
-        namespaces = [n["metadata"]["name"] for n in lab.client.list("v1", "Namespace")
-                      if n["metadata"]["name"].startswith("shop") or n["metadata"]["name"] == "edgewise-system"]
-        with contextlib.suppress(ApiError):
-            lab.client.delete("edgewise.dev/v1alpha1", "EdgeApplication", "shop")
-        lab.reset(namespaces)
-        with contextlib.suppress(ApiError):
-            lab.client.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", "edgeapplications.edgewise.dev")
+        remove(lab)
 
 
 def test_steady_state_every_request_stays_in_its_zone(run: Run) -> None:

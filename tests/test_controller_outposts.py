@@ -9,13 +9,12 @@ dies, then the Region's, then both come back (:func:`edgewise.lab.failover.outpo
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from edgewise.lab import ApiError, Lab
+from edgewise.lab import Lab
 from edgewise.lab.dataplane import missing
 from edgewise.spec import ZoneType
 from edgewise.topology import Link
@@ -34,7 +33,7 @@ def outposts(request: pytest.FixtureRequest, lab: Lab) -> Iterator[Run]:
     why = missing()
     if why:
         pytest.skip(f"data-plane tests need real network namespaces: {why}")
-    from edgewise.lab.failover import outpost_failover, outpost_predictions, outposts_spec, setup
+    from edgewise.lab.failover import outpost_failover, outpost_predictions, outposts_spec, remove, setup
 
     intra: bool = request.param
     try:
@@ -42,13 +41,7 @@ def outposts(request: pytest.FixtureRequest, lab: Lab) -> Iterator[Run]:
             runs = {m.name: m for m in outpost_failover(st, ZONE, seconds=1.0)}
             yield intra, runs, outpost_predictions(intra, ZONE, requests=500), st.topology
     finally:
-        namespaces = [n["metadata"]["name"] for n in lab.client.list("v1", "Namespace")
-                      if n["metadata"]["name"].startswith("shop") or n["metadata"]["name"] == "edgewise-system"]
-        with contextlib.suppress(ApiError):
-            lab.client.delete("edgewise.dev/v1alpha1", "EdgeApplication", "shop")
-        lab.reset(namespaces)
-        with contextlib.suppress(ApiError):
-            lab.client.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", "edgeapplications.edgewise.dev")
+        remove(lab)
 
 
 def test_the_network_model_links_outposts_only_with_intra_vpc(outposts: Run) -> None:

@@ -27,6 +27,7 @@ alongside (:func:`predictions`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -42,7 +43,7 @@ from typing import Any
 from ..plan.cluster.controller import controller_objects
 from ..spec import Spec, ZoneType, load_spec
 from ..topology import Topology, build_topology
-from .client import Client
+from .client import ApiError, Client
 from .control_plane import Lab
 from .dataplane import DataPlane, Probe, ZoneNet, die_with_parent
 from .nodes import node_objects
@@ -318,6 +319,18 @@ def setup(lab: Lab, *, text: str = SPEC, timeout: float = 90.0) -> Iterator[Setu
 
 def _app_namespaces(lab: Lab) -> list[str]:
     return [n["metadata"]["name"] for n in lab.client.list("v1", "Namespace") if n["metadata"]["name"].startswith(APP)]
+
+
+def remove(lab: Lab) -> None:
+    """Take off a shared lab what :func:`setup` put there: the EdgeApplication, the
+    application's namespaces, ``edgewise-system`` and the EdgeApplication CRD."""
+    namespaces = [n["metadata"]["name"] for n in lab.client.list("v1", "Namespace")
+                  if n["metadata"]["name"].startswith(APP) or n["metadata"]["name"] == "edgewise-system"]
+    with contextlib.suppress(ApiError):
+        lab.client.delete("edgewise.dev/v1alpha1", "EdgeApplication", APP)
+    lab.reset(namespaces)
+    with contextlib.suppress(ApiError):
+        lab.client.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", "edgeapplications.edgewise.dev")
 
 
 def wait_namespaces_gone(lab: Lab, names: list[str], timeout: float = 90.0) -> None:
