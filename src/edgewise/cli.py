@@ -291,4 +291,7 @@ def _print_plan_summary(console: Console, result: object, out: Path) -> None:
 
 
 def main() -> None:
-    cli(prog_name="edgewise")
+    # the whole command runs in one chunk of the interpreter's frame stack (_framestack.py)
+    from ._framestack import run
+
+    run(lambda: cli(prog_name="edgewise"))

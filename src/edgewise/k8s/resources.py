@@ -18,6 +18,7 @@ A container that sets a limit but no request requests its limit
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -46,6 +47,13 @@ def parse_quantity(value: Any) -> Fraction | None:
         return Fraction(Decimal(repr(value)))
     if not isinstance(value, str):
         return None
+    return _parse_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(value: str) -> Fraction | None:
+    # a plan's pods repeat a handful of quantities thousands of times; a Fraction is
+    # immutable, so one parse serves them all
     text = value.strip()  # Quantity.UnmarshalJSON trims spaces
     found = _QUANTITY.match(text) if text else None
     if not found:
