@@ -10,6 +10,7 @@ import click
 from ..errors import InputError
 from .config import CheckConfig, discover_config, load_config
 from .engine import check_cluster, check_paths
+from .inputs import HelmOptions
 from .model import Severity
 from .output import FORMATS, render
 
@@ -75,6 +76,14 @@ def _split(values: tuple[str, ...]) -> list[str]:
     default=None,
     help="Consul edition, when no Helm values are among PATHS.",
 )
+@click.option(
+    "--helm-values",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    multiple=True,
+    help="Values file for the Helm charts among PATHS (directories with Chart.yaml, rendered with "
+    "`helm template`); repeatable, later files win.",
+)
+@click.option("--helm-set", multiple=True, metavar="KEY=VALUE", help="A value for those charts, as `helm --set`.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print notes and suppressed findings.")
 def check_command(
     paths: tuple[Path, ...],
@@ -89,6 +98,8 @@ def check_command(
     ignore: tuple[str, ...],
     untainted_edge: bool,
     consul_edition: str | None,
+    helm_values: tuple[Path, ...],
+    helm_set: tuple[str, ...],
     verbose: bool,
 ) -> None:
     """Check manifests, eksctl configs and CloudFormation against the edge rules.
@@ -112,6 +123,7 @@ def check_command(
 
             topology = build_topology(load_spec(list(topology_spec)))
         untainted = untainted_edge or bool(config.untainted_edge)
+        helm = HelmOptions(values=helm_values, set_values=helm_set)
         if kubeconfig is not None:
             report = check_cluster(
                 kubeconfig,
@@ -121,6 +133,7 @@ def check_command(
                 select=_split(select) or list(config.select),
                 ignore=[*config.ignore, *_split(ignore)],
                 consul_edition=consul_edition or config.consul_edition,
+                helm=helm,
             )
         elif not paths:
             raise InputError.single("edgewise check", "nothing to check", hint="pass PATH... or --kubeconfig FILE")
@@ -132,6 +145,7 @@ def check_command(
                 ignore=[*config.ignore, *_split(ignore)],
                 edge_taints=False if untainted else None,
                 consul_edition=consul_edition or config.consul_edition,
+                helm=helm,
             )
     except InputError as exc:
         click.echo(exc.report(), err=True)

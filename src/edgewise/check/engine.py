@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..k8s.inventory import WORKLOAD_KINDS, InferredNode, Inventory, Source
 from ..spec import Document
 from ..topology import Topology
-from .inputs import gc_paused, infer_topology, load_paths, topology_from_documents
+from .inputs import HelmOptions, gc_paused, infer_topology, load_paths, topology_from_documents
 from .model import CfnTemplate, CheckContext, Finding, Rule, Severity
 from .rules import all_rules
 from .taints import TaintAssumption, decide_taints
@@ -211,14 +211,17 @@ def check_paths(
     edge_taints: bool | None = None,
     consul_edition: str | None = None,
     fork: bool | None = None,
+    helm: HelmOptions | None = None,
 ) -> Report:
     """Read ``paths`` and check them. Raises :class:`InputError` on bad input.
+
+    ``helm``: values for the Helm charts among ``paths`` (rendered with ``helm template``).
 
     Without a topology one is inferred from the catalog zones the inputs name. Which
     taints the nodes carry follows the evidence (:func:`decide_taints`);
     ``edge_taints=False`` (``--untainted-edge``) drops edgewise's edge taint only.
     """
-    loaded = load_paths(paths)
+    loaded = load_paths(paths, helm)
     notes = list(loaded.notes)
     inferred = False
     if topology is None and loaded.spec_docs:
@@ -286,6 +289,7 @@ def check_cluster(
     select: Sequence[str] = (),
     ignore: Sequence[str] = (),
     consul_edition: str | None = None,
+    helm: HelmOptions | None = None,
 ) -> Report:
     """Check what a live cluster runs (:mod:`edgewise.check.live`): its real nodes, pod
     bindings and EndpointSlices, plus any ``paths`` (Helm values, eksctl config, specs).
@@ -293,7 +297,7 @@ def check_cluster(
     from .live import nodes_of, read_cluster
 
     live = read_cluster(kubeconfig, context)
-    loaded = load_paths(paths) if paths else None
+    loaded = load_paths(paths, helm) if paths else None
     objects = [*live.objects, *(loaded.objects if loaded else [])]
     notes = [*live.notes, *(loaded.notes if loaded else [])]
     if topology is None and loaded is not None and loaded.spec_docs:

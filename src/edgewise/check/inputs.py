@@ -3,6 +3,9 @@
 * files and directories of multi-document YAML (directories recursively, sorted);
 * a directory holding ``kustomization.yaml`` is rendered with ``kubectl kustomize``
   (objects are mapped back to the source file that defines them, for ``file:line``);
+* a directory holding ``Chart.yaml`` (a Helm chart) is rendered with ``helm template``,
+  with the values files and ``--set`` values given (:class:`HelmOptions`); each object
+  points at the template that renders it;
 * CloudFormation templates, including the short-form intrinsic tags (``!Ref``, ``!Sub``);
 * Consul Helm values (``global`` + ``connectInject``): the edition and mirroring;
 * anything else with no ``kind`` is skipped with a note, never a crash.
@@ -40,7 +43,9 @@ from ..spec.yamlsource import YAML_SUFFIXES, DataBuilder, ReadAhead, ReadFile, b
 from ..topology import Topology, build_topology
 from .model import CfnTemplate
 
-__all__ = ["LoadedInputs", "gc_paused", "infer_topology", "load_paths", "parse_text", "topology_from_documents"]
+__all__ = [
+    "HelmOptions", "LoadedInputs", "gc_paused", "infer_topology", "load_paths", "parse_text", "topology_from_documents",
+]
 
 
 @contextmanager
@@ -77,6 +82,7 @@ class LoadedInputs:
     spec_docs: list[Document] = field(default_factory=list)  # edgewise Topology documents
     #: bytes of each file read (a CloudFormation template's size is its file's)
     file_sizes: dict[str, int] = field(default_factory=dict)
+    charts: int = 0  # Helm charts rendered
 
     def add_documents(self, docs: Iterable[Document]) -> None:
         for d in docs:
@@ -151,6 +157,89 @@ def _read(path: Path, display: str) -> list[Document]:
 
 KUSTOMIZE_TIMEOUT_S = 300
 
+#: a directory holding this file is a Helm chart, rendered before it is checked, as
+#: kube-linter does with a chart directory (https://github.com/stackrox/kube-linter/issues/21)
+CHART_FILE = "Chart.yaml"
+HELM_TIMEOUT_S = 300
+#: the comment ``helm template`` writes before each object: the chart-relative template
+#: path, starting with the chart's name (``mychart/templates/deploy.yaml``, a subchart's
+#: ``mychart/charts/sub/templates/...``)
+_HELM_SOURCE = re.compile(r"^# Source: (\S.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class HelmOptions:
+    """How ``check`` renders the Helm charts among its paths: ``helm template CHART``
+    with these values files (``--values``, in order) and ``--set`` values."""
+
+    values: tuple[Path, ...] = ()
+    set_values: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.values or self.set_values)
+
+
+def _helm_template(directory: Path, out: LoadedInputs, options: HelmOptions) -> None:
+    helm = shutil.which("helm")
+    if helm is None:
+        raise InputError.single(
+            str(directory),
+            f"this directory is a Helm chart ({CHART_FILE}) and rendering it needs helm, which is not on PATH",
+            hint=f"install helm, or render it yourself: helm template {directory} > rendered.yaml "
+            "and check that file",
+        )
+    cmd = [helm, "template", str(directory)]
+    for v in options.values:
+        cmd += ["--values", str(v)]
+    for kv in options.set_values:
+        cmd += ["--set", kv]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=HELM_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise InputError.single(
+            str(directory),
+            f"helm template did not finish within {HELM_TIMEOUT_S} s",
+            hint=f"render it once yourself (helm template {directory} > rendered.yaml) and check that file",
+        ) from None
+    if proc.returncode != 0:
+        raise InputError.single(
+            str(directory),
+            "helm template failed: " + _tool_error(proc.stderr),
+            hint=f"fix the chart or its values (helm template {directory} shows the error)",
+        )
+    lines = proc.stdout.splitlines()
+    sources = [(no, m.group(1)) for no, line in enumerate(lines, start=1) if (m := _HELM_SOURCE.match(line))]
+    seen: Counter[tuple[str, str]] = Counter()  # (template, kind) -> objects of that kind from it so far
+    rendered = 0
+    for d in parse_text(proc.stdout, f"{directory}/{CHART_FILE}"):
+        if d.data is None:
+            continue  # a template that renders nothing
+        template = next((src for no, src in reversed(sources) if no < d.line), None)
+        if template is None:  # not from a template (helm writes none such): the chart itself
+            out._classify(d.data, Source(str(directory / CHART_FILE), 1, d.index))
+            continue
+        path = directory.joinpath(*template.split("/")[1:])  # the chart's own name comes first
+        kind = str(d.data.get("kind", "")) if isinstance(d.data, Mapping) else ""
+        seen[(template, kind)] += 1
+        out._classify(d.data, Source(str(path), _kind_line(path, kind, seen[(template, kind)]), d.index))
+        rendered += 1
+    out.notes.append(f"{directory}: Helm chart rendered with helm template ({rendered} objects); findings point "
+                     "at the template of each object, at its kind: line")
+
+
+def _kind_line(template: Path, kind: str, nth: int) -> int:
+    """The line of the ``nth`` ``kind: <kind>`` in a template (1 when it cannot be told:
+    a kind that is itself templated, a template looped over)."""
+    try:
+        text = template.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return 1
+    pattern = re.compile(rf"^\s*kind:\s*[\"']?{re.escape(kind)}[\"']?\s*(#.*)?$")
+    found = [no for no, line in enumerate(text.splitlines(), start=1) if pattern.match(line)]
+    if len(found) == 1:
+        return found[0]  # one object of this kind in the template (looped or not)
+    return found[nth - 1] if nth <= len(found) else 1
+
 
 def _kustomize(directory: Path, out: LoadedInputs) -> None:
     kubectl = shutil.which("kubectl")
@@ -175,7 +264,7 @@ def _kustomize(directory: Path, out: LoadedInputs) -> None:
     if proc.returncode != 0:
         raise InputError.single(
             str(directory),
-            "kubectl kustomize failed: " + (proc.stderr.strip().splitlines() or ["(no output)"])[-1],
+            "kubectl kustomize failed: " + _tool_error(proc.stderr),
             hint="fix the kustomization (kubectl kustomize DIR shows the error)",
         )
     # map rendered objects back to the files that define them: same kind, name and
@@ -204,6 +293,13 @@ def _kustomize(directory: Path, out: LoadedInputs) -> None:
         else:
             out.documents[(d.file, d.index)] = d
             out._classify(d.data, Source(d.file, d.line, d.index))
+
+
+def _tool_error(stderr: str) -> str:
+    """The reason a Go tool (helm, kubectl) gave: its ``Error:`` line (helm follows it
+    with a hint such as "Use --debug flag to render out invalid YAML"), else its last line."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    return next((line for line in lines if line.lower().startswith("error:")), lines[-1] if lines else "(no output)")
 
 
 def _identity(data: Any) -> tuple[str, str, str]:
@@ -301,7 +397,7 @@ def _read_once(f: Path, out: LoadedInputs, seen: set[tuple[int, int]], ahead: Re
     out.add_documents(docs)
 
 
-def _walk(directory: Path, out: LoadedInputs, seen: set[tuple[int, int]]) -> None:
+def _walk(directory: Path, out: LoadedInputs, seen: set[tuple[int, int]], helm: HelmOptions) -> None:
     """Read a directory tree. Symbolic links are followed, but each real directory and
     file is visited once: a link back up the tree (``ln -s . d/loop``) ends there
     instead of looping, and a file reached twice is read once."""
@@ -310,6 +406,10 @@ def _walk(directory: Path, out: LoadedInputs, seen: set[tuple[int, int]]) -> Non
         if key in seen:
             return
         seen.add(key)
+    if (directory / CHART_FILE).is_file():
+        _helm_template(directory, out, helm)
+        out.charts += 1
+        return
     if any((directory / k).is_file() for k in KUSTOMIZATIONS):
         plain = _plain_resources(directory)
         if plain is None:
@@ -330,13 +430,17 @@ def _walk(directory: Path, out: LoadedInputs, seen: set[tuple[int, int]]) -> Non
     at = {c: i for i, c in enumerate(yaml_children)}
     for child in children:
         if child.is_dir():
-            _walk(child, out, seen)
+            _walk(child, out, seen, helm)
         elif child.suffix in YAML_SUFFIXES and child.is_file():
             _read_once(child, out, seen, ahead.get(at[child]))
 
 
-def load_paths(paths: Sequence[Path]) -> LoadedInputs:
-    """Read every path; raise :class:`InputError` (exit 2) for missing files or bad YAML."""
+def load_paths(paths: Sequence[Path], helm: HelmOptions | None = None) -> LoadedInputs:
+    """Read every path; raise :class:`InputError` (exit 2) for missing files or bad YAML.
+
+    ``helm``: how to render the Helm charts among them; given values with no chart to
+    use them on are an error, not silently ignored."""
+    helm = helm or HelmOptions()
     out = LoadedInputs()
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -347,9 +451,13 @@ def load_paths(paths: Sequence[Path]) -> LoadedInputs:
     with gc_paused():
         for p in paths:
             if p.is_dir():
-                _walk(p, out, seen)
+                _walk(p, out, seen, helm)
             else:
                 _read_once(p, out, seen)
+    if helm and not out.charts:
+        raise InputError.single(
+            "--helm-values/--helm-set", f"Helm values were given, but no Helm chart (a directory with {CHART_FILE}) "
+            "is among the paths", hint="pass the chart's directory, or leave the Helm values out")
     return out
 
 

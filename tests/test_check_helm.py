@@ -1,0 +1,123 @@
+"""`edgewise check` on a Helm chart: the chart is rendered with the real `helm template`
+(with the values given), each object points at the template that renders it, and what
+is found is what checking helm's own output finds."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from edgewise.cli import cli
+from edgewise.lab.control_plane import LabError, find_program
+
+REPO = Path(__file__).resolve().parents[1]
+CHART = REPO / "tests" / "data" / "check" / "helm-chart"
+TOPOLOGY = REPO / "examples" / "local-zones-hashicups" / "topology.yaml"
+EDGE_RULES = {"EW201", "EW301"}  # scattered over unreachable Local Zones; one Service over them
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    try:
+        return find_program("helm")
+    except LabError as exc:
+        pytest.fail(f"helm is built by `make lab` (tools/lab-build.sh): {exc}")
+
+
+def check(helm: Path, *args: str, path: str | None = None) -> Any:
+    env = {"PATH": path if path is not None else f"{helm.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return CliRunner().invoke(cli, ["check", *args, "--topology", str(TOPOLOGY), "--format", "json"], env=env)
+
+
+def findings(result: Any) -> list[dict[str, Any]]:
+    assert result.exit_code in (0, 1), result.output
+    found: list[dict[str, Any]] = json.loads(result.stdout)["findings"]
+    return found
+
+
+def kind_line(template: Path, kind: str) -> int:
+    return template.read_text().splitlines().index(f"kind: {kind}") + 1
+
+
+def test_chart_is_rendered_and_findings_point_at_its_templates(helm: Path) -> None:
+    found = findings(check(helm, str(CHART)))
+    edge = {(f["rule"], f["file"], f["line"]) for f in found if f["rule"] in EDGE_RULES}
+    deploy, svc = CHART / "templates" / "deployment.yaml", CHART / "templates" / "service.yaml"
+    assert edge == {
+        ("EW201", str(deploy), kind_line(deploy, "Deployment")),
+        ("EW301", str(svc), kind_line(svc, "Service")),
+    }
+    # the object is the one helm rendered (release name and all), not the template text
+    assert any(f["object"] == "Deployment default/release-name-web" for f in found)
+
+
+@pytest.mark.parametrize("values", [["--helm-values", str(CHART / "pin-lax.yaml")],
+                                    ["--helm-set", "zone=us-west-2-lax-1a"]])
+def test_values_are_rendered_in(helm: Path, values: list[str]) -> None:
+    """Pinned to one Local Zone by a value, the workload no longer scatters."""
+    found = findings(check(helm, str(CHART), *values))
+    assert not {f["rule"] for f in found} & EDGE_RULES, found
+
+
+@pytest.mark.parametrize("values", [[], ["--set", "zone=us-west-2-lax-1a"]])
+def test_the_chart_renders_valid_objects(helm: Path, values: list[str]) -> None:
+    import kubernetes_validate
+    import yaml
+
+    out = subprocess.run([str(helm), "template", str(CHART), *values], capture_output=True, text=True, check=True)
+    docs = [d for d in yaml.safe_load_all(out.stdout) if d]
+    assert {d["kind"] for d in docs} == {"Deployment", "Service"}
+    for d in docs:
+        kubernetes_validate.validate(d, "1.31", strict=True)
+
+
+def test_same_findings_as_checking_helms_own_output(helm: Path, tmp_path: Path) -> None:
+    rendered = tmp_path / "rendered.yaml"
+    out = subprocess.run([str(helm), "template", str(CHART)], capture_output=True, text=True, check=True)
+    rendered.write_text(out.stdout)
+    via_chart = {(f["rule"], f["object"], f["message"]) for f in findings(check(helm, str(CHART)))}
+    via_file = {(f["rule"], f["object"], f["message"]) for f in findings(check(helm, str(rendered)))}
+    assert via_chart == via_file and via_chart
+
+
+def test_chart_inside_a_tree_is_rendered_not_read_as_manifests(helm: Path, tmp_path: Path) -> None:
+    shutil.copytree(CHART, tmp_path / "deploy" / "charts" / "web")
+    (tmp_path / "deploy" / "other.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: default}\ndata: {a: b}\n")
+    r = check(helm, str(tmp_path / "deploy"))
+    report = json.loads(r.stdout)
+    assert report["objects"] == 3  # the chart's Deployment and Service, and the ConfigMap
+    assert not any("values.yaml" in n or "skipped" in n for n in report["notes"]), report["notes"]
+    assert {f["rule"] for f in report["findings"]} >= EDGE_RULES
+
+
+def test_helm_missing_is_an_input_error(helm: Path, tmp_path: Path) -> None:
+    r = check(helm, str(CHART), path=str(tmp_path))  # a PATH without helm
+    assert r.exit_code == 2
+    assert "is a Helm chart (Chart.yaml) and rendering it needs helm, which is not on PATH" in r.stderr
+    assert f"helm template {CHART} > rendered.yaml" in r.stderr
+
+
+def test_template_error_is_an_input_error_with_helms_reason(helm: Path, tmp_path: Path) -> None:
+    chart = tmp_path / "web"
+    shutil.copytree(CHART, chart)
+    (chart / "templates" / "config.yaml").write_text(
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  tag: {{ required "tag is required" '
+        ".Values.tag }}\n")
+    r = check(helm, str(chart))
+    assert r.exit_code == 2
+    assert "helm template failed:" in r.stderr and "tag is required" in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_values_without_a_chart_are_an_error(helm: Path) -> None:
+    r = check(helm, str(REPO / "tests" / "data" / "check" / "region.yaml"), "--helm-set", "zone=x")
+    assert r.exit_code == 2
+    assert "Helm values were given, but no Helm chart" in r.stderr
