@@ -66,7 +66,10 @@ def render_rules_doc() -> str:
         "and compare each candidate endpoint with the hub-and-spoke reachability of the "
         "topology.",
         "* **Inputs**: files and directories of multi-document YAML (a directory with a "
-        "`kustomization.yaml` is rendered with `kubectl kustomize`), eksctl `ClusterConfig`, "
+        "`kustomization.yaml` is rendered with `kubectl kustomize`; a directory with a "
+        "`Chart.yaml` is a Helm chart, rendered with `helm template` and the "
+        "`--helm-values`/`--helm-set` given, its findings pointing at the template of each "
+        "object), eksctl `ClusterConfig`, "
         "CloudFormation templates (short-form tags and cross-stack `Fn::ImportValue` of subnets "
         "understood), Consul Helm values. Anything else is skipped with a note.",
         "",
