@@ -121,3 +121,15 @@ def test_values_without_a_chart_are_an_error(helm: Path) -> None:
     r = check(helm, str(REPO / "tests" / "data" / "check" / "region.yaml"), "--helm-set", "zone=x")
     assert r.exit_code == 2
     assert "Helm values were given, but no Helm chart" in r.stderr
+
+
+def test_a_file_of_a_chart_is_checked_as_its_chart(helm: Path) -> None:
+    """pre-commit's edgewise-check-changed passes the changed files: a template alone is
+    not YAML, so it is checked as the chart it belongs to (rendered once)."""
+    template, values = CHART / "templates" / "deployment.yaml", CHART / "values.yaml"
+    r = check(helm, str(template), str(values), str(CHART / "templates"))
+    report = json.loads(r.stdout)
+    assert report["objects"] == 2
+    assert sum("Helm chart rendered" in n for n in report["notes"]) == 1
+    assert {f["rule"] for f in report["findings"]} >= EDGE_RULES
+    assert all(f["file"].startswith(str(CHART)) for f in report["findings"])

@@ -295,6 +295,18 @@ def _kustomize(directory: Path, out: LoadedInputs) -> None:
             out._classify(d.data, Source(d.file, d.line, d.index))
 
 
+def _chart_holding(path: Path) -> Path | None:
+    """The Helm chart ``path`` lies inside (the nearest directory above it with
+    ``Chart.yaml``), else None: a template alone is not YAML, so a chart's own file or
+    directory (pre-commit passes the changed files) is checked as its whole chart. The
+    path's parents as given come first, so findings keep the paths the user wrote."""
+    for parents in (path.parents, path.resolve().parents):
+        for parent in parents:
+            if (parent / CHART_FILE).is_file():
+                return parent
+    return None
+
+
 def _tool_error(stderr: str) -> str:
     """The reason a Go tool (helm, kubectl) gave: its ``Error:`` line (helm follows it
     with a hint such as "Use --debug flag to render out invalid YAML"), else its last line."""
@@ -450,7 +462,10 @@ def load_paths(paths: Sequence[Path], helm: HelmOptions | None = None) -> Loaded
     seen: set[tuple[int, int]] = set()  # (device, inode) of every directory and file read
     with gc_paused():
         for p in paths:
-            if p.is_dir():
+            chart = _chart_holding(p)
+            if chart is not None:  # a file or directory inside a chart: the chart
+                _walk(chart, out, seen, helm)
+            elif p.is_dir():
                 _walk(p, out, seen, helm)
             else:
                 _read_once(p, out, seen)
