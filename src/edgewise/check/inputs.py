@@ -155,12 +155,36 @@ def _read(path: Path, display: str) -> list[Document]:
     return read_documents(path, display=display, raw=raw)
 
 
-KUSTOMIZE_TIMEOUT_S = 300
+#: how long rendering a kustomization or a Helm chart may take
+RENDER_TIMEOUT_S = 300
+
+
+def _render(directory: Path, tool: str, args: list[str], *, what: str, fix: str) -> str:
+    """The output of ``tool args`` (``kubectl kustomize DIR``, ``helm template DIR``):
+    ``directory``, which is ``what``, rendered. Raises InputError (exit 2) when the tool
+    is not on PATH, takes too long or fails, with its reason and how to do it by hand."""
+    command = " ".join([tool, *args])
+    by_hand = f"{command} > rendered.yaml"
+    program = shutil.which(tool)
+    if program is None:
+        raise InputError.single(
+            str(directory), f"this directory is {what} and rendering it needs {tool}, which is not on PATH",
+            hint=f"install {tool}, or render it yourself: {by_hand} and check that file")
+    try:
+        proc = subprocess.run([program, *args], capture_output=True, text=True, check=False,
+                              timeout=RENDER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise InputError.single(
+            str(directory), f"{tool} {args[0]} did not finish within {RENDER_TIMEOUT_S} s",
+            hint=f"render it once yourself ({by_hand}) and check that file") from None
+    if proc.returncode != 0:
+        raise InputError.single(str(directory), f"{tool} {args[0]} failed: " + _tool_error(proc.stderr),
+                                hint=f"{fix} ({command} shows the error)")
+    return proc.stdout
 
 #: a directory holding this file is a Helm chart, rendered before it is checked, as
 #: kube-linter does with a chart directory (https://github.com/stackrox/kube-linter/issues/21)
 CHART_FILE = "Chart.yaml"
-HELM_TIMEOUT_S = 300
 #: the comment ``helm template`` writes before each object: the chart-relative template
 #: path, starting with the chart's name (``mychart/templates/deploy.yaml``, a subchart's
 #: ``mychart/charts/sub/templates/...``)
@@ -180,38 +204,18 @@ class HelmOptions:
 
 
 def _helm_template(directory: Path, out: LoadedInputs, options: HelmOptions) -> None:
-    helm = shutil.which("helm")
-    if helm is None:
-        raise InputError.single(
-            str(directory),
-            f"this directory is a Helm chart ({CHART_FILE}) and rendering it needs helm, which is not on PATH",
-            hint=f"install helm, or render it yourself: helm template {directory} > rendered.yaml "
-            "and check that file",
-        )
-    cmd = [helm, "template", str(directory)]
+    args = ["template", str(directory)]
     for v in options.values:
-        cmd += ["--values", str(v)]
+        args += ["--values", str(v)]
     for kv in options.set_values:
-        cmd += ["--set", kv]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=HELM_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise InputError.single(
-            str(directory),
-            f"helm template did not finish within {HELM_TIMEOUT_S} s",
-            hint=f"render it once yourself (helm template {directory} > rendered.yaml) and check that file",
-        ) from None
-    if proc.returncode != 0:
-        raise InputError.single(
-            str(directory),
-            "helm template failed: " + _tool_error(proc.stderr),
-            hint=f"fix the chart or its values (helm template {directory} shows the error)",
-        )
-    lines = proc.stdout.splitlines()
+        args += ["--set", kv]
+    stdout = _render(directory, "helm", args, what=f"a Helm chart ({CHART_FILE})",
+                     fix="fix the chart or its values")
+    lines = stdout.splitlines()
     sources = [(no, m.group(1)) for no, line in enumerate(lines, start=1) if (m := _HELM_SOURCE.match(line))]
     seen: Counter[tuple[str, str]] = Counter()  # (template, kind) -> objects of that kind from it so far
     rendered = 0
-    for d in parse_text(proc.stdout, f"{directory}/{CHART_FILE}"):
+    for d in parse_text(stdout, f"{directory}/{CHART_FILE}"):
         if d.data is None:
             continue  # a template that renders nothing
         template = next((src for no, src in reversed(sources) if no < d.line), None)
@@ -242,31 +246,8 @@ def _kind_line(template: Path, kind: str, nth: int) -> int:
 
 
 def _kustomize(directory: Path, out: LoadedInputs) -> None:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        raise InputError.single(
-            str(directory),
-            "this directory is a kustomization and rendering it needs kubectl, which is not on PATH",
-            hint=f"install kubectl, or render it yourself: kubectl kustomize {directory} > rendered.yaml "
-            "and check that file",
-        )
-    try:
-        proc = subprocess.run(
-            [kubectl, "kustomize", str(directory)], capture_output=True, text=True, check=False,
-            timeout=KUSTOMIZE_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired:
-        raise InputError.single(
-            str(directory),
-            f"kubectl kustomize did not finish within {KUSTOMIZE_TIMEOUT_S} s",
-            hint=f"render it once yourself (kubectl kustomize {directory} > rendered.yaml) and check that file",
-        ) from None
-    if proc.returncode != 0:
-        raise InputError.single(
-            str(directory),
-            "kubectl kustomize failed: " + _tool_error(proc.stderr),
-            hint="fix the kustomization (kubectl kustomize DIR shows the error)",
-        )
+    stdout = _render(directory, "kubectl", ["kustomize", str(directory)], what="a kustomization",
+                     fix="fix the kustomization")
     # map rendered objects back to the files that define them: same kind, name and
     # namespace; a source without a namespace (kustomize sets it) matches when unambiguous
     origin: dict[tuple[str, str, str], list[tuple[Source, Document]]] = {}
@@ -281,7 +262,7 @@ def _kustomize(directory: Path, out: LoadedInputs) -> None:
             kind, ns, name = _identity(d.data)
             if kind:
                 origin.setdefault((kind, ns, name), []).append((Source(d.file, d.line, d.index), d))
-    rendered = parse_text(proc.stdout, f"{directory}/{KUSTOMIZATIONS[0]}")
+    rendered = parse_text(stdout, f"{directory}/{KUSTOMIZATIONS[0]}")
     for d in rendered:
         kind, ns, name = _identity(d.data)
         found = origin.get((kind, ns, name)) or origin.get((kind, "", name)) or []
