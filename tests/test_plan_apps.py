@@ -800,30 +800,108 @@ def test_summary_matches_the_route_resolver(ex: str, routing: str) -> None:
 
 def test_istio_refuses_a_service_named_like_a_zones_copy(tmp_path: Path) -> None:
     """One namespace: `api`'s copy in us-west-2-lax-1a is `api-lax-1a`, so a service of that
-    name is refused at its own line, with exit 2 and nothing written."""
+    name is refused at its own line by `validate` and by `plan` (exit 2, nothing written),
+    and by plan_application for an Application that did not go through validation."""
     from click.testing import CliRunner
 
     from edgewise.cli import cli
     from edgewise.errors import InputError
+    from edgewise.spec.loader import load_spec_documents
 
     src = ROOT / "tests" / "data" / "istio" / "spec"
     spec_dir = tmp_path / "spec"
     spec_dir.mkdir()
     (spec_dir / "topology.yaml").write_text((src / "topology.yaml").read_text())
-    app = (src / "app.yaml").read_text() + (
-        "    - {name: api-lax-1a, image: nginx:1.27, port: 9091, placement: region}\n")
-    (spec_dir / "app.yaml").write_text(app)
-    line = app.splitlines().index("    - {name: api-lax-1a, image: nginx:1.27, port: 9091, placement: region}") + 1
-    spec = load_spec(spec_dir)
+    clash = "    - {name: api-lax-1a, image: nginx:1.27, port: 9091, placement: region}"
+    app_text = (src / "app.yaml").read_text() + clash + "\n"
+    (spec_dir / "app.yaml").write_text(app_text)
+    line = app_text.splitlines().index(clash) + 1
+    where = f"{spec_dir / 'app.yaml'}:{line}:"
+
     with pytest.raises(InputError) as err:
-        plan_application(build_topology(spec), *spec.applications[0])
+        load_spec(spec_dir)
     (problem,) = err.value.problems
     assert (problem.file, problem.line, problem.field) == (str(spec_dir / "app.yaml"), line, "spec.services[2].name")
-    assert "Deployment api-lax-1a of service 'api'" in problem.message and "rename service 'api-lax-1a'" in problem.hint
+    assert "the copy of service 'api' in zone us-west-2-lax-1a" in problem.message
+    assert "rename service 'api-lax-1a'" in problem.hint
+
+    # plan_application refuses it too, with the same problem, given the unvalidated document
+    topo = build_topology(load_spec(src))
+    ((app, doc),) = [(m, d) for m, d in load_spec_documents([spec_dir / "app.yaml"]) if isinstance(m, Application)]
+    with pytest.raises(InputError) as err:
+        plan_application(topo, app, doc)
+    assert err.value.problems == [problem]
     # the other backends keep a namespace per zone: no clash
-    assert plan_application(build_topology(spec), with_routing(spec.applications[0][0], "kubernetes"))
-    out = tmp_path / "out"
-    res = CliRunner().invoke(cli, ["plan", str(spec_dir), "-o", str(out)])
-    assert res.exit_code == 2, res.output
-    assert f"app.yaml:{line}:" in res.output and "spec.services[2].name" in res.output
-    assert not out.exists()
+    assert plan_application(topo, with_routing(app, "kubernetes"))
+
+    for args in (["validate", str(spec_dir)], ["plan", str(spec_dir), "-o", str(tmp_path / "out")]):
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 2, res.output
+        assert f"{where}" in res.output and "spec.services[2].name" in res.output, res.output
+        assert "error: 1 problem found" in res.output
+        assert "Traceback" not in res.output
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec"]
+
+
+@pytest.mark.parametrize("ex", EXAMPLES)
+def test_istio_names_are_the_ones_spec_validation_keeps_apart(ex: str) -> None:
+    """Spec validation refuses istio name clashes from a model of the names (spec.names); the
+    plan's objects in the one namespace carry exactly those names: every Service one of
+    them, every other object the name of its copy's Service."""
+    from edgewise.spec.names import shared_namespace_names
+
+    topology, app = example(ex)
+    objs = objects(plan(ex, "istio"))
+    model = {n.name for n in shared_namespace_names(
+        with_routing(app, "istio").spec.services, [(z.name, z.slug) for z in topology.edge_zones])}
+    named = [o for o in objs if o["kind"] in ("Deployment", "StatefulSet", "PodDisruptionBudget", "DestinationRule")]
+    assert {o["metadata"]["name"] for o in of_kind(objs, "Service")} == model
+    assert {o["metadata"]["name"] for o in named} <= model
+    if ex == "local-zones-hashicups":  # exposed and called with failover: the -local Services are modelled
+        assert any(n.endswith("-local") for n in model)
+
+
+@pytest.mark.parametrize(
+    ("extra", "clash"),
+    [
+        # the Region copy of a service named like api's zone copy
+        ("{name: api-lax-1a, image: nginx:1.27, port: 9091, placement: region}",
+         "the copy of service 'api' in zone us-west-2-lax-1a"),
+        # a name that starts like a zone copy: api-lax's copies are api-lax-<slug>, none is api-lax-1a
+        ("{name: api-lax, image: nginx:1.27, port: 9091, placement: edge}", None),
+        # web is exposed and called with failover: its zone copy's ALB target is web-<slug>-local
+        ("{name: web-las-1a-local, image: nginx:1.27, port: 9091, placement: region}",
+         "the Service web-las-1a-local over the pods of service 'web' in zone us-west-2-las-1a"),
+        # a name like a zone copy's, but api-lax-1a runs only at the edge: its copies are
+        # api-lax-1a-<slug>, nothing meets
+        ("{name: api-lax-1a, image: nginx:1.27, port: 9091, placement: edge}", None),
+    ],
+)
+def test_istio_name_clashes(tmp_path: Path, extra: str, clash: str | None) -> None:
+    """Which names meet once every copy shares a namespace, and that validate and plan agree."""
+    from edgewise.errors import InputError
+
+    src = ROOT / "tests" / "data" / "istio" / "spec"
+    (tmp_path / "topology.yaml").write_text((src / "topology.yaml").read_text())
+    app_text = (src / "app.yaml").read_text().replace(
+        "calls: [api]}", "calls: [api], expose: {path: /}}").replace("ingress: none", "ingress: alb")
+    # the caller of web that makes its zone copies fail over
+    app_text += "    - {name: gw, image: nginx:1.27, port: 8000, calls: [web]}\n"
+    (tmp_path / "app.yaml").write_text(app_text + f"    - {extra}\n")
+    if clash is None:
+        spec = load_spec(tmp_path)
+        objs = objects(plan_application(build_topology(spec), spec.applications[0][0]))
+        keys = [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objs]
+        assert len(keys) == len(set(keys))
+        return
+    with pytest.raises(InputError) as err:
+        load_spec(tmp_path)
+    (problem,) = err.value.problems
+    assert problem.field == "spec.services[3].name" and clash in problem.message, problem.message
+    # without the clashing service the plan has that very name, owned by the other service
+    (tmp_path / "app.yaml").write_text(app_text)
+    spec = load_spec(tmp_path)
+    objs = objects(plan_application(build_topology(spec), spec.applications[0][0]))
+    name = extra.split(",")[0].removeprefix("{name: ")
+    assert name in {o["metadata"]["name"] for o in of_kind(objs, "Service")}

@@ -141,6 +141,7 @@ MESSAGES = [
     "DNS-1123", "runs only in edge zones", "has host bits set", "invalid IPv4 CIDR", "required field is missing",
     "at most 5,000 nodes", "is not a number", "is not an integer", "is not a boolean", "is not a date",
     "recursive alias", "nested more than 100 levels", "alias bomb", "control character", "kind must be a string",
+    "has the name of the copy of service",
 ]
 
 

@@ -21,6 +21,7 @@ from .models import (
     ZoneSpec,
     ZoneType,
 )
+from .names import shared_namespace_clashes, zone_slug
 from .yamlsource import Document
 
 __all__ = ["resolve_zone_type", "validate_semantics"]
@@ -434,6 +435,9 @@ def validate_semantics(spec: object) -> None:
     problems, types = _topology_problems(spec)
     closed = [z.name for z in spec.topology.spec.zones
               if types.get(z.name) is ZoneType.WAVELENGTH and z.carrier_ip is False and z.node_group is not None]
+    region = spec.topology.spec.region
+    edge_slugs = [(z.name, zone_slug(z.name, region, kind)) for z in spec.topology.spec.zones
+                  if (kind := types.get(z.name)) is not None and kind in EDGE_TYPES]
     app_names: dict[str, Document] = {}
     for app, doc in spec.applications:
         if app.metadata.name in app_names:
@@ -443,5 +447,6 @@ def validate_semantics(spec: object) -> None:
         app_names.setdefault(app.metadata.name, doc)
         problems.extend(_application_problems(app, doc, types, spec.topology.spec.region, closed))
         problems.extend(_geoproximity_problems(app, doc, spec.topology.spec.zones, types))
+        problems.extend(shared_namespace_clashes(app, edge_slugs, doc))
     if problems:
         raise InputError(problems)

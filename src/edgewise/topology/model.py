@@ -7,7 +7,6 @@ reachability or latency on its own.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,6 +15,7 @@ from ..catalog import CatalogRegion, load_catalog
 from ..errors import InputError
 from ..spec import EndpointAccess, Spec, ZoneType
 from ..spec.models import LatencyOverride, NodeGroupSpec, ZoneSpec
+from ..spec.names import zone_slug
 from ..spec.semantic import resolve_zone_type
 from .latency import LatencyParams, great_circle_km, path_rtt_ms
 from .subnets import SubnetAllocationError, allocate
@@ -102,14 +102,7 @@ class Zone:
     @property
     def slug(self) -> str:
         """Short, stable, DNS-1123 name part: the zone name without its Region prefix."""
-        prefix = self.region + "-"
-        s = self.name[len(prefix):] if self.name.startswith(prefix) else self.name
-        if self.kind is ZoneType.AVAILABILITY_ZONE and self.name.startswith(self.region):
-            s = "az-" + self.name[len(self.region):].lstrip("-")
-        if len(s) > 40:
-            digest = hashlib.sha256(self.name.encode()).hexdigest()[:6]
-            s = s[:33].rstrip("-") + "-" + digest
-        return s
+        return zone_slug(self.name, self.region, self.kind)
 
     @property
     def volume_type(self) -> str:

@@ -2,16 +2,14 @@
 
 Names are derived only from the spec (application, service and zone names), never from
 ordering or time, so a zone added to the topology leaves every other name unchanged and
-two runs give the same bytes. Kubernetes limits most names to DNS-1123 labels of at most
-63 characters; long names are cut and suffixed with a short hash of the full name so they
-stay unique and stable.
+two runs give the same bytes. The names the spec itself must keep apart (DNS labels, a
+zone's copy ``<svc>-<zone slug>``) are defined in :mod:`edgewise.spec.names`, which spec
+validation shares.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-
+from ...spec.names import dns_label, trim, zone_copy_name
 from ...topology import Topology, Zone
 
 __all__ = [
@@ -33,26 +31,10 @@ __all__ = [
 #: the key of the Region "site" in summaries (edge sites are keyed by zone name)
 REGION_SITE = "region"
 
-_NOT_DNS = re.compile(r"[^a-z0-9-]+")
-
-
-def _trim(name: str, limit: int) -> str:
-    """Cut ``name`` to ``limit`` characters, keeping it unique with a hash suffix."""
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
-    return name[: limit - 7].rstrip("-") + "-" + digest
-
-
-def dns_label(name: str, limit: int = 63) -> str:
-    """A DNS-1123 label (lower-case, digits, '-'; at most ``limit`` characters)."""
-    cleaned = _NOT_DNS.sub("-", name.lower()).strip("-") or "x"
-    return _trim(cleaned, limit)
-
 
 def label_value(value: str) -> str:
     """A Kubernetes label value (at most 63 characters)."""
-    return _trim(value, 63)
+    return trim(value, 63)
 
 
 def namespace(app: str, part: str) -> str:
@@ -81,7 +63,7 @@ def zone_service_name(service: str, zone: Zone | None) -> str:
     backend's one Kubernetes namespace), per-zone copies need their own names; the Region
     copy keeps the plain name.
     """
-    return service if zone is None else dns_label(f"{service}-{zone.slug}")
+    return zone_copy_name(service, zone.slug if zone is not None else None)
 
 
 def consul_name(service: str, zone: Zone | None) -> str:

@@ -38,13 +38,13 @@ zone, which the edge network cannot reach. How that is expressed depends on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import InputError, Problem, format_path
+from ...errors import InputError, Problem
 from ...spec import Application, Document, Failover, Routing, ServiceSpec, ZoneType
 from ...spec.credentials import looks_like_credential
+from ...spec.names import fails_over_from_edge, shared_namespace_clashes, zone_local_name
 from ...topology import Topology, Zone
 from ...yamlout import dump
 from .. import labels as L
@@ -144,6 +144,7 @@ class _Builder:
             else None
         )
         self._check_names()
+        self.check_unique()
         # path (relative to apps/<app>) -> documents
         self.files: dict[str, list[dict[str, Any]]] = {}
         #: (site key, service) -> the Service an exposed copy's ALB targets
@@ -267,7 +268,7 @@ class _Builder:
         copies: dict[str, list[ServiceCopy]] = {s.key: [] for s in self.sites}
         for s in self.edge_sites:
             for svc in self.services:
-                if self.fails_over_here(s, svc, site_routes[s.key]):
+                if self.fails_over_here(s, svc):
                     self.backed.setdefault(svc.name, []).append(s)
         if self.shared_ns:
             self.add("", "namespace", self.namespace(None))
@@ -276,14 +277,13 @@ class _Builder:
                 self.add(s.dir, "namespace", self.namespace(s))
             for svc in self.services:
                 if self.runs(s, svc):
-                    copies[s.key].extend(self.emit_copy(s, svc, site_routes[s.key]))
+                    copies[s.key].extend(self.emit_copy(s, svc))
                 elif s.is_edge and svc.has_region_copy:
                     self.emit_region_alias(s, svc, site_routes[s.key])
         if self.routing in CONSUL:
             self.emit_intentions(site_routes)
         ingress_sites = self.emit_ingress()
         self.backend_notes()
-        self.check_unique()
         return self.assemble(site_routes, copies, ingress_sites)
 
     def namespace(self, s: _Site | None) -> dict[str, Any]:
@@ -299,35 +299,10 @@ class _Builder:
 
     def check_unique(self) -> None:
         """Per-zone names in one namespace can meet a service's own name (a service
-        ``api-lax-1a`` next to ``api``'s copy in ``us-west-2-lax-1a``): refuse the spec."""
-        if not self.shared_ns:
-            return  # a namespace per site: the spec's unique service names are enough
-        seen: dict[tuple[str, str, str], str] = {}  # object -> the service whose file holds it
-        clashes: dict[str, str] = {}  # the service to rename -> the other
-        for path, docs in sorted(self.files.items()):
-            owner = path.rsplit("/", 1)[-1].removesuffix(".yaml")  # files are named by service
-            for d in docs:
-                md = d["metadata"]
-                key = (d["kind"], str(md.get("namespace", "")), md["name"])
-                other = seen.setdefault(key, owner)
-                if other != owner:
-                    # the longer name is the one that repeats <other>-<zone slug>
-                    rename, keep = sorted((owner, other), key=lambda n: (-len(n), n))
-                    clashes.setdefault(rename, f"{key[0]} {key[2]} of service {keep!r}")
-        problems: list[Problem] = []
-        for rename, what in sorted(clashes.items()):
-            index = next((i for i, svc in enumerate(self.services) if svc.name == rename), 0)
-            at = ("spec", "services", index, "name")
-            message = (
-                f"service {rename!r} has the name of a zone's copy ({what}): with routing istio "
-                f"every copy is in namespace {self.shared_ns} and a zone's copy is named "
-                "<service>-<zone slug>"
-            )
-            fix = f"rename service {rename!r} (its name must not end in an edge zone's slug)"
-            problems.append(
-                self.doc.problem(at, message, fix) if self.doc is not None
-                else Problem("", 0, 0, format_path(at), message, fix)
-            )
+        ``api-lax-1a`` next to ``api``'s copy in ``us-west-2-lax-1a``): refuse the spec, as
+        spec validation does (one definition: :func:`edgewise.spec.names.shared_namespace_clashes`)."""
+        edge = [(z.name, z.slug) for z in self.t.edge_zones] if self.edge_sites else []
+        problems = shared_namespace_clashes(self.app, edge, self.doc)
         if problems:
             raise InputError(problems)
 
@@ -365,20 +340,12 @@ class _Builder:
             ann["consul.hashicorp.com/transparent-proxy-exclude-inbound-ports"] = str(svc.port)
         return ann
 
-    def fails_over_here(self, site: _Site, svc: ServiceSpec, routes: Iterable[CallRoute]) -> bool:
-        """Is ``svc`` called from ``site`` with failover to the Region?
+    def fails_over_here(self, site: _Site, svc: ServiceSpec) -> bool:
+        """Is ``svc`` called from ``site`` with failover to the Region? (Every edge site
+        runs the same copies, so the answer is the spec's: :func:`fails_over_from_edge`.)"""
+        return site.is_edge and fails_over_from_edge(svc, self.services)
 
-        Failover configuration (Consul resolver, the Region copy in an Istio zone's host)
-        exists only where someone calls the service: an entry point nobody calls east-west
-        needs none.
-        """
-        return site.is_edge and any(
-            r.callee == svc.name and r.failover == REGION_SITE for r in routes
-        )
-
-    def emit_copy(
-        self, site: _Site, svc: ServiceSpec, routes: list[CallRoute]
-    ) -> list[ServiceCopy]:
+    def emit_copy(self, site: _Site, svc: ServiceSpec) -> list[ServiceCopy]:
         ns, zone = site.namespace, site.zone
         name = self.copy_name(site, svc)
         backed = self.backed.get(svc.name, []) if self.shared_ns and not site.is_edge else []
@@ -439,7 +406,7 @@ class _Builder:
         if replicas > 1:
             docs.append(pdb(self.name, svc, ns, zone, name=name, by_zone=self.shared_ns is not None))
         out = [ServiceCopy(svc.name, ns, name, replicas)]
-        fails_over = self.fails_over_here(site, svc, routes)
+        fails_over = self.fails_over_here(site, svc)
         managed = self.routing is Routing.KUBERNETES and fails_over
         if managed:
             assert zone is not None
@@ -455,7 +422,7 @@ class _Builder:
         self.ingress_backends[(site.key, svc.name)] = name
         if (managed or (self.shared_ns and fails_over)) and svc.expose is not None:
             # the zone's ALB must target only the zone's pods, not the Region's
-            local = dns_label(f"{name}-local")
+            local = zone_local_name(name)
             only_zone = {COPY_LABEL: "edge"}
             if self.shared_ns and zone is not None:
                 only_zone[L.ZONE_LABEL] = label_value(zone.name)
@@ -785,7 +752,8 @@ class _Builder:
 def plan_application(topology: Topology, app: Application, doc: Document | None = None) -> AppPlan:
     """Plan ``app`` on ``topology``: files under ``apps/<app>/`` and a per-site summary.
 
-    ``doc``: the document ``app`` was read from, for the file:line of a problem only the
-    plan can see (names that clash once copies are named per zone).
+    ``doc``: the document ``app`` was read from, for the file:line of a problem the plan
+    refuses (names that clash once copies are named per zone: spec validation refuses
+    them too, with the same definition, but ``app`` may not have been through it).
     """
     return _Builder(topology, app, doc).build()
