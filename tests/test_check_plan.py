@@ -303,3 +303,48 @@ def test_istio_shared_namespace_hazards_are_caught_on_the_generated_plan() -> No
     other_host = rules(edited("Deployment", f"web-{lax.slug}", lambda o: o["spec"]["template"]["metadata"][
         "annotations"].update({"edgewise.dev/calls": f"api-{las.slug}"})))
     assert other_host["EW301"] == [f"Deployment shop/web-{lax.slug}"]
+    assert "EW307" not in clean and "EW307" not in other_host
+
+
+def test_istio_zone_caller_of_the_region_service_is_caught_on_the_generated_plan() -> None:
+    """EW307 on the generated istio plan: lax's web calling `api` (the Region's Service)
+    instead of its zone's `api-lax-1a` is named, with the name to call; as generated, or
+    calling the copy by its FQDN, it is not; a Region caller of `api` is not either."""
+    spec = load_spec(ROOT / "tests" / "data" / "istio" / "spec")
+    topo = build_topology(spec)
+    plan = plan_apps.plan_application(topo, spec.applications[0][0])
+    base = [(copy.deepcopy(dict(d)), Source(p, 0, i)) for p, i, d in plan_apps.objects_with_paths(plan)]
+    lax = next(z for z in topo.edge_zones if z.slug == "lax-1a")
+
+    def ew307(calls: str, workload: str = f"web-{lax.slug}") -> list[str]:
+        objs = copy.deepcopy(base)
+        (o,) = [o for o, _ in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == workload]
+        o["spec"]["template"]["metadata"]["annotations"]["edgewise.dev/calls"] = calls
+        return [f.message for f in check_objects(objs, topo, select=["EW307"]).findings]
+
+    assert check_objects(base, topo, select=["EW307"]).findings == []
+    (msg,) = ew307("api")
+    assert msg.startswith(f"Deployment shop/web-{lax.slug} in {lax.name} calls 'api'")
+    assert "the Region's Service shop/api" in msg and msg.endswith(f"call 'api-{lax.slug}' instead")
+    (msg,) = ew307("api.shop.svc.cluster.local")
+    assert msg.endswith(f"call 'api-{lax.slug}.shop.svc.cluster.local' instead")
+    assert ew307(f"api-{lax.slug}.shop.svc.cluster.local") == []
+    assert ew307("api", workload="web") == []  # the Region's own web calls the Region's api
+
+
+@pytest.mark.parametrize("example", ["local-zones-hashicups", "outposts", "wavelength"])
+@pytest.mark.parametrize("routing", ["consul-enterprise", "consul", "istio", "kubernetes"])
+def test_generated_plans_call_their_zones_copies(example: str, routing: str) -> None:
+    """EW307 stays silent on every example's plan under every backend: the generator names
+    the zone's copy wherever the zone has one."""
+    spec = load_spec(ROOT / "examples" / example)
+    topo = build_topology(spec)
+    objs: list[tuple[Any, Source]] = []
+    for app, _ in spec.applications:
+        data = app.model_dump(by_alias=True, mode="json", exclude_none=True)
+        data["spec"]["routing"] = routing
+        plan = plan_apps.plan_application(topo, type(app).model_validate(data))
+        objs += [(d, Source(p, 0, i)) for p, i, d in plan_apps.objects_with_paths(plan)]
+    report = check_objects(objs, topo, select=["EW307"])
+    assert report.findings == []
+    assert report.routes_verified >= 1
