@@ -80,7 +80,8 @@ def test_the_chart_renders_valid_objects(helm: Path, values: list[str]) -> None:
 
 def test_same_findings_as_checking_helms_own_output(helm: Path, tmp_path: Path) -> None:
     rendered = tmp_path / "rendered.yaml"
-    out = subprocess.run([str(helm), "template", str(CHART)], capture_output=True, text=True, check=True)
+    out = subprocess.run([str(helm), "template", str(CHART), "--kube-version", "1.31"], capture_output=True,
+                         text=True, check=True)
     rendered.write_text(out.stdout)
     via_chart = {(f["rule"], f["object"], f["message"]) for f in findings(check(helm, str(CHART)))}
     via_file = {(f["rule"], f["object"], f["message"]) for f in findings(check(helm, str(rendered)))}
@@ -102,7 +103,8 @@ def test_helm_missing_is_an_input_error(helm: Path, tmp_path: Path) -> None:
     r = check(helm, str(CHART), path=str(tmp_path))  # a PATH without helm
     assert r.exit_code == 2
     assert "is a Helm chart (Chart.yaml) and rendering it needs helm, which is not on PATH" in r.stderr
-    assert f"helm template {CHART} > rendered.yaml" in r.stderr
+    # how to do it by hand: the same command, for the topology's Kubernetes version
+    assert f"helm template {CHART} --kube-version 1.31 > rendered.yaml" in r.stderr
 
 
 def test_template_error_is_an_input_error_with_helms_reason(helm: Path, tmp_path: Path) -> None:
@@ -133,3 +135,25 @@ def test_a_file_of_a_chart_is_checked_as_its_chart(helm: Path) -> None:
     assert sum("Helm chart rendered" in n for n in report["notes"]) == 1
     assert {f["rule"] for f in report["findings"]} >= EDGE_RULES
     assert all(f["file"].startswith(str(CHART)) for f in report["findings"])
+
+
+@pytest.mark.parametrize(("version", "renders"), [("1.31", True), ("1.30", False)])
+def test_chart_renders_for_the_topologys_kubernetes_version(helm: Path, tmp_path: Path, version: str,
+                                                             renders: bool) -> None:
+    """helm template's own default Kubernetes version is old (charts such as consul-k8s
+    refuse it); check renders for the cluster's version, which a chart's kubeVersion
+    constraint sees."""
+    chart = tmp_path / "web"
+    shutil.copytree(CHART, chart)
+    (chart / "Chart.yaml").write_text((CHART / "Chart.yaml").read_text() + 'kubeVersion: ">=1.31.0-0"\n')
+    topology = tmp_path / "topology.yaml"
+    topology.write_text(TOPOLOGY.read_text().replace('kubernetesVersion: "1.31"', f'kubernetesVersion: "{version}"'))
+    assert f'kubernetesVersion: "{version}"' in topology.read_text()
+    env = {"PATH": f"{helm.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    r = CliRunner().invoke(cli, ["check", str(chart), "--topology", str(topology), "--format", "json"], env=env)
+    if renders:
+        assert r.exit_code in (0, 1), r.output
+        assert {f["rule"] for f in json.loads(r.stdout)["findings"]} >= EDGE_RULES
+    else:
+        assert r.exit_code == 2
+        assert "incompatible with Kubernetes v1.30" in r.stderr, r.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -221,6 +222,9 @@ def check_paths(
     taints the nodes carry follows the evidence (:func:`decide_taints`);
     ``edge_taints=False`` (``--untainted-edge``) drops edgewise's edge taint only.
     """
+    if topology is not None:  # charts render for the cluster's Kubernetes version
+        helm = dataclasses.replace(helm if helm is not None else HelmOptions(),
+                                   kube_version=topology.kubernetes_version)
     loaded = load_paths(paths, helm)
     notes = list(loaded.notes)
     inferred = False

@@ -194,12 +194,17 @@ _HELM_SOURCE = re.compile(r"^# Source: (\S.*?)\s*$")
 @dataclass(frozen=True)
 class HelmOptions:
     """How ``check`` renders the Helm charts among its paths: ``helm template CHART``
-    with these values files (``--values``, in order) and ``--set`` values."""
+    with these values files (``--values``, in order) and ``--set`` values, for the
+    cluster's Kubernetes version when it is known (``--kube-version``: a chart's
+    ``kubeVersion`` constraint and its ``.Capabilities.KubeVersion`` tests see it; helm's
+    own default is an old version that charts such as consul-k8s refuse)."""
 
     values: tuple[Path, ...] = ()
     set_values: tuple[str, ...] = ()
+    kube_version: str | None = None
 
-    def __bool__(self) -> bool:
+    @property
+    def has_values(self) -> bool:
         return bool(self.values or self.set_values)
 
 
@@ -209,6 +214,8 @@ def _helm_template(directory: Path, out: LoadedInputs, options: HelmOptions) -> 
         args += ["--values", str(v)]
     for kv in options.set_values:
         args += ["--set", kv]
+    if options.kube_version:
+        args += ["--kube-version", options.kube_version]
     stdout = _render(directory, "helm", args, what=f"a Helm chart ({CHART_FILE})",
                      fix="fix the chart or its values")
     lines = stdout.splitlines()
@@ -433,7 +440,7 @@ def load_paths(paths: Sequence[Path], helm: HelmOptions | None = None) -> Loaded
 
     ``helm``: how to render the Helm charts among them; given values with no chart to
     use them on are an error, not silently ignored."""
-    helm = helm or HelmOptions()
+    helm = helm if helm is not None else HelmOptions()
     out = LoadedInputs()
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -450,7 +457,7 @@ def load_paths(paths: Sequence[Path], helm: HelmOptions | None = None) -> Loaded
                 _walk(p, out, seen, helm)
             else:
                 _read_once(p, out, seen)
-    if helm and not out.charts:
+    if helm.has_values and not out.charts:
         raise InputError.single(
             "--helm-values/--helm-set", f"Helm values were given, but no Helm chart (a directory with {CHART_FILE}) "
             "is among the paths", hint="pass the chart's directory, or leave the Helm values out")
