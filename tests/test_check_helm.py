@@ -157,3 +157,31 @@ def test_chart_renders_for_the_topologys_kubernetes_version(helm: Path, tmp_path
     else:
         assert r.exit_code == 2
         assert "incompatible with Kubernetes v1.30" in r.stderr, r.stderr
+
+
+#: the upstream charts the RUNBOOK installs (tools/charts/, at the tags its README names),
+#: with the values each one requires, and what an edge expert expects of each installed
+#: as shipped beside edge zones that do not taint their nodes: a cluster-wide controller
+#: free to land in any zone (EW201), and its webhook Service then spanning them (EW301);
+#: the DaemonSet-only node termination handler pinned nowhere, which no rule should flag
+UPSTREAM = {
+    "aws-load-balancer-controller": (["--helm-set", "clusterName=edge"], {
+        ("EW201", "Deployment default/release-name-aws-load-balancer-controller"),
+        ("EW301", "Service default/aws-load-balancer-webhook-service")}),
+    "aws-node-termination-handler": ([], set()),
+    "consul": ([], None),  # renders (kubeVersion >= 1.22): what it finds is the Consul rules' business
+}
+
+
+@pytest.mark.parametrize("name", sorted(UPSTREAM))
+def test_upstream_charts_the_runbook_installs(helm: Path, name: str) -> None:
+    args, expected = UPSTREAM[name]
+    chart = REPO / "tools" / "charts" / name
+    r = check(helm, str(chart), *args)
+    assert r.exit_code in (0, 1), r.output
+    report = json.loads(r.stdout)
+    assert report["objects"] > 3
+    assert all(f["file"].startswith(str(chart / "templates")) for f in report["findings"])
+    if expected is not None:
+        edge = {(f["rule"], f["object"]) for f in report["findings"] if f["rule"] in EDGE_RULES}
+        assert edge == expected
