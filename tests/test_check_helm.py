@@ -185,3 +185,27 @@ def test_upstream_charts_the_runbook_installs(helm: Path, name: str) -> None:
     if expected is not None:
         edge = {(f["rule"], f["object"]) for f in report["findings"] if f["rule"] in EDGE_RULES}
         assert edge == expected
+
+
+def test_settings_file_gives_helm_values_and_the_command_line_wins(helm: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(CHART, tmp_path / "chart")
+    (tmp_path / "pin.yaml").write_text("zone: us-west-2-lax-1a\n")
+    (tmp_path / ".edgewise.yaml").write_text("helm-values: [pin.yaml]\n")
+    (tmp_path / ".git").mkdir()  # the settings file's repository
+    monkeypatch.chdir(tmp_path)
+    pinned = findings(check(helm, "chart"))
+    assert not {f["rule"] for f in pinned} & EDGE_RULES  # the file's values were rendered in
+    unpinned = findings(check(helm, "chart", "--helm-set", "zone="))  # later wins: unpinned again
+    assert {f["rule"] for f in unpinned} >= EDGE_RULES
+
+
+def test_bad_helm_settings_are_reported_at_their_line(helm: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".edgewise.yaml").write_text("ignore: [EW204]\nhelm-values: [missing.yaml]\nhelm-set: [novalue]\n")
+    (tmp_path / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+    r = check(helm, str(CHART))
+    assert r.exit_code == 2
+    assert ".edgewise.yaml:2" in r.stderr and "no such values file" in r.stderr
+    assert ".edgewise.yaml:3" in r.stderr and "'novalue' is not KEY=VALUE" in r.stderr

@@ -123,7 +123,8 @@ def check_command(
 
             topology = build_topology(load_spec(list(topology_spec)))
         untainted = untainted_edge or bool(config.untainted_edge)
-        helm = HelmOptions(values=helm_values, set_values=helm_set)
+        # the settings file's Helm values first, the command line's after them (later wins)
+        helm = HelmOptions(values=(*config.helm_values, *helm_values), set_values=(*config.helm_set, *helm_set))
         if kubeconfig is not None:
             report = check_cluster(
                 kubeconfig,

@@ -15,6 +15,11 @@ win over the file. Example::
     fail-on: warning                 # error (default) | warning | info
     untainted-edge: false
     consul-edition: enterprise       # ce | enterprise
+    helm-values: [deploy/values-edge.yaml]   # for the Helm charts checked; relative to this file
+    helm-set: [clusterName=edge]     # KEY=VALUE, as helm --set
+
+Helm values given on the command line (``--helm-values``, ``--helm-set``) come after the
+file's, so they win where both set a key.
 
 Objects in excluded files still take part in placement and routing (a Service in an
 excluded file still routes calls from included ones); only their findings are dropped.
@@ -35,7 +40,8 @@ from .model import Finding, Severity
 __all__ = ["CONFIG_NAMES", "CheckConfig", "discover_config", "load_config"]
 
 CONFIG_NAMES = (".edgewise.yaml", ".edgewise.yml")
-_KEYS = ("select", "ignore", "severity", "exclude", "fail-on", "untainted-edge", "consul-edition")
+_KEYS = ("select", "ignore", "severity", "exclude", "fail-on", "untainted-edge", "consul-edition", "helm-values",
+         "helm-set")
 _SEVERITIES = tuple(s.value for s in Severity)
 
 
@@ -50,6 +56,8 @@ class CheckConfig:
     fail_on: Severity | None = None
     untainted_edge: bool | None = None
     consul_edition: str | None = None
+    helm_values: tuple[Path, ...] = ()  # resolved against ``base``
+    helm_set: tuple[str, ...] = ()
 
     def excluded(self, file: str) -> bool:
         """Whether findings in ``file`` are dropped (``exclude`` globs, relative to ``base``)."""
@@ -152,6 +160,18 @@ def load_config(path: Path) -> CheckConfig:
     if edition is not None and edition not in ("ce", "enterprise"):
         problems.append(doc.problem(("consul-edition",), f"unknown edition {edition!r}", "ce or enterprise"))
         edition = None
+    helm_values = []
+    for i, v in enumerate(_strings(doc, data, "helm-values", problems)):
+        f = path.parent / v
+        if f.is_file():
+            helm_values.append(f)
+        else:
+            problems.append(doc.problem(("helm-values", i), f"no such values file: {f}",
+                                        "paths are relative to the directory of this file"))
+    helm_set = _strings(doc, data, "helm-set", problems)
+    for i, kv in enumerate(helm_set):
+        if "=" not in kv or kv.startswith("="):
+            problems.append(doc.problem(("helm-set", i), f"{kv!r} is not KEY=VALUE", "e.g. clusterName=edge"))
     if problems:
         raise InputError(problems)
     return CheckConfig(
@@ -164,6 +184,8 @@ def load_config(path: Path) -> CheckConfig:
         fail_on=Severity(str(fail_on)) if fail_on is not None else None,
         untainted_edge=untainted,
         consul_edition=edition,
+        helm_values=tuple(helm_values),
+        helm_set=tuple(helm_set),
     )
 
 
