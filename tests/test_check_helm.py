@@ -209,3 +209,31 @@ def test_bad_helm_settings_are_reported_at_their_line(helm: Path, tmp_path: Path
     assert r.exit_code == 2
     assert ".edgewise.yaml:2" in r.stderr and "no such values file" in r.stderr
     assert ".edgewise.yaml:3" in r.stderr and "'novalue' is not KEY=VALUE" in r.stderr
+
+
+def kustomization_inflating_the_chart(tmp_path: Path, zone: str) -> Path:
+    shutil.copytree(CHART, tmp_path / "k" / "charts" / "web")
+    (tmp_path / "k" / "kustomization.yaml").write_text(
+        f"helmCharts:\n  - name: web\n    releaseName: shop\n    valuesInline: {{zone: '{zone}'}}\n")
+    return tmp_path / "k"
+
+
+@pytest.mark.parametrize(("zone", "scattered"), [("", True), ("us-west-2-lax-1a", False)])
+def test_kustomization_inflating_a_chart(helm: Path, tmp_path: Path, zone: str, scattered: bool) -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl renders kustomizations and is not installed")
+    found = findings(check(helm, str(kustomization_inflating_the_chart(tmp_path, zone))))
+    assert any(f["object"] == "Deployment default/shop-web" for f in found) or not scattered
+    assert ({f["rule"] for f in found} >= EDGE_RULES) is scattered
+
+
+def test_kustomization_inflating_a_chart_without_helm(helm: Path, tmp_path: Path) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl renders kustomizations and is not installed")
+    only_kubectl = tmp_path / "bin"
+    only_kubectl.mkdir()
+    (only_kubectl / "kubectl").symlink_to(kubectl)
+    r = check(helm, str(kustomization_inflating_the_chart(tmp_path, "")), path=str(only_kubectl))
+    assert r.exit_code == 2
+    assert "inflates Helm charts (helmCharts), which needs helm on PATH" in r.stderr

@@ -252,9 +252,30 @@ def _kind_line(template: Path, kind: str, nth: int) -> int:
     return found[nth - 1] if nth <= len(found) else 1
 
 
+def _inflates_helm_charts(directory: Path) -> bool:
+    """Whether the directory's kustomization inflates Helm charts (``helmCharts``), which
+    kustomize renders only with ``--enable-helm`` and helm on PATH
+    (https://kubectl.docs.kubernetes.io/references/kustomize/builtins/#_helmchartinflationgenerator_)."""
+    for name in KUSTOMIZATIONS:
+        try:
+            data = yaml.safe_load((directory / name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(data, Mapping) and data.get("helmCharts"):
+            return True
+    return False
+
+
 def _kustomize(directory: Path, out: LoadedInputs) -> None:
-    stdout = _render(directory, "kubectl", ["kustomize", str(directory)], what="a kustomization",
-                     fix="fix the kustomization")
+    args = ["kustomize", str(directory)]
+    if _inflates_helm_charts(directory):
+        if shutil.which("helm") is None:
+            raise InputError.single(
+                str(directory), "this kustomization inflates Helm charts (helmCharts), which needs helm on PATH",
+                hint=f"install helm, or render it yourself: kubectl kustomize --enable-helm {directory} > "
+                "rendered.yaml and check that file")
+        args.insert(1, "--enable-helm")
+    stdout = _render(directory, "kubectl", args, what="a kustomization", fix="fix the kustomization")
     # map rendered objects back to the files that define them: same kind, name and
     # namespace; a source without a namespace (kustomize sets it) matches when unambiguous
     origin: dict[tuple[str, str, str], list[tuple[Source, Document]]] = {}
