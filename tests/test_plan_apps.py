@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from edgewise.plan import labels as L
-from edgewise.plan.apps import AppPlan, objects, plan_application
+from edgewise.plan.apps import AppPlan, objects, objects_with_paths, plan_application
 from edgewise.plan.apps.names import dns_label, zone_namespace
 from edgewise.plan.artifacts import render_tree
 from edgewise.plan.cluster import plan_cluster
@@ -905,3 +905,63 @@ def test_istio_name_clashes(tmp_path: Path, extra: str, clash: str | None) -> No
     objs = objects(plan_application(build_topology(spec), spec.applications[0][0]))
     name = extra.split(",")[0].removeprefix("{name: ")
     assert name in {o["metadata"]["name"] for o in of_kind(objs, "Service")}
+
+
+def test_istio_zone_copies_name_their_zones_callees_in_env(tmp_path: Path) -> None:
+    """With one namespace a callee's plain name is the Region's Service: in a zone's copy,
+    every host in an env value that names a callee (as check reads hosts) names the zone's
+    copy instead; the Region copy, values that are not hosts, and other backends keep the
+    spec's values. check then sees each of those calls land on the zone's copy (no EW307)."""
+    from edgewise.check import check_objects
+    from edgewise.check.model import CheckContext
+    from edgewise.k8s.inventory import Inventory, Source
+
+    src = ROOT / "tests" / "data" / "istio" / "spec"
+    (tmp_path / "topology.yaml").write_text((src / "topology.yaml").read_text())
+    env = {
+        "API_URL": "http://api:9090",
+        "API_ADDR": "api:9090",
+        "API_HOST": "api",
+        "API_DSN": "host=api port=9090 user=web",
+        "API_FQDN": "http://user@api.shop.svc.cluster.local:9090/v1",
+        "DB_NAME": "api",  # a database name, not a host
+        "DATA_DIR": "/var/api/cache",  # a path
+        "UPSTREAM": "http://api.example.com/x",  # a host outside the cluster
+        "OTHER": "http://apiary:9090",  # another name
+    }
+    flow = ", ".join(f"{k}: {v!r}" for k, v in env.items())
+    (tmp_path / "app.yaml").write_text((src / "app.yaml").read_text().replace(
+        "calls: [api]}", f"calls: [api], env: {{{flow}}}}}"))
+    spec = load_spec(tmp_path)
+    topo = build_topology(spec)
+    app = spec.applications[0][0]
+
+    def env_of(p: AppPlan, name: str) -> dict[str, str]:
+        (d,) = [o for o in objects(p) if o["kind"] == "Deployment" and o["metadata"]["name"] == name]
+        return {e["name"]: e["value"] for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    istio = plan_application(topo, app)
+    renamed = {"API_URL", "API_ADDR", "API_HOST", "API_DSN", "API_FQDN"}
+    for z in topo.edge_zones:
+        got = env_of(istio, f"web-{z.slug}")
+        copy = f"api-{z.slug}"
+        assert {k: v for k, v in got.items() if k in renamed} == {
+            k: env[k].replace("api", copy, 1) if k != "API_FQDN" else env[k].replace("@api.", f"@{copy}.")
+            for k in renamed}
+        assert {k: v for k, v in got.items() if k not in renamed} == {k: env[k] for k in env if k not in renamed}
+    assert env_of(istio, "web") == env
+    kube = [o for o in objects(plan_application(topo, with_routing(app, "kubernetes"))) if o["kind"] == "Deployment"
+            and o["metadata"]["name"] == "web"]  # a namespace per zone: the plain name is the zone's
+    assert len(kube) == len(topo.edge_zones) + 1
+    assert all({e["name"]: e["value"] for e in d["spec"]["template"]["spec"]["containers"][0]["env"]} == env
+               for d in kube)
+    assert any("API_URL" in n and "zone's copy" in n for n in istio.notes)
+
+    objs = [(d, Source(p, 0, i)) for p, i, d in objects_with_paths(istio)]
+    assert check_objects(objs, topo, select=["EW307"]).findings == []
+    ctx = CheckContext(inventory=Inventory.from_objects(objs, topo), topology=topo)
+    lax = next(z for z in topo.edge_zones if z.slug == "lax-1a")
+    # calls are inferred once per (caller, host): the annotation's api-lax-1a, the FQDN
+    called = {(rc.call.name, rc.resolution.target) for rc in ctx.routed_calls if rc.call.workload == f"web-{lax.slug}"}
+    assert {t for _, t in called} == {f"shop/api-{lax.slug}"}
+    assert (f"http://user@api-{lax.slug}.shop.svc.cluster.local:9090/v1", f"shop/api-{lax.slug}") in called

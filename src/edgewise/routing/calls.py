@@ -12,34 +12,16 @@ file paths out, which a purely lexical scan would not.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..k8s.inventory import CONNECT_UPSTREAMS, Inventory, Workload
+from ..plan.hosts import WHOLE, host_spans, text_hosts
 
 __all__ = ["CALLS_ANNOTATION", "Call", "infer_calls", "parse_host"]
 
 CALLS_ANNOTATION = "edgewise.dev/calls"
-
-_WHOLE = re.compile(
-    r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]+@)?(?P<host>[a-z0-9][-a-z0-9.]*)(?::(?P<port>\d+))?(?:/\S*)?$",
-    re.IGNORECASE,
-)
-_IN_TEXT = (
-    re.compile(r"[a-z][a-z0-9+.-]*://(?:[^@/\s\"']+@)?(?P<host>[a-z0-9][-a-z0-9.]*)(?![\w.-])", re.I),
-    re.compile(r"\bhost\s*=\s*(?P<host>[a-z0-9][-a-z0-9.]*)(?![\w.-])", re.I),
-    re.compile(r"\bserver\s+(?P<host>[a-z0-9][-a-z0-9.]*)(?![\w.-])", re.I),
-    re.compile(r"(?<![\w./-])(?P<host>[a-z][-a-z0-9.]*[a-z0-9]):\d{2,5}\b", re.I),
-)
-# env names whose bare value is a user/database name, not a host
-_NOT_HOST_ENV = re.compile(
-    r"(USER|USERNAME|PASSWORD|PASS|SECRET|TOKEN|DB|DBNAME|DATABASE|NAME|"
-    r"PATH|FILE|DIR|LEVEL|MODE)$",
-    re.I,
-)
-
 
 @dataclass(frozen=True)
 class Call:
@@ -57,7 +39,7 @@ class Call:
 def parse_host(raw: str) -> tuple[str, int | None]:
     """``http://user@product-api.ns:9090/x`` -> (``product-api.ns``, 9090); lower-cased."""
     text = raw.strip()
-    m = _WHOLE.match(text)
+    m = WHOLE.match(text)
     if not m:
         return text.lower().rstrip("."), None
     port = m.group("port")
@@ -106,9 +88,8 @@ def _upstreams(value: str) -> Iterator[str]:
 
 
 def _scan_text(text: str) -> Iterator[str]:
-    for rx in _IN_TEXT:
-        for m in rx.finditer(text):
-            yield m.group("host").lower().rstrip(".")
+    for _, _, host in text_hosts(text):
+        yield host
 
 
 def _volume_configmaps(pod_spec: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str | int, ...]]]:
@@ -161,18 +142,14 @@ def _env_values(inv: Inventory, namespace: str, c: Mapping[str, Any]) -> Iterato
 def _hosts_in_value(value: str, env_name: str, known: _Known) -> Iterator[str]:
     """Service hosts an environment value names: the whole value when it is a host
     (with a port or scheme, or under a name that is not a user/database/path name),
-    else hosts found in it as text."""
-    host, port = parse_host(value)
-    if (
-        _WHOLE.match(value.strip())
-        and known.is_service_host(host)
-        and (port is not None or "://" in value or not _NOT_HOST_ENV.search(env_name))
-    ):
+    else hosts found in it as text (:func:`edgewise.plan.hosts.host_spans`, which the
+    plan reads the same way)."""
+    whole, spans = host_spans(value, env_name, known.is_service_host)
+    if whole:
         yield value.strip()
         return
-    for h in _scan_text(value):
-        if known.is_service_host(h):
-            yield h
+    for _, _, host in spans:
+        yield host
 
 
 def _calls_of(inv: Inventory, w: Workload, known: _Known) -> Iterator[Call]:

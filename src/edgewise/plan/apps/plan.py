@@ -50,6 +50,7 @@ from ...yamlout import dump
 from .. import labels as L
 from ..artifacts import Artifact
 from ..cluster.addons import STORAGE_CLASS_NAME
+from ..hosts import rename_hosts
 from .ingress import IngressSite, dns_sites, dns_template, ingress, ingress_scheme, ingress_subnets, site_kind
 from .install import consul_values, istiod_values
 from .model import AppPlan, CallRoute, ServiceCopy, SitePlan
@@ -345,8 +346,35 @@ class _Builder:
         runs the same copies, so the answer is the spec's: :func:`fails_over_from_edge`.)"""
         return site.is_edge and fails_over_from_edge(svc, self.services)
 
+    def zone_env(self, site: _Site, svc: ServiceSpec) -> ServiceSpec:
+        """``svc`` with the environment its copy in ``site`` gets. Where every copy shares
+        one namespace (istio), a called service's plain name is the Region's Service, so in
+        a zone's copy each host that names a callee with a copy in the zone (as ``check``
+        reads hosts in values, :mod:`edgewise.plan.hosts`) names the zone's copy instead:
+        ``http://api:9090`` -> ``http://api-lax-1a:9090``. Values from Secrets are not
+        known here and stay as they are."""
+        if not (self.shared_ns and site.is_edge and svc.env):
+            return svc
+        names = {c: a for c in svc.calls if (a := self.address(site, self.by_name[c])) != c}
+        env = {
+            k: rename_hosts(v, k, names, self.shared_ns) if isinstance(v, str) and names else v
+            for k, v in svc.env.items()
+        }
+        changed = sorted(k for k in env if env[k] != svc.env[k])
+        if not changed:
+            return svc
+        note = (
+            f"routing 'istio': in each zone's copy of {svc.name}, the hosts in {', '.join(changed)} that "
+            "name a called service name the zone's copy <service>-<zone> instead (a plain name is the "
+            "Region's Service)"
+        )
+        if note not in self.notes:
+            self.notes.append(note)
+        return svc.model_copy(update={"env": env})
+
     def emit_copy(self, site: _Site, svc: ServiceSpec) -> list[ServiceCopy]:
         ns, zone = site.namespace, site.zone
+        svc = self.zone_env(site, svc)
         name = self.copy_name(site, svc)
         backed = self.backed.get(svc.name, []) if self.shared_ns and not site.is_edge else []
         replicas = svc.replicas if site.is_edge else region_replicas(svc)
