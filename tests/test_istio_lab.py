@@ -198,6 +198,45 @@ def test_region_sidecar_holds_region_pods_only(world: World) -> None:
     assert all(edge_zone_of(w, e.ip) is None for e in endpoints)
 
 
+def test_hazard_zone_caller_of_the_region_service_leaves_the_zone(world: World) -> None:
+    """EW307 on the real parts: a zone's caller that addresses the Region's Service ``api``
+    instead of its zone's ``api-<zone>``. Its sidecar holds only the Region's pods for that
+    host, so every request leaves the zone while the zone's own copy is healthy (and serves
+    the zone's host); check flags exactly that caller, and not the plan's own."""
+    w = world
+    site = next(s for s in w.plan.sites if s.kind != "region")
+    ns, caller_name = site.namespace, w.copy(site.site, CALLER).workload
+    zone_pod = w.pods(site.site, CALLEE)[0]
+    region = w.pods("region", CALLEE)
+    region_host = w.host("region")
+    assert region_host != w.host(site.site)
+
+    objs = [(copy.deepcopy(o), Source(f"<lab>/{i}.yaml", 1, 0)) for i, o in enumerate(objects(w.plan))]
+    assert check_objects(objs, w.topology, select=["EW307"]).findings == []
+    (caller,) = [o for o, _ in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == caller_name]
+    caller["spec"]["template"]["metadata"]["annotations"]["edgewise.dev/calls"] = CALLEE
+    flagged = check_objects(objs, w.topology, select=["EW307"]).findings
+    assert [f.object for f in flagged] == [f"Deployment {ns}/{caller_name}"], flagged
+    assert f"call '{w.copy(site.site, CALLEE).workload}' instead" in flagged[0].message
+
+    cluster = f"outbound|{w.port}||{region_host}"
+    endpoints = il.wait_for(
+        f"{len(region)} endpoints of {region_host} in the sidecar of {site.site}",
+        lambda: (e := il.eds_endpoints(w.admin(site.site), cluster)) and len(e) >= len(region) and e,
+        timeout=60, every=0.2)
+    assert {e.ip for e in endpoints} == {p.ip for p in region}
+    settle(w, site.site, {zone_pod.ip: 0} | {p.ip: 1 for p in region})
+    zone_rows = w.lab.results(w.lab.load(w.sidecars[site.site], w.host(site.site), w.port, seconds=1.0))
+    assert zone_rows and all(r.get("pod") == zone_pod.name for r in zone_rows), served_by(zone_rows)
+    rows = w.lab.results(w.lab.load(w.sidecars[site.site], region_host, w.port, seconds=2.0))
+    region_names = {p.name for p in region}
+    assert rows and all(r["status"] == 200 and r.get("pod") in region_names for r in rows), served_by(rows)
+    FIGURES["zone_caller_of_region_service"] = {
+        "requests": len(rows), "served_in_zone": sum(r.get("zone") == site.site for r in rows),
+        "zone_host_requests": len(zone_rows),
+    }
+
+
 def cluster_config(w: World, site: str) -> dict[str, Any]:
     status, body = il.admin_get(w.admin(site), "/config_dump?resource=dynamic_active_clusters")
     assert status == 200
