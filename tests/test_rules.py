@@ -55,3 +55,22 @@ def test_ew202_reads_the_zone_label_where_zones_share_a_namespace() -> None:
     assert set(by_name) == {"web", "api-lax-1a"}
     assert by_name["api-lax-1a"].startswith("its pods are labelled edgewise.dev/zone=us-west-2-lax-1a")
     assert by_name["api-lax-1a"].endswith("runs in us-west-2-las-1a")
+
+
+def test_ew307_names_the_zone_copy_with_the_topology_inferred(tmp_path: Path) -> None:
+    """Without a Topology document the zones come from the manifests; the zone's slug, and so
+    the name of its copy, is the same, and the Region's own caller of `api` is not flagged."""
+    text = (DATA / "EW307" / "fail.yaml").read_text()
+    manifests = text.split("\n---\n", 1)[1]  # everything after the Topology document
+    region_caller = (
+        "\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n    metadata:\n      labels: {app: web}\n"
+        "      annotations: {edgewise.dev/calls: api}\n    spec:\n"
+        "      nodeSelector: {topology.kubernetes.io/zone: us-west-2a}\n"
+        "      containers: [{name: web, image: example/web:1}]\n"
+    )
+    (tmp_path / "m.yaml").write_text(manifests + region_caller)
+    report = check_paths([tmp_path / "m.yaml"], None, select=["EW307"])
+    assert report.topology is not None
+    assert [f.object for f in report.findings] == ["Deployment shop/web-lax-1a"]
+    assert report.findings[0].message.endswith("call 'api-lax-1a' instead")
