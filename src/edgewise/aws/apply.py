@@ -23,7 +23,7 @@ import shlex
 import subprocess
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,6 +42,7 @@ from ..plan.cluster.steps import (
     Runbook,
     Step,
     VerifyCluster,
+    action_json,
     runbook_from_json,
 )
 from .session import ACCESS_DENIED, CREDENTIAL_ERRORS, THROTTLING, Aws, aws_errors
@@ -108,7 +109,7 @@ def load_runbook(plan_dir: Path) -> Runbook:
 
 
 def fingerprint(step: Step) -> str:
-    text = json.dumps([asdict(a) | {"action": type(a).__name__} for a in step.actions], sort_keys=True)
+    text = json.dumps([action_json(a) for a in step.actions], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -7,7 +7,7 @@ import queue
 import stat
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,9 @@ class Artifact:
     path: str  # relative POSIX path inside the output directory
     docs: tuple[Mapping[str, Any], ...] | None = None
     text: str | None = None
+    #: the rendered ``docs``, kept after the first :meth:`render` (plan renders a
+    #: template for its size, its check and its file)
+    _rendered: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # what PurePosixPath's is_absolute() and parts say, without building one per file
@@ -37,7 +40,9 @@ class Artifact:
         if self.text is not None:
             return self.text if self.text.endswith("\n") else self.text + "\n"
         assert self.docs is not None
-        return dump_all(self.docs)
+        if not self._rendered:
+            self._rendered.append(dump_all(self.docs))
+        return self._rendered[0]
 
 
 def render_tree(artifacts: Iterable[Artifact]) -> dict[str, str]:

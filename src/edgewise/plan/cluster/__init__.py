@@ -3,10 +3,14 @@
 ``plan_cluster`` returns the files (as :class:`~edgewise.plan.artifacts.Artifact`):
 
 * ``cluster/network.cfn.yaml``: VPC, one subnet per zone, routing (NAT, carrier
-  gateway), VPC endpoints, the Outposts' CIDR-only shared node security group;
+  gateway), VPC endpoints, the Outposts' CIDR-only shared node security group; when that
+  template would not fit CloudFormation's quotas, it is the base stack and
+  ``cluster/network-NNN.cfn.yaml`` hold the edge zones in groups, with
+  ``cluster/network-s3-endpoint.cfn.yaml`` after them (:mod:`.stacks`);
 * ``cluster/eksctl.yaml``: control plane in Region AZ subnets, one self-managed node
   group per Region AZ / Local Zone / Outpost;
-* ``cluster/wavelength-nodes.cfn.yaml``: the Wavelength node groups eksctl cannot build;
+* ``cluster/wavelength-nodes.cfn.yaml``: the Wavelength node groups eksctl cannot build
+  (split the same way: ``cluster/wavelength-nodes-NNN.cfn.yaml``);
 * ``cluster/addons/``: CoreDNS pinned to the Region, gp2 StorageClass, termination handler,
   and with ``routing: kubernetes`` the edgewise controller (:mod:`.controller`);
 * ``RUNBOOK.md``: the exact commands, in order; ``runbook.json``: the same steps as data
@@ -25,9 +29,8 @@ from ..steps import RunbookStep
 from .addons import addon_artifacts
 from .controller import controller_artifact
 from .eksctl import eksctl_artifact
-from .network import network_artifact
 from .runbook import runbook_artifacts
-from .wavelength import wavelength_artifact
+from .stacks import cluster_stacks
 
 __all__ = ["plan_cluster"]
 
@@ -46,12 +49,10 @@ def plan_cluster(
     ``controller``: an application routes with ``kubernetes``, so the edgewise controller
     keeps its edge zones' endpoints (and fails them over to the Region).
     """
-    out = [network_artifact(topology), eksctl_artifact(topology)]
-    wl = wavelength_artifact(topology)
-    if wl is not None:
-        out.append(wl)
+    stacks = cluster_stacks(topology)
+    out = [*stacks.artifacts, eksctl_artifact(topology)]
     out += addon_artifacts(topology)
     if controller:
         out.append(controller_artifact(topology))
-    out += runbook_artifacts(topology, app_names, app_steps, controller=controller)
+    out += runbook_artifacts(topology, app_names, app_steps, controller=controller, stacks=stacks)
     return sorted(out, key=lambda a: a.path)

@@ -53,6 +53,7 @@ from ...spec import ZoneType
 from ...spec.models import ENDPOINT_SERVICES
 from ...topology import Topology, Zone
 from ..artifacts import Artifact
+from .cfnsplit import TAIL, Part, Split, split_template
 from .names import (
     NTH_QUEUE_ARN,
     NTH_QUEUE_URL,
@@ -61,6 +62,7 @@ from .names import (
     VPC_ID,
     ZoneNames,
     has_outposts,
+    network_stack,
     pascal,
     zone_names,
 )
@@ -71,6 +73,7 @@ __all__ = [
     "intra_vpc_routes",
     "local_zone_public_zones",
     "network_artifact",
+    "network_parts",
     "network_template",
     "private_route_table_zones",
 ]
@@ -168,16 +171,27 @@ class _Stack:
     outputs: Json = field(default_factory=dict)
     nat_by_az: dict[str, str] = field(default_factory=dict)
     private_tables: list[str] = field(default_factory=list)
+    #: logical id of a resource or output -> the edge zone it belongs to (or TAIL); what
+    #: is not here belongs to the base stack when the template is split
+    owner: dict[str, str] = field(default_factory=dict)
 
     @property
     def existing(self) -> bool:
         return self.t.vpc_id is not None
 
-    def output(self, key: str, value: Any, description: str) -> None:
+    def output(self, key: str, value: Any, description: str, owner: Zone | None = None) -> None:
         self.outputs[key] = _output(value, description, key)
+        self._own(key, owner)
 
-    def resource(self, name: str, kind: str, props: Json, **extra: Any) -> None:
+    def resource(self, name: str, kind: str, props: Json, owner: Zone | str | None = None, **extra: Any) -> None:
         self.res[name] = {"Type": kind, **extra, "Properties": props}
+        self._own(name, owner)
+
+    def _own(self, name: str, owner: Zone | str | None) -> None:
+        if isinstance(owner, str):
+            self.owner[name] = owner
+        elif owner is not None and not owner.is_region:
+            self.owner[name] = owner.name
 
 
 def _add_vpc(s: _Stack) -> None:
@@ -232,8 +246,8 @@ def _add_zone_subnets(s: _Stack) -> None:
             if z.is_region:
                 tags["kubernetes.io/role/internal-elb"] = "1"
             props["Tags"] = _kv_tags(tags)
-            s.resource(n.subnet, "AWS::EC2::Subnet", props)
-        s.output(n.subnet_output.output, subnet_value(t, n), f"Subnet of {z.kind.value} zone {z.name}")
+            s.resource(n.subnet, "AWS::EC2::Subnet", props, owner=z)
+        s.output(n.subnet_output.output, subnet_value(t, n), f"Subnet of {z.kind.value} zone {z.name}", owner=z)
 
 
 def _add_region_egress(s: _Stack) -> None:
@@ -336,13 +350,15 @@ def _add_local_zone_public(s: _Stack) -> None:
                 "MapPublicIpOnLaunch": False,
                 "Tags": _kv_tags({"Name": f"{t.name}-public-{z.name}", cluster_tag: "shared"}),
             },
+            owner=z,
         )
         s.resource(
             f"{subnet}RouteTableAssociation",
             "AWS::EC2::SubnetRouteTableAssociation",
             {"SubnetId": _ref(subnet), "RouteTableId": _ref("PublicRouteTable")},
+            owner=z,
         )
-        s.output(f"{subnet}Id", _ref(subnet), f"Public subnet of Local Zone {z.name} (internet-facing ALB)")
+        s.output(f"{subnet}Id", _ref(subnet), f"Public subnet of Local Zone {z.name} (internet-facing ALB)", owner=z)
 
 
 def _add_private_routes(s: _Stack) -> None:
@@ -351,7 +367,10 @@ def _add_private_routes(s: _Stack) -> None:
         n = s.names[z.name]
         s.private_tables.append(n.route_table)
         s.resource(
-            n.route_table, "AWS::EC2::RouteTable", {"VpcId": _ref("Vpc"), "Tags": _tags(Name=f"{s.t.name}-{z.slug}")}
+            n.route_table,
+            "AWS::EC2::RouteTable",
+            {"VpcId": _ref("Vpc"), "Tags": _tags(Name=f"{s.t.name}-{z.slug}")},
+            owner=z,
         )
         nat_az = _nat_az(s.t, z)
         if nat_az is not None and nat_az in s.nat_by_az:
@@ -363,11 +382,13 @@ def _add_private_routes(s: _Stack) -> None:
                     "DestinationCidrBlock": "0.0.0.0/0",
                     "NatGatewayId": _ref(s.nat_by_az[nat_az]),
                 },
+                owner=z,
             )
         s.resource(
             f"{n.subnet}RouteTableAssociation",
             "AWS::EC2::SubnetRouteTableAssociation",
             {"SubnetId": _ref(n.subnet), "RouteTableId": _ref(n.route_table)},
+            owner=z,
         )
 
 
@@ -400,6 +421,7 @@ def _add_carrier(s: _Stack) -> None:
             f"{n.subnet}CarrierRouteTableAssociation",
             "AWS::EC2::SubnetRouteTableAssociation",
             {"SubnetId": subnet_value(t, n), "RouteTableId": _ref("CarrierRouteTable")},
+            owner=z,
         )
     s.private_tables.append("CarrierRouteTable")
     s.output("CarrierGatewayId", gateway, "Carrier gateway of the Wavelength Zones")
@@ -436,6 +458,7 @@ def _add_local_gateways(s: _Stack) -> None:
                 "DestinationCidrBlock": b.subnet_cidr,
                 "LocalGatewayId": a.local_gateway_id,
             },
+            owner=a,
             DependsOn=[f"LocalGatewayVpcAssociation{pascal(a.local_gateway_route_table_id or '')}"],
         )
 
@@ -543,6 +566,7 @@ def _add_endpoints(s: _Stack) -> None:
             "VpcId": _vpc_ref(t),
             "RouteTableIds": [_ref(name) for name in s.private_tables],
         },
+        owner=TAIL,  # it names every private route table: after the edge groups when split
     )
 
 
@@ -564,8 +588,10 @@ def _add_outposts(s: _Stack) -> None:
     s.output(SHARED_NODE_SG.output, _ref("SharedNodeSecurityGroup"), "Shared node security group (CIDR rules)")
     for z in t.of_kind(ZoneType.OUTPOST):
         n = s.names[z.name]
-        s.resource(n.placement_group, "AWS::EC2::PlacementGroup", {"Strategy": "spread", "SpreadLevel": "rack"})
-        s.output(n.placement_output.output, _ref(n.placement_group), f"Spread placement group of {z.name}")
+        s.resource(
+            n.placement_group, "AWS::EC2::PlacementGroup", {"Strategy": "spread", "SpreadLevel": "rack"}, owner=z
+        )
+        s.output(n.placement_output.output, _ref(n.placement_group), f"Spread placement group of {z.name}", owner=z)
     s.res.update(_termination_queue(t))
     s.output(NTH_QUEUE_URL.output, _ref("NodeTerminationQueue"), "Queue of the termination handler")
     s.output(
@@ -574,7 +600,17 @@ def _add_outposts(s: _Stack) -> None:
 
 
 def network_template(topology: Topology) -> Json:
-    """The network stack as a plain dict (CloudFormation template)."""
+    """The network stack as a plain dict (CloudFormation template), whole."""
+    return _network(topology).template
+
+
+@dataclass(frozen=True)
+class _Built:
+    template: Json
+    owner: dict[str, str]
+
+
+def _network(topology: Topology) -> _Built:
     s = _Stack(topology, zone_names(topology))
     for step in (
         _add_vpc,
@@ -601,7 +637,21 @@ def network_template(topology: Topology) -> Json:
         template["Conditions"] = s.conditions
     template["Resources"] = s.res
     template["Outputs"] = s.outputs
-    return template
+    return _Built(template, s.owner)
+
+
+def network_parts(topology: Topology) -> list[Part]:
+    """The network as stacks: one when the template fits (see :mod:`.cfnsplit`), else the
+    base stack, one per group of edge zones and the S3 gateway endpoint's."""
+    built = _network(topology)
+    return split_template(built.template, Split(
+        owner=built.owner,
+        zones=[z.name for z in topology.zones if not z.is_region],
+        prefix_param="NetworkStackName",
+        base_stack=network_stack(topology),
+        group_suffix="-{n:03d}",
+        tail_suffix="-s3-endpoint",
+    ))
 
 
 def _shared_sg_rules(topology: Topology) -> list[Json]:
@@ -720,4 +770,5 @@ def _termination_queue(topology: Topology) -> Json:
 
 
 def network_artifact(topology: Topology) -> Artifact:
+    """The whole network template as one file (what :func:`network_parts` splits)."""
     return Artifact("cluster/network.cfn.yaml", docs=(network_template(topology),))

@@ -17,6 +17,7 @@ from ..artifacts import Artifact
 from ..labels import K8S_ZONE_LABEL, REGION_NODE_LABEL, ROLE_LABEL, ZONE_LABEL
 from ..steps import RunbookStep
 from .addons import COREDNS_PATCH_PATH, LBC_VALUES_PATH, NTH_VALUES_PATH, STORAGE_CLASS_PATH
+from .cfnsplit import MAX_INLINE_TEMPLATE_BYTES
 from .eksctl import eksctl_env_refs, eksctl_zones, needs_operator_cidr, network_makes_secrets_key
 from .names import (
     CLUSTER_TAG,
@@ -24,10 +25,10 @@ from .names import (
     OPERATOR_CIDR,
     SECRETS_KEY_ARN,
     network_stack,
-    wavelength_stack,
     zone_names,
 )
 from .network import ECR_PUBLIC_CACHE_PREFIX, intra_vpc_routes, local_zone_public_zones
+from .stacks import CFN_BUCKET_VAR, ClusterStacks, StackFile, cluster_stacks
 from .steps import (
     Action,
     Block,
@@ -82,6 +83,7 @@ class _Doc:
     """The runbook under construction: a preamble, then steps of prose and code blocks."""
 
     t: Topology
+    stacks: ClusterStacks
     title: str = ""
     preamble: list[Block] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
@@ -109,9 +111,49 @@ class _Doc:
     def code(self, *cmds: str | Action) -> None:
         self._blocks().append(Code(tuple(Command(c) if isinstance(c, str) else c for c in cmds)))
 
-    def stack_outputs(self, *exports: tuple[str, str]) -> ExportStackOutputs:
-        """``out KEY`` prints one output of the network stack; export each ``(var, key)``."""
-        return ExportStackOutputs(network_stack(self.t), self.t.region, tuple(exports))
+    def stack_outputs(self, *exports: tuple[str, str]) -> list[Action]:
+        """``out KEY`` prints one output of a network stack; export each ``(var, key)``
+        from the stack that holds it (one action per stack, in deploy order)."""
+        by_stack: dict[str, list[tuple[str, str]]] = {s.stack: [] for s in self.stacks.network}
+        for var, key in exports:
+            by_stack[self.stacks.output_stack(key)].append((var, key))
+        return [ExportStackOutputs(stack, self.t.region, tuple(ex)) for stack, ex in by_stack.items() if ex]
+
+    def deploy(self, f: StackFile, capabilities: tuple[str, ...] = (),
+               parameters: Sequence[tuple[str, str]] = ()) -> DeployStack:
+        """Deploy one stack with the overrides it declares; from S3 when it is too large."""
+        return DeployStack(
+            f.stack, f.path, self.t.region, capabilities,
+            tuple((k, v) for k, v in parameters if k in f.parameters),
+            s3_bucket=f'"${CFN_BUCKET_VAR}"' if f.via_s3 else "",
+        )
+
+    def s3_note(self, files: Sequence[StackFile]) -> None:
+        big = [f for f in files if f.via_s3]
+        if not big:
+            return
+        self.text(
+            f"{'This template is' if len(big) == 1 else f'{len(big)} of these templates are'} over the "
+            f"{MAX_INLINE_TEMPLATE_BYTES:,} bytes CloudFormation takes in a request, so `aws cloudformation",
+            "deploy` uploads them to an S3 bucket you own in",
+            f"{self.t.region} (`--s3-bucket`) and CloudFormation reads them from there: set",
+            f"`{CFN_BUCKET_VAR}` to that bucket (`edgewise apply --s3-bucket BUCKET` does the same).",
+        )
+
+    def split_note(self, files: Sequence[StackFile], what: str, base: str) -> None:
+        if len(files) < 2:
+            return
+        groups = [f for f in files if f.zones]
+        self.text(
+            f"The {what} is too large for one CloudFormation stack (500 resources, 200 outputs), so it is",
+            f"{len(files)} stacks, deployed in this order: `{files[0].stack}` ({base}), then",
+            f"{len(groups)} stacks of at most {max(len(f.zones) for f in groups)} edge zones each in the",
+            "order of the spec" + (f", then `{files[-1].stack}`, which gathers them" if not files[-1].zones
+                                   and len(files) > len(groups) + 1 else "") + ".",
+            "The later stacks import what the earlier ones export (`Fn::ImportValue`), so CloudFormation",
+            "refuses to delete them out of order. Add new edge zones at the end of the spec: a zone that",
+            "moves to another group's stack is deleted from one stack and created in the next.",
+        )
 
 
 def _private_only(t: Topology) -> bool:
@@ -205,9 +247,11 @@ def _network(d: _Doc) -> None:
         if lz_public
         else "",
     )
-    stack, template = network_stack(t), "cluster/network.cfn.yaml"
+    net = d.stacks.network
+    d.split_note(net, "network", "the VPC and everything that is not one edge zone's")
+    d.s3_note(net)
     if t.vpc_id is None:
-        d.code(DeployStack(stack, template, t.region))
+        d.code(*[d.deploy(f) for f in net])
         return
     if t.of_kind(ZoneType.LOCAL):
         d.text(
@@ -247,7 +291,7 @@ def _network(d: _Doc) -> None:
             f"aws ec2 describe-vpc-endpoints {d.r} --vpc-endpoint-ids {ids} "
             "--query 'VpcEndpoints[].[ServiceName,State]' --output table",
         ]
-    d.code(*pre, DeployStack(stack, template, t.region, parameters=tuple(overrides)))
+    d.code(*pre, *[d.deploy(f, parameters=overrides) for f in net])
     d.text(
         "The stack adds no route to a route table it does not own. The existing zone subnets",
         "need their own path to S3 (image layers), e.g. the VPC's S3 gateway endpoint on their",
@@ -294,7 +338,7 @@ def _cluster(d: _Doc) -> None:
             "`cluster/eksctl.yaml` holds `${VAR}` placeholders for values known only at deploy time.",
             "Export them from the stack outputs and render the file:" if refs else "Export them and render the file:",
         )
-        actions: list[str | Action] = [d.stack_outputs(*[(ref.var, ref.output) for ref in refs])] if refs else []
+        actions: list[str | Action] = [*d.stack_outputs(*[(ref.var, ref.output) for ref in refs])] if refs else []
         if operator:
             actions += [
                 "# the public endpoint eksctl needs while it creates the cluster admits only this address",
@@ -362,6 +406,9 @@ def _wavelength(d: _Doc) -> None:
     ]
     if imports_subnets(t):
         params.append(("NetworkStackName", network_stack(t)))
+    wl = d.stacks.wavelength
+    d.split_note(wl, "Wavelength node group template", "node role, instance profile and access entry")
+    d.s3_note(wl)
     d.code(
         ExportClusterAttributes(
             t.name,
@@ -373,13 +420,7 @@ def _wavelength(d: _Doc) -> None:
                 ("CLUSTER_SG", "cluster.resourcesVpcConfig.clusterSecurityGroupId"),
             ),
         ),
-        DeployStack(
-            wavelength_stack(t),
-            "cluster/wavelength-nodes.cfn.yaml",
-            t.region,
-            capabilities=("CAPABILITY_IAM",),
-            parameters=tuple(params),
-        ),
+        *[d.deploy(f, capabilities=("CAPABILITY_IAM",), parameters=params) for f in wl],
     )
     if all(z.carrier_ip for z in wlzs):
         d.text(
@@ -417,7 +458,7 @@ def _addons(d: _Doc) -> None:
     ]
     if d.t.of_kind(ZoneType.OUTPOST):
         cmds += [
-            d.stack_outputs((NTH_QUEUE_URL.var, NTH_QUEUE_URL.output)),
+            *d.stack_outputs((NTH_QUEUE_URL.var, NTH_QUEUE_URL.output)),
             "helm upgrade --install aws-node-termination-handler "
             "oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler "
             f'--version {NTH_CHART_VERSION} --namespace kube-system -f {NTH_VALUES_PATH} '
@@ -484,7 +525,7 @@ def _verify(d: _Doc) -> None:
 
 def _cleanup(d: _Doc, app_names: Sequence[str]) -> None:
     t = d.t
-    net, wl = network_stack(t), wavelength_stack(t)
+    net = network_stack(t)
     d.section(
         "cleanup",
         "Clean up",
@@ -493,14 +534,14 @@ def _cleanup(d: _Doc, app_names: Sequence[str]) -> None:
         "With the private endpoint, run kubectl and eksctl from inside the VPC." if _private_only(t) else "",
         apply=False,
     )
-    cmds = [f"kubectl delete -k apps/{a} --ignore-not-found" for a in app_names]
+    cmds: list[str | Action] = [f"kubectl delete -k apps/{a} --ignore-not-found" for a in app_names]
     if t.of_kind(ZoneType.OUTPOST):
         cmds.append("helm uninstall aws-node-termination-handler --namespace kube-system")
     cmds.append("helm uninstall aws-load-balancer-controller --namespace kube-system")
-    if wavelength_zones(t):
+    for f in reversed(d.stacks.wavelength):  # the stacks that import first
         cmds += [
-            f"aws cloudformation delete-stack --stack-name {wl} {d.r}",
-            f"aws cloudformation wait stack-delete-complete --stack-name {wl} {d.r}",
+            f"aws cloudformation delete-stack --stack-name {f.stack} {d.r}",
+            f"aws cloudformation wait stack-delete-complete --stack-name {f.stack} {d.r}",
         ]
     cmds.append(f"eksctl delete cluster -f {_eksctl_config_path(t)} --wait")
     for z in t.of_kind(ZoneType.WAVELENGTH):
@@ -523,10 +564,13 @@ def _cleanup(d: _Doc, app_names: Sequence[str]) -> None:
             f"{SECRETS_KEY_ARN.var}=$(aws cloudformation describe-stacks --stack-name {net} {d.r} "
             f"--query \"Stacks[0].Outputs[?OutputKey=='{SECRETS_KEY_ARN.output}'].OutputValue\" --output text)",
         ]
-    cmds += [
-        f"aws cloudformation delete-stack --stack-name {net} {d.r}",
-        f"aws cloudformation wait stack-delete-complete --stack-name {net} {d.r}",
-    ]
+    if len(d.stacks.network) > 1:
+        cmds.append("# the network stacks in reverse order: a stack whose exports another imports cannot go first")
+    for f in reversed(d.stacks.network):
+        cmds += [
+            f"aws cloudformation delete-stack --stack-name {f.stack} {d.r}",
+            f"aws cloudformation wait stack-delete-complete --stack-name {f.stack} {d.r}",
+        ]
     if network_makes_secrets_key(t):
         cmds.append(
             f'aws kms schedule-key-deletion --key-id "${SECRETS_KEY_ARN.var}" --pending-window-in-days 30 {d.r}'
@@ -545,9 +589,11 @@ def runbook(
     app_steps: Sequence[RunbookStep] = (),
     *,
     controller: bool = False,
+    stacks: ClusterStacks | None = None,
 ) -> Runbook:
-    """The RUNBOOK's steps; ``RUNBOOK.md`` renders them and ``edgewise apply`` runs them."""
-    d = _Doc(topology)
+    """The RUNBOOK's steps; ``RUNBOOK.md`` renders them and ``edgewise apply`` runs them.
+    ``stacks``: the plan's CloudFormation stacks (made from the topology when not given)."""
+    d = _Doc(topology, stacks if stacks is not None else cluster_stacks(topology))
     _intro(d)
     _opt_in(d)
     _outpost_types(d)
@@ -569,8 +615,9 @@ def runbook_text(
     app_steps: Sequence[RunbookStep] = (),
     *,
     controller: bool = False,
+    stacks: ClusterStacks | None = None,
 ) -> str:
-    return runbook(topology, app_names, app_steps, controller=controller).render()
+    return runbook(topology, app_names, app_steps, controller=controller, stacks=stacks).render()
 
 
 def runbook_artifacts(
@@ -579,7 +626,8 @@ def runbook_artifacts(
     app_steps: Sequence[RunbookStep] = (),
     *,
     controller: bool = False,
+    stacks: ClusterStacks | None = None,
 ) -> list[Artifact]:
     """``RUNBOOK.md`` for people and ``runbook.json`` for ``edgewise apply``, from the same steps."""
-    rb = runbook(topology, app_names, app_steps, controller=controller)
+    rb = runbook(topology, app_names, app_steps, controller=controller, stacks=stacks)
     return [Artifact(RUNBOOK_PATH, text=rb.render()), Artifact(RUNBOOK_JSON_PATH, text=runbook_to_json(rb))]

@@ -11,7 +11,7 @@ verification) carry the fields apply needs to do the same through the AWS APIs, 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Runbook",
     "Step",
     "VerifyCluster",
+    "action_json",
     "runbook_from_json",
     "runbook_to_json",
 ]
@@ -93,19 +94,24 @@ class DeployStack:
     """Create or update one CloudFormation stack from a template of the plan directory.
 
     ``parameters`` are ``(key, value)``; a value may name a shell variable (``$VAR`` or
-    ``"$VAR"``) set by an earlier export or capture."""
+    ``"$VAR"``) set by an earlier export or capture. ``s3_bucket`` (a shell variable, like
+    ``"$CFN_BUCKET"``) is set for a template too large to pass in the request: it is
+    uploaded to that bucket and CloudFormation reads it from there."""
 
     stack: str
     template: str
     region: str
     capabilities: tuple[str, ...] = ()
     parameters: tuple[tuple[str, str], ...] = ()
+    s3_bucket: str = ""
 
     def render(self) -> list[str]:
         line = (
             f"aws cloudformation deploy --stack-name {self.stack} --template-file {self.template} "
             f"--region {self.region}"
         )
+        if self.s3_bucket:
+            line += f" --s3-bucket {self.s3_bucket}"
         if self.capabilities:
             line += " --capabilities " + " ".join(self.capabilities)
         if self.parameters:
@@ -275,10 +281,18 @@ _ACTIONS: dict[str, type[Any]] = {
 }
 
 
-def _action_json(a: Action) -> dict[str, Any]:
+#: fields added after version 1 of runbook.json: written only when set, so that the
+#: steps of earlier plans read (and fingerprint) as before
+_LATER_FIELDS = frozenset({"s3_bucket"})
+
+
+def action_json(a: Action) -> dict[str, Any]:
+    """One action as runbook.json holds it (also what ``edgewise apply`` fingerprints)."""
     out: dict[str, Any] = {"action": type(a).__name__}
     for f in fields(a):
         v = getattr(a, f.name)
+        if f.name in _LATER_FIELDS and v == f.default:
+            continue
         out[f.name] = [list(x) if isinstance(x, tuple) else x for x in v] if isinstance(v, tuple) else v
     return out
 
@@ -287,6 +301,8 @@ def _action_from_json(d: dict[str, Any]) -> Action:
     cls = _ACTIONS[d["action"]]
     kwargs = {}
     for f in fields(cls):
+        if f.name not in d and f.default is not MISSING:
+            continue  # a field this version added, with its default
         v = d[f.name]
         kwargs[f.name] = tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
     action: Action = cls(**kwargs)
@@ -295,7 +311,7 @@ def _action_from_json(d: dict[str, Any]) -> Action:
 
 def _blocks_json(blocks: list[Block]) -> list[dict[str, Any]]:
     return [
-        {"prose": b.text} if isinstance(b, Prose) else {"code": [_action_json(a) for a in b.actions]}
+        {"prose": b.text} if isinstance(b, Prose) else {"code": [action_json(a) for a in b.actions]}
         for b in blocks
     ]
 

@@ -33,7 +33,8 @@ from ...spec import ZoneType
 from ...topology import Topology, Zone
 from ..artifacts import Artifact
 from ..labels import node_labels, node_taints
-from .names import ZoneNames, autoscaler_tags, network_stack, pascal, zone_names
+from .cfnsplit import Part, Split, split_template
+from .names import ZoneNames, autoscaler_tags, network_stack, pascal, wavelength_stack, zone_names
 from .network import ECR_PUBLIC_CACHE_PREFIX
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "instance_arch",
     "nodeadm_user_data",
     "wavelength_artifact",
+    "wavelength_parts",
     "wavelength_template",
     "wavelength_zones",
 ]
@@ -147,7 +149,27 @@ def _pull_through_policy(topology: Topology) -> Json:
 
 
 def wavelength_template(topology: Topology) -> Json:
+    """The Wavelength node groups as one template, whole."""
+    return _wavelength(topology)[0]
+
+
+def wavelength_parts(topology: Topology) -> list[Part]:
+    """The Wavelength node groups as stacks: one when the template fits (see
+    :mod:`.cfnsplit`), else a base stack (node role, instance profile, access entry) and
+    one per group of Wavelength Zones (launch template + Auto Scaling group each)."""
+    template, owner = _wavelength(topology)
+    return split_template(template, Split(
+        owner=owner,
+        zones=[z.name for z in wavelength_zones(topology)],
+        prefix_param="WavelengthStackName",
+        base_stack=wavelength_stack(topology),
+        group_suffix="-{n:03d}",
+    ))
+
+
+def _wavelength(topology: Topology) -> tuple[Json, dict[str, str]]:
     names = zone_names(topology)
+    owner: dict[str, str] = {}
     zones = wavelength_zones(topology)
     arches = sorted({instance_arch(z.node_group.instance_type) for z in zones if z.node_group})
     params: Json = {
@@ -316,13 +338,14 @@ def wavelength_template(topology: Topology) -> Json:
             "Description": f"Auto Scaling group of {z.name}",
             "Value": {"Ref": asg},
         }
+        owner.update({lt: z.name, asg: z.name, f"{asg}Name": z.name})
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"edgewise self-managed Wavelength node groups for {topology.name}",
         "Parameters": params,
         "Resources": res,
         "Outputs": outputs,
-    }
+    }, owner
 
 
 def wavelength_artifact(topology: Topology) -> Artifact | None:

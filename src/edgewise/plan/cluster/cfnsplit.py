@@ -1,0 +1,330 @@
+"""Split a CloudFormation template that grows with the edge zones into stacks that fit.
+
+CloudFormation refuses a template with more than 500 resources, 200 outputs, 200
+parameters or 200 mappings, or a body over 1 MB even from S3, and none of these quotas
+can be raised (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
+The network and Wavelength templates hold a few resources per edge zone, so a large
+topology needs more than one stack:
+
+* a **base** stack with everything that does not belong to one edge zone (the VPC, the
+  Region's subnets and NAT gateways, the carrier gateway, endpoints, the node role, ...);
+  it keeps the single template's stack name, so its exports keep their names;
+* one stack per **group** of edge zones, in the order of the spec, holding each zone's
+  own resources and outputs. The group size is derived from the largest per-zone cost
+  (resources, outputs, bytes) so that every stack stays within :data:`MARGIN` of every
+  quota whatever the zone count;
+* optionally a **tail** stack for resources that gather every zone (the S3 gateway
+  endpoint lists every private route table).
+
+References between the stacks are cross-stack references: the referenced value is an
+``Export`` of its stack's outputs and the referring stack reads it with
+``Fn::ImportValue``. CloudFormation keeps such stacks consistent: an export that another
+stack imports can be neither changed nor deleted, so the stacks cannot be deleted out of
+order (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-importvalue.html).
+Parameters would need the RUNBOOK to carry hundreds of ids from one stack to the next and
+would let a base stack be deleted under the groups that use it. Every export is named
+``<base stack>-<output>`` (the split stacks take the base stack's name as the parameter
+:attr:`Split.prefix_param`), so what a consumer imports does not depend on which group
+holds a zone.
+
+A template that fits within :data:`MARGIN` of every quota is left whole: small plans keep
+their single, readable stack.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "MARGIN",
+    "MAX_INLINE_TEMPLATE_BYTES",
+    "MAX_S3_TEMPLATE_BYTES",
+    "QUOTAS",
+    "TAIL",
+    "Part",
+    "Split",
+    "split_template",
+]
+
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+#: (section, most allowed); none of these can be raised
+QUOTAS = (("Resources", 500), ("Outputs", 200), ("Parameters", 200), ("Mappings", 200))
+#: the largest template body CloudFormation takes from an S3 object (same page)
+MAX_S3_TEMPLATE_BYTES = 1_000_000
+#: the largest template body CloudFormation takes in a request ("Template body size in a
+#: request", same page); a larger one must be deployed from S3 (``--s3-bucket``)
+MAX_INLINE_TEMPLATE_BYTES = 51_200
+#: every split stack uses at most this share of every quota: room for what a later
+#: version adds per zone, and for estimates (bytes) that are not exact
+MARGIN = 0.8
+#: owner of the resources that gather every zone (deployed after all groups)
+TAIL = "\x00tail"
+
+Json = dict[str, Any]
+_SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One stack of a split: ``suffix`` is appended to the base stack's name and file
+    (``""`` for the base itself); ``zones`` the edge zones it holds."""
+
+    suffix: str
+    template: Json
+    zones: tuple[str, ...] = ()
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(self.template.get("Parameters", {}))
+
+
+@dataclass
+class Split:
+    """What :func:`split_template` needs to know besides the template.
+
+    ``owner`` maps a resource's or output's logical id to the edge zone it belongs to, or
+    :data:`TAIL`; anything not in it belongs to the base. ``zones`` are the edge zones in
+    the order their groups take them. ``prefix_param`` names the parameter that carries
+    the base stack's name into the other stacks (the export-name prefix), ``base_stack``
+    its default.
+    """
+
+    owner: dict[str, str] = field(default_factory=dict)
+    zones: list[str] = field(default_factory=list)
+    prefix_param: str = "NetworkStackName"
+    base_stack: str = ""
+    group_suffix: str = "-edge-{n:03d}"
+    tail_suffix: str = "-tail"
+
+
+def _size(value: Any) -> int:
+    """Bytes ``value`` takes in a template, as compact JSON; the YAML the plan writes is
+    within a small factor of it (indentation), which :data:`MARGIN` and the byte budget
+    cover."""
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+#: YAML bytes per compact-JSON byte at most, for the byte budget (block style indents
+#: every line; measured under 1.3 on the network and Wavelength templates)
+_YAML_FACTOR = 1.5
+
+
+def _fits_whole(template: Mapping[str, Any]) -> bool:
+    for section, most in QUOTAS:
+        if len(template.get(section) or {}) > most * MARGIN:
+            return False
+    return _size(template) * _YAML_FACTOR <= MAX_S3_TEMPLATE_BYTES * MARGIN
+
+
+def _refs(value: Any, out: set[str]) -> None:
+    """Logical ids and parameters ``value`` names (Ref, Fn::GetAtt, Fn::Sub variables)."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (k, v), = value.items()
+            if k == "Ref" and isinstance(v, str):
+                out.add(v)
+                return
+            if k == "Fn::GetAtt" and isinstance(v, list) and v and isinstance(v[0], str):
+                out.add(v[0])
+                return
+            if k == "Fn::Sub":
+                text = v[0] if isinstance(v, list) and v else v
+                if isinstance(text, str):
+                    out.update(m.split(".")[0] for m in _SUB_VAR.findall(text))
+                if isinstance(v, list) and len(v) > 1:
+                    _refs(v[1], out)
+                return
+        for v in value.values():
+            _refs(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _refs(v, out)
+
+
+class _Rewriter:
+    """Moves resources into parts, turning references across parts into imports."""
+
+    def __init__(self, template: Mapping[str, Any], split: Split, part_of: Mapping[str, int]) -> None:
+        self.t = template
+        self.s = split
+        self.part_of = part_of  # resource logical id -> part index
+        self.outputs: list[Json] = []  # per part: its outputs (filled by the caller, extended here)
+        self.imports: list[set[str]] = []
+
+    def export_of(self, part: int, value: Json, key: str) -> str:
+        """The export name key of ``value`` in ``part``: an existing exported output with
+        that value, else a new one named ``key``."""
+        outs = self.outputs[part]
+        for name, o in outs.items():
+            if o.get("Value") == value and "Export" in o:
+                return str(name)
+        name = key
+        while name in outs:
+            name += "Ref"
+        outs[name] = {
+            "Description": f"for the other stacks of {self.s.base_stack}",
+            "Value": value,
+            "Export": self._export_name(part, name),
+        }
+        return name
+
+    def _export_name(self, part: int, name: str) -> Json:
+        stack = "${AWS::StackName}" if part == 0 else "${" + self.s.prefix_param + "}"
+        return {"Fn::Sub": f"{stack}-{name}"}
+
+    def rewrite(self, value: Any, here: int) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 1:
+                (k, v), = value.items()
+                if k == "Ref" and isinstance(v, str) and self.part_of.get(v, here) != here:
+                    return self._import(self.part_of[v], {"Ref": v}, v + ("Id" if not v.endswith("Id") else ""), here)
+                if (k == "Fn::GetAtt" and isinstance(v, list) and len(v) == 2 and isinstance(v[0], str)
+                        and self.part_of.get(v[0], here) != here):
+                    return self._import(self.part_of[v[0]], {"Fn::GetAtt": list(v)}, f"{v[0]}{v[1]}", here)
+                if k == "Fn::Sub":
+                    names: set[str] = set()
+                    _refs(value, names)
+                    foreign = sorted(n for n in names if self.part_of.get(n, here) != here)
+                    if foreign:  # a generator bug: Fn::Sub of another stack's resource
+                        raise ValueError(f"Fn::Sub names {foreign} of another stack")
+            return {k: self.rewrite(v, here) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.rewrite(v, here) for v in value]
+        return value
+
+    def _import(self, there: int, value: Json, key: str, here: int) -> Json:
+        if there > here:
+            raise ValueError(f"{value} is in a stack deployed after the one that refers to it")
+        name = self.export_of(there, value, key)
+        self.imports[here].add(name)
+        return {"Fn::ImportValue": {"Fn::Sub": "${" + self.s.prefix_param + "}-" + name}}
+
+
+def split_template(template: Json, split: Split) -> list[Part]:
+    """The template as one stack when it fits, else a base, groups of edge zones and a tail.
+
+    Group size: the most edge zones whose largest per-zone cost (resources, outputs,
+    bytes, and the exports the tail imports from them) keeps a stack within
+    :data:`MARGIN` of every quota."""
+    if _fits_whole(template) or not split.zones:
+        return [Part("", template)]
+    resources: Json = template.get("Resources", {})
+    outputs: Json = template.get("Outputs", {})
+    if template.get("Conditions") or template.get("Mappings"):
+        raise ValueError("split_template does not move Conditions or Mappings")
+    zone_set = set(split.zones)
+    per_zone_res: dict[str, list[str]] = {z: [] for z in split.zones}
+    per_zone_out: dict[str, list[str]] = {z: [] for z in split.zones}
+    tail_res: list[str] = []
+    for lid in resources:
+        owner = split.owner.get(lid)
+        if owner == TAIL:
+            tail_res.append(lid)
+        elif owner in zone_set:
+            per_zone_res[owner].append(lid)
+    for key in outputs:
+        owner = split.owner.get(key)
+        if owner in zone_set:
+            per_zone_out[owner].append(key)
+    # what the tail needs from each zone: one export per zone resource it names
+    tail_needs: set[str] = set()
+    for lid in tail_res:
+        _refs(resources[lid], tail_needs)
+    # the largest per-zone cost decides how many zones a group holds
+    worst_res = worst_out = worst_bytes = 1
+    for z in split.zones:
+        rs, os_ = per_zone_res[z], per_zone_out[z]
+        exports = sum(1 for lid in rs if lid in tail_needs)
+        worst_res = max(worst_res, len(rs))
+        worst_out = max(worst_out, len(os_) + exports)
+        worst_bytes = max(worst_bytes, sum(_size(resources[lid]) for lid in rs)
+                          + sum(_size(outputs[k]) for k in os_) + 200 * exports)
+    params_total = len(template.get("Parameters") or {}) + 1
+    limits = dict(QUOTAS)
+    size = max(1, min(
+        math.floor(limits["Resources"] * MARGIN / worst_res),
+        math.floor(limits["Outputs"] * MARGIN / worst_out),
+        math.floor(MAX_S3_TEMPLATE_BYTES * MARGIN / (worst_bytes * _YAML_FACTOR)),
+    ))
+    if params_total > limits["Parameters"] * MARGIN:
+        raise ValueError("too many parameters to split")
+    groups = [split.zones[i:i + size] for i in range(0, len(split.zones), size)]
+
+    part_of: dict[str, int] = {}
+    for n, zones in enumerate(groups, start=1):
+        for z in zones:
+            for lid in per_zone_res[z]:
+                part_of[lid] = n
+    tail = len(groups) + 1
+    for lid in tail_res:
+        part_of[lid] = tail
+    for lid in resources:
+        part_of.setdefault(lid, 0)
+    nparts = tail + 1 if tail_res else tail
+
+    rw = _Rewriter(template, split, part_of)
+    rw.outputs = [{} for _ in range(nparts)]
+    rw.imports = [set() for _ in range(nparts)]
+    group_of = {z: n for n, zones in enumerate(groups, start=1) for z in zones}
+    out_part = {key: group_of.get(split.owner.get(key, ""), 0) for key in outputs}
+    # the exports the single template declared stay, under the same names
+    for key, o in outputs.items():
+        p = out_part[key]
+        o2 = dict(o)
+        if "Export" in o2 and p != 0:
+            o2["Export"] = rw._export_name(p, key)
+        rw.outputs[p][key] = o2
+    res_parts: list[Json] = [{} for _ in range(nparts)]
+    for lid, body in resources.items():
+        p = part_of[lid]
+        new = rw.rewrite(body, p)
+        dep = new.get("DependsOn")
+        if dep is not None:
+            deps = [dep] if isinstance(dep, str) else list(dep)
+            local = [d for d in deps if part_of.get(d) == p]  # the stack order covers the others
+            if local:
+                new["DependsOn"] = local[0] if isinstance(dep, str) else local
+            else:
+                del new["DependsOn"]
+        res_parts[p][lid] = new
+    for key in list(out_part):
+        p = out_part[key]
+        rw.outputs[p][key] = rw.rewrite(rw.outputs[p][key], p)
+
+    params: Json = template.get("Parameters") or {}
+    description = str(template.get("Description", ""))
+    parts: list[Part] = []
+    for p in range(nparts):
+        used: set[str] = set()
+        _refs(res_parts[p], used)
+        _refs(rw.outputs[p], used)
+        ps: Json = {k: v for k, v in params.items() if k in used}
+        if p > 0:
+            ps = {split.prefix_param: {
+                "Type": "String",
+                "Default": split.base_stack,
+                "Description": "Base stack of this split: the prefix of the exports this stack imports and makes",
+            }, **{k: v for k, v in ps.items() if k != split.prefix_param}}
+        held: tuple[str, ...] = ()
+        if p == 0:
+            suffix, what = "", "base stack"
+        elif p == tail and tail_res:
+            suffix, what = split.tail_suffix, f"after the {len(groups)} edge groups"
+        else:
+            suffix, held = split.group_suffix.format(n=p), tuple(groups[p - 1])
+            what = f"edge zones {held[0]} .. {held[-1]}" if len(held) > 1 else f"edge zone {held[0]}"
+        doc: Json = {"AWSTemplateFormatVersion": template.get("AWSTemplateFormatVersion", "2010-09-09"),
+                     "Description": f"{description} [{what}]"[:1024]}
+        if ps:
+            doc["Parameters"] = ps
+        doc["Resources"] = res_parts[p]
+        if rw.outputs[p]:
+            doc["Outputs"] = rw.outputs[p]
+        parts.append(Part(suffix, doc, held))
+    return parts
+
