@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..cfnlimits import MAX_INLINE_TEMPLATE_BYTES
 from ..errors import InputError
 from ..plan.cluster.runbook import RUNBOOK_JSON_PATH
+from ..plan.cluster.stacks import CFN_BUCKET_VAR
 from ..plan.cluster.steps import (
     Action,
     Capture,
@@ -241,9 +243,10 @@ class _Applier:
         params = [{"ParameterKey": k, "ParameterValue": _expand(v, self.env)} for k, v in a.parameters]
         kind = "CREATE" if status is None else "UPDATE"
         cs_name = f"edgewise-{int(time.time())}"
+        source = {"TemplateURL": self._upload(a, body)} if a.s3_bucket else {"TemplateBody": body}
         with aws_errors(f"creating a change set for {a.stack}"):
             cfn.create_change_set(
-                StackName=a.stack, ChangeSetName=cs_name, ChangeSetType=kind, TemplateBody=body,
+                StackName=a.stack, ChangeSetName=cs_name, ChangeSetType=kind, **source,
                 Parameters=params, Capabilities=list(a.capabilities),
             )
         cs = self._wait_change_set(a.stack, cs_name)
@@ -290,6 +293,18 @@ class _Applier:
             )
         self.result.changes.append(f"stack {a.stack}: {final}")
         self.log(f"  stack {a.stack}: {final}")
+
+    def _upload(self, a: DeployStack, body: str) -> str:
+        """Put a template too large for the request into the bucket (as ``aws cloudformation
+        deploy --s3-bucket`` does) and return the URL CloudFormation reads it from. The key
+        is the content's hash: an unchanged template is the same object."""
+        bucket = _expand(a.s3_bucket, self.env)
+        data = body.encode("utf-8")
+        key = f"edgewise/{a.stack}/{hashlib.sha256(data).hexdigest()[:32]}.template"
+        with aws_errors(f"uploading {a.template} to s3://{bucket}/{key}"):
+            self.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
+        self.log(f"  uploaded {a.template} ({len(data):,} bytes) to s3://{bucket}/{key}")
+        return f"https://{bucket}.s3.{a.region}.amazonaws.com/{key}"
 
     def _wait_change_set(self, stack: str, name: str) -> dict[str, Any] | None:
         cfn = self.client("cloudformation")
@@ -500,11 +515,15 @@ def apply_plan(
     log: Callable[[str], None] = lambda _m: None,
     poll: float = 5.0,
     timeout: float = 3600.0,
+    s3_bucket: str | None = None,
 ) -> ApplyResult:
     """Run the plan's steps in order, skipping those an earlier run finished.
 
-    ``aws`` may be None only with ``dry_run``. Raises :class:`ApplyFailed` (a step failed;
-    what ran is reported) or :class:`InputError` (bad input, credentials, throttling)."""
+    ``aws`` may be None only with ``dry_run``. ``s3_bucket``: where templates too large to
+    pass in a request go (the RUNBOOK's ``$CFN_BUCKET``); needed when the plan has one.
+    Raises :class:`ApplyFailed` (a step failed; what ran is reported) or
+    :class:`InputError` (bad input, credentials, throttling, no bucket for a large
+    template)."""
     rb = load_runbook(plan_dir)
     state = _read_state(plan_dir)
     if state.get("cluster") not in (None, rb.cluster) or state.get("region") not in (None, rb.region):
@@ -514,6 +533,18 @@ def apply_plan(
                                 hint="delete the state file if the plan directory was reused on purpose")
     ap = _Applier(plan_dir, rb, aws, runner, log, confirm, poll, timeout)
     steps = [s for s in rb.steps if s.apply]
+    if s3_bucket:
+        ap.env[CFN_BUCKET_VAR] = s3_bucket
+    via_s3 = [a.template for s in steps if state["done"].get(s.key) != fingerprint(s)
+              for a in s.actions if isinstance(a, DeployStack) and a.s3_bucket]
+    if via_s3 and not s3_bucket and not dry_run:
+        raise InputError.single(
+            "--s3-bucket",
+            f"{len(via_s3)} template(s) of this plan are over the {MAX_INLINE_TEMPLATE_BYTES:,} bytes CloudFormation "
+            f"takes in a request ({', '.join(via_s3[:3])}{', ...' if len(via_s3) > 3 else ''}); they are "
+            "deployed from an S3 bucket",
+            hint=f"pass --s3-bucket BUCKET, a bucket in {rb.region} that you can write to",
+        )
     if dry_run:
         log(f"dry run: apply {len(steps)} steps of {plan_dir} to cluster {rb.cluster} in {rb.region}; nothing changes")
         for n, s in enumerate(steps, start=1):

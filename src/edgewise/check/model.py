@@ -262,6 +262,16 @@ class CheckContext:
                     out.setdefault(key, (tpl, _map(output).get("Value")))
         return out
 
+    def cfn_resolve(self, tpl: CfnTemplate, value: Any) -> tuple[CfnTemplate, Any]:
+        """``value`` where it is defined: an ``Fn::ImportValue`` of another template's export
+        becomes (that template, the exported value); anything else stays as it is. An
+        import no template exports stays too."""
+        if isinstance(value, Mapping) and "Fn::ImportValue" in value:
+            found = self._cfn_exports.get(_export_key(value["Fn::ImportValue"]) or "")
+            if found is not None:
+                return found
+        return tpl, value
+
     def cfn_subnet_zone(self, tpl: CfnTemplate, ref: Any) -> tuple[str | None, str | None]:
         """(zone name, outpost ARN) of a subnet given as ``{"Ref": Id}``, an imported stack
         output (``Fn::ImportValue``) or a literal subnet id."""

@@ -101,8 +101,9 @@ def cfn_subnets_by_name(ctx: CheckContext) -> dict[str, CfnSubnet]:
     and the plan names the subnets it creates that way (their ids exist only once deployed).
     """
     out: dict[str, CfnSubnet] = {}
+    all_routes = cfn_default_routes(ctx)
     for tpl in ctx.cfn_templates:
-        routes = cfn_default_routes(tpl)
+        routes = all_routes.get(id(tpl), {})
         for lid, props in tpl.of_type("AWS::EC2::Subnet"):
             name = tag_value(props, "Name")
             if name is not None:
@@ -110,18 +111,25 @@ def cfn_subnets_by_name(ctx: CheckContext) -> dict[str, CfnSubnet]:
     return out
 
 
-def cfn_default_routes(tpl: CfnTemplate) -> dict[str, Mapping[str, Any]]:
-    """Subnet logical id -> Properties of the 0.0.0.0/0 route of its associated route table."""
-    default: dict[str, Mapping[str, Any]] = {}
-    for _, props in tpl.of_type("AWS::EC2::Route"):
-        table = ref_name(props.get("RouteTableId"))
-        if table is not None and props.get("DestinationCidrBlock") == "0.0.0.0/0":
-            default.setdefault(table, props)
-    out: dict[str, Mapping[str, Any]] = {}
-    for _, props in tpl.of_type("AWS::EC2::SubnetRouteTableAssociation"):
-        subnet, table = ref_name(props.get("SubnetId")), ref_name(props.get("RouteTableId"))
-        if subnet is not None and table in default:
-            out.setdefault(subnet, default[table])
+def cfn_default_routes(ctx: CheckContext) -> dict[int, dict[str, Mapping[str, Any]]]:
+    """``id(template)`` -> subnet logical id -> Properties of the 0.0.0.0/0 route of its
+    associated route table. Route tables and routes may be in another template than the
+    association, imported from it (``Fn::ImportValue``)."""
+    default: dict[tuple[int, str], Mapping[str, Any]] = {}
+    for tpl in ctx.cfn_templates:
+        for _, props in tpl.of_type("AWS::EC2::Route"):
+            there, value = ctx.cfn_resolve(tpl, props.get("RouteTableId"))
+            table = ref_name(value)
+            if table is not None and props.get("DestinationCidrBlock") == "0.0.0.0/0":
+                default.setdefault((id(there), table), props)
+    out: dict[int, dict[str, Mapping[str, Any]]] = {}
+    for tpl in ctx.cfn_templates:
+        for _, props in tpl.of_type("AWS::EC2::SubnetRouteTableAssociation"):
+            subnet = ref_name(props.get("SubnetId"))
+            there, value = ctx.cfn_resolve(tpl, props.get("RouteTableId"))
+            table = ref_name(value)
+            if subnet is not None and table is not None and (id(there), table) in default:
+                out.setdefault(id(tpl), {}).setdefault(subnet, default[(id(there), table)])
     return out
 
 

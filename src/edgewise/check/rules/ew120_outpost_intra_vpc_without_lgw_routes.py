@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..model import CheckContext, Finding, Rule, Severity
+from ..model import CfnTemplate, CheckContext, Finding, Rule, Severity
 from ._common import SEED_OP, ref_name
 
 
@@ -32,34 +32,46 @@ class OutpostIntraVpcWithoutLgwRoutes(Rule):
         topo = ctx.topology
         if topo is None or not topo.outpost_intra_vpc:
             return
+        # the subnets, route tables and routes may be spread over several templates (a
+        # network split into stacks), tied together by exports and Fn::ImportValue
+        subnets: dict[tuple[int, str], tuple[CfnTemplate, Mapping[str, Any]]] = {}
+        table_of: dict[tuple[int, str], tuple[int, str]] = {}
+        lgw_routes: dict[tuple[int, str], set[Any]] = {}
+        associated = False
         for tpl in ctx.cfn_templates:
-            subnets = {lid: p for lid, p in tpl.of_type("AWS::EC2::Subnet") if p.get("OutpostArn")}
-            if len(subnets) < 2:
-                continue
-            table_of: dict[str, str] = {}
+            for lid, p in tpl.of_type("AWS::EC2::Subnet"):
+                if p.get("OutpostArn"):
+                    subnets[(id(tpl), lid)] = (tpl, p)
             for _, p in tpl.of_type("AWS::EC2::SubnetRouteTableAssociation"):
-                sub, rt = ref_name(p.get("SubnetId")), ref_name(p.get("RouteTableId"))
+                sub = ref_name(p.get("SubnetId"))
+                there, value = ctx.cfn_resolve(tpl, p.get("RouteTableId"))
+                rt = ref_name(value)
                 if sub and rt:
-                    table_of[sub] = rt
-            lgw_routes: dict[str, set[Any]] = {}
+                    table_of[(id(tpl), sub)] = (id(there), rt)
             for _, p in tpl.of_type("AWS::EC2::Route"):
-                rt = ref_name(p.get("RouteTableId"))
+                there, value = ctx.cfn_resolve(tpl, p.get("RouteTableId"))
+                rt = ref_name(value)
                 if rt and p.get("LocalGatewayId"):
-                    lgw_routes.setdefault(rt, set()).add(p.get("DestinationCidrBlock"))
-            associated = any(True for _ in tpl.of_type("AWS::EC2::LocalGatewayRouteTableVPCAssociation"))
-            for lid, p in subnets.items():
-                others = {o.get("CidrBlock") for k, o in subnets.items() if k != lid and o.get("OutpostArn")
-                          != p.get("OutpostArn")}
-                missing = sorted(str(c) for c in others - lgw_routes.get(table_of.get(lid, ""), set()))
-                if missing:
-                    yield ctx.cfn_finding(
-                        self, tpl, lid,
-                        f"outpostIntraVpc, but Outpost subnet {lid} has no local gateway route to "
-                        + ", ".join(missing),
-                        "Properties",
-                    )
-                elif not associated:
-                    yield ctx.cfn_finding(
-                        self, tpl, lid, "outpostIntraVpc, but the VPC is not associated with a local gateway "
-                        "route table in this template", "Properties",
-                    )
+                    lgw_routes.setdefault((id(there), rt), set()).add(p.get("DestinationCidrBlock"))
+            associated = associated or any(
+                True for _ in tpl.of_type("AWS::EC2::LocalGatewayRouteTableVPCAssociation"))
+        if len(subnets) < 2:
+            return
+        for key, (tpl, p) in subnets.items():
+            lid = key[1]
+            others = {o.get("CidrBlock") for k, (_, o) in subnets.items()
+                      if k != key and o.get("OutpostArn") != p.get("OutpostArn")}
+            table = table_of.get(key)
+            missing = sorted(str(c) for c in others - (lgw_routes.get(table, set()) if table else set()))
+            if missing:
+                yield ctx.cfn_finding(
+                    self, tpl, lid,
+                    f"outpostIntraVpc, but Outpost subnet {lid} has no local gateway route to "
+                    + ", ".join(missing),
+                    "Properties",
+                )
+            elif not associated:
+                yield ctx.cfn_finding(
+                    self, tpl, lid, "outpostIntraVpc, but the VPC is not associated with a local gateway "
+                    "route table in these templates", "Properties",
+                )

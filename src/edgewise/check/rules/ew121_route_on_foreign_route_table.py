@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..model import CheckContext, Finding, Rule, Severity
+from ..model import CfnTemplate, CheckContext, Finding, Rule, Severity
 from ._common import m, ref_name, seq
 
 
@@ -20,13 +20,18 @@ class RouteOnForeignRouteTable(Rule):
         "stack removes routes other workloads may rely on "
         "(https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html: a gateway "
         "endpoint adds a route to every route table it is associated with). An existing VPC's "
-        "route tables stay as they are; the plan states what they must provide."
+        "route tables stay as they are; the plan states what they must provide. A table that "
+        "another of the templates creates and exports (`Fn::ImportValue`, as in a network split "
+        "into stacks) is created by the deployment, not foreign."
     )
     fix = "create the route table in the template and associate your subnets with it, or leave the route to the owner"
 
-    def _foreign(self, owned: set[str], value: Any) -> bool:
+    def _foreign(self, ctx: CheckContext, tpl: CfnTemplate, owned: set[str], value: Any) -> bool:
+        there, value = ctx.cfn_resolve(tpl, value)
         name = ref_name(value)
         if name is not None:
+            if there is not tpl:  # exported by another template: a table it creates?
+                return m(there.resources.get(name)).get("Type") != "AWS::EC2::RouteTable"
             return name not in owned  # a parameter: a table passed in from outside
         return isinstance(value, str) and value.startswith("rtb-")
 
@@ -34,13 +39,14 @@ class RouteOnForeignRouteTable(Rule):
         for tpl in ctx.cfn_templates:
             owned = {lid for lid, _ in tpl.of_type("AWS::EC2::RouteTable")}
             for lid, p in tpl.of_type("AWS::EC2::Route"):
-                if self._foreign(owned, p.get("RouteTableId")):
+                if self._foreign(ctx, tpl, owned, p.get("RouteTableId")):
                     yield ctx.cfn_finding(self, tpl, lid, "route on a route table this template does not create",
                                           "Properties", "RouteTableId")
             for lid, p in tpl.of_type("AWS::EC2::VPCEndpoint"):
                 tables = p.get("RouteTableIds")
                 items = seq(tables) if isinstance(tables, list) else [tables] if tables is not None else []
-                if any(self._foreign(owned, t) or (m(t) and ref_name(t) is None) for t in items):
+                if any(self._foreign(ctx, tpl, owned, t) or (m(t) and ref_name(ctx.cfn_resolve(tpl, t)[1]) is None)
+                       for t in items):
                     yield ctx.cfn_finding(self, tpl, lid,
                                           "gateway endpoint routes on route tables this template does not create",
                                           "Properties", "RouteTableIds")

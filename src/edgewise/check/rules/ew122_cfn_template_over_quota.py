@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...cfnlimits import MAX_S3_TEMPLATE_BYTES, QUOTAS
 from ..model import CheckContext, Finding, Rule, Severity
 from ._common import m
 
-#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
-#: (section, most allowed); none of these can be raised
-QUOTAS = (("Resources", 500), ("Outputs", 200), ("Parameters", 200), ("Mappings", 200))
-#: the largest template body CloudFormation takes from an S3 object (same page)
-MAX_S3_TEMPLATE_BYTES = 1_000_000
+__all__ = ["MAX_S3_TEMPLATE_BYTES", "QUOTAS", "CfnTemplateOverQuota"]
 
 
 class CfnTemplateOverQuota(Rule):
     id = "EW122"
     name = "cfn-template-over-quota"
-    # a warning, not an error, only because plan has no split of its own yet: an error
-    # would leave a plan of ~90+ edge zones unwritten with nothing the spec can change
-    severity = Severity.WARNING
+    # an error: CloudFormation refuses the whole stack. plan splits its own network and
+    # Wavelength templates into stacks that fit (edgewise.plan.cluster.cfnsplit), so no
+    # plan is left unwritten by it
+    severity = Severity.ERROR
     summary = "A CloudFormation template holds more resources, outputs, parameters or mappings than a stack may."
     rationale = (
         "CloudFormation rejects a template with more than 500 resources, 200 outputs, 200 "
@@ -28,11 +26,15 @@ class CfnTemplateOverQuota(Rule):
         "(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html). "
         "A network template that grows with every edge zone (subnets, route tables, "
         "associations, carrier gateway routes) reaches 500 resources at about 90 edge "
-        "zones: the stack cannot be created at all."
+        "zones: the stack cannot be created at all. edgewise plan splits such templates "
+        "into a base stack and stacks of edge-zone groups that each stay within 80% of "
+        "every quota, tied together by exports and Fn::ImportValue "
+        "(https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-importvalue.html)."
     )
     fix = (
-        "split the template: one stack per group of edge zones (or nested stacks), "
-        "exporting what the others import"
+        "split the template: a base stack for what every zone shares and one stack per group "
+        "of edge zones, the later stacks importing (Fn::ImportValue) what the earlier export "
+        "(edgewise plan does this for its network and Wavelength templates); or nested stacks"
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:

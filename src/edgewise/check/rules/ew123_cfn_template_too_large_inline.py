@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...cfnlimits import MAX_INLINE_TEMPLATE_BYTES
 from ..model import CheckContext, Finding, Rule, Severity
 
-#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
-#: ("Template body size in a request")
-MAX_INLINE_TEMPLATE_BYTES = 51_200
+__all__ = ["MAX_INLINE_TEMPLATE_BYTES", "CfnTemplateTooLargeInline"]
 
 
 class CfnTemplateTooLargeInline(Rule):
@@ -22,7 +21,10 @@ class CfnTemplateTooLargeInline(Rule):
         "51,200 bytes "
         "(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html); "
         "a larger one is refused before anything is created. The network template grows "
-        "with every edge zone and passes that size at about two dozen edge zones."
+        "with every edge zone and passes that size at about two dozen edge zones. edgewise's "
+        "RUNBOOK deploys exactly the templates this rule names with `--s3-bucket \"$CFN_BUCKET\"` "
+        "(and `edgewise apply --s3-bucket BUCKET` uploads them), so in a plan this is a reminder "
+        "that the deployment needs a bucket."
     )
     fix = (
         "deploy it with `aws cloudformation deploy --s3-bucket <bucket> ...` (or a TemplateURL), "

@@ -40,6 +40,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...cfnlimits import MAX_INLINE_TEMPLATE_BYTES, MAX_S3_TEMPLATE_BYTES, QUOTAS
+
 __all__ = [
     "MARGIN",
     "MAX_INLINE_TEMPLATE_BYTES",
@@ -51,14 +53,6 @@ __all__ = [
     "split_template",
 ]
 
-#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
-#: (section, most allowed); none of these can be raised
-QUOTAS = (("Resources", 500), ("Outputs", 200), ("Parameters", 200), ("Mappings", 200))
-#: the largest template body CloudFormation takes from an S3 object (same page)
-MAX_S3_TEMPLATE_BYTES = 1_000_000
-#: the largest template body CloudFormation takes in a request ("Template body size in a
-#: request", same page); a larger one must be deployed from S3 (``--s3-bucket``)
-MAX_INLINE_TEMPLATE_BYTES = 51_200
 #: every split stack uses at most this share of every quota: room for what a later
 #: version adds per zone, and for estimates (bytes) that are not exact
 MARGIN = 0.8
@@ -175,7 +169,7 @@ class _Rewriter:
 
     def _export_name(self, part: int, name: str) -> Json:
         stack = "${AWS::StackName}" if part == 0 else "${" + self.s.prefix_param + "}"
-        return {"Fn::Sub": f"{stack}-{name}"}
+        return {"Name": {"Fn::Sub": f"{stack}-{name}"}}
 
     def rewrite(self, value: Any, here: int) -> Any:
         if isinstance(value, dict):
