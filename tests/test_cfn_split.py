@@ -1,0 +1,256 @@
+"""Large plans' CloudFormation is deployable: every template within every quota, the
+stacks deployed in an order where each import is already exported, large templates from
+S3, and cfn-lint clean.
+
+The topologies are the benchmark generator's at 200 and 1,000 edge zones (4 services, so
+that the /27 subnets 1,000 zones need hold their pods: EW208 passes), planned for real
+(the plan's own check runs, EW122 now an error); the split itself is also exercised on
+synthetic templates whose per-zone cost is chosen by the test.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cfnlint.api import ManualArgs, lint
+
+from edgewise.cfnlimits import MAX_INLINE_TEMPLATE_BYTES, MAX_S3_TEMPLATE_BYTES, QUOTAS
+from edgewise.check import Severity
+from edgewise.plan.cluster.cfnsplit import MARGIN, TAIL, Split, split_template
+from edgewise.plan.cluster.steps import DeployStack, runbook_from_json
+from edgewise.workflow import PlanResult, run_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.generate import write_spec  # noqa: E402
+
+#: see tests/test_plan_cluster_validate.py: an edge subnet must name its exact zone
+IGNORED_CFN_RULES = ["W3010"]
+
+
+@cache
+def planned(zones: int, tmp: str) -> PlanResult:
+    spec = write_spec(Path(tmp) / f"bench-{zones}.yaml", zones, 4)
+    return run_plan([spec], None, with_simulation=False, fork=False)
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("split"))
+
+
+_parsed: dict[int, dict[str, dict[str, Any]]] = {}
+
+
+def templates(plan: PlanResult) -> dict[str, dict[str, Any]]:
+    """The plan's cluster templates, parsed (with libyaml: 1,000 zones are megabytes)."""
+    if id(plan) not in _parsed:
+        _parsed[id(plan)] = {p: yaml.load(c, Loader=yaml.CSafeLoader) for p, c in plan.files.items()
+                             if p.startswith("cluster/") and p.endswith(".cfn.yaml")}
+    return _parsed[id(plan)]
+
+
+def deploys(plan: PlanResult) -> list[DeployStack]:
+    rb = runbook_from_json(plan.files["runbook.json"])
+    return [a for s in rb.steps if s.apply for a in s.actions if isinstance(a, DeployStack)]
+
+
+def _sub(value: Any, params: dict[str, str]) -> str:
+    """An export or import name as CloudFormation resolves it (Fn::Sub of parameters)."""
+    text = value["Fn::Sub"] if isinstance(value, dict) else value
+    for k, v in params.items():
+        text = text.replace("${" + k + "}", v)
+    assert "${" not in text, text
+    return str(text)
+
+
+def _imports(value: Any, out: list[Any]) -> None:
+    if isinstance(value, dict):
+        if "Fn::ImportValue" in value:
+            out.append(value["Fn::ImportValue"])
+        for v in value.values():
+            _imports(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _imports(v, out)
+
+
+@pytest.mark.parametrize("zones", [200, 1000])
+def test_every_template_of_a_large_plan_is_within_every_quota(zones: int, scratch: str) -> None:
+    plan = planned(zones, scratch)
+    assert plan.error_count == 0, [f for f in plan.findings if f.severity is Severity.ERROR][:5]
+    tpls = templates(plan)
+    net = sorted(p for p in tpls if p.startswith("cluster/network"))
+    assert len(net) > 2  # split: base, edge groups and the S3 endpoint's stack
+    for path, body in tpls.items():
+        for section, most in QUOTAS:
+            assert len(body.get(section) or {}) <= most * MARGIN, (path, section)
+        size = len(plan.files[path].encode())
+        assert size <= MAX_S3_TEMPLATE_BYTES * MARGIN, (path, size)
+    # every edge zone's subnet is made exactly once, in one of the stacks
+    subnets = [r["Properties"]["AvailabilityZone"] for b in tpls.values() for r in b["Resources"].values()
+               if r["Type"] == "AWS::EC2::Subnet" and "-bench-" in r["Properties"]["AvailabilityZone"]
+               and not r["Properties"].get("MapPublicIpOnLaunch") and "public" not in str(r["Properties"]["Tags"])]
+    assert sorted(subnets) == sorted(z.name for z in plan.topology.zones if not z.is_region)
+    # no EW122 (now an error) and the plan was written: nothing over a quota
+    assert not [f for f in plan.findings if f.rule == "EW122"]
+
+
+@pytest.mark.parametrize("zones", [200, 1000])
+def test_stacks_deploy_in_an_order_where_every_import_is_exported(zones: int, scratch: str) -> None:
+    plan = planned(zones, scratch)
+    tpls = templates(plan)
+    order = deploys(plan)
+    assert {d.template for d in order} == set(tpls)  # every template is deployed, once
+    assert len(order) == len(tpls)
+    exported: dict[str, str] = {}
+    for d in order:
+        body = tpls[d.template]
+        params = {k: str(v.get("Default", "")) for k, v in (body.get("Parameters") or {}).items()}
+        params.update(dict(d.parameters))
+        params["AWS::StackName"] = d.stack
+        wanted: list[Any] = []
+        _imports(body["Resources"], wanted)
+        _imports(body.get("Outputs") or {}, wanted)
+        for name in wanted:
+            assert _sub(name, params) in exported, (d.stack, name)
+        for key, out in (body.get("Outputs") or {}).items():
+            if "Export" in out:
+                name = _sub(out["Export"]["Name"], params)
+                assert name not in exported, name  # export names are unique in a Region
+                exported[name] = d.stack
+    # the network stacks come first, the base stack before its groups; the clean-up
+    # deletes them in reverse
+    rb = runbook_from_json(plan.files["runbook.json"])
+    net = [d.stack for d in order if d.template.startswith("cluster/network")]
+    assert net[0] == f"{plan.topology.name}-network" and net[-1].endswith("-network-s3-endpoint")
+    deletes = [a.line.split("--stack-name ")[1].split()[0] for a in rb.step("cleanup").actions
+               if hasattr(a, "line") and "delete-stack" in a.line]
+    wl = [d.stack for d in order if d.template.startswith("cluster/wavelength")]
+    assert deletes == wl[::-1] + net[::-1]
+
+
+@pytest.mark.parametrize("zones", [200, 1000])
+def test_templates_over_the_request_size_go_through_s3_as_ew123_says(zones: int, scratch: str) -> None:
+    plan = planned(zones, scratch)
+    big = {p for p in templates(plan) if len(plan.files[p].encode()) > MAX_INLINE_TEMPLATE_BYTES}
+    assert big  # at this size some are
+    assert {d.template for d in deploys(plan) if d.s3_bucket} == big
+    assert {f.file for f in plan.findings if f.rule == "EW123"} == big
+    for d in deploys(plan):
+        line = d.render()[0]
+        assert ("--s3-bucket \"$CFN_BUCKET\"" in line) == (d.template in big), line
+    assert "CFN_BUCKET" in plan.files["RUNBOOK.md"]
+
+
+def test_large_plan_is_byte_identical_across_runs(scratch: str, tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "again.yaml", 200, 4)
+    again = run_plan([spec], None, with_simulation=False, fork=False)
+    first = planned(200, scratch)
+    for path, text in first.files.items():
+        if path.startswith("cluster/") or path.startswith("RUNBOOK") or path == "runbook.json":
+            assert again.files[path] == text, path
+
+
+@cache
+def _lint(text: str) -> tuple[str, ...]:
+    matches = lint(text, config=ManualArgs(regions=["us-east-1"], ignore_checks=IGNORED_CFN_RULES))
+    return tuple(f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches)
+
+
+def test_split_templates_pass_cfn_lint(scratch: str) -> None:
+    """One template of each kind: at 200 edge zones the network's base, an edge group and
+    the S3 endpoint's stack (the other groups differ only in their zones) and the whole
+    Wavelength template; at 1,000 the S3 endpoint's stack (1,000 imports) and the split
+    Wavelength templates. cfn-lint takes about two seconds per group template."""
+    small = planned(200, scratch)
+    chosen = {p: small.files[p] for p in ("cluster/network.cfn.yaml", "cluster/network-001.cfn.yaml",
+                                          "cluster/network-s3-endpoint.cfn.yaml", "cluster/wavelength-nodes.cfn.yaml")}
+    large = planned(1000, scratch)
+    wl_groups = sorted(p for p in templates(large) if p.startswith("cluster/wavelength-nodes-0"))
+    assert wl_groups, "1,000 zones split the Wavelength template too"
+    for p in ("cluster/network-s3-endpoint.cfn.yaml", "cluster/wavelength-nodes.cfn.yaml", wl_groups[-1]):
+        chosen[f"1000:{p}"] = large.files[p]
+    problems = {p: _lint(text) for p, text in chosen.items()}
+    assert all(not v for v in problems.values()), {p: v for p, v in problems.items() if v}
+
+
+# -- the split on synthetic templates ------------------------------------------------------
+
+
+def _synthetic(zones: int, per_zone: int, outputs: int = 1) -> tuple[dict[str, Any], Split]:
+    res: dict[str, Any] = {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}}}
+    outs: dict[str, Any] = {"VpcId": {"Value": {"Ref": "Vpc"}, "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-VpcId"}}}}
+    split = Split(base_stack="demo-network", zones=[f"z{i}" for i in range(zones)])
+    tables = []
+    for i in range(zones):
+        for k in range(per_zone):
+            lid = f"Z{i}R{k}"
+            res[lid] = {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}}}
+            split.owner[lid] = f"z{i}"
+            tables.append(lid)
+        for k in range(outputs):
+            key = f"Z{i}Out{k}"
+            outs[key] = {"Value": {"Ref": f"Z{i}R0"}, "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-" + key}}}
+            split.owner[key] = f"z{i}"
+    res["Gather"] = {"Type": "AWS::EC2::VPCEndpoint", "Properties": {
+        "VpcId": {"Ref": "Vpc"}, "ServiceName": "com.amazonaws.us-east-1.s3",
+        "RouteTableIds": [{"Ref": t} for t in tables[:: per_zone]]}}
+    split.owner["Gather"] = TAIL
+    return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": res, "Outputs": outs}, split
+
+
+@pytest.mark.parametrize(("zones", "per_zone", "outputs"), [(10, 2, 1), (300, 3, 1), (1000, 7, 2), (60, 90, 1)])
+def test_split_keeps_every_resource_once_and_every_stack_inside_the_quotas(zones: int, per_zone: int,
+                                                                          outputs: int) -> None:
+    template, split = _synthetic(zones, per_zone, outputs)
+    parts = split_template(template, split)
+    whole = len(template["Resources"]) <= 500 * MARGIN and len(template["Outputs"]) <= 200 * MARGIN
+    if whole:
+        assert len(parts) == 1 and parts[0].template is template
+        return
+    # every resource in exactly one stack; every zone's resources together
+    seen = [lid for p in parts for lid in p.template["Resources"]]
+    assert sorted(seen) == sorted(template["Resources"])
+    for p in parts:
+        for section, most in QUOTAS:
+            assert len(p.template.get(section) or {}) <= most * MARGIN, (p.suffix, section)
+        for lid in p.template["Resources"]:
+            owner = split.owner.get(lid)
+            if owner and owner != TAIL:
+                assert owner in p.zones
+    # groups are as large as the quotas allow with the margin: the group size is derived
+    # from the per-zone cost, so one more zone would pass a quota
+    size = max(len(p.zones) for p in parts)
+    per_zone_outputs = outputs + 1  # the route table the tail imports
+    assert (size + 1) * per_zone > 500 * MARGIN or (size + 1) * per_zone_outputs > 200 * MARGIN
+    # a resource is referred to only in its own stack; others import it
+    for p in parts:
+        local = set(p.template["Resources"]) | set(p.template.get("Parameters") or {})
+        refs: list[str] = []
+
+        def walk(v: Any, refs: list[str] = refs) -> None:
+            if isinstance(v, dict):
+                if "Ref" in v and isinstance(v["Ref"], str):
+                    refs.append(v["Ref"])
+                for x in v.values():
+                    walk(x)
+            elif isinstance(v, list):
+                for x in v:
+                    walk(x)
+
+        walk(p.template["Resources"])
+        assert set(refs) <= local, (p.suffix, set(refs) - local)
+    tail = parts[-1].template["Resources"]["Gather"]["Properties"]["RouteTableIds"]
+    assert all("Fn::ImportValue" in t for t in tail) and len(tail) == zones
+
+
+def test_a_template_that_fits_stays_one_stack() -> None:
+    """Small plans (every example) keep their single stack, byte for byte."""
+    template, split = _synthetic(10, 3)
+    assert split_template(template, split)[0].template is template
