@@ -13,7 +13,10 @@ events), EKS. What it lacks, and the stand-in for each:
   itself); every other EC2 call goes to moto unchanged. It can also answer a chosen action
   with ``RequestLimitExceeded`` (throttling).
   CloudFormation calls pass through the same front to moto unchanged, so that a test can
-  throttle one of them too.
+  throttle one of them too, except that ``standin_template_body_quota`` answers a request
+  whose ``TemplateBody`` is over 51,200 bytes as CloudFormation does (a ValidationError:
+  "Template body size in a request", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html;
+  moto takes any size).
 * ``StandInOutposts`` (same front, REST paths): ListOutposts and GetOutpostInstanceTypes
   (moto has no Outposts API).
 * ``standin_edge_zones_in_moto``: registers the edge zones in moto's zone table so moto's
@@ -192,6 +195,14 @@ class _Front(BaseHTTPRequestHandler):
                 self._send(400, err, "text/xml")
             return
         if _service(self.headers) != "ec2":
+            template = q.get("TemplateBody", [""])[0]
+            if len(template.encode()) > 51_200:  # standin_template_body_quota
+                err = ("<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code>"
+                       "<Message>1 validation error detected: Value at 'templateBody' failed to satisfy "
+                       "constraint: Member must have length less than or equal to 51200</Message></Error>"
+                       f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>").encode()
+                self._send(400, err, "text/xml")
+                return
             status, data, ctype = self._forward(body)
             self._send(status, data, ctype)
             return
