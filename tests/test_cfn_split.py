@@ -119,7 +119,7 @@ def test_stacks_deploy_in_an_order_where_every_import_is_exported(zones: int, sc
         _imports(body.get("Outputs") or {}, wanted)
         for name in wanted:
             assert _sub(name, params) in exported, (d.stack, name)
-        for key, out in (body.get("Outputs") or {}).items():
+        for out in (body.get("Outputs") or {}).values():
             if "Export" in out:
                 name = _sub(out["Export"]["Name"], params)
                 assert name not in exported, name  # export names are unique in a Region
@@ -185,7 +185,8 @@ def test_split_templates_pass_cfn_lint(scratch: str) -> None:
 
 def _synthetic(zones: int, per_zone: int, outputs: int = 1) -> tuple[dict[str, Any], Split]:
     res: dict[str, Any] = {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}}}
-    outs: dict[str, Any] = {"VpcId": {"Value": {"Ref": "Vpc"}, "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-VpcId"}}}}
+    outs: dict[str, Any] = {
+        "VpcId": {"Value": {"Ref": "Vpc"}, "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-VpcId"}}}}
     split = Split(base_stack="demo-network", zones=[f"z{i}" for i in range(zones)])
     tables = []
     for i in range(zones):

@@ -239,7 +239,7 @@ def _network(d: _Doc) -> None:
         parts.append("KMS key for Secrets encryption (kept when the stack is deleted)")
     d.section(
         "network",
-        "Deploy the network stack",
+        "Deploy the network stack" + ("s" if len(d.stacks.network) > 1 else ""),
         ", ".join(parts) + ".",
         f"Each Local Zone also gets a public subnet (`{t.name}-public-<zone>`, 0.0.0.0/0 to the internet "
         "gateway) that holds only its internet-facing ALB; the Local Zone nodes stay in the zone subnet, "
