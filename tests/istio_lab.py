@@ -553,6 +553,24 @@ def envoy_stat(admin: Path | str, cluster: str, stat: str) -> int:
                    f"(have: {[s.get('name') for s in json.loads(body).get('stats', [])][:10]})")
 
 
+def cluster_counters(admin: Path | str, cluster: str) -> dict[str, int]:
+    """The cluster's own counters and gauges (``upstream_cx_*``, ``upstream_rq_*``,
+    ``outlier_detection.*``, ...), by name without the ``cluster.<name>.`` prefix."""
+    prefix = f"cluster.{cluster}."
+    _status, body = admin_get(admin, f"/stats?format=json&filter={urllib.parse.quote('^cluster[.]')}")
+    out: dict[str, int] = {}
+    for s in json.loads(body).get("stats", []):
+        name = str(s.get("name")).replace(";.", ".")
+        if name.startswith(prefix) and isinstance(s.get("value"), int):
+            out[name.removeprefix(prefix)] = s["value"]
+    return out
+
+
+def counters_moved(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
+    """What changed between two :func:`cluster_counters` readings."""
+    return {k: v - before.get(k, 0) for k, v in sorted(after.items()) if v != before.get(k, 0)}
+
+
 def envoy_settled(admin: Path | str, cluster: str, listener_port: int,
                   want: Mapping[str, int]) -> bool:
     """Envoy's own state says the sidecar is ready to carry ``cluster``'s traffic: the
