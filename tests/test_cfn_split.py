@@ -44,15 +44,16 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tmp_path_factory.mktemp("split"))
 
 
-_parsed: dict[int, dict[str, dict[str, Any]]] = {}
+#: id(plan) -> (plan, its parsed templates); the plan is kept so that its id stays its own
+_parsed: dict[int, tuple[PlanResult, dict[str, dict[str, Any]]]] = {}
 
 
 def templates(plan: PlanResult) -> dict[str, dict[str, Any]]:
     """The plan's cluster templates, parsed (with libyaml: 1,000 zones are megabytes)."""
     if id(plan) not in _parsed:
-        _parsed[id(plan)] = {p: yaml.load(c, Loader=yaml.CSafeLoader) for p, c in plan.files.items()
-                             if p.startswith("cluster/") and p.endswith(".cfn.yaml")}
-    return _parsed[id(plan)]
+        _parsed[id(plan)] = (plan, {p: yaml.load(c, Loader=yaml.CSafeLoader) for p, c in plan.files.items()
+                                    if p.startswith("cluster/") and p.endswith(".cfn.yaml")})
+    return _parsed[id(plan)][1]
 
 
 def deploys(plan: PlanResult) -> list[DeployStack]:
@@ -201,7 +202,7 @@ def _synthetic(zones: int, per_zone: int, outputs: int = 1) -> tuple[dict[str, A
             split.owner[key] = f"z{i}"
     res["Gather"] = {"Type": "AWS::EC2::VPCEndpoint", "Properties": {
         "VpcId": {"Ref": "Vpc"}, "ServiceName": "com.amazonaws.us-east-1.s3",
-        "RouteTableIds": [{"Ref": t} for t in tables[:: per_zone]]}}
+        "RouteTableIds": [{"Ref": t} for t in tables[:: max(per_zone, 1)]]}}
     split.owner["Gather"] = TAIL
     return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": res, "Outputs": outs}, split
 
@@ -251,7 +252,50 @@ def test_split_keeps_every_resource_once_and_every_stack_inside_the_quotas(zones
     assert all("Fn::ImportValue" in t for t in tail) and len(tail) == zones
 
 
+def test_a_group_with_outputs_only_still_declares_a_resource() -> None:
+    """Zones whose subnets already exist have outputs but no resources of their own; a
+    stack of only such zones must still declare one resource, or CloudFormation refuses
+    the template."""
+    template, split = _synthetic(400, 0, 1)
+    for key in list(template["Outputs"]):
+        if key != "VpcId":
+            template["Outputs"][key]["Value"] = f"subnet-{int(key[1:].split('O')[0]):017x}"
+    del template["Resources"]["Gather"]
+    parts = split_template(template, split)
+    assert len(parts) > 2
+    for p in parts:
+        assert p.template["Resources"], p.suffix
+        assert len(p.template.get("Outputs") or {}) <= 200 * MARGIN
+    assert _lint(yaml.safe_dump(parts[1].template)) == ()
+
+
 def test_a_template_that_fits_stays_one_stack() -> None:
     """Small plans (every example) keep their single stack, byte for byte."""
     template, split = _synthetic(10, 3)
     assert split_template(template, split)[0].template is template
+
+
+def test_existing_vpc_with_many_zones_splits_into_deployable_stacks(tmp_path: Path) -> None:
+    """An existing VPC: the edge zones' subnets exist, so their groups hold only outputs;
+    every stack still declares a resource, stays inside the quotas and passes cfn-lint."""
+    zones: list[dict[str, Any]] = [
+        {"name": f"us-east-1{az}", "subnet": {"id": f"subnet-0aaa000000000000{i}"},
+         "nodeGroup": {"instanceType": "m6i.large", "desired": 2}} for i, az in enumerate("ab")]
+    zones += [{"name": f"us-east-1-bench-{i:03d}a", "type": "local", "subnet": {"id": f"subnet-0bbb{i:013d}"},
+               "nodeGroup": {"instanceType": "c5.2xlarge", "desired": 1}} for i in range(200)]
+    spec = tmp_path / "brownfield.yaml"
+    spec.write_text(yaml.safe_dump({
+        "apiVersion": "edgewise.dev/v1alpha1", "kind": "Topology", "metadata": {"name": "brown"},
+        "spec": {"region": "us-east-1", "kubernetesVersion": "1.31", "vpc": {"id": "vpc-0a1b2c3d4e5f67890"},
+                 "zones": zones}}, sort_keys=False))
+    plan = run_plan([spec], None, with_simulation=False, fork=False)
+    tpls = templates(plan)
+    assert len([p for p in tpls if p.startswith("cluster/network")]) > 2
+    for path, body in tpls.items():
+        assert body["Resources"], path
+        for section, most in QUOTAS:
+            assert len(body.get(section) or {}) <= most * MARGIN, (path, section)
+    assert _lint(plan.files["cluster/network-001.cfn.yaml"]) == ()
+    # the overrides go only to the stack that declares the parameter
+    for d in deploys(plan):
+        assert {k for k, _ in d.parameters} <= set(tpls[d.template].get("Parameters") or {}), d.stack

@@ -316,7 +316,13 @@ def split_template(template: Json, split: Split) -> list[Part]:
                      "Description": f"{description} [{what}]"[:1024]}
         if ps:
             doc["Parameters"] = ps
-        doc["Resources"] = res_parts[p]
+        # a template must declare at least one resource
+        # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/template-guide.html): a
+        # group whose zones only pass existing subnet ids through as outputs gets a no-op
+        # wait condition handle, the resource that takes no properties and creates nothing
+        # outside CloudFormation
+        # (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-waitconditionhandle.html)
+        doc["Resources"] = res_parts[p] or {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}
         if rw.outputs[p]:
             doc["Outputs"] = rw.outputs[p]
         parts.append(Part(suffix, doc, held))
