@@ -38,6 +38,7 @@ import os
 import re
 import shutil
 import socket
+import socketserver
 import subprocess
 import threading
 import time
@@ -142,6 +143,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _PodServer(http.server.ThreadingHTTPServer):
+    """A pod's HTTP server. ``HTTPServer.server_bind`` sets ``server_name`` with
+    ``socket.getfqdn(ip)``: a reverse DNS query for the pod IP, sent from inside the zone's
+    namespace toward the host's resolver, which nothing there routes to. It waited for the
+    resolver's timeout, ~1.8 s for every pod started (20 s of the Istio lab's setup).
+    The name is used only for CGI variables, which these servers do not set."""
+
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+
 class DataPlane:
     """The zones' namespaces, the router, kube-proxies, pod servers and probers."""
 
@@ -157,7 +173,7 @@ class DataPlane:
         self.index = {z.zone: i for i, z in enumerate(self.zones)}
         self.workdir = workdir or Path(lab.workdir) / f"dataplane-{tag}"
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.servers: dict[str, http.server.ThreadingHTTPServer] = {}  # pod IP:port -> server
+        self.servers: dict[str, _PodServer] = {}  # pod IP:port -> server
         self.threads: list[threading.Thread] = []
         self.probes: list[Probe] = []
         self._stopping = threading.Event()
@@ -387,10 +403,9 @@ class DataPlane:
             _run("ip", "-n", ns, "addr", "add", f"{ip}/32", "dev", "lo")
             _run("ip", "-n", self.router, "route", "replace", f"{ip}/32", "via", f"10.253.{i}.2")
         with netns(ns):
-            srv = http.server.ThreadingHTTPServer((ip, port), _Handler)
+            srv = _PodServer((ip, port), _Handler)
         srv.identity = dict(identity)  # type: ignore[attr-defined]
         srv.status = status  # type: ignore[attr-defined]
-        srv.daemon_threads = True
         self.servers[f"{ip}:{port}"] = srv
         threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
