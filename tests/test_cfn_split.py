@@ -21,7 +21,7 @@ from cfnlint.api import ManualArgs, lint
 
 from edgewise.cfnlimits import MAX_INLINE_TEMPLATE_BYTES, MAX_S3_TEMPLATE_BYTES, QUOTAS
 from edgewise.check import Severity
-from edgewise.plan.cluster.cfnsplit import MARGIN, TAIL, Split, split_template
+from edgewise.plan.cluster.cfnsplit import BUCKETS, MARGIN, TAIL, Split, split_template, zone_bucket
 from edgewise.plan.cluster.steps import DeployStack, runbook_from_json
 from edgewise.workflow import PlanResult, run_plan
 
@@ -54,6 +54,11 @@ def templates(plan: PlanResult) -> dict[str, dict[str, Any]]:
         _parsed[id(plan)] = (plan, {p: yaml.load(c, Loader=yaml.CSafeLoader) for p, c in plan.files.items()
                                     if p.startswith("cluster/") and p.endswith(".cfn.yaml")})
     return _parsed[id(plan)][1]
+
+
+def first_group(plan: PlanResult) -> str:
+    """The path of the first stack of edge zones of the plan's split network."""
+    return min(p for p in plan.files if p.startswith("cluster/network-edge-"))
 
 
 def deploys(plan: PlanResult) -> list[DeployStack]:
@@ -170,10 +175,10 @@ def test_split_templates_pass_cfn_lint(scratch: str) -> None:
     Wavelength template; at 1,000 the S3 endpoint's stack (1,000 imports) and the split
     Wavelength templates. cfn-lint takes about two seconds per group template."""
     small = planned(200, scratch)
-    chosen = {p: small.files[p] for p in ("cluster/network.cfn.yaml", "cluster/network-001.cfn.yaml",
+    chosen = {p: small.files[p] for p in ("cluster/network.cfn.yaml", first_group(small),
                                           "cluster/network-s3-endpoint.cfn.yaml", "cluster/wavelength-nodes.cfn.yaml")}
     large = planned(1000, scratch)
-    wl_groups = sorted(p for p in templates(large) if p.startswith("cluster/wavelength-nodes-0"))
+    wl_groups = sorted(p for p in templates(large) if p.startswith("cluster/wavelength-nodes-edge-"))
     assert wl_groups, "1,000 zones split the Wavelength template too"
     for p in ("cluster/network-s3-endpoint.cfn.yaml", "cluster/wavelength-nodes.cfn.yaml", wl_groups[-1]):
         chosen[f"1000:{p}"] = large.files[p]
@@ -226,11 +231,11 @@ def test_split_keeps_every_resource_once_and_every_stack_inside_the_quotas(zones
             owner = split.owner.get(lid)
             if owner and owner != TAIL:
                 assert owner in p.zones
-    # groups are as large as the quotas allow with the margin: the group size is derived
-    # from the per-zone cost, so one more zone would pass a quota
-    size = max(len(p.zones) for p in parts)
-    per_zone_outputs = outputs + 1  # the route table the tail imports
-    assert (size + 1) * per_zone > 500 * MARGIN or (size + 1) * per_zone_outputs > 200 * MARGIN
+    # each zone's stack is its name's bucket (a bucket over-full for the per-zone cost is
+    # split further, by zone name): never its position among the zones
+    for p in parts[1:]:
+        for z in p.zones:
+            assert p.suffix.startswith(split.group_suffix.format(n=zone_bucket(z))), (z, p.suffix)
     # a resource is referred to only in its own stack; others import it
     for p in parts:
         local = set(p.template["Resources"]) | set(p.template.get("Parameters") or {})
@@ -295,7 +300,45 @@ def test_existing_vpc_with_many_zones_splits_into_deployable_stacks(tmp_path: Pa
         assert body["Resources"], path
         for section, most in QUOTAS:
             assert len(body.get(section) or {}) <= most * MARGIN, (path, section)
-    assert _lint(plan.files["cluster/network-001.cfn.yaml"]) == ()
+    assert _lint(plan.files[first_group(plan)]) == ()
     # the overrides go only to the stack that declares the parameter
     for d in deploys(plan):
         assert {k for k, _ in d.parameters} <= set(tpls[d.template].get("Parameters") or {}), d.stack
+
+
+
+def _stack_of(parts: list[Any]) -> dict[str, str]:
+    """Edge zone -> the suffix of the stack that holds it."""
+    return {z: p.suffix for p in parts for z in p.zones}
+
+
+def test_adding_or_removing_zones_moves_no_other_zone_to_another_stack() -> None:
+    """A resource moved between stacks is deleted from one and created in the other, which
+    CloudFormation cannot do to a subnet in use: a zone's stack must not depend on the
+    other zones. Zones are added at the front and removed from the middle of the list."""
+    template, split = _synthetic(300, 3, 1)
+    before = _stack_of(split_template(template, split))
+    assert len(set(before.values())) > 1 and len(before) == 300
+    grown, grown_split = _synthetic(330, 3, 1)
+    grown_split.zones = grown_split.zones[300:] + [z for z in grown_split.zones[:300] if z not in ("z7", "z150")]
+    for z in ("z7", "z150"):
+        for lid in [k for k, owner in grown_split.owner.items() if owner == z]:
+            grown["Resources"].pop(lid, None)
+            grown["Outputs"].pop(lid, None)
+            del grown_split.owner[lid]
+    grown["Resources"]["Gather"]["Properties"]["RouteTableIds"] = [
+        t for t in grown["Resources"]["Gather"]["Properties"]["RouteTableIds"] if t["Ref"] in grown["Resources"]]
+    after = _stack_of(split_template(grown, grown_split))
+    kept = set(before) & set(after)
+    assert len(kept) == 298
+    assert {z: after[z] for z in kept} == {z: before[z] for z in kept}
+
+
+def test_zones_spread_over_the_buckets_within_the_quotas_at_the_largest_spec() -> None:
+    """1,024 zones (the most a spec holds) of the network's per-zone cost: every bucket's
+    stack fits without splitting the bucket further, so no zone's stack depends on others."""
+    template, split = _synthetic(1024, 5, 1)
+    parts = split_template(template, split)
+    groups = [p for p in parts[1:] if p.zones]
+    assert len(groups) == BUCKETS
+    assert all(p.suffix == split.group_suffix.format(n=zone_bucket(p.zones[0])) for p in groups)

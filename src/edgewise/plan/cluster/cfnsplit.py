@@ -9,10 +9,16 @@ topology needs more than one stack:
 * a **base** stack with everything that does not belong to one edge zone (the VPC, the
   Region's subnets and NAT gateways, the carrier gateway, endpoints, the node role, ...);
   it keeps the single template's stack name, so its exports keep their names;
-* one stack per **group** of edge zones, in the order of the spec, holding each zone's
-  own resources and outputs. The group size is derived from the largest per-zone cost
-  (resources, outputs, bytes) so that every stack stays within :data:`MARGIN` of every
-  quota whatever the zone count;
+* one stack per **group** of edge zones, holding each zone's own resources and outputs.
+  A zone's group is a hash of its name (:func:`zone_bucket`, one of :data:`BUCKETS`),
+  never its position in the spec: adding or removing a zone moves no other zone to
+  another stack. (Moving a resource between stacks makes CloudFormation delete it from
+  one and create it in the other; a subnet that nodes use cannot be deleted, and its
+  CIDR is taken, so such an update cannot be applied at all.) The most zones a stack may
+  hold is derived from the largest per-zone cost (resources, outputs, bytes) so that
+  every stack stays within :data:`MARGIN` of every quota; with :data:`BUCKETS` stacks
+  that holds up to the spec's 1,024 zones, and a group that would hold more is split
+  further by zone name (the one case where a new zone can move others);
 * optionally a **tail** stack for resources that gather every zone (the S3 gateway
   endpoint lists every private route table).
 
@@ -28,11 +34,14 @@ would let a base stack be deleted under the groups that use it. Every export is 
 holds a zone.
 
 A template that fits within :data:`MARGIN` of every quota is left whole: small plans keep
-their single, readable stack.
+their single, readable stack. Growing past that (about 74 edge zones for the network)
+moves every edge zone's resources into the group stacks once; the RUNBOOK of such a
+plan is for a new cluster, not an update of a single-stack one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -43,6 +52,7 @@ from typing import Any
 from ...cfnlimits import MAX_INLINE_TEMPLATE_BYTES, MAX_S3_TEMPLATE_BYTES, QUOTAS
 
 __all__ = [
+    "BUCKETS",
     "MARGIN",
     "MAX_INLINE_TEMPLATE_BYTES",
     "MAX_S3_TEMPLATE_BYTES",
@@ -51,6 +61,7 @@ __all__ = [
     "Part",
     "Split",
     "split_template",
+    "zone_bucket",
 ]
 
 #: every split stack uses at most this share of every quota: room for what a later
@@ -58,6 +69,16 @@ __all__ = [
 MARGIN = 0.8
 #: owner of the resources that gather every zone (deployed after all groups)
 TAIL = "\x00tail"
+#: the edge zones of a split template are hashed over this many group stacks: at the
+#: spec's 1,024 zones that is 32 zones a stack on average (about 50 at most), within what
+#: the network's per-zone cost allows (about 57 zones a stack, its outputs binding)
+BUCKETS = 32
+
+
+def zone_bucket(zone: str) -> int:
+    """The group an edge zone's resources go to in a split template: a hash of its name,
+    the same whatever other zones the spec holds and wherever it lists this one."""
+    return int.from_bytes(hashlib.sha256(zone.encode("utf-8")).digest()[:8], "big") % BUCKETS
 
 Json = dict[str, Any]
 _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
@@ -92,7 +113,7 @@ class Split:
     zones: list[str] = field(default_factory=list)
     prefix_param: str = "NetworkStackName"
     base_stack: str = ""
-    group_suffix: str = "-edge-{n:03d}"
+    group_suffix: str = "-edge-{n:02d}"
     tail_suffix: str = "-tail"
 
 
@@ -199,6 +220,13 @@ class _Rewriter:
         return {"Fn::ImportValue": {"Fn::Sub": "${" + self.s.prefix_param + "}-" + name}}
 
 
+def _description(description: str, what: str) -> str:
+    """``description [what]`` within CloudFormation's 1,024 characters (a long zone list
+    is cut, and says so)."""
+    text = f"{description} [{what}]"
+    return text if len(text) <= 1024 else text[:1019] + " ...]"
+
+
 def split_template(template: Json, split: Split) -> list[Part]:
     """The template as one stack when it fits, else a base, groups of edge zones and a tail.
 
@@ -247,7 +275,19 @@ def split_template(template: Json, split: Split) -> list[Part]:
     ))
     if params_total > limits["Parameters"] * MARGIN:
         raise ValueError("too many parameters to split")
-    groups = [split.zones[i:i + size] for i in range(0, len(split.zones), size)]
+    by_bucket: dict[int, list[str]] = {}
+    for z in split.zones:
+        by_bucket.setdefault(zone_bucket(z), []).append(z)
+    named: list[tuple[str, list[str]]] = []  # (stack suffix, zones), in deploy order
+    for b in sorted(by_bucket):
+        hashed = by_bucket[b]
+        if len(hashed) <= size:
+            named.append((split.group_suffix.format(n=b), hashed))
+        else:  # more than a stack holds hashed here: the bucket's zones by name, in stacks of `size`
+            ordered = sorted(hashed)
+            for k in range(0, len(ordered), size):
+                named.append((f"{split.group_suffix.format(n=b)}-{k // size + 1}", ordered[k:k + size]))
+    groups = [zones for _, zones in named]
 
     part_of: dict[str, int] = {}
     for n, zones in enumerate(groups, start=1):
@@ -310,10 +350,10 @@ def split_template(template: Json, split: Split) -> list[Part]:
         elif p == tail and tail_res:
             suffix, what = split.tail_suffix, f"after the {len(groups)} edge groups"
         else:
-            suffix, held = split.group_suffix.format(n=p), tuple(groups[p - 1])
-            what = f"edge zones {held[0]} .. {held[-1]}" if len(held) > 1 else f"edge zone {held[0]}"
+            suffix, held = named[p - 1][0], tuple(named[p - 1][1])
+            what = (f"{len(held)} edge zones: {', '.join(held)}" if len(held) > 1 else f"edge zone {held[0]}")
         doc: Json = {"AWSTemplateFormatVersion": template.get("AWSTemplateFormatVersion", "2010-09-09"),
-                     "Description": f"{description} [{what}]"[:1024]}
+                     "Description": _description(description, what)}
         if ps:
             doc["Parameters"] = ps
         # a template must declare at least one resource

@@ -649,7 +649,7 @@ def network_parts(topology: Topology) -> list[Part]:
         zones=[z.name for z in topology.zones if not z.is_region],
         prefix_param="NetworkStackName",
         base_stack=network_stack(topology),
-        group_suffix="-{n:03d}",
+        group_suffix="-edge-{n:02d}",
         tail_suffix="-s3-endpoint",
     ))
 

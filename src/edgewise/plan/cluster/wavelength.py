@@ -163,7 +163,7 @@ def wavelength_parts(topology: Topology) -> list[Part]:
         zones=[z.name for z in wavelength_zones(topology)],
         prefix_param="WavelengthStackName",
         base_stack=wavelength_stack(topology),
-        group_suffix="-{n:03d}",
+        group_suffix="-edge-{n:02d}",
     ))
 
 
