@@ -18,7 +18,7 @@ from . import forked
 from .check import CfnTemplate, Finding, Severity, check_objects, select_rules
 from .k8s.inventory import Source
 from .plan.apps import AppPlan, plan_application
-from .plan.apps.install import install_steps
+from .plan.apps.install import dns_steps, install_steps
 from .plan.artifacts import Artifact, TreeWriter
 from .plan.cluster import plan_cluster
 from .plan.outdir import previous_plan_files, resolve_target
@@ -223,7 +223,8 @@ def _run_plan(
         ap = plan_application(topo, app, doc)
         app_artifacts.extend(ap.artifacts)
         app_plans.append(ap)
-    steps = install_steps(topo, [(a, p) for (a, _), p in zip(spec.applications, app_plans, strict=True)])
+    with_plans = [(a, p) for (a, _), p in zip(spec.applications, app_plans, strict=True)]
+    steps = [*install_steps(topo, with_plans), *dns_steps(topo, with_plans)]
     progress(f"planning cluster ({len(topo.zones)} zones)")
     controller = any(a.spec.routing is Routing.KUBERNETES for a, _ in spec.applications)
     artifacts: list[Artifact] = [*plan_cluster(topo, app_names, steps, controller=controller), *app_artifacts]

@@ -13,6 +13,15 @@ the emulated account, as far as apply can observe it:
 * ``kubectl -n kube-system get pods -l k8s-app=kube-dns -o json`` places two CoreDNS pods
   the way the scheduler would with the patch applied (nodeSelector and anti-affinity), or
   on the first two nodes without it;
+* ``kubectl apply -k apps/APP`` also does what the AWS Load Balancer Controller would: for
+  each Ingress of the application it creates the ALB in moto (elbv2, the name of its
+  ``load-balancer-name`` annotation, in the subnets its ``subnets`` annotation names), so
+  ``kubectl -n NS wait ingress/NAME`` succeeds and ``kubectl -n NS get ingress NAME -o
+  jsonpath=...hostname`` prints that ALB's DNS name (a wait for an Ingress with no ALB
+  fails, as kubectl's would time out);
+* ``aws elbv2 describe-load-balancers --query "LoadBalancers[?DNSName=='$VAR']..."`` and
+  ``aws route53 get-hosted-zone --id "$VAR"`` are answered from moto, ``$VAR`` from the
+  environment the runner got;
 * everything else (helm, kubectl apply/patch/rollout, eksctl utils) is recorded.
 
 ``fail`` makes the first line that contains the given text exit 1 (once).
@@ -55,10 +64,35 @@ class FakeTools:
             if self.fail is not None and self.fail in line:
                 self.fail = None
                 return RunResult(1, "", f"FakeTools: {line.split()[0]} failed as the test asked")
-            out.append(self._one(line, cwd))
+            try:
+                out.append(self._one(line, cwd, env))
+            except _ToolFailed as exc:
+                return RunResult(1, "".join(out), f"FakeTools: {exc}")
         return RunResult(0, "".join(out), "")
 
-    def _one(self, line: str, cwd: Path) -> str:
+    def _one(self, line: str, cwd: Path, env: Mapping[str, str]) -> str:
+        line = re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: env.get(m.group(1), m.group(0)), line)
+        if line.startswith("kubectl apply -k "):
+            self._load_balancer_controller(cwd / line.split()[3])
+            return ""
+        m = re.match(r"kubectl -n (\S+) (wait ingress/|get ingress )(\S+)", line)
+        if m:
+            host = self._alb_of(cwd, m.group(1), m.group(3))
+            if host is None:
+                raise _ToolFailed(f"timed out waiting for ingress {m.group(1)}/{m.group(3)}: no load balancer")
+            return "" if m.group(2).startswith("wait") else host
+        m = re.match(r"aws elbv2 describe-load-balancers .*DNSName=='([^']*)'\]\.CanonicalHostedZoneId", line)
+        if m:
+            import boto3
+
+            lbs = boto3.client("elbv2", region_name=self.region).describe_load_balancers()["LoadBalancers"]
+            return "".join(lb["CanonicalHostedZoneId"] for lb in lbs if lb["DNSName"] == m.group(1)) + "\n"
+        m = re.match(r'aws route53 get-hosted-zone --id "?([^" ]+)"? --query HostedZone.Name', line)
+        if m:
+            import boto3
+
+            return str(boto3.client("route53", region_name=self.region).get_hosted_zone(
+                Id=m.group(1))["HostedZone"]["Name"]) + "\n"
         if line.startswith("eksctl create cluster"):
             self._create_cluster(cwd / line.split("-f", 1)[1].split()[0])
             return ""
@@ -69,6 +103,45 @@ class FakeTools:
         if line.startswith("kubectl -n kube-system patch deployment coredns"):
             self.coredns_patched = True
         return ""
+
+    def _load_balancer_controller(self, app_dir: Path) -> None:
+        import boto3
+
+        ec2 = boto3.client("ec2", region_name=self.region)
+        elbv2 = boto3.client("elbv2", region_name=self.region)
+        have = {lb["LoadBalancerName"] for lb in elbv2.describe_load_balancers()["LoadBalancers"]}
+        for doc in _ingresses(app_dir):
+            meta = doc["metadata"]
+            ann = meta["annotations"]
+            if ann["alb.ingress.kubernetes.io/load-balancer-name"] in have:
+                continue  # reconciled already
+            names = [n.strip() for n in ann["alb.ingress.kubernetes.io/subnets"].split(",")]
+            subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": names}])["Subnets"]
+            if len(subnets) != len(names):
+                raise _ToolFailed(f"Ingress {meta['name']}: subnets {names} not all found")
+            elbv2.create_load_balancer(
+                Name=ann["alb.ingress.kubernetes.io/load-balancer-name"],
+                Subnets=[s["SubnetId"] for s in subnets],
+                Scheme=ann["alb.ingress.kubernetes.io/scheme"],
+                Type="application",
+            )
+
+    def _alb_of(self, cwd: Path, namespace: str, name: str) -> str | None:
+        """The DNS name of the ALB the controller made for Ingress ``namespace/name``."""
+        import boto3
+        from botocore.exceptions import ClientError
+
+        for doc in _ingresses(cwd / "apps"):
+            meta = doc["metadata"]
+            if (meta["namespace"], meta["name"]) != (namespace, name):
+                continue
+            lb_name = meta["annotations"]["alb.ingress.kubernetes.io/load-balancer-name"]
+            try:
+                lbs = boto3.client("elbv2", region_name=self.region).describe_load_balancers(Names=[lb_name])
+            except ClientError:
+                return None
+            return str(lbs["LoadBalancers"][0]["DNSName"])
+        return None
 
     def _create_cluster(self, config: Path) -> None:
         import boto3
@@ -114,6 +187,15 @@ class FakeTools:
             nodes = [n for n in nodes if n["metadata"]["labels"].get(REGION_NODE_LABEL) == "true"]
         return [{"metadata": {"name": f"coredns-{i}"}, "spec": {"nodeName": n["metadata"]["name"]}}
                 for i, n in enumerate(nodes[:2])]
+
+
+def _ingresses(directory: Path) -> list[dict[str, Any]]:
+    return [doc for f in sorted(directory.rglob("*.yaml")) for doc in yaml.safe_load_all(f.read_text())
+            if isinstance(doc, dict) and doc.get("kind") == "Ingress"]
+
+
+class _ToolFailed(Exception):
+    """The tool exits 1 with this message."""
 
 
 def _node(name: str, labels: dict[str, str]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from ..cfnlimits import MAX_INLINE_TEMPLATE_BYTES
 from ..errors import InputError
+from ..plan.apps.ingress import HOSTED_ZONE_VAR
 from ..plan.cluster.runbook import RUNBOOK_JSON_PATH
 from ..plan.cluster.stacks import CFN_BUCKET_VAR
 from ..plan.cluster.steps import (
@@ -244,11 +245,21 @@ class _Applier:
         kind = "CREATE" if status is None else "UPDATE"
         cs_name = f"edgewise-{int(time.time())}"
         source = {"TemplateURL": self._upload(a, body)} if a.s3_bucket else {"TemplateBody": body}
+        from botocore.exceptions import ClientError
+
         with aws_errors(f"creating a change set for {a.stack}"):
-            cfn.create_change_set(
-                StackName=a.stack, ChangeSetName=cs_name, ChangeSetType=kind, **source,
-                Parameters=params, Capabilities=list(a.capabilities),
-            )
+            try:
+                cfn.create_change_set(
+                    StackName=a.stack, ChangeSetName=cs_name, ChangeSetType=kind, **source,
+                    Parameters=params, Capabilities=list(a.capabilities),
+                )
+            except ClientError as exc:
+                # an update with the same template and parameters may be refused at once
+                # (as UpdateStack is) instead of giving a FAILED change set
+                if "No updates are to be performed" not in str(exc.response.get("Error", {}).get("Message", "")):
+                    raise
+                self.log(f"  stack {a.stack}: no changes")
+                return
         cs = self._wait_change_set(a.stack, cs_name)
         if cs is None:
             self.log(f"  stack {a.stack}: no changes")
@@ -267,8 +278,6 @@ class _Applier:
             raise ApplyFailed(f"change set for {a.stack} not executed (declined); nothing changed")
         undo = (f"aws cloudformation delete-stack --stack-name {a.stack} --region {a.region}" if kind == "CREATE"
                 else f"aws cloudformation rollback-stack --stack-name {a.stack} --region {a.region}")
-        from botocore.exceptions import ClientError
-
         with aws_errors(f"executing the change set of {a.stack}"):
             try:
                 # rollback disabled: a failed stack is kept so its resources can be inspected
@@ -516,6 +525,7 @@ def apply_plan(
     poll: float = 5.0,
     timeout: float = 3600.0,
     s3_bucket: str | None = None,
+    hosted_zone_id: str | None = None,
 ) -> ApplyResult:
     """Run the plan's steps in order, skipping those an earlier run finished.
 
@@ -523,7 +533,8 @@ def apply_plan(
     pass in a request go (the RUNBOOK's ``$CFN_BUCKET``); needed when the plan has one.
     Raises :class:`ApplyFailed` (a step failed; what ran is reported) or
     :class:`InputError` (bad input, credentials, throttling, no bucket for a large
-    template)."""
+    template). ``hosted_zone_id``: the Route 53 hosted zone of the DNS records over the
+    applications' ALBs (the RUNBOOK's ``$HOSTED_ZONE_ID``); needed when the plan has them."""
     rb = load_runbook(plan_dir)
     state = _read_state(plan_dir)
     if state.get("cluster") not in (None, rb.cluster) or state.get("region") not in (None, rb.region):
@@ -544,6 +555,20 @@ def apply_plan(
             f"takes in a request ({', '.join(via_s3[:3])}{', ...' if len(via_s3) > 3 else ''}); they are "
             "deployed from an S3 bucket",
             hint=f"pass --s3-bucket BUCKET, a bucket in {rb.region} that you can write to",
+        )
+    if hosted_zone_id:
+        ap.env[HOSTED_ZONE_VAR] = hosted_zone_id
+    ref = re.compile(r"\$\{?" + HOSTED_ZONE_VAR + r"\b")
+    needs_zone = [s.key for s in steps if state["done"].get(s.key) != fingerprint(s)
+                  and any(isinstance(a, DeployStack) and any(ref.search(v) for _k, v in a.parameters)
+                          for a in s.actions)]
+    if needs_zone and not hosted_zone_id and not dry_run:
+        raise InputError.single(
+            "--hosted-zone-id",
+            f"the plan puts Route 53 records over its load balancers (steps {', '.join(needs_zone)}) and no "
+            "hosted zone is given",
+            hint=f"pass --hosted-zone-id ZONE_ID (or set {HOSTED_ZONE_VAR}), the id of the public hosted zone "
+            "that holds the records (aws route53 list-hosted-zones)",
         )
     if dry_run:
         log(f"dry run: apply {len(steps)} steps of {plan_dir} to cluster {rb.cluster} in {rb.region}; nothing changes")

@@ -51,9 +51,12 @@ def discover_command(region: str, profile: str | None, vpc_id: str | None, name:
 @click.option("--profile", help="Named profile of the standard AWS configuration.")
 @click.option("--s3-bucket", help="S3 bucket (in the plan's Region) for CloudFormation templates over 51,200 bytes; "
               "needed when the plan has one (the RUNBOOK's $CFN_BUCKET).")
+@click.option("--hosted-zone-id", envvar="HOSTED_ZONE_ID", show_envvar=True,
+              help="Route 53 hosted zone for the DNS records over the applications' load balancers; needed "
+              "when the plan has them (the RUNBOOK's $HOSTED_ZONE_ID).")
 @click.option("--poll-interval", type=click.FloatRange(0.01, 300), default=5.0, show_default=True, hidden=True)
 def apply_command(plan_dir: Path, dry_run: bool, yes: bool, profile: str | None, s3_bucket: str | None,
-                  poll_interval: float) -> None:
+                  hosted_zone_id: str | None, poll_interval: float) -> None:
     """Carry out PLAN_DIR's RUNBOOK: zone-group opt-in, CloudFormation change sets, eksctl,
     helm and kubectl, then verify. A rerun continues where a failed run stopped.
 
@@ -78,7 +81,8 @@ def apply_command(plan_dir: Path, dry_run: bool, yes: bool, profile: str | None,
         aws.check_credentials()
     try:
         result = apply_plan(plan_dir, aws, ShellRunner(), dry_run=dry_run, confirm=confirm, log=log,
-                            poll=poll_interval, s3_bucket=s3_bucket)
+                            poll=poll_interval, s3_bucket=s3_bucket,
+                            hosted_zone_id=hosted_zone_id)
     except ApplyFailed as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -25,7 +25,22 @@ from ...yamlout import dump
 from .names import REGION_SITE, public_subnet_name, subnet_name
 from .workloads import PART_OF_LABEL
 
-__all__ = ["IngressSite", "dns_sites", "dns_template", "ingress", "ingress_scheme", "ingress_subnets"]
+__all__ = [
+    "HOSTED_ZONE_VAR",
+    "DnsSite",
+    "IngressSite",
+    "carrier_record_name",
+    "dns_parameter_sites",
+    "dns_sites",
+    "dns_template",
+    "ingress",
+    "ingress_scheme",
+    "ingress_subnets",
+]
+
+#: the shell variable the RUNBOOK's DNS step reads the Route 53 hosted zone id from (the
+#: user sets it; ``edgewise apply --hosted-zone-id`` or the same environment variable)
+HOSTED_ZONE_VAR = "HOSTED_ZONE_ID"
 
 
 @dataclass(frozen=True)
@@ -139,10 +154,48 @@ def _logical(site: str) -> str:
     return "".join(p[:1].upper() + p[1:] for p in parts if p)
 
 
-def _alias(key: str, health: bool = True) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DnsSite:
+    """One ALB of ``dns.cfn.yaml`` and the names of the template parameters it fills."""
+
+    site: str
+    namespace: str
+    ingress: str  # the Ingress object's name
+    load_balancer: str  # ALB name
+    dns_name_param: str  # the ALB's DNS name
+    hosted_zone_param: str  # the ALB's canonical hosted zone id
+    #: a Wavelength ALB's carrier-facing record name (empty for the others)
+    carrier_record_param: str = ""
+    carrier_slug: str = ""
+
+
+def _site_params(s: IngressSite) -> DnsSite:
+    key = _logical(s.site)
+    wl = is_wavelength(s.zone)
+    return DnsSite(
+        s.site, s.namespace, s.name, s.load_balancer, f"AlbDnsName{key}", f"AlbHostedZoneId{key}",
+        f"CarrierRecordName{key}" if wl else "", s.zone.slug if wl and s.zone is not None else "",
+    )
+
+
+def dns_parameter_sites(sites: Sequence[IngressSite]) -> list[DnsSite]:
+    """The ALBs ``dns.cfn.yaml`` takes as parameters, in its order: the internet-facing
+    ones first, then the Wavelength ones (carrier-facing); internal ALBs have none."""
+    public = [s for s in sites if ingress_scheme(s.zone) == "internet-facing" and not is_wavelength(s.zone)]
+    carrier = [s for s in sites if is_wavelength(s.zone)]
+    return [_site_params(s) for s in [*public, *carrier]]
+
+
+def carrier_record_name(slug: str, record_name: str) -> str:
+    """A Wavelength ALB's carrier-facing name under the application's record name."""
+    return f"{slug}.carrier.{record_name}"
+
+
+def _alias(s: IngressSite, health: bool = True) -> dict[str, Any]:
+    p = _site_params(s)
     return {
-        "DNSName": {"Ref": f"AlbDnsName{key}"},
-        "HostedZoneId": {"Ref": f"AlbHostedZoneId{key}"},
+        "DNSName": {"Ref": p.dns_name_param},
+        "HostedZoneId": {"Ref": p.hosted_zone_param},
         "EvaluateTargetHealth": health,
     }
 
@@ -193,16 +246,15 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
     outputs: dict[str, Any] = {"RecordName": {"Value": {"Ref": "RecordName"}}}
     public = [s for s in sites if ingress_scheme(s.zone) == "internet-facing" and not is_wavelength(s.zone)]
     carrier = [s for s in sites if is_wavelength(s.zone)]
-    for s in [*public, *carrier]:
-        key = _logical(s.site)
-        params[f"AlbDnsName{key}"] = {
+    for p in dns_parameter_sites(sites):
+        params[p.dns_name_param] = {
             "Type": "String",
-            "Description": f"DNS name of ALB {s.load_balancer} (Ingress {s.name} in namespace "
-            f"{s.namespace})",
+            "Description": f"DNS name of ALB {p.load_balancer} (Ingress {p.ingress} in namespace "
+            f"{p.namespace})",
         }
-        params[f"AlbHostedZoneId{key}"] = {
+        params[p.hosted_zone_param] = {
             "Type": "String",
-            "Description": f"Canonical hosted zone ID of ALB {s.load_balancer}",
+            "Description": f"Canonical hosted zone ID of ALB {p.load_balancer}",
         }
     region = [s for s in public if s.zone is None]
     edge = [s for s in public if s.zone is not None]
@@ -221,7 +273,7 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
                 "Type": "A",
                 "SetIdentifier": s.site,
                 "Weight": 100,
-                "AliasTarget": _alias(key),
+                "AliasTarget": _alias(s),
             })
         record("RecordPrimary", {
             "HostedZoneId": {"Ref": "HostedZoneId"},
@@ -236,14 +288,13 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
             },
         })
         resources["RecordPrimary"]["DependsOn"] = [f"EdgeRecord{_logical(s.site)}" for s in edge]
-        key = _logical(region[0].site)
         record("RecordSecondary", {
             "HostedZoneId": {"Ref": "HostedZoneId"},
             "Name": {"Ref": "RecordName"},
             "Type": "A",
             "SetIdentifier": "region",
             "Failover": "SECONDARY",
-            "AliasTarget": _alias(key),
+            "AliasTarget": _alias(region[0]),
         })
     else:
         for s in public:
@@ -258,25 +309,26 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
                 props["GeoProximityLocation"] = _geo_location(topology, s.zone)
             else:
                 props["Weight"] = 100
-            props["AliasTarget"] = _alias(key)
+            props["AliasTarget"] = _alias(s)
             record(f"Record{key}", props)
     for s in carrier:
         key = _logical(s.site)
+        cp = _site_params(s).carrier_record_param
         assert s.zone is not None
-        params[f"CarrierRecordName{key}"] = {
+        params[cp] = {
             "Type": "String",
             "Description": f"carrier-facing DNS name of the {s.zone.name} ALB (reachable only from "
             f"the carrier's network{' of ' + s.zone.carrier if s.zone.carrier else ''})",
         }
         if app.spec.domain:
-            params[f"CarrierRecordName{key}"]["Default"] = f"{s.zone.slug}.carrier.{app.spec.domain}"
+            params[cp]["Default"] = carrier_record_name(s.zone.slug, app.spec.domain)
         record(f"CarrierRecord{key}", {
             "HostedZoneId": {"Ref": "HostedZoneId"},
-            "Name": {"Ref": f"CarrierRecordName{key}"},
+            "Name": {"Ref": cp},
             "Type": "A",
-            "AliasTarget": _alias(key),
+            "AliasTarget": _alias(s),
         })
-        outputs[f"CarrierRecordName{key}"] = {"Value": {"Ref": f"CarrierRecordName{key}"}}
+        outputs[cp] = {"Value": {"Ref": cp}}
     policy = "failover" if failover else ("geoproximity" if app.spec.dns == "geoproximity" else "weighted")
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",

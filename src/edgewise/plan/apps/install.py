@@ -15,6 +15,7 @@ Sources:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +24,9 @@ from ...topology import Topology
 from ...yamlout import dump
 from .. import labels as L
 from ..cluster.addons import STORAGE_CLASS_NAME
+from ..cluster.steps import Action, Capture, DeployStack
 from ..steps import RunbookStep
+from .ingress import HOSTED_ZONE_VAR, carrier_record_name
 from .model import AppPlan
 
 __all__ = [
@@ -31,6 +34,8 @@ __all__ = [
     "CONSUL_ENTERPRISE_IMAGE",
     "ISTIO_VERSION",
     "consul_values",
+    "dns_stack",
+    "dns_steps",
     "install_steps",
     "istiod_values",
     "secret_env_var",
@@ -206,3 +211,85 @@ def install_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]
 
 def values_text(values: dict[str, Any]) -> str:
     return dump(values)
+
+
+#: how long the DNS step waits for the load balancer controller to give an Ingress its ALB
+INGRESS_WAIT_TIMEOUT = "10m"
+#: the hosted zone's own name, read from Route 53 when an application names no domain
+HOSTED_ZONE_NAME_VAR = "HOSTED_ZONE_NAME"
+DNS_STEP_PREFIX = "dns-"
+
+
+def dns_stack(topology: Topology, app: str) -> str:
+    return f"{topology.name}-{app}-dns"
+
+
+def _shell_var(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(parts)).strip("_").upper()
+
+
+def dns_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -> list[RunbookStep]:
+    """After ``kubectl apply -k``: per application with ALBs, deploy ``dns.cfn.yaml`` over them.
+
+    The ALBs exist only once the AWS Load Balancer Controller has reconciled each Ingress,
+    so the step waits for each Ingress's hostname (``kubectl wait --for=jsonpath='{...}'``
+    without a value waits until the field exists:
+    https://kubernetes.io/docs/reference/kubectl/generated/kubectl_wait/), reads it, and
+    looks up that ALB's canonical hosted zone id (``CanonicalHostedZoneId`` of
+    ``DescribeLoadBalancers``, the alias target's hosted zone for a load balancer:
+    https://docs.aws.amazon.com/Route53/latest/APIReference/API_AliasTarget.html). The
+    parameter names are the template's own (:func:`~.ingress.dns_parameter_sites`)."""
+    steps: list[RunbookStep] = []
+    hz = HOSTED_ZONE_VAR
+    for app, plan in apps:
+        if not plan.dns:
+            continue
+        name = app.metadata.name
+        domain = app.spec.domain
+        record = domain or f"{name}.${HOSTED_ZONE_NAME_VAR}"
+        carriers = [p for p in plan.dns if p.carrier_record_param]
+        text = [
+            f"The load balancer controller creates one ALB per Ingress of {name}; once each has its",
+            "DNS name, the stack `" + dns_stack(topology, name) + "` puts the Route 53 alias records",
+            f"over them (`apps/{name}/dns.cfn.yaml`). Set `{hz}` to the id of the public hosted zone",
+            "that holds them (`edgewise apply --hosted-zone-id` or the same environment variable).",
+        ]
+        if not domain:
+            text.append(
+                f"The spec gives {name} no `domain`, so its name is `{name}.<the hosted zone's name>`"
+                + (", and each Wavelength Zone's carrier-facing name `<zone>.carrier.<that name>`" if carriers else "")
+                + "."
+            )
+        internal = len(plan.dns) < sum(1 for s in plan.sites if s.ingress_subnets)
+        if internal:
+            text.append("Internal ALBs (an Outpost without a customer-owned IP pool) get no record.")
+        cmds: list[str | Action] = [
+            f': "${{{hz}:?set {hz} to the id of the Route 53 hosted zone for the records of {name}}}"'
+        ]
+        if not domain:
+            cmds.append(Capture(HOSTED_ZONE_NAME_VAR,
+                                f'aws route53 get-hosted-zone --id "${hz}" --query HostedZone.Name --output text'))
+        params: list[tuple[str, str]] = [("HostedZoneId", f'"${hz}"')]
+        if not domain:
+            params.append(("RecordName", f'"{record}"'))
+        for p in plan.dns:
+            var = _shell_var(name, p.site)
+            dns_var, zone_var = f"ALB_DNS_{var}", f"ALB_ZONE_{var}"
+            jsonpath = "'{.status.loadBalancer.ingress[0].hostname}'"
+            cmds += [
+                f"kubectl -n {p.namespace} wait ingress/{p.ingress} --for=jsonpath={jsonpath} "
+                f"--timeout={INGRESS_WAIT_TIMEOUT}",
+                Capture(dns_var, f"kubectl -n {p.namespace} get ingress {p.ingress} -o jsonpath={jsonpath}"),
+                Capture(zone_var, f"aws elbv2 describe-load-balancers --region {topology.region} "
+                                  f"--query \"LoadBalancers[?DNSName=='${dns_var}'].CanonicalHostedZoneId\" "
+                                  "--output text"),
+                f': "${{{zone_var}:?no load balancer has the DNS name ${dns_var} (Ingress {p.ingress})}}"',
+            ]
+            params += [(p.dns_name_param, f'"${dns_var}"'), (p.hosted_zone_param, f'"${zone_var}"')]
+            if p.carrier_record_param and not domain:
+                params.append((p.carrier_record_param, f'"{carrier_record_name(p.carrier_slug, record)}"'))
+        cmds.append(DeployStack(dns_stack(topology, name), f"apps/{name}/dns.cfn.yaml", topology.region,
+                                parameters=tuple(params)))
+        steps.append(RunbookStep(f"{DNS_STEP_PREFIX}{name}", f"Publish the DNS names of {name}", tuple(text),
+                                 tuple(cmds), after_apps=True))
+    return steps

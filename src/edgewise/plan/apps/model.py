@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..artifacts import Artifact
+from .ingress import DnsSite
 
 __all__ = ["AppPlan", "CallRoute", "ServiceCopy", "SitePlan", "objects", "objects_with_paths"]
 
@@ -62,6 +63,8 @@ class AppPlan:
     notes: list[str]
     #: artifact paths that hold Kubernetes objects (the kustomization's resources)
     resources: tuple[str, ...] = field(default=())
+    #: the ALBs ``apps/<app>/dns.cfn.yaml`` (when written) takes as parameters
+    dns: tuple[DnsSite, ...] = field(default=())
 
     def site(self, name: str) -> SitePlan:
         for s in self.sites:

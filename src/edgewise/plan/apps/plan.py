@@ -51,7 +51,16 @@ from .. import labels as L
 from ..artifacts import Artifact
 from ..cluster.addons import STORAGE_CLASS_NAME
 from ..hosts import rename_hosts
-from .ingress import IngressSite, dns_sites, dns_template, ingress, ingress_scheme, ingress_subnets, site_kind
+from .ingress import (
+    IngressSite,
+    dns_parameter_sites,
+    dns_sites,
+    dns_template,
+    ingress,
+    ingress_scheme,
+    ingress_subnets,
+    site_kind,
+)
 from .install import consul_values, istiod_values
 from .model import AppPlan, CallRoute, ServiceCopy, SitePlan
 from .names import (
@@ -774,6 +783,7 @@ class _Builder:
             artifacts=artifacts,
             notes=self.notes,
             resources=tuple(f"{base}/{p}" for p in resources),
+            dns=tuple(dns_parameter_sites(ingress_sites)) if dns_sites(ingress_sites) else (),
         )
 
 

@@ -489,13 +489,17 @@ def _controller(d: _Doc) -> None:
 
 
 def _apps(d: _Doc, app_names: Sequence[str], app_steps: Sequence[RunbookStep] = ()) -> None:
-    # what the applications need first (mesh install, Secrets), from the application plan
-    for step in app_steps:
+    # what the applications need first (mesh install, Secrets), from the application plan,
+    # and what follows them (the DNS records over their ALBs)
+    for step in (s for s in app_steps if not s.after_apps):
         d.section(step.key, step.title, *step.text)
         d.code(*step.commands)
     if app_names:
         d.section("apps", "Apply the applications")
         d.code(*[f"kubectl apply -k apps/{a}" for a in app_names])
+    for step in (s for s in app_steps if s.after_apps):
+        d.section(step.key, step.title, *step.text)
+        d.code(*step.commands)
 
 
 def _verify(d: _Doc) -> None:
@@ -523,18 +527,27 @@ def _verify(d: _Doc) -> None:
         )
 
 
-def _cleanup(d: _Doc, app_names: Sequence[str]) -> None:
+def _cleanup(d: _Doc, app_names: Sequence[str], app_steps: Sequence[RunbookStep] = ()) -> None:
     t = d.t
+    # stacks deployed after the applications (the DNS records over their ALBs) go first
+    late = [a.stack for s in app_steps if s.after_apps for a in s.commands if isinstance(a, DeployStack)]
     net = network_stack(t)
     d.section(
         "cleanup",
         "Clean up",
-        "Delete in reverse order; the applications first, so that the load balancers",
+        "Delete in reverse order;" + (" the DNS records over the load balancers first, then" if late else ""),
+        "the applications" + ("" if late else " first") + ", so that the load balancers",
         "they created are gone before the VPC.",
         "With the private endpoint, run kubectl and eksctl from inside the VPC." if _private_only(t) else "",
         apply=False,
     )
-    cmds: list[str | Action] = [f"kubectl delete -k apps/{a} --ignore-not-found" for a in app_names]
+    cmds: list[str | Action] = []
+    for stack in reversed(late):
+        cmds += [
+            f"aws cloudformation delete-stack --stack-name {stack} {d.r}",
+            f"aws cloudformation wait stack-delete-complete --stack-name {stack} {d.r}",
+        ]
+    cmds += [f"kubectl delete -k apps/{a} --ignore-not-found" for a in app_names]
     if t.of_kind(ZoneType.OUTPOST):
         cmds.append("helm uninstall aws-node-termination-handler --namespace kube-system")
     cmds.append("helm uninstall aws-load-balancer-controller --namespace kube-system")
@@ -605,7 +618,7 @@ def runbook(
         _controller(d)
     _apps(d, app_names, app_steps)
     _verify(d)
-    _cleanup(d, app_names)
+    _cleanup(d, app_names, app_steps)
     return Runbook(d.title, d.preamble, d.steps, topology.region, topology.name)
 
 

@@ -1,0 +1,131 @@
+"""The RUNBOOK's DNS step through ``edgewise apply`` against the emulated account.
+
+The emulator has no load balancer controller: FakeTools stands in for it when the
+application is applied (one ALB per Ingress, created in moto's elbv2 under the name the
+Ingress asks for) and answers the step's ``kubectl wait/get ingress`` lines with those
+ALBs' DNS names. The records the DNS stack creates in moto's hosted zone must point at
+exactly those ALBs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from edgewise.aws.apply import STATE_FILE
+from edgewise.cli import cli
+from edgewise.workflow import run_plan
+
+from .fake_tools import FakeTools
+from .test_aws_apply import ROOT, hosted_zone, run
+
+ZONE = "example.com"
+
+
+def _albs(aws: Any, region: str) -> dict[str, dict[str, str]]:
+    """The ALBs in the emulator, by name."""
+    return {lb["LoadBalancerName"]: lb for lb in aws.client("elbv2", region).describe_load_balancers()["LoadBalancers"]}
+
+
+def _ingress_albs(plan: Path, app: str) -> dict[str, str]:
+    """Namespace of each Ingress of ``app`` -> the ALB name it asks the controller for."""
+    out = {}
+    for f in sorted((plan / "apps" / app).rglob("*.yaml")):
+        for doc in yaml.safe_load_all(f.read_text()):
+            if isinstance(doc, dict) and doc.get("kind") == "Ingress":
+                meta = doc["metadata"]
+                out[meta["namespace"]] = meta["annotations"]["alb.ingress.kubernetes.io/load-balancer-name"]
+    return out
+
+
+def _records(aws: Any, zone_id: str) -> list[dict[str, Any]]:
+    r53 = aws.client("route53", "us-east-1")
+    sets = r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return [r for r in sets if r["Type"] == "A"]
+
+
+def _name(r: dict[str, Any]) -> str:
+    return str(r["Name"]).rstrip(".")
+
+
+def test_apply_refuses_without_a_hosted_zone_then_publishes_the_albs(
+    aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = tmp_path / "wavelength"
+    run_plan([ROOT / "examples" / "wavelength"], plan, with_simulation=False, fork=False)
+    from edgewise.aws.apply import ShellRunner
+
+    tools = FakeTools("us-east-1")
+    monkeypatch.setattr(ShellRunner, "run", lambda _self, script, **kw: tools.run(script, **kw))
+    # no hosted zone: refused before anything is done (exit 2), naming the option and the variable
+    r = CliRunner().invoke(cli, ["apply", str(plan), "--yes", "--poll-interval", "0.01"])
+    assert r.exit_code == 2, r.output
+    assert "--hosted-zone-id" in r.stderr and "HOSTED_ZONE_ID" in r.stderr and "dns-two-tier" in r.stderr
+    assert aws.account.calls == [] and tools.lines == [] and not (plan / STATE_FILE).exists()
+    # the environment variable the RUNBOOK uses does the same as the option
+    zone_id = hosted_zone(ZONE)
+    monkeypatch.setenv("HOSTED_ZONE_ID", zone_id)
+    r = CliRunner().invoke(cli, ["apply", str(plan), "--yes", "--poll-interval", "0.01"])
+    assert r.exit_code == 0, r.output
+    assert any(ln.startswith("kubectl -n two-tier-region wait ingress/") for ln in tools.lines)
+
+    region = "us-east-1"
+    lbs = _albs(aws, region)
+    by_ns = _ingress_albs(plan, "two-tier")
+    assert set(by_ns.values()) == set(lbs)  # one ALB per Ingress, as the controller makes them
+    records = _records(aws, zone_id)
+    targets = {(lb["DNSName"].lower(), lb["CanonicalHostedZoneId"]): name for name, lb in lbs.items()}
+    pointed = {}
+    for rec in records:
+        alias = rec["AliasTarget"]
+        assert alias["EvaluateTargetHealth"] is True
+        key = (alias["DNSName"].rstrip(".").lower(), alias["HostedZoneId"])
+        assert key in targets, f"{_name(rec)} points at {key}, which is no ALB of the plan"
+        pointed[_name(rec)] = targets[key]
+    # the internet name: the Region ALB only (Wavelength ALBs are reached from the carrier's network)
+    region_alb = by_ns.pop("two-tier-region")
+    internet = [rec for rec in records if _name(rec) == f"two-tier.{ZONE}"]
+    assert [(rec["SetIdentifier"], pointed[_name(rec)]) for rec in internet] == [("region", region_alb)]
+    # each Wavelength ALB under its own carrier-facing name, below the application's name
+    assert by_ns, "the example has Wavelength ALBs"
+    for ns, alb in by_ns.items():
+        slug = ns.removeprefix("two-tier-")
+        assert pointed[f"{slug}.carrier.two-tier.{ZONE}"] == alb
+    assert len(records) == 1 + len(by_ns)
+
+
+def test_failover_records_over_the_local_zone_albs(aws: Any, tmp_path: Path) -> None:
+    spec = tmp_path / "spec"
+    shutil.copytree(ROOT / "examples" / "local-zones-hashicups", spec)
+    app = spec / "hashicups.yaml"
+    text = app.read_text()
+    assert "\n  ingress: alb\n" in text
+    app.write_text(text.replace("\n  ingress: alb\n", "\n  ingress: alb\n  dns: failover\n"))
+    plan = tmp_path / "plan"
+    run_plan([spec], plan, with_simulation=False, fork=False)
+    tools = FakeTools("us-west-2")
+    result = run(plan, tools)
+    assert "dns-hashicups" in result.done
+    assert result.done.index("dns-hashicups") == result.done.index("apps") + 1
+    lbs = _albs(aws, "us-west-2")
+    by_ns = _ingress_albs(plan, "hashicups")
+    region_alb = lbs[by_ns.pop("hashicups-region")]
+    records = _records(aws, hosted_zone(ZONE))
+    name, edge = f"hashicups.{ZONE}", f"edge.hashicups.{ZONE}"
+    top = {rec["Failover"]: rec for rec in records if _name(rec) == name}
+    assert set(top) == {"PRIMARY", "SECONDARY"}
+    # SECONDARY: the Region ALB; PRIMARY: the weighted set of the edge ALBs
+    sec = top["SECONDARY"]["AliasTarget"]
+    assert (sec["DNSName"].rstrip(".").lower(), sec["HostedZoneId"]) == (
+        region_alb["DNSName"].lower(), region_alb["CanonicalHostedZoneId"])
+    assert top["PRIMARY"]["AliasTarget"]["DNSName"].rstrip(".") == edge
+    weighted = [rec for rec in records if _name(rec) == edge]
+    assert sorted((rec["AliasTarget"]["DNSName"].rstrip(".").lower(), rec["AliasTarget"]["HostedZoneId"])
+                  for rec in weighted) == sorted(
+        (lbs[alb]["DNSName"].lower(), lbs[alb]["CanonicalHostedZoneId"]) for alb in by_ns.values())
+    assert all(rec["Weight"] == 100 and rec["AliasTarget"]["EvaluateTargetHealth"] for rec in weighted)
+    assert len(records) == 2 + len(by_ns)
