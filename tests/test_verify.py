@@ -10,16 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from edgewise.cli import cli
 from edgewise.k8s.inventory import Source
 from edgewise.lab import Lab
+from edgewise.plan.cluster.steps import runbook_from_json
 from edgewise.spec import load_spec
 from edgewise.topology import build_topology
 from edgewise.verify import verify_plan
 from edgewise.verify.addons import find_charts
-from edgewise.verify.run import KeptLab, empty_kept_lab
+from edgewise.verify.run import KeptLab, empty_kept_lab, skipped_steps
 from edgewise.workflow import run_plan
 
 BACKENDS = ["consul-enterprise", "consul", "istio", "kubernetes"]
@@ -95,6 +97,11 @@ def test_every_example_and_backend_deploys_as_planned(
     assert report.findings == [], report.render_text()
     assert not any("differs" in n or "were not installed" in n or "pins chart version" in n
                    for n in report.notes), report.notes
+    # the DNS step needs the ALBs the load balancer controller makes: skipped, and said so
+    dns = [s.key for s in runbook_from_json((plan / "runbook.json").read_text()).steps if s.key.startswith("dns-")]
+    assert dns == [f"dns-{a.metadata.name}" for a, _ in load_spec([plan / "spec"]).applications
+                   if (plan / "apps" / a.metadata.name / "dns.cfn.yaml").is_file()]
+    assert [n.split("'")[1] for n in report.notes if n.startswith("RUNBOOK step") and "not carried out" in n] == dns
     releases = {a["release"]: a for a in report.addons}
     spec = load_spec([plan / "spec"])  # an example may carry an application of its own, on another mesh
     meshes = {r for a, _ in spec.applications for r in MESH[a.spec.routing.value]}
@@ -234,3 +241,19 @@ def test_the_post_renderer_drops_webhook_configurations_only(tmp_path: Path) -> 
     out = list(yaml.safe_load_all(res.stdout))
     assert out == [docs[0], docs[3]]
     assert dropped.read_text(encoding="utf-8").split() == ["Mutating/inject", "Validating/validate"]
+
+
+def test_the_dns_step_is_named_as_skipped_only_when_the_plan_has_one(examples_dir: Path, tmp_path: Path) -> None:
+    plan, specs = _plan(examples_dir, "wavelength", "kubernetes", tmp_path)
+    notes = skipped_steps(plan)
+    templates = sorted(p.parent.name for p in plan.glob("apps/*/dns.cfn.yaml"))
+    assert templates and sorted(n.split("'")[1] for n in notes) == [f"dns-{a}" for a in templates]
+    assert all("not carried out" in n and "edgewise apply" in n for n in notes)
+    # the topology alone (no application, so no ALB): no DNS step, nothing to say
+    docs = [d for d in yaml.safe_load_all(specs[0].read_text()) if d and d.get("kind") != "Application"]
+    only = tmp_path / "only" / "topology.yaml"
+    only.parent.mkdir()
+    only.write_text(yaml.safe_dump_all(docs))
+    plain = tmp_path / "plain"
+    run_plan([only], plain, with_simulation=False)
+    assert skipped_steps(plain) == [] and not list(plain.glob("apps/*/dns.cfn.yaml"))

@@ -30,6 +30,7 @@ from edgewise.workflow import run_plan
 
 from .aws_standin import Account, EdgeZone, standin_edge_zones_in_moto
 from .fake_tools import FakeTools
+from .test_aws_apply import hosted_zone
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -68,11 +69,12 @@ def test_apply_creates_the_split_stacks_in_order_with_the_imports_resolved(
     order = deploy_actions(plan)
     net = [d.stack for d in order if d.template.startswith("cluster/network")]
     wl = [d.stack for d in order if d.template.startswith("cluster/wavelength")]
+    dns = [d.stack for d in order if d.template.startswith("apps/")]  # after the applications
     assert len(net) > 3 and len(wl) > 1, (net, wl)  # base, groups (and the S3 endpoint's stack)
     log: list[str] = []
     with bench_zones_in_account(aws, spec):
         tools = FakeTools(REGION)
-        apply_plan(plan, Aws(REGION), tools, poll=0.01, timeout=60, log=log.append)
+        apply_plan(plan, Aws(REGION), tools, poll=0.01, timeout=60, log=log.append, hosted_zone_id=hosted_zone())
     cfn = aws.client("cloudformation", REGION)
     stacks = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
     for name in net + wl:
@@ -80,7 +82,7 @@ def test_apply_creates_the_split_stacks_in_order_with_the_imports_resolved(
     # created in the RUNBOOK's order: each stack's change set only after the previous completed
     created = [m.split("stack ", 1)[1].split(":")[0] for m in log if m.startswith("  stack ")
                and m.endswith("CREATE_COMPLETE")]
-    assert created == net + wl
+    assert created == net + wl + dns
     # the imports resolved to the base and group stacks' resources: every edge subnet is in
     # the base stack's VPC, routed by its own group stack's route table, and the S3 gateway
     # endpoint (last stack) lists every private route table
@@ -133,6 +135,7 @@ def test_a_template_over_51200_bytes_is_deployed_from_the_bucket(aws: Any, tmp_p
 
     tools = FakeTools(REGION)
     monkeypatch.setattr(ShellRunner, "run", lambda _self, script, **kw: tools.run(script, **kw))
+    monkeypatch.setenv("HOSTED_ZONE_ID", hosted_zone())
     with bench_zones_in_account(aws, spec):
         # no bucket: refused before anything is done (exit 2), naming the option
         r = CliRunner().invoke(cli, ["apply", str(plan), "--yes", "--poll-interval", "0.01"])
