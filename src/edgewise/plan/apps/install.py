@@ -19,11 +19,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ...cfnlimits import MAX_INLINE_TEMPLATE_BYTES
 from ...spec import Application, Routing
 from ...topology import Topology
 from ...yamlout import dump
 from .. import labels as L
 from ..cluster.addons import STORAGE_CLASS_NAME
+from ..cluster.stacks import CFN_BUCKET_VAR
 from ..cluster.steps import Action, Capture, DeployStack
 from ..steps import RunbookStep
 from .ingress import HOSTED_ZONE_VAR, carrier_record_name
@@ -260,6 +262,14 @@ def dns_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -
                 + (", and each Wavelength Zone's carrier-facing name `<zone>.carrier.<that name>`" if carriers else "")
                 + "."
             )
+        template = f"apps/{name}/dns.cfn.yaml"
+        size = sum(len((a.text or "").encode()) for a in plan.artifacts if a.path == template)
+        via_s3 = size > MAX_INLINE_TEMPLATE_BYTES
+        if via_s3:
+            text.append(
+                f"The template is over the {MAX_INLINE_TEMPLATE_BYTES:,} bytes CloudFormation takes in a request:"
+                f" it is uploaded to the S3 bucket `{CFN_BUCKET_VAR}` names (`edgewise apply --s3-bucket`)."
+            )
         internal = len(plan.dns) < sum(1 for s in plan.sites if s.ingress_subnets)
         if internal:
             text.append("Internal ALBs (an Outpost without a customer-owned IP pool) get no record.")
@@ -288,8 +298,8 @@ def dns_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -
             params += [(p.dns_name_param, f'"${dns_var}"'), (p.hosted_zone_param, f'"${zone_var}"')]
             if p.carrier_record_param and not domain:
                 params.append((p.carrier_record_param, f'"{carrier_record_name(p.carrier_slug, record)}"'))
-        cmds.append(DeployStack(dns_stack(topology, name), f"apps/{name}/dns.cfn.yaml", topology.region,
-                                parameters=tuple(params)))
+        cmds.append(DeployStack(dns_stack(topology, name), template, topology.region, parameters=tuple(params),
+                                s3_bucket=f'"${CFN_BUCKET_VAR}"' if via_s3 else ""))
         steps.append(RunbookStep(f"{DNS_STEP_PREFIX}{name}", f"Publish the DNS names of {name}", tuple(text),
                                  tuple(cmds), after_apps=True))
     return steps
