@@ -21,6 +21,7 @@ as a server-side dry run and only rejections are reported.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -562,7 +563,7 @@ def _settle(
         # every pod but CoreDNS's (installed before, and judged on its own)
         app_pods = [p for p in pods if not (p["metadata"]["namespace"] == "kube-system" and label_selector_matches(
             {"matchLabels": COREDNS_LABELS}, p["metadata"].get("labels") or {}))]
-        settled = all(_node(p) or _unschedulable(p) for p in pods)
+        settled = all(_node(p) or (_unschedulable(p) and not _claim_now_exists(client, p)) for p in pods)
         running = all(_unschedulable(p) or (p.get("status") or {}).get("podIP") for p in pods)
         state = (
             sorted((p["metadata"]["name"], _node(p)) for p in pods),
@@ -631,6 +632,21 @@ def _provision_volumes(client: Client, namespaces: Sequence[str]) -> None:
                 },
             }
             client.create(pv)
+
+
+#: the scheduler's message for a pod whose claim it has not seen yet (VolumeBinding PreFilter)
+_MISSING_CLAIM = re.compile(r'could not find v1\.PersistentVolumeClaim "([^"/]+)/([^"]+)"')
+
+
+def _claim_now_exists(client: Client, p: Mapping[str, Any]) -> bool:
+    """A pod judged unschedulable because the claim it mounts was not yet in the
+    scheduler's cache, although the claim exists now: the StatefulSet controller creates
+    a pod's claims just before the pod, and the scheduler may try the pod first. It tries
+    the pod again when the claim arrives (a PVC event requeues pods that VolumeBinding
+    rejected), so the pod is not settled yet."""
+    found = _MISSING_CLAIM.search(_unschedulable(p))
+    return found is not None and client.get("v1", "PersistentVolumeClaim", found.group(2),
+                                            namespace=found.group(1)) is not None
 
 
 def _node(p: Mapping[str, Any]) -> str:
