@@ -256,14 +256,8 @@ def _inflates_helm_charts(directory: Path) -> bool:
     """Whether the directory's kustomization inflates Helm charts (``helmCharts``), which
     kustomize renders only with ``--enable-helm`` and helm on PATH
     (https://kubectl.docs.kubernetes.io/references/kustomize/builtins/#_helmchartinflationgenerator_)."""
-    for name in KUSTOMIZATIONS:
-        try:
-            data = yaml.safe_load((directory / name).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
-        if isinstance(data, Mapping) and data.get("helmCharts"):
-            return True
-    return False
+    data = _kustomization_data(directory)
+    return data is not None and bool(data.get("helmCharts"))
 
 
 def _kustomize(directory: Path, out: LoadedInputs) -> None:
@@ -336,6 +330,21 @@ def _identity(data: Any) -> tuple[str, str, str]:
 _PLAIN_KUSTOMIZATION_KEYS = frozenset({"apiVersion", "kind", "resources"})
 
 
+def _kustomization_data(directory: Path) -> Mapping[str, Any] | None:
+    """The directory's kustomization, read as every input is (size and alias limits);
+    None when it is not one mapping (kubectl reports what is wrong with it)."""
+    kfile = next((directory / k for k in KUSTOMIZATIONS if (directory / k).is_file()), None)
+    if kfile is None:
+        return None
+    try:
+        docs = read_documents(kfile)
+    except InputError:
+        return None
+    if len(docs) != 1 or not isinstance(docs[0].data, Mapping):
+        return None
+    return docs[0].data
+
+
 def _plain_resources(directory: Path) -> tuple[list[Path], ReadAhead] | None:
     """The files of a kustomization that only lists local resource files, else None.
 
@@ -348,17 +357,8 @@ def _plain_resources(directory: Path) -> tuple[list[Path], ReadAhead] | None:
     The files are read ahead (:class:`ReadAhead`) while they are checked here; when the
     kustomization is not plain after all, nothing read is used.
     """
-    kfile = next((directory / k for k in KUSTOMIZATIONS if (directory / k).is_file()), None)
-    if kfile is None:
-        return None
-    try:
-        docs = read_documents(kfile)
-    except InputError:
-        return None  # let kubectl report it
-    if len(docs) != 1 or not isinstance(docs[0].data, Mapping):
-        return None
-    data = docs[0].data
-    if set(data) - _PLAIN_KUSTOMIZATION_KEYS:
+    data = _kustomization_data(directory)
+    if data is None or set(data) - _PLAIN_KUSTOMIZATION_KEYS:
         return None
     resources = data.get("resources") or []
     if not isinstance(resources, list) or not all(isinstance(r, str) and "://" not in r for r in resources):
