@@ -164,12 +164,11 @@ def _refs(value: Any, out: set[str]) -> None:
 class _Rewriter:
     """Moves resources into parts, turning references across parts into imports."""
 
-    def __init__(self, template: Mapping[str, Any], split: Split, part_of: Mapping[str, int]) -> None:
-        self.t = template
+    def __init__(self, split: Split, part_of: Mapping[str, int], parts: int) -> None:
         self.s = split
         self.part_of = part_of  # resource logical id -> part index
-        self.outputs: list[Json] = []  # per part: its outputs (filled by the caller, extended here)
-        self.imports: list[set[str]] = []
+        # per part: its outputs (filled by the caller, extended with the exports imports need)
+        self.outputs: list[Json] = [{} for _ in range(parts)]
 
     def export_of(self, part: int, value: Json, key: str) -> str:
         """The export name key of ``value`` in ``part``: an existing exported output with
@@ -216,7 +215,6 @@ class _Rewriter:
         if there > here:
             raise ValueError(f"{value} is in a stack deployed after the one that refers to it")
         name = self.export_of(there, value, key)
-        self.imports[here].add(name)
         return {"Fn::ImportValue": {"Fn::Sub": "${" + self.s.prefix_param + "}-" + name}}
 
 
@@ -301,9 +299,7 @@ def split_template(template: Json, split: Split) -> list[Part]:
         part_of.setdefault(lid, 0)
     nparts = tail + 1 if tail_res else tail
 
-    rw = _Rewriter(template, split, part_of)
-    rw.outputs = [{} for _ in range(nparts)]
-    rw.imports = [set() for _ in range(nparts)]
+    rw = _Rewriter(split, part_of, nparts)
     group_of = {z: n for n, zones in enumerate(groups, start=1) for z in zones}
     out_part = {key: group_of.get(split.owner.get(key, ""), 0) for key in outputs}
     # the exports the single template declared stay, under the same names
