@@ -4,10 +4,13 @@ real kube-apiserver, kube-scheduler and kube-controller-manager, kwok nodes)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -15,6 +18,7 @@ from edgewise.check.live import nodes_of, read_cluster
 from edgewise.cli import cli
 from edgewise.k8s.inventory import Inventory
 from edgewise.lab import Lab
+from edgewise.lab.control_plane import find_program
 from edgewise.lab.nodes import node_objects
 from edgewise.spec import load_spec
 from edgewise.topology import Topology, build_topology
@@ -22,6 +26,7 @@ from edgewise.topology import Topology, build_topology
 ROOT = Path(__file__).resolve().parents[1]
 LZ_SPEC = ROOT / "examples" / "local-zones-hashicups" / "topology.yaml"
 FLAT = ROOT / "tests" / "data" / "taints" / "flat-lz.yaml"
+CHART = ROOT / "tests" / "data" / "check" / "helm-chart"
 LAX, LAS, PHX = "us-west-2-lax-1a", "us-west-2-las-1a", "us-west-2-phx-2a"
 
 
@@ -128,3 +133,27 @@ def test_unreadable_cluster_is_an_input_error(lab: Lab, tmp_path: Path) -> None:
     assert res.exit_code == 2 and "kubectl" in res.stderr and "fix:" in res.stderr
     res = run()
     assert res.exit_code == 2 and "nothing to check" in res.stderr
+
+
+@pytest.mark.parametrize(("constraint", "renders"), [(">=1.34.0-0", True), ("<1.34.0-0", False)])
+def test_charts_render_for_the_version_the_cluster_runs(lab: Lab, tmp_path: Path, constraint: str,
+                                                        renders: bool) -> None:
+    """A chart checked beside a live cluster renders for the version the API server
+    reports (the lab runs v1.34), not helm template's own default (v1.20), as helm
+    install into that cluster would: a chart that requires 1.34 renders, one that
+    refuses it is refused."""
+    helm = find_program("helm")
+    chart = tmp_path / "web"
+    shutil.copytree(CHART, chart)
+    (chart / "Chart.yaml").write_text((CHART / "Chart.yaml").read_text() + f'kubeVersion: "{constraint}"\n')
+    env = {"PATH": f"{helm.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    res = CliRunner().invoke(cli, ["check", "--kubeconfig", str(lab.kubeconfig), "--topology", str(LZ_SPEC),
+                                   str(chart), "--format", "json", "-v"], env=env)
+    if renders:
+        assert res.exit_code in (0, 1), res.output
+        report = json.loads(res.stdout)
+        assert any(f["file"].startswith(str(chart)) for f in report["findings"]), report["findings"]
+        assert any("(Kubernetes v1.34." in n for n in report["notes"]), report["notes"]
+    else:
+        assert res.exit_code == 2, res.output
+        assert "incompatible with Kubernetes v1.34." in res.stderr, res.stderr

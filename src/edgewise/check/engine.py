@@ -301,6 +301,8 @@ def check_cluster(
     from .live import nodes_of, read_cluster
 
     live = read_cluster(kubeconfig, context)
+    if live.server_version is not None:  # charts render for the version the cluster runs
+        helm = dataclasses.replace(helm if helm is not None else HelmOptions(), kube_version=live.server_version)
     loaded = load_paths(paths, helm) if paths else None
     objects = [*live.objects, *(loaded.objects if loaded else [])]
     notes = [*live.notes, *(loaded.notes if loaded else [])]

@@ -66,6 +66,9 @@ class LiveCluster:
     context: str
     objects: list[tuple[Mapping[str, Any], Source]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the API server's ``gitVersion`` (``v1.31.2-eks-7f9249a`` on EKS), or None when the
+    #: server did not say
+    server_version: str | None = None
 
     @property
     def nodes(self) -> list[Mapping[str, Any]]:
@@ -100,6 +103,19 @@ def _kubectl(kubeconfig: Path, context: str | None, *args: str) -> str:
     return proc.stdout
 
 
+def _server_version(text: str) -> str | None:
+    """``serverVersion.gitVersion`` of ``kubectl version -o json``: the version Helm
+    itself renders charts for when it installs into that cluster (helm's install action
+    takes ``Capabilities.KubeVersion`` from the discovery client's ``ServerVersion()``)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    server = data.get("serverVersion") if isinstance(data, Mapping) else None
+    version = server.get("gitVersion") if isinstance(server, Mapping) else None
+    return version if isinstance(version, str) and version.startswith("v") else None
+
+
 def read_cluster(kubeconfig: Path, context: str | None = None) -> LiveCluster:
     """Read the cluster ``kubeconfig`` (``context``) points at. Raises :class:`InputError`
     (exit 2) when the file is missing, kubectl is absent, or the API server refuses."""
@@ -114,7 +130,7 @@ def read_cluster(kubeconfig: Path, context: str | None = None) -> LiveCluster:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError.single(str(kubeconfig), f"kubectl returned no JSON: {exc.msg}") from None
-    live = LiveCluster(name)
+    live = LiveCluster(name, server_version=_server_version(_kubectl(kubeconfig, context, "version", "-o", "json")))
     for i, item in enumerate(data.get("items") or []):
         if not isinstance(item, Mapping) or not isinstance(item.get("kind"), str):
             continue
@@ -123,7 +139,9 @@ def read_cluster(kubeconfig: Path, context: str | None = None) -> LiveCluster:
         live.objects.append((item, Source(f"cluster:{name}/{ref}", 0, i)))
     kinds = sorted({str(o.get("kind")) for o, _ in live.objects})
     live.notes.append(
-        f"read {len(live.objects)} object(s) from cluster context {name} ({', '.join(kinds) or 'nothing'})"
+        f"read {len(live.objects)} object(s) from cluster context {name}"
+        + (f" (Kubernetes {live.server_version})" if live.server_version else "")
+        + f" ({', '.join(kinds) or 'nothing'})"
         + (f"; mesh APIs: {', '.join(r.split('.', 1)[0] for r in mesh)}" if mesh else "; no mesh APIs served")
     )
     return live
