@@ -112,7 +112,7 @@ class Rule:
 
 
 def _map(v: Any) -> Mapping[str, Any]:
-    return v if isinstance(v, Mapping) else {}
+    return v if type(v) is dict or isinstance(v, Mapping) else {}
 
 
 def _list(v: Any) -> list[Any]:
@@ -130,6 +130,9 @@ class CheckContext:
     edge_taints: bool = True
     consul_edition: str | None = None  # "ce" | "enterprise" | None (unknown)
     topology_inferred: bool = False  # built from the catalog zones the inputs name: may be partial
+    #: what several rules derive alike from the context (e.g. every pod template), kept
+    #: for the run by the helper that derives it
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def resolver(self) -> RouteResolver | None:

@@ -77,15 +77,29 @@ def round_up_milli(q: Fraction) -> Fraction:
     return Fraction(-(-q * 1000 // 1), 1000)
 
 
+_ZERO = Fraction(0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored(value: str | int | float) -> Fraction:
+    """A container's request as the API server stores it: rounded up to a thousandth,
+    and zero for what is not a positive quantity (cached: a plan's containers repeat a
+    handful of values thousands of times, and Fraction arithmetic is slow)."""
+    q = parse_quantity(value)
+    return round_up_milli(q) if q is not None and q > 0 else _ZERO
+
+
 def _container_request(container: Mapping[str, Any], resource: str) -> Fraction:
     res = container.get("resources")
     res = res if isinstance(res, Mapping) else {}
     for part in ("requests", "limits"):  # no request: the limit is the request
         values = res.get(part)
         if isinstance(values, Mapping) and resource in values:
-            q = parse_quantity(values[resource])
-            return round_up_milli(q) if q is not None and q > 0 else Fraction(0)
-    return Fraction(0)
+            value = values[resource]
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                return _ZERO  # refused by parse_quantity (and unhashable values, uncached)
+            return _stored(value)
+    return _ZERO
 
 
 def _containers(pod_spec: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
@@ -95,8 +109,7 @@ def _containers(pod_spec: Mapping[str, Any], key: str) -> list[Mapping[str, Any]
 
 def pod_request(pod_spec: Mapping[str, Any], resource: str) -> Fraction:
     """What the scheduler reserves for one pod of ``pod_spec`` (``resource``: ``cpu``, ``memory``)."""
-    sidecars = Fraction(0)
-    init_peak = Fraction(0)
+    sidecars = init_peak = _ZERO
     for c in _containers(pod_spec, "initContainers"):
         request = _container_request(c, resource)
         if c.get("restartPolicy") == "Always":
@@ -104,7 +117,14 @@ def pod_request(pod_spec: Mapping[str, Any], resource: str) -> Fraction:
             init_peak = max(init_peak, sidecars)
         else:
             init_peak = max(init_peak, sidecars + request)
-    app = sum((_container_request(c, resource) for c in _containers(pod_spec, "containers")), Fraction(0))
+    app = _ZERO
+    for c in _containers(pod_spec, "containers"):
+        request = _container_request(c, resource)
+        if request:  # zero requests add nothing: skip the (slow) Fraction addition
+            app = app + request if app else request
+    if sidecars:
+        app += sidecars
+    need = app if app >= init_peak else init_peak
     overhead = pod_spec.get("overhead")
     extra = parse_quantity(overhead.get(resource)) if isinstance(overhead, Mapping) else None
-    return max(app + sidecars, init_peak) + (extra or Fraction(0))
+    return need + extra if extra else need

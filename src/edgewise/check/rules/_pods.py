@@ -31,14 +31,21 @@ class PodTemplate:
     spec: Mapping[str, Any]
 
 
-def pod_templates(ctx: CheckContext) -> Iterator[PodTemplate]:
-    for obj in ctx.of_kind(*POD_PATHS):
-        path = POD_PATHS[obj.kind]
-        node: Any = obj.body
-        for key in path:
-            node = m(node).get(key)
-        if isinstance(node, Mapping):
-            yield PodTemplate(obj, path, node)
+def pod_templates(ctx: CheckContext) -> list[PodTemplate]:
+    """Every pod template of the inventory, in its order (found once per check run:
+    several rules walk them)."""
+    found: list[PodTemplate] | None = ctx.memo.get("pod_templates")
+    if found is None:
+        found = []
+        for obj in ctx.of_kind(*POD_PATHS):
+            path = POD_PATHS[obj.kind]
+            node: Any = obj.body
+            for key in path:
+                node = m(node).get(key)
+            if isinstance(node, Mapping):
+                found.append(PodTemplate(obj, path, node))
+        ctx.memo["pod_templates"] = found
+    return found
 
 
 def containers(pod: PodTemplate) -> Iterator[tuple[tuple[str | int, ...], Mapping[str, Any]]]:
