@@ -9,7 +9,6 @@ taken for generated output (a silent fallback would hide a slow path, not a bug)
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import pytest
@@ -17,39 +16,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import EXAMPLES_DIR
 from edgewise import yamlout
-from edgewise.plan.apps import plan_application
-from edgewise.plan.cluster import plan_cluster
-from edgewise.spec import Application, load_spec
-from edgewise.topology import build_topology
-
-BACKENDS = ("consul-enterprise", "consul", "istio", "kubernetes")
-
-
-def reference(obj: Any) -> str:
-    """What PyYAML writes for one document with edgewise's options."""
-    out: str = yaml.dump_all([obj], Dumper=yamlout._Dumper, sort_keys=False, default_flow_style=False,
-                             allow_unicode=True, width=4096, explicit_start=True)
-    return out
-
-
-@cache
-def generated_documents() -> list[tuple[str, Any]]:
-    docs: list[tuple[str, Any]] = []
-    for example in sorted(p.name for p in EXAMPLES_DIR.iterdir() if p.is_dir()):
-        spec = load_spec(EXAMPLES_DIR / example)
-        topology = build_topology(spec)
-        artifacts = list(plan_cluster(topology, [a.metadata.name for a, _ in spec.applications]))
-        for app, _ in spec.applications:
-            for backend in BACKENDS:
-                data = app.model_dump(by_alias=True, mode="json", exclude_none=True)
-                data["spec"]["routing"] = backend
-                artifacts += plan_application(topology, Application.model_validate(data)).artifacts
-        for a in artifacts:
-            for doc in a.docs or []:
-                docs.append((f"{example}:{a.path}", doc))
-    return docs
+from yamlout_corpus import generated_documents, reference
 
 
 def test_every_generated_document_matches_pyyaml_and_takes_the_fast_path() -> None:

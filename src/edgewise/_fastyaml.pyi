@@ -1,4 +1,4 @@
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, final
 
 Built = list[tuple[int, int, Any, Positions, bool]]
@@ -16,3 +16,6 @@ class Prefetch:
 
 def load(text: str, resolve: Callable[[str], Any], resolve_first: str, max_depth: int) -> Built | None: ...
 def slow_text(text: str) -> bool: ...
+def dump_docs(objs: Iterable[Any], cache: dict[str, str], inline: Callable[[str], str],
+              literal: Callable[[str, int], str], fallback: type[BaseException], *,
+              explicit_start: bool) -> list[str | None]: ...

@@ -26,7 +26,7 @@ from .plan.specsnap import snapshot_files
 from .report import render_report
 from .spec import Application, Routing, Spec, load_spec
 from .topology import Topology, build_topology
-from .yamlout import dump_all
+from .yamlout import documents
 
 if TYPE_CHECKING:
     from .simulate import SimulationResult
@@ -96,11 +96,11 @@ class PlanRefused(Exception):
 def _render_with_lines(artifact: Artifact) -> tuple[str, list[int]]:
     """The artifact's text and the 1-based line of each document's first key.
 
-    Documents are dumped one by one and joined, which is byte-identical to dumping
-    them together (each starts with its own ``---``), so the text is rendered once
-    and serves both the line numbers for check's findings and the file plan writes."""
+    Each document's text starts with its own ``---``, so joined they are exactly what
+    dumping them together writes: the text is rendered once and serves both the line
+    numbers for check's findings and the file plan writes."""
     assert artifact.docs is not None
-    parts = [dump_all([doc]) for doc in artifact.docs]
+    parts = documents(artifact.docs)
     lines, line = [], 1
     for part in parts:
         lines.append(line + 1)  # after the '---' marker

@@ -12,22 +12,36 @@ writes, but for the JSON-like documents edgewise generates (dicts with string ke
 lists, strings, ints, bools, None) it walks the tree itself instead of going through
 PyYAML's pure-Python representer and resolver, which is most of the cost of planning
 thousands of objects. How each distinct string is written (plain, quoted, escaped) is
-still decided by PyYAML, once per string; anything the walker is not certain about
-(floats, long or special multi-line strings, unusual keys, other types) sends the
-whole document to PyYAML. Tests compare both paths byte for byte.
+still decided by PyYAML, once per string (:func:`_inline`, cached; :func:`_literal` for
+multi-line strings); anything the walker is not certain about (floats, long or special
+multi-line strings, unusual keys, other types) sends the whole document to PyYAML.
+
+The walk itself is compiled: ``edgewise._fastyaml.dump_docs`` (``rust/fastyaml/src/emit.rs``)
+lays out a whole stream of documents, looking strings up in :data:`_inline_cache` and
+calling back :func:`_inline` / :func:`_literal` for strings it has not seen; a
+:class:`_Fallback` from them, or anything else the Python walker would give up on, sends
+that document to PyYAML. The Python walker (:func:`_document`) is the same layout in
+Python: it is used where the extension could not be built (it is optional, as for the
+compiled reader) and is the compiled walker's reference in the tests, which hold the
+two walkers and PyYAML together byte for byte.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import yaml
 import yaml.emitter
 import yaml.resolver
 
-__all__ = ["dump", "dump_all"]
+try:  # the compiled walker (rust/fastyaml); absent where it could not be built
+    from . import _fastyaml
+except ImportError:  # pragma: no cover - depends on the build
+    _fastyaml = None  # type: ignore[assignment]
+
+__all__ = ["documents", "dump", "dump_all"]
 
 _Base: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -230,16 +244,28 @@ def _document(obj: Any) -> str | None:
 
 # --- public API --------------------------------------------------------------------------
 
+def _texts(objs: Sequence[Any], explicit_start: bool) -> list[str | None]:
+    """Each of ``objs`` written by a walker (compiled if built), None where PyYAML writes it."""
+    if _fastyaml is not None:
+        return _fastyaml.dump_docs(objs, _inline_cache, _inline, _literal, _Fallback, explicit_start=explicit_start)
+    start = "---\n" if explicit_start else ""
+    return [None if (text := _document(obj)) is None else start + text for obj in objs]
+
+
 def dump(obj: Any) -> str:
     """One YAML document (no ``---``)."""
-    text = _document(obj)
+    text = _texts([obj], False)[0]
     return text if text is not None else _pyyaml_dump(obj)
+
+
+def documents(objs: Iterable[Any]) -> list[str]:
+    """Each of ``objs`` as a YAML document starting with ``---`` (joined, they are
+    :func:`dump_all`'s text)."""
+    objs = objs if isinstance(objs, list | tuple) else list(objs)
+    return [text if text is not None else _pyyaml_dump_all([obj])
+            for text, obj in zip(_texts(objs, True), objs, strict=True)]
 
 
 def dump_all(objs: Iterable[Any]) -> str:
     """YAML documents, each starting with ``---``."""
-    parts = []
-    for obj in objs:
-        text = _document(obj)
-        parts.append("---\n" + text if text is not None else _pyyaml_dump_all([obj]))
-    return "".join(parts)
+    return "".join(documents(objs))

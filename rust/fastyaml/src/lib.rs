@@ -18,6 +18,9 @@
 //! from those nodes under the GIL. Positions are not made into Python objects at all:
 //! [`Positions`] keeps them in one array per document, in document order, and answers
 //! a path's position when asked (only findings need one).
+//!
+//! The same extension holds the compiled walker of the YAML writer, `edgewise.yamlout`
+//! ([`emit`]).
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -32,6 +35,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+mod emit;
 
 /// The text or its structure is something this reader leaves to PyYAML.
 struct Unsupported;
@@ -813,6 +818,7 @@ impl Drop for Prefetch {
 fn _fastyaml(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(slow_text_py, m)?)?;
+    m.add_function(wrap_pyfunction!(emit::dump_docs, m)?)?;
     m.add_class::<Positions>()?;
     m.add_class::<Prefetch>()?;
     Ok(())
