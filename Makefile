@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# reinstalled when the project's metadata or the compiled reader's sources change
+# reinstalled when the project's metadata or the compiled extension's sources change
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml rust/fastyaml/Cargo.toml rust/fastyaml/Cargo.lock \
                                       rust/fastyaml/src/*.rs | cksum | cut -d' ' -f1)
-# Cargo's build of the compiled reader (rust/fastyaml), shared by every checkout
+# Cargo's build of the compiled YAML reader and walker (rust/fastyaml), shared by every checkout
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/edgewise/cargo-target
 
 .PHONY: demo test lint typecheck unit bench clean lab netns-tools scanners eksctl-validate

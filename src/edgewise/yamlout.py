@@ -86,6 +86,8 @@ _STR_TAG = "tag:yaml.org,2002:str"
 #: PyYAML never folds a scalar shorter than this at width 4096 (indent + key stay far below).
 _MAX_INLINE = 2000
 _BREAKS = "\n\x85\u2028\u2029"
+#: one-line string -> how it is written; filled by :func:`_inline` alone, so it never holds
+#: a string with a line break (the compiled walker takes a hit here as a one-line string)
 _inline_cache: dict[str, str] = {}
 
 
