@@ -25,15 +25,15 @@ from edgewise.plan.artifacts import Artifact
 from edgewise.workflow import _render_with_lines
 from yamlout_corpus import generated_documents, planned_documents, reference
 
-pytestmark = pytest.mark.skipif(yamlout._fastyaml is None, reason="the compiled extension is not built")
+pytestmark = pytest.mark.skipif(yamlout._dump_docs is None, reason="the compiled walker is not built")
 
 
 def compiled(objs: list[Any], *, cache: dict[str, str] | None = None, explicit_start: bool = True) -> list[str | None]:
     """The compiled walker's texts; ``cache``: the strings it may look up (default:
     yamlout's own cache; an empty dict sends every string through the callbacks)."""
-    assert yamlout._fastyaml is not None
-    return yamlout._fastyaml.dump_docs(objs, yamlout._inline_cache if cache is None else cache, yamlout._inline,
-                                       yamlout._literal, yamlout._Fallback, explicit_start=explicit_start)
+    assert yamlout._dump_docs is not None
+    return yamlout._dump_docs(objs, yamlout._inline_cache if cache is None else cache, yamlout._inline,
+                              yamlout._literal, yamlout._Fallback, explicit_start=explicit_start)
 
 
 def python(obj: Any) -> str | None:
@@ -72,7 +72,7 @@ def test_each_example_plan_renders_the_same_with_the_python_walker(monkeypatch: 
     docs = [doc for _, doc in planned_documents()]
     fast = yamlout.documents(docs)
     single = [yamlout.dump(doc) for doc in docs]
-    monkeypatch.setattr(yamlout, "_fastyaml", None)
+    monkeypatch.setattr(yamlout, "_dump_docs", None)
     assert yamlout.documents(docs) == fast
     assert [yamlout.dump(doc) for doc in docs] == single
     assert single == [yaml.dump(doc, **yamlout._OPTIONS) for doc in docs]
@@ -192,7 +192,7 @@ def test_render_with_lines_gives_the_line_of_each_document_first_key() -> None:
 
 
 def test_strings_are_written_as_the_callbacks_say_and_looked_up_in_the_cache_first() -> None:
-    assert yamlout._fastyaml is not None
+    assert yamlout._dump_docs is not None
     asked: list[Any] = []
 
     def inline(s: str) -> str:
@@ -204,14 +204,14 @@ def test_strings_are_written_as_the_callbacks_say_and_looked_up_in_the_cache_fir
         return f"|{indent}"
 
     doc = {"k": "v", "cached": ["v", "x\ny"], "m": {"n": "x\ny"}}
-    texts = yamlout._fastyaml.dump_docs([doc], {"cached": "C", "v": "V"}, inline, literal, yamlout._Fallback,
-                                        explicit_start=False)
+    texts = yamlout._dump_docs([doc], {"cached": "C", "v": "V"}, inline, literal, yamlout._Fallback,
+                               explicit_start=False)
     assert texts == ["<k>: V\nC:\n- V\n- |2\n<m>:\n  <n>: |4\n"]
     assert asked == ["k", ("x\ny", 2), "m", "n", ("x\ny", 4)]
 
 
 def test_a_fallback_from_a_callback_gives_the_document_up_and_other_errors_propagate() -> None:
-    assert yamlout._fastyaml is not None
+    assert yamlout._dump_docs is not None
 
     def give_up(s: str, indent: int = 0) -> str:
         raise yamlout._Fallback
@@ -219,7 +219,7 @@ def test_a_fallback_from_a_callback_gives_the_document_up_and_other_errors_propa
     def broken(s: str) -> str:
         raise ValueError(s)
 
-    dump_docs = yamlout._fastyaml.dump_docs
+    dump_docs = yamlout._dump_docs
     assert dump_docs([{"a": 1}, {"b": "x\ny"}, [1]], {}, yamlout._inline, give_up, yamlout._Fallback,
                      explicit_start=True) == ["---\na: 1\n", None, "---\n- 1\n"]
     texts = dump_docs([[1], {"a": 1}], {}, give_up, give_up, yamlout._Fallback, explicit_start=True)

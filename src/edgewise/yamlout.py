@@ -36,10 +36,10 @@ import yaml
 import yaml.emitter
 import yaml.resolver
 
-try:  # the compiled walker (rust/fastyaml); absent where it could not be built
-    from . import _fastyaml
+try:  # the compiled walker (rust/fastyaml); absent where it could not be built, or in a build older than it
+    from ._fastyaml import dump_docs as _dump_docs
 except ImportError:  # pragma: no cover - depends on the build
-    _fastyaml = None  # type: ignore[assignment]
+    _dump_docs = None  # type: ignore[assignment]
 
 __all__ = ["documents", "dump", "dump_all"]
 
@@ -248,8 +248,8 @@ def _document(obj: Any) -> str | None:
 
 def _texts(objs: Sequence[Any], explicit_start: bool) -> list[str | None]:
     """Each of ``objs`` written by a walker (compiled if built), None where PyYAML writes it."""
-    if _fastyaml is not None:
-        return _fastyaml.dump_docs(objs, _inline_cache, _inline, _literal, _Fallback, explicit_start=explicit_start)
+    if _dump_docs is not None:
+        return _dump_docs(objs, _inline_cache, _inline, _literal, _Fallback, explicit_start=explicit_start)
     start = "---\n" if explicit_start else ""
     return [None if (text := _document(obj)) is None else start + text for obj in objs]
 
