@@ -148,6 +148,18 @@ def _istio_step(app: str) -> RunbookStep:
     return RunbookStep("mesh-istio", "Install the service mesh (Istio)", text, cmds)
 
 
+def _apply_files(paths: Sequence[str]) -> str:
+    """``kubectl apply -f`` of ``paths``; files of one name in sibling directories
+    (``apps/<app>/<namespace>/namespace.yaml``) as one brace expansion."""
+    if len(paths) == 1:
+        return f"kubectl apply -f {paths[0]}"
+    split = [p.rsplit("/", 2) for p in paths]
+    if all(len(s) == 3 for s in split) and len({(s[0], s[2]) for s in split}) == 1:
+        base, _, file = split[0]
+        return f"kubectl apply -f {base}/{{{','.join(s[1] for s in split)}}}/{file}"
+    return "kubectl apply " + " ".join(f"-f {p}" for p in paths)
+
+
 def _secrets_step(app: Application, plan: AppPlan) -> RunbookStep | None:
     """Create every Secret the app's env values reference, in each namespace that uses it."""
     wanted: dict[tuple[str, str], set[str]] = {}  # (secret, key) -> namespaces
@@ -170,8 +182,7 @@ def _secrets_step(app: Application, plan: AppPlan) -> RunbookStep | None:
         var = secret_env_var(name, secret, key)
         cmds.append(f': "${{{var}:?set {var} to the value of key {key} of Secret {secret}}}"')
     namespaces = sorted({ns for nss in wanted.values() for ns in nss})
-    cmds.append(f"kubectl apply -f apps/{name}/{{{','.join(namespaces)}}}/namespace.yaml"
-                if len(namespaces) > 1 else f"kubectl apply -f apps/{name}/{namespaces[0]}/namespace.yaml")
+    cmds.append(_apply_files(sorted({plan.namespace_files[ns] for ns in namespaces})))
     for secret in sorted(by_secret):
         for ns in sorted(by_secret[secret]):
             lits = " ".join(

@@ -65,6 +65,9 @@ class AppPlan:
     resources: tuple[str, ...] = field(default=())
     #: the ALBs ``apps/<app>/dns.cfn.yaml`` (when written) takes as parameters
     dns: tuple[DnsSite, ...] = field(default=())
+    #: namespace -> the artifact path holding its Namespace object (the RUNBOOK applies
+    #: these before creating the app's Secrets)
+    namespace_files: dict[str, str] = field(default_factory=dict)
 
     def site(self, name: str) -> SitePlan:
         for s in self.sites:

@@ -91,6 +91,19 @@ from .workloads import (
 
 CALLS_ANNOTATION = "edgewise.dev/calls"
 
+#: The files of a site's directory ``apps/<app>/<dir>/``: a few per namespace, not one per
+#: service, because creating files is most of the time of a first plan on a slow disk.
+#: ``namespace.yaml`` stays on its own: the RUNBOOK applies the Namespaces alone before
+#: the Secrets (see :func:`.install.install_steps`). ``services.yaml`` holds, service by
+#: service in name order, everything one service needs in the site -- workload, Service,
+#: PDB, its mesh objects (ServiceDefaults, resolvers, intentions, DestinationRule) or the
+#: alias of a Region-only service -- named after the spec's ``services`` list it follows.
+#: ``ingress.yaml`` is the site's ALB. ``kubectl kustomize`` orders its output by kind
+#: and name, not by file (its default "legacy" order), so the layout does not change it.
+NAMESPACE_FILE = "namespace.yaml"
+SERVICES_FILE = "services.yaml"
+INGRESS_FILE = "ingress.yaml"
+
 __all__ = ["plan_application"]
 
 CONSUL_API = "consul.hashicorp.com/v1alpha1"
@@ -155,8 +168,12 @@ class _Builder:
         )
         self._check_names()
         self.check_unique()
-        # path (relative to apps/<app>) -> documents
+        # path (relative to apps/<app>) -> documents, but for each directory's SERVICES_FILE
         self.files: dict[str, list[dict[str, Any]]] = {}
+        # site directory -> service -> its documents there (the directory's SERVICES_FILE)
+        self.service_docs: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        #: namespace -> the file (relative to apps/<app>) holding its Namespace object
+        self.namespace_files: dict[str, str] = {}
         #: (site key, service) -> the Service an exposed copy's ALB targets
         self.ingress_backends: dict[tuple[str, str], str] = {}
         #: service -> edge sites whose host includes the Region copy (istio)
@@ -202,8 +219,17 @@ class _Builder:
     def runs(self, site: _Site, svc: ServiceSpec) -> bool:
         return svc.has_edge_copies if site.is_edge else svc.has_region_copy
 
-    def add(self, site_dir: str, stem: str, *docs: dict[str, Any]) -> None:
-        self.files.setdefault(f"{site_dir}/{stem}.yaml" if site_dir else f"{stem}.yaml", []).extend(docs)
+    def add(self, site_dir: str, file: str, *docs: dict[str, Any]) -> None:
+        """Documents of ``file`` in ``site_dir`` ("": directly under apps/<app>/)."""
+        self.files.setdefault(f"{site_dir}/{file}" if site_dir else file, []).extend(docs)
+
+    def add_service(self, site_dir: str, service: str, *docs: dict[str, Any]) -> None:
+        """Documents of ``service`` in the site's SERVICES_FILE."""
+        self.service_docs.setdefault(site_dir, {}).setdefault(service, []).extend(docs)
+
+    def add_namespace(self, site_dir: str, ns: dict[str, Any]) -> None:
+        self.add(site_dir, NAMESPACE_FILE, ns)
+        self.namespace_files[ns["metadata"]["name"]] = f"{site_dir}/{NAMESPACE_FILE}" if site_dir else NAMESPACE_FILE
 
     def has_failover(self, svc: ServiceSpec) -> bool:
         return (
@@ -281,10 +307,10 @@ class _Builder:
                 if self.fails_over_here(s, svc):
                     self.backed.setdefault(svc.name, []).append(s)
         if self.shared_ns:
-            self.add("", "namespace", self.namespace(None))
+            self.add_namespace("", self.namespace(None))
         for s in self.sites:
             if not self.shared_ns:
-                self.add(s.dir, "namespace", self.namespace(s))
+                self.add_namespace(s.dir, self.namespace(s))
             for svc in self.services:
                 if self.runs(s, svc):
                     copies[s.key].extend(self.emit_copy(s, svc))
@@ -469,7 +495,7 @@ class _Builder:
             docs.extend(self.consul_config(site, svc, fails_over))
         elif self.routing is Routing.ISTIO:
             docs.append(self.destination_rule(site, svc))
-        self.add(site.dir, svc.name, *docs)
+        self.add_service(site.dir, svc.name, *docs)
         return out
 
     def emit_region_alias(self, site: _Site, svc: ServiceSpec, routes: list[CallRoute]) -> None:
@@ -479,13 +505,13 @@ class _Builder:
             return  # the short name is the Region's own Service, in the one namespace
         if self.routing in (Routing.KUBERNETES, Routing.ISTIO):
             # short name resolves in every edge namespace, to the Region copy
-            self.add(
+            self.add_service(
                 site.dir,
                 svc.name,
                 externalname_service(self.name, svc, site.namespace, self.region_ns),
             )
         elif self.routing is Routing.CONSUL_ENTERPRISE and called_here:
-            self.add(
+            self.add_service(
                 site.dir,
                 svc.name,
                 self.resolver(
@@ -558,7 +584,7 @@ class _Builder:
                 if self.routing is Routing.CONSUL_ENTERPRISE:
                     deny["namespace"] = "*"
                 deny["action"] = "deny"
-                self.add(
+                self.add_service(
                     by_key[s.key].dir,
                     svc.name,
                     {
@@ -618,7 +644,7 @@ class _Builder:
                 # one Ingress per site; in a shared namespace each needs its own name
                 dns_label(f"{self.name}-{s.zone.slug}") if self.shared_ns and s.zone else self.name,
             )
-            self.add(s.dir, "ingress", ingress(self.t, self.app, site, backends))
+            self.add(s.dir, INGRESS_FILE, ingress(self.t, self.app, site, backends))
             out.append(site)
         return out
 
@@ -739,8 +765,13 @@ class _Builder:
         ingress_sites: list[IngressSite],
     ) -> AppPlan:
         base = f"apps/{self.name}"
-        artifacts = [Artifact(f"{base}/{p}", docs=tuple(d)) for p, d in sorted(self.files.items())]
-        resources = sorted(self.files)
+        files = dict(self.files)
+        for site_dir, by_service in self.service_docs.items():
+            files[f"{site_dir}/{SERVICES_FILE}" if site_dir else SERVICES_FILE] = [
+                doc for svc in sorted(by_service) for doc in by_service[svc]
+            ]
+        artifacts = [Artifact(f"{base}/{p}", docs=tuple(d)) for p, d in sorted(files.items())]
+        resources = sorted(files)
         artifacts.append(
             Artifact(
                 f"{base}/kustomization.yaml",
@@ -784,6 +815,7 @@ class _Builder:
             notes=self.notes,
             resources=tuple(f"{base}/{p}" for p in resources),
             dns=tuple(dns_parameter_sites(ingress_sites)) if dns_sites(ingress_sites) else (),
+            namespace_files={ns: f"{base}/{p}" for ns, p in sorted(self.namespace_files.items())},
         )
 
 
