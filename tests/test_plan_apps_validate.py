@@ -130,6 +130,40 @@ def identity(o: dict[str, Any]) -> tuple[str, str, str, str]:
     return (o["apiVersion"], o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
 
 
+#: kustomize's default ("legacy") output order, as kustomize v5 defines it
+#: (plugin/builtin/sortordertransformer/SortOrderTransformer.go: ``defaultOrderFirst``,
+#: ``defaultOrderLast``, ``legacyIDSorter``): by kind rank, then group_version_kind, then
+#: "<kind>.<version>.<group>|<namespace>|<name>" -- never by file
+LEGACY_FIRST = (
+    "Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition", "ServiceAccount",
+    "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap",
+    "Secret", "Endpoints", "Service", "LimitRange", "PriorityClass", "PersistentVolume",
+    "PersistentVolumeClaim", "Deployment", "StatefulSet", "CronJob", "PodDisruptionBudget",
+)
+LEGACY_LAST = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+
+
+def legacy_order(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def key(o: dict[str, Any]) -> tuple[int, str, str]:
+        kind = o["kind"]
+        group, _, version = o["apiVersion"].rpartition("/")
+        rank = (LEGACY_FIRST.index(kind) - len(LEGACY_FIRST) if kind in LEGACY_FIRST
+                else 1 + LEGACY_LAST.index(kind) if kind in LEGACY_LAST else 0)
+        gvk = "_".join((group or "~G", version or "~V", kind))
+        gvk_string = ".".join((kind, version or "[noVer]", group or "[noGrp]"))
+        meta = o["metadata"]
+        return rank, gvk, "|".join((gvk_string, meta.get("namespace") or "~X", meta["name"]))
+
+    assert not any(o["kind"] == "Namespace" and o["apiVersion"] != "v1" for o in objs)  # its special case
+    return sorted(objs, key=key)
+
+
+def kustomize(directory: Path) -> str:
+    return subprocess.run(
+        ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+
+
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 @pytest.mark.parametrize("routing", BACKENDS)
 @pytest.mark.parametrize("ex", EXAMPLES)
@@ -137,17 +171,13 @@ def test_kustomize_renders_everything(ex: str, routing: str, tmp_path: Path) -> 
     p = plan(ex, routing)
     out = tmp_path / "plan"
     write_tree(out, p.artifacts)
-    rendered = subprocess.run(
-        ["kubectl", "kustomize", str(out / "apps" / p.app)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
+    rendered = kustomize(out / "apps" / p.app)
     docs = [d for d in yaml.safe_load_all(rendered) if d]
     objs = objects(p)
     assert len(docs) == len(objs)
-    assert sorted(map(identity, docs)) == sorted(map(identity, objs))
+    # every object once, in kustomize's own order: by kind and name, whatever the files
+    assert list(map(identity, docs)) == list(map(identity, legacy_order(objs)))
+    assert docs == legacy_order(objs)
     kust = yaml.safe_load((out / "apps" / p.app / "kustomization.yaml").read_text())
     files = {
         str(f.relative_to(out / "apps" / p.app)) for f in (out / "apps" / p.app).rglob("*.yaml")
@@ -172,3 +202,23 @@ def test_dns_template_passes_cfn_lint(dns: str) -> None:
     text = render_tree(p.artifacts)["apps/hashicups/dns.cfn.yaml"]
     matches = lint(text, regions=[topology.region])
     assert not matches, "\n".join(str(m) for m in matches)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+@pytest.mark.parametrize(("ex", "routing"), [("local-zones-hashicups", "consul-enterprise"), ("outposts", "istio")])
+def test_kustomize_output_does_not_depend_on_the_files(ex: str, routing: str, tmp_path: Path) -> None:
+    """apps/<app> renders byte for byte as the same objects one per file, listed in reverse:
+    so as every other split of them into files, the former one file per service included."""
+    p = plan(ex, routing)
+    out = tmp_path / "plan"
+    write_tree(out, p.artifacts)
+    apart = tmp_path / "apart"
+    apart.mkdir()
+    names = []
+    for i, o in enumerate(reversed(objects(p))):
+        names.append(f"{i:04d}.yaml")
+        (apart / names[-1]).write_text(yaml.safe_dump(o))
+    (apart / "kustomization.yaml").write_text(yaml.safe_dump({"resources": names}))
+    together = kustomize(out / "apps" / p.app)
+    assert together == kustomize(apart)
+    assert len(names) > 2 * len(p.resources), "the plan's files hold several objects each"
