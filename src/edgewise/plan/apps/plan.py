@@ -104,6 +104,11 @@ NAMESPACE_FILE = "namespace.yaml"
 SERVICES_FILE = "services.yaml"
 INGRESS_FILE = "ingress.yaml"
 
+
+def _in_dir(site_dir: str, file: str) -> str:
+    """``file`` of a site directory, relative to apps/<app>/ ("": the app's own directory)."""
+    return f"{site_dir}/{file}" if site_dir else file
+
 __all__ = ["plan_application"]
 
 CONSUL_API = "consul.hashicorp.com/v1alpha1"
@@ -221,7 +226,7 @@ class _Builder:
 
     def add(self, site_dir: str, file: str, *docs: dict[str, Any]) -> None:
         """Documents of ``file`` in ``site_dir`` ("": directly under apps/<app>/)."""
-        self.files.setdefault(f"{site_dir}/{file}" if site_dir else file, []).extend(docs)
+        self.files.setdefault(_in_dir(site_dir, file), []).extend(docs)
 
     def add_service(self, site_dir: str, service: str, *docs: dict[str, Any]) -> None:
         """Documents of ``service`` in the site's SERVICES_FILE."""
@@ -229,7 +234,7 @@ class _Builder:
 
     def add_namespace(self, site_dir: str, ns: dict[str, Any]) -> None:
         self.add(site_dir, NAMESPACE_FILE, ns)
-        self.namespace_files[ns["metadata"]["name"]] = f"{site_dir}/{NAMESPACE_FILE}" if site_dir else NAMESPACE_FILE
+        self.namespace_files[ns["metadata"]["name"]] = _in_dir(site_dir, NAMESPACE_FILE)
 
     def has_failover(self, svc: ServiceSpec) -> bool:
         return (
@@ -767,7 +772,7 @@ class _Builder:
         base = f"apps/{self.name}"
         files = dict(self.files)
         for site_dir, by_service in self.service_docs.items():
-            files[f"{site_dir}/{SERVICES_FILE}" if site_dir else SERVICES_FILE] = [
+            files[_in_dir(site_dir, SERVICES_FILE)] = [
                 doc for svc in sorted(by_service) for doc in by_service[svc]
             ]
         artifacts = [Artifact(f"{base}/{p}", docs=tuple(d)) for p, d in sorted(files.items())]
