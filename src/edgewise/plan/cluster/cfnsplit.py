@@ -106,7 +106,9 @@ class Split:
     :data:`TAIL`; anything not in it belongs to the base. ``zones`` are the edge zones in
     the order their groups take them. ``prefix_param`` names the parameter that carries
     the base stack's name into the other stacks (the export-name prefix), ``base_stack``
-    its default.
+    its default; ``""`` for a template whose stacks refer to nothing in one another (the
+    Route 53 records over the ALBs): no such parameter, and a reference across stacks is
+    an error.
     """
 
     owner: dict[str, str] = field(default_factory=dict)
@@ -188,6 +190,8 @@ class _Rewriter:
         return name
 
     def _export_name(self, part: int, name: str) -> Json:
+        if part != 0 and not self.s.prefix_param:
+            raise ValueError(f"{name}: an export of a split whose stacks take no base stack name")
         stack = "${AWS::StackName}" if part == 0 else "${" + self.s.prefix_param + "}"
         return {"Name": {"Fn::Sub": f"{stack}-{name}"}}
 
@@ -212,6 +216,8 @@ class _Rewriter:
         return value
 
     def _import(self, there: int, value: Json, key: str, here: int) -> Json:
+        if not self.s.prefix_param:
+            raise ValueError(f"{value} is in another stack of a split whose stacks import nothing")
         if there > here:
             raise ValueError(f"{value} is in a stack deployed after the one that refers to it")
         name = self.export_of(there, value, key)
@@ -229,8 +235,10 @@ def split_template(template: Json, split: Split) -> list[Part]:
     """The template as one stack when it fits, else a base, groups of edge zones and a tail.
 
     Group size: the most edge zones whose largest per-zone cost (resources, outputs,
-    bytes, and the exports the tail imports from them) keeps a stack within
-    :data:`MARGIN` of every quota."""
+    parameters, bytes, and the exports the tail imports from them) keeps a stack within
+    :data:`MARGIN` of every quota. A parameter that only one zone's resources and outputs
+    name is that zone's cost (the Route 53 template takes each ALB's name as parameters);
+    one that several zones name may be in every group, and is counted once a group."""
     if _fits_whole(template) or not split.zones:
         return [Part("", template)]
     resources: Json = template.get("Resources", {})
@@ -255,24 +263,47 @@ def split_template(template: Json, split: Split) -> list[Part]:
     tail_needs: set[str] = set()
     for lid in tail_res:
         _refs(resources[lid], tail_needs)
+    # the parameters each zone's resources and outputs name
+    declared: Json = template.get("Parameters") or {}
+    zone_params: dict[str, set[str]] = {}
+    uses: dict[str, int] = {}
+    for z in split.zones:
+        names: set[str] = set()
+        for lid in per_zone_res[z]:
+            _refs(resources[lid], names)
+        for key in per_zone_out[z]:
+            _refs(outputs[key], names)
+        zone_params[z] = names & set(declared)
+        for name in zone_params[z]:
+            uses[name] = uses.get(name, 0) + 1
+    shared = {name for name, n in uses.items() if n > 1}
     # the largest per-zone cost decides how many zones a group holds
     worst_res = worst_out = worst_bytes = 1
+    worst_params = 0
     for z in split.zones:
         rs, os_ = per_zone_res[z], per_zone_out[z]
         exports = sum(1 for lid in rs if lid in tail_needs)
+        own = zone_params[z] - shared
         worst_res = max(worst_res, len(rs))
         worst_out = max(worst_out, len(os_) + exports)
+        worst_params = max(worst_params, len(own))
         worst_bytes = max(worst_bytes, sum(_size(resources[lid]) for lid in rs)
-                          + sum(_size(outputs[k]) for k in os_) + 200 * exports)
-    params_total = len(template.get("Parameters") or {}) + 1
+                          + sum(_size(outputs[k]) for k in os_) + 200 * exports
+                          + sum(_size(declared[name]) for name in own))
     limits = dict(QUOTAS)
+    # what a group's parameters hold besides its zones' own: the shared ones, and the
+    # base stack's name
+    param_room = limits["Parameters"] * MARGIN - len(shared) - (1 if split.prefix_param else 0)
+    # the base stack keeps every parameter no single zone owns
+    base_params = len(declared) - sum(len(zone_params[z] - shared) for z in split.zones) + 1
+    if param_room < worst_params or base_params > limits["Parameters"] * MARGIN:
+        raise ValueError("too many parameters to split")
     size = max(1, min(
         math.floor(limits["Resources"] * MARGIN / worst_res),
         math.floor(limits["Outputs"] * MARGIN / worst_out),
+        math.floor(param_room / worst_params) if worst_params else len(split.zones),
         math.floor(MAX_S3_TEMPLATE_BYTES * MARGIN / (worst_bytes * _YAML_FACTOR)),
     ))
-    if params_total > limits["Parameters"] * MARGIN:
-        raise ValueError("too many parameters to split")
     by_bucket: dict[int, list[str]] = {}
     for z in split.zones:
         by_bucket.setdefault(zone_bucket(z), []).append(z)
@@ -334,7 +365,7 @@ def split_template(template: Json, split: Split) -> list[Part]:
         _refs(res_parts[p], used)
         _refs(rw.outputs[p], used)
         ps: Json = {k: v for k, v in params.items() if k in used}
-        if p > 0:
+        if p > 0 and split.prefix_param:
             ps = {split.prefix_param: {
                 "Type": "String",
                 "Default": split.base_stack,
