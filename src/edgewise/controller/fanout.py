@@ -78,7 +78,7 @@ def desired_objects(app: Application, topology: Topology,
     plan = plan_application(topology, app)
     out: list[dict[str, Any]] = []
     for a in plan.artifacts:
-        if a.docs is None or not a.path.endswith(".yaml") or a.path.endswith("kustomization.yaml"):
+        if a.docs is None or not a.path.endswith(".yaml") or a.path.endswith(("kustomization.yaml", ".cfn.yaml")):
             continue
         for d in a.docs:
             obj = {**d, "metadata": {**d["metadata"]}}

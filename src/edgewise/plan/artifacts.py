@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..yamlout import dump_all
+from ..yamlout import dump, dump_all
 from .outdir import MARKER, OutputDir, output_error
 
 __all__ = ["Artifact", "TreeWriter", "render_tree", "write_tree"]
@@ -20,11 +20,16 @@ __all__ = ["Artifact", "TreeWriter", "render_tree", "write_tree"]
 
 @dataclass(frozen=True)
 class Artifact:
-    """One output file: either YAML documents (``docs``) or ready ``text``."""
+    """One output file: either YAML documents (``docs``) or ready ``text``.
+
+    ``bare``: one document written without the ``---`` that starts each of ``docs``
+    (as :func:`~edgewise.yamlout.dump` writes it), for a file kept as it was when it was
+    ``text`` while plan's check reads its document."""
 
     path: str  # relative POSIX path inside the output directory
     docs: tuple[Mapping[str, Any], ...] | None = None
     text: str | None = None
+    bare: bool = False
     #: the rendered ``docs``, kept after the first :meth:`render` (plan renders a
     #: template for its size, its check and its file)
     _rendered: list[str] = field(default_factory=list, compare=False, repr=False)
@@ -35,13 +40,15 @@ class Artifact:
             raise ValueError(f"artifact path must be relative and inside the output: {self.path}")
         if (self.docs is None) == (self.text is None):
             raise ValueError("an artifact has either docs or text")
+        if self.bare and (self.docs is None or len(self.docs) != 1):
+            raise ValueError("a bare artifact has one document")
 
     def render(self) -> str:
         if self.text is not None:
             return self.text if self.text.endswith("\n") else self.text + "\n"
         assert self.docs is not None
         if not self._rendered:
-            self._rendered.append(dump_all(self.docs))
+            self._rendered.append(dump(self.docs[0]) if self.bare else dump_all(self.docs))
         return self._rendered[0]
 
 

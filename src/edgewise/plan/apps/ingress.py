@@ -22,6 +22,7 @@ from typing import Any
 from ...spec import Application, ServiceSpec, ZoneType
 from ...topology import Topology, Zone
 from ...yamlout import dump
+from ..cluster.cfnsplit import TAIL, Part, Split, split_template
 from .names import REGION_SITE, public_subnet_name, subnet_name
 from .workloads import PART_OF_LABEL
 
@@ -31,7 +32,9 @@ __all__ = [
     "IngressSite",
     "carrier_record_name",
     "dns_parameter_sites",
+    "dns_parts",
     "dns_sites",
+    "dns_stack",
     "dns_template",
     "ingress",
     "ingress_scheme",
@@ -209,7 +212,15 @@ def _geo_location(topology: Topology, zone: Zone | None) -> dict[str, Any]:
 
 
 def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSite]) -> str:
-    """CloudFormation for the Route 53 alias records over the per-site ALBs.
+    """``dns.cfn.yaml`` as one template, whatever its size (:func:`dns_parts` splits it)."""
+    return dump(_dns_template(topology, app, sites)[0])
+
+
+def _dns_template(topology: Topology, app: Application,
+                  sites: Sequence[IngressSite]) -> tuple[dict[str, Any], dict[str, str]]:
+    """CloudFormation for the Route 53 alias records over the per-site ALBs, and the edge
+    zone (or :data:`~..cluster.cfnsplit.TAIL`) each record and output belongs to when the
+    template is split (:func:`dns_parts`); the Region's belong to none.
 
     ALB DNS names and canonical hosted zone IDs are known only after the AWS Load Balancer
     Controller created the ALBs, so they are parameters (``kubectl get ingress -A`` shows
@@ -244,6 +255,7 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
         params["RecordName"]["Default"] = app.spec.domain
     resources: dict[str, Any] = {}
     outputs: dict[str, Any] = {"RecordName": {"Value": {"Ref": "RecordName"}}}
+    owner: dict[str, str] = {}
     public = [s for s in sites if ingress_scheme(s.zone) == "internet-facing" and not is_wavelength(s.zone)]
     carrier = [s for s in sites if is_wavelength(s.zone)]
     for p in dns_parameter_sites(sites):
@@ -260,8 +272,10 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
     edge = [s for s in public if s.zone is not None]
     failover = app.spec.dns == "failover" and region and edge
 
-    def record(key: str, props: dict[str, Any]) -> None:
+    def record(key: str, props: dict[str, Any], zone: Zone | None = None) -> None:
         resources[key] = {"Type": "AWS::Route53::RecordSet", "Properties": props}
+        if zone is not None:
+            owner[key] = zone.name
 
     if failover:
         edge_name = {"Fn::Sub": "edge.${RecordName}"}
@@ -274,7 +288,11 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
                 "SetIdentifier": s.site,
                 "Weight": 100,
                 "AliasTarget": _alias(s),
-            })
+            }, s.zone)
+        # PRIMARY aliases the weighted name of the edge records: Route 53 creates an alias
+        # to a record of the same hosted zone only once that record exists, so a split puts
+        # it in the stack deployed after every edge group (the tail)
+        owner["RecordPrimary"] = TAIL
         record("RecordPrimary", {
             "HostedZoneId": {"Ref": "HostedZoneId"},
             "Name": {"Ref": "RecordName"},
@@ -310,7 +328,7 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
             else:
                 props["Weight"] = 100
             props["AliasTarget"] = _alias(s)
-            record(f"Record{key}", props)
+            record(f"Record{key}", props, s.zone)
     for s in carrier:
         key = _logical(s.site)
         cp = _site_params(s).carrier_record_param
@@ -327,8 +345,9 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
             "Name": {"Ref": cp},
             "Type": "A",
             "AliasTarget": _alias(s),
-        })
+        }, s.zone)
         outputs[cp] = {"Value": {"Ref": cp}}
+        owner[cp] = s.zone.name
     policy = "failover" if failover else ("geoproximity" if app.spec.dns == "geoproximity" else "weighted")
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -338,7 +357,47 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
         "Resources": resources,
         "Outputs": outputs,
     }
-    return dump(template)
+    return template, owner
+
+
+def dns_stack(topology: Topology, app: str) -> str:
+    """The DNS stack of ``app`` (the base stack when its template is split)."""
+    return f"{topology.name}-{app}-dns"
+
+
+def dns_parts(topology: Topology, app: Application, sites: Sequence[IngressSite]) -> list[Part]:
+    """``dns.cfn.yaml`` as the stacks CloudFormation takes: the one template while it fits
+    within :data:`~..cluster.cfnsplit.MARGIN` of every quota (every plan up to about 79
+    internet-facing ALBs: 2 parameters each, 3 for a Wavelength ALB, against 200), else
+    split by :func:`~..cluster.cfnsplit.split_template`:
+
+    * the base stack (``dns.cfn.yaml``, the single template's stack name) keeps the
+      Region ALB's record (the failover SECONDARY) and the ``RecordName`` output;
+    * each edge zone's record, carrier-facing record and their ALB parameters go to the
+      group stack of the zone's hash bucket (``dns-edge-NN.cfn.yaml``), the same bucket as
+      the zone's subnets in the network split (:func:`~..cluster.cfnsplit.zone_bucket`).
+      The bucket is a hash of the zone's name, never its position: adding or removing a
+      zone moves no other zone's records to another stack. Moving a record between
+      stacks would be a delete in one and a create in the other, a moment in which the
+      name does not answer with that ALB; and the other way round (create first) Route 53
+      refuses, since a record of that name, type and set identifier exists;
+    * with failover routing, the PRIMARY record goes to a last stack
+      (``dns-failover.cfn.yaml``): it aliases the weighted ``edge.<name>`` records, which
+      must exist first.
+
+    Route 53 allows this split: each ``AWS::Route53::RecordSet`` is its own record set,
+    created by its own change, even in one stack; records of one name and type with a
+    routing policy (weighted, geoproximity, failover) are told apart by ``SetIdentifier``,
+    unique among them (https://docs.aws.amazon.com/Route53/latest/APIReference/API_ResourceRecordSet.html),
+    and Route 53 answers from all of them whichever stack created them. Every record is
+    in exactly one stack. The stacks refer to nothing in one another (no exports): each
+    takes the hosted zone and name as parameters, and only its own ALBs'.
+    """
+    template, owner = _dns_template(topology, app, sites)
+    zones = [s.zone.name for s in sites if s.zone is not None and s.zone.name in set(owner.values())]
+    split = Split(owner=owner, zones=zones, prefix_param="", base_stack=dns_stack(topology, app.metadata.name),
+                  tail_suffix="-failover")
+    return split_template(template, split)
 
 
 def dns_sites(sites: Sequence[IngressSite]) -> list[IngressSite]:

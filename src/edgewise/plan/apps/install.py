@@ -28,7 +28,7 @@ from ..cluster.addons import STORAGE_CLASS_NAME
 from ..cluster.stacks import CFN_BUCKET_VAR
 from ..cluster.steps import Action, Capture, DeployStack
 from ..steps import RunbookStep
-from .ingress import HOSTED_ZONE_VAR, carrier_record_name
+from .ingress import HOSTED_ZONE_VAR, carrier_record_name, dns_stack
 from .model import AppPlan
 
 __all__ = [
@@ -233,10 +233,6 @@ HOSTED_ZONE_NAME_VAR = "HOSTED_ZONE_NAME"
 DNS_STEP_PREFIX = "dns-"
 
 
-def dns_stack(topology: Topology, app: str) -> str:
-    return f"{topology.name}-{app}-dns"
-
-
 def _shell_var(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(parts)).strip("_").upper()
 
@@ -251,7 +247,11 @@ def dns_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -
     looks up that ALB's canonical hosted zone id (``CanonicalHostedZoneId`` of
     ``DescribeLoadBalancers``, the alias target's hosted zone for a load balancer:
     https://docs.aws.amazon.com/Route53/latest/APIReference/API_AliasTarget.html). The
-    parameter names are the template's own (:func:`~.ingress.dns_parameter_sites`)."""
+    parameter names are the template's own (:func:`~.ingress.dns_parameter_sites`).
+
+    A template split into stacks (:func:`~.ingress.dns_parts`) is deployed stack by stack
+    in its order, each with only the parameters it declares (CloudFormation refuses a
+    parameter the template does not declare)."""
     steps: list[RunbookStep] = []
     hz = HOSTED_ZONE_VAR
     for app, plan in apps:
@@ -261,9 +261,12 @@ def dns_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -
         domain = app.spec.domain
         record = domain or f"{name}.${HOSTED_ZONE_NAME_VAR}"
         carriers = [p for p in plan.dns if p.carrier_record_param]
+        stacks = plan.dns_stacks
+        where = ("the stack `" + dns_stack(topology, name) + "` puts" if len(stacks) <= 1 else
+                 "the stacks `" + dns_stack(topology, name) + "` and `" + dns_stack(topology, name) + "-*` put")
         text = [
             f"The load balancer controller creates one ALB per Ingress of {name}; once each has its",
-            "DNS name, the stack `" + dns_stack(topology, name) + "` puts the Route 53 alias records",
+            f"DNS name, {where} the Route 53 alias records",
             f"over them (`apps/{name}/dns.cfn.yaml`). Set `{hz}` to the id of the public hosted zone",
             "that holds them (`edgewise apply --hosted-zone-id` or the same environment variable).",
         ]
@@ -273,13 +276,24 @@ def dns_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -
                 + (", and each Wavelength Zone's carrier-facing name `<zone>.carrier.<that name>`" if carriers else "")
                 + "."
             )
-        template = f"apps/{name}/dns.cfn.yaml"
-        size = sum(len((a.text or "").encode()) for a in plan.artifacts if a.path == template)
-        via_s3 = size > MAX_INLINE_TEMPLATE_BYTES
-        if via_s3:
+        if len(stacks) > 1:
+            groups = [s for s in stacks[1:] if s.zones]
+            text += [
+                f"{len(plan.dns)} ALBs are more records and parameters than one stack holds within",
+                "CloudFormation's quotas (200 parameters, 500 resources a template), so the records are",
+                f"{len(stacks)} stacks, deployed in this order: `{stacks[0].stack}` (the Region's record),",
+                f"{len(groups)} stacks of edge zones (`apps/{name}/dns-edge-NN.cfn.yaml`: a zone's group is a",
+                "hash of its name, so adding or removing a zone moves no other zone's records)"
+                + (f", then `{stacks[-1].stack}` (the failover PRIMARY over the edge records)."
+                   if not stacks[-1].zones else "."),
+            ]
+        big = [s for s in stacks if s.via_s3]
+        if big:
+            what = "The template is" if len(stacks) == 1 else f"{len(big)} of these templates are"
             text.append(
-                f"The template is over the {MAX_INLINE_TEMPLATE_BYTES:,} bytes CloudFormation takes in a request:"
-                f" it is uploaded to the S3 bucket `{CFN_BUCKET_VAR}` names (`edgewise apply --s3-bucket`)."
+                f"{what} over the {MAX_INLINE_TEMPLATE_BYTES:,} bytes CloudFormation takes in a request:"
+                f" {'it is' if len(stacks) == 1 else 'they are'} uploaded to the S3 bucket `{CFN_BUCKET_VAR}`"
+                " names (`edgewise apply --s3-bucket`)."
             )
         internal = len(plan.dns) < sum(1 for s in plan.sites if s.ingress_subnets)
         if internal:
@@ -309,8 +323,11 @@ def dns_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -
             params += [(p.dns_name_param, f'"${dns_var}"'), (p.hosted_zone_param, f'"${zone_var}"')]
             if p.carrier_record_param and not domain:
                 params.append((p.carrier_record_param, f'"{carrier_record_name(p.carrier_slug, record)}"'))
-        cmds.append(DeployStack(dns_stack(topology, name), template, topology.region, parameters=tuple(params),
-                                s3_bucket=f'"${CFN_BUCKET_VAR}"' if via_s3 else ""))
+        for stack in stacks:
+            own = set(stack.parameters)
+            cmds.append(DeployStack(stack.stack, stack.path, topology.region,
+                                    parameters=tuple((k, v) for k, v in params if k in own),
+                                    s3_bucket=f'"${CFN_BUCKET_VAR}"' if stack.via_s3 else ""))
         steps.append(RunbookStep(f"{DNS_STEP_PREFIX}{name}", f"Publish the DNS names of {name}", tuple(text),
                                  tuple(cmds), after_apps=True))
     return steps

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..artifacts import Artifact
+from ..cluster.stacks import StackFile
 from .ingress import DnsSite
 
 __all__ = ["AppPlan", "CallRoute", "ServiceCopy", "SitePlan", "objects", "objects_with_paths"]
@@ -68,6 +69,9 @@ class AppPlan:
     #: namespace -> the artifact path holding its Namespace object (the RUNBOOK applies
     #: these before creating the app's Secrets)
     namespace_files: dict[str, str] = field(default_factory=dict)
+    #: the stacks of those records, in deploy order: ``dns.cfn.yaml``, and when it is
+    #: split its edge groups (and the failover PRIMARY's stack), each with its parameters
+    dns_stacks: tuple[StackFile, ...] = field(default=())
 
     def site(self, name: str) -> SitePlan:
         for s in self.sites:

@@ -50,12 +50,14 @@ from ...yamlout import dump
 from .. import labels as L
 from ..artifacts import Artifact
 from ..cluster.addons import STORAGE_CLASS_NAME
+from ..cluster.stacks import StackFile
 from ..hosts import rename_hosts
 from .ingress import (
     IngressSite,
     dns_parameter_sites,
+    dns_parts,
     dns_sites,
-    dns_template,
+    dns_stack,
     ingress,
     ingress_scheme,
     ingress_subnets,
@@ -795,10 +797,16 @@ class _Builder:
             )
         elif self.routing is Routing.ISTIO:
             artifacts.append(Artifact(f"{base}/istiod-values.yaml", text=dump(istiod_values())))
+        dns_stacks: list[StackFile] = []
         if dns_sites(ingress_sites):
-            artifacts.append(
-                Artifact(f"{base}/dns.cfn.yaml", text=dns_template(self.t, self.app, ingress_sites))
-            )
+            # one file per stack: dns.cfn.yaml, and when split dns-edge-NN.cfn.yaml (and
+            # dns-failover.cfn.yaml); each a document plan's check reads as it is written
+            for part in dns_parts(self.t, self.app, ingress_sites):
+                art = Artifact(f"{base}/dns{part.suffix}.cfn.yaml", docs=(part.template,), bare=True)
+                artifacts.append(art)
+                dns_stacks.append(StackFile(
+                    dns_stack(self.t, self.name) + part.suffix, art.path, part.parameters,
+                    tuple(part.template.get("Outputs", {})), len(art.render().encode()), part.zones))
         with_alb = {s.site for s in ingress_sites}
         sites = tuple(
             SitePlan(
@@ -821,6 +829,7 @@ class _Builder:
             resources=tuple(f"{base}/{p}" for p in resources),
             dns=tuple(dns_parameter_sites(ingress_sites)) if dns_sites(ingress_sites) else (),
             namespace_files={ns: f"{base}/{p}" for ns, p in sorted(self.namespace_files.items())},
+            dns_stacks=tuple(dns_stacks),
         )
 
 
