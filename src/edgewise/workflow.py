@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from .plan.cluster import plan_cluster
 from .plan.outdir import previous_plan_files, resolve_target
 from .plan.specsnap import snapshot_files
 from .report import render_report
-from .spec import Application, Routing, Spec, load_spec
+from .spec import Application, Document, Routing, Spec, load_spec
 from .topology import Topology, build_topology
 from .yamlout import documents
 
@@ -115,34 +116,67 @@ def _checked_objects(path: str) -> bool:
             and not path.endswith(("kustomization.yaml", "values.yaml", ".cfn.yaml")))
 
 
+#: a key of a CloudFormation template as plan writes it (block style, two spaces a level):
+#: a top-level section, or (indented once) a parameter, resource or output
+_TEMPLATE_KEY = re.compile(r"^( ?)( ?)([A-Za-z][A-Za-z0-9]*):", re.M)
+_TEMPLATE_SECTIONS = {"Parameters", "Resources", "Outputs", "Mappings", "Conditions"}
+
+
+def _template_document(path: str, text: str, body: Mapping[str, Any]) -> Document:
+    """A CloudFormation template plan writes, with the line of each section and of each
+    parameter, resource and output in ``text`` (the file as written): check's findings
+    on it (EW122 names the section over a quota) point at those lines."""
+    positions: dict[tuple[str | int, ...], tuple[int, int]] = {}
+    line, at = 1, 0
+    section = ""
+    for m in _TEMPLATE_KEY.finditer(text):
+        line += text.count("\n", at, m.start())
+        at = m.start()
+        if not m.group(1):
+            section = m.group(3)
+            positions[(section,)] = (line, 1)
+            positions.setdefault((), (line, 1))
+        elif m.group(2) and section in _TEMPLATE_SECTIONS:
+            positions[(section, m.group(3))] = (line, 3)
+    first = positions.get((), (1, 1))[0]
+    return Document(path, 0, first, body, positions)
+
+
 def _check_inputs(artifacts: Sequence[Artifact]) -> tuple[
-        list[tuple[Mapping[str, Any], Source]], Mapping[str, Any] | None, list[CfnTemplate]]:
+        list[tuple[Mapping[str, Any], Source]], Mapping[str, Any] | None, list[CfnTemplate],
+        dict[tuple[str, int], Document]]:
     """What plan's check examines. The objects' sources carry the document's ordinal
     (1, 2, ...) as their line: check needs no rendered text, and :func:`_placed` turns the
-    findings' ordinals into the rendered files' lines afterwards."""
+    findings' ordinals into the rendered files' lines afterwards. CloudFormation templates
+    (the cluster's and each application's Route 53 records, ``apps/<app>/dns*.cfn.yaml``)
+    come with their documents' lines (:func:`_template_document`)."""
     objects: list[tuple[Mapping[str, Any], Source]] = []
     cluster_config: Mapping[str, Any] | None = None
     cfn: list[CfnTemplate] = []
+    documents: dict[tuple[str, int], Document] = {}
     for a in artifacts:
         if a.docs is None:
             continue
         if a.path == "cluster/eksctl.yaml":
             cluster_config = a.docs[0]
         elif a.path.endswith(".cfn.yaml"):
-            cfn.append(CfnTemplate(a.docs[0], Source(a.path, 1, 0), len(a.render().encode())))
+            text = a.render()
+            doc = _template_document(a.path, text, a.docs[0])
+            documents[(a.path, 0)] = doc
+            cfn.append(CfnTemplate(a.docs[0], Source(a.path, doc.line, 0), len(text.encode())))
         elif _checked_objects(a.path):
-            for i, doc in enumerate(a.docs):
-                objects.append((doc, Source(a.path, i + 1, i)))
-    return objects, cluster_config, cfn
+            for i, d in enumerate(a.docs):
+                objects.append((d, Source(a.path, i + 1, i)))
+    return objects, cluster_config, cfn, documents
 
 
 def _check(artifacts: Sequence[Artifact], topo: Topology, edition: str | None) -> tuple[list[Finding], int]:
     """check of the generated objects: findings (document ordinals for lines, see
     :func:`_check_inputs`) and the number of call routes verified. Runs in a forked
     child beside rendering and writing, or in this process (:mod:`edgewise.forked`)."""
-    objects, cluster_config, cfn = _check_inputs(artifacts)
+    objects, cluster_config, cfn, documents = _check_inputs(artifacts)
     checked = check_objects(objects, topo, cluster_config=cluster_config, cfn_templates=cfn,
-                            consul_edition=edition)
+                            documents=documents, consul_edition=edition)
     return list(checked.findings), checked.routes_verified
 
 
