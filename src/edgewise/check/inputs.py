@@ -418,6 +418,35 @@ def _read_once(f: Path, out: LoadedInputs, seen: set[tuple[int, int]], ahead: Re
     out.add_documents(docs)
 
 
+#: a CloudFormation template's own top-level keys, and a Kubernetes object's
+_CFN_TOP = re.compile(r"^(AWSTemplateFormatVersion|Resources)\s*:", re.M)
+_KIND_TOP = re.compile(r"^kind\s*:", re.M)
+
+
+def _templates_beside(directory: Path, out: LoadedInputs, seen: set[tuple[int, int]]) -> None:
+    """The CloudFormation templates in a kustomization's directory, which the
+    kustomization does not read (kustomize takes only the files it names): a plan's
+    ``apps/<app>/dns.cfn.yaml`` beside ``apps/<app>/kustomization.yaml``. A YAML file
+    read already (a resource) is skipped; another is read when it has a template's
+    top-level keys and no Kubernetes ``kind``."""
+    try:
+        children = sorted(directory.iterdir())
+    except OSError:
+        return  # the kustomization's own reading reports an unreadable directory
+    for child in children:
+        if child.suffix not in YAML_SUFFIXES or child.name in KUSTOMIZATIONS or not child.is_file():
+            continue
+        key = _identity_of(child)
+        if key is not None and key in seen:
+            continue
+        try:
+            text = child.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue  # not a template this can read; kustomize reports its own inputs
+        if _CFN_TOP.search(text) and not _KIND_TOP.search(text):
+            _read_once(child, out, seen)
+
+
 def _walk(directory: Path, out: LoadedInputs, seen: set[tuple[int, int]], helm: HelmOptions) -> None:
     """Read a directory tree. Symbolic links are followed, but each real directory and
     file is visited once: a link back up the tree (``ln -s . d/loop``) ends there
@@ -439,6 +468,7 @@ def _walk(directory: Path, out: LoadedInputs, seen: set[tuple[int, int]], helm: 
             files, ahead = plain
             for i, f in enumerate(files):
                 _read_once(f, out, seen, ahead.get(i))
+        _templates_beside(directory, out, seen)
         return
     try:
         children = sorted(directory.iterdir())
