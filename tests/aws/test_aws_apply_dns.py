@@ -129,3 +129,63 @@ def test_failover_records_over_the_local_zone_albs(aws: Any, tmp_path: Path) -> 
         (lbs[alb]["DNSName"].lower(), lbs[alb]["CanonicalHostedZoneId"]) for alb in by_ns.values())
     assert all(rec["Weight"] == 100 and rec["AliasTarget"]["EvaluateTargetHealth"] for rec in weighted)
     assert len(records) == 2 + len(by_ns)
+
+
+def test_split_dns_stacks_are_deployed_in_order_each_with_its_own_albs(
+        aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failover records split into stacks: the Region's SECONDARY in the base stack, each
+    edge zone's weighted record in its group's stack, the PRIMARY (an alias of the edge
+    records' name, which must exist first) in the last. At real quotas that takes about 79
+    ALBs, more than the emulator makes in a test's time: the share of each quota a stack
+    may use (``cfnsplit.MARGIN``) is shrunk so that the example's three Local Zones split
+    (8 parameters a stack; the sizes themselves are held to the quotas in
+    tests/test_dns_split.py)."""
+    from edgewise.plan.cluster import cfnsplit
+    from edgewise.plan.cluster.steps import DeployStack, runbook_from_json
+
+    spec = tmp_path / "spec"
+    shutil.copytree(ROOT / "examples" / "local-zones-hashicups", spec)
+    app = spec / "hashicups.yaml"
+    app.write_text(app.read_text().replace("\n  ingress: alb\n", "\n  ingress: alb\n  dns: failover\n"))
+    monkeypatch.setattr(cfnsplit, "MARGIN", 0.04)
+    plan = tmp_path / "plan"
+    run_plan([spec], plan, with_simulation=False, fork=False)
+    rb = runbook_from_json((plan / "runbook.json").read_text())
+    dns = [a for a in rb.step("dns-hashicups").actions if isinstance(a, DeployStack)]
+    assert len(dns) >= 3 and dns[0].template == "apps/hashicups/dns.cfn.yaml"
+    assert dns[-1].template == "apps/hashicups/dns-failover.cfn.yaml"
+    log: list[str] = []
+    result = run(plan, FakeTools("us-west-2"), log)
+    assert "dns-hashicups" in result.done
+    # created one after the other in the RUNBOOK's order, each only once the one before completed
+    created = [m.split("stack ", 1)[1].split(":")[0] for m in log
+               if m.startswith("  stack ") and m.endswith("CREATE_COMPLETE")]
+    assert [c for c in created if "-hashicups-dns" in c] == [d.stack for d in dns]
+    cfn = aws.client("cloudformation", "us-west-2")
+    held: dict[str, str] = {}
+    for d in dns:
+        body = yaml.safe_load((plan / d.template).read_text())
+        # each stack got exactly the parameters its template declares, no other ALB's
+        got = {p["ParameterKey"] for p in cfn.describe_stacks(StackName=d.stack)["Stacks"][0]["Parameters"]}
+        assert got == set(body["Parameters"]), d.stack
+        for r in cfn.list_stack_resources(StackName=d.stack)["StackResourceSummaries"]:
+            assert r["ResourceStatus"] == "CREATE_COMPLETE"
+            held[r["LogicalResourceId"]] = d.stack
+    assert held["RecordSecondary"] == dns[0].stack and held["RecordPrimary"] == dns[-1].stack
+    assert all(held[k] not in (dns[0].stack, dns[-1].stack) for k in held if k.startswith("EdgeRecord"))
+    # every ALB has its record, and the failover pair points where it should
+    lbs = _albs(aws, "us-west-2")
+    by_ns = _ingress_albs(plan, "hashicups")
+    region_alb = lbs[by_ns.pop("hashicups-region")]
+    records = _records(aws, hosted_zone(ZONE))
+    name, edge = f"hashicups.{ZONE}", f"edge.hashicups.{ZONE}"
+    top = {rec["Failover"]: rec for rec in records if _name(rec) == name}
+    sec = top["SECONDARY"]["AliasTarget"]
+    assert (sec["DNSName"].rstrip(".").lower(), sec["HostedZoneId"]) == (
+        region_alb["DNSName"].lower(), region_alb["CanonicalHostedZoneId"])
+    assert top["PRIMARY"]["AliasTarget"]["DNSName"].rstrip(".") == edge
+    weighted = sorted((rec["AliasTarget"]["DNSName"].rstrip(".").lower(), rec["AliasTarget"]["HostedZoneId"])
+                      for rec in records if _name(rec) == edge)
+    assert weighted == sorted((lbs[alb]["DNSName"].lower(), lbs[alb]["CanonicalHostedZoneId"])
+                              for alb in by_ns.values())
+    assert len(records) == 2 + len(by_ns)

@@ -121,6 +121,20 @@ def test_apply_creates_the_split_stacks_in_order_with_the_imports_resolved(
     wanted = [s["SubnetId"] for s in subnets
               if s["AvailabilityZone"] in eksctl_zones and "public" not in str(s.get("Tags"))]
     assert len(wanted) == len(eksctl_zones) and all(sid in rendered for sid in wanted)
+    # the DNS records split too (the same share of the quotas): every ALB has its record,
+    # the internet name over the Region's and Local Zones' ALBs, a carrier-facing name per
+    # Wavelength Zone, each made by one stack
+    assert len(dns) > 2
+    lbs = {lb["DNSName"].lower(): lb for lb in
+           aws.client("elbv2", REGION).describe_load_balancers()["LoadBalancers"]}
+    zone_id = hosted_zone()
+    records = [r for r in aws.client("route53", REGION).list_resource_record_sets(HostedZoneId=zone_id)[
+        "ResourceRecordSets"] if r["Type"] == "A"]
+    targets = sorted(r["AliasTarget"]["DNSName"].rstrip(".").lower() for r in records)
+    assert targets == sorted(lbs)  # one record per ALB, none twice
+    made = [r["LogicalResourceId"] for name in dns
+            for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]]
+    assert len(made) == len(set(made)) == len(records)
 
 
 def test_a_template_over_51200_bytes_is_deployed_from_the_bucket(aws: Any, tmp_path: Path,
