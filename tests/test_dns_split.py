@@ -28,7 +28,7 @@ from edgewise.cfnlimits import MAX_INLINE_TEMPLATE_BYTES, QUOTAS
 from edgewise.cli import cli
 from edgewise.plan.apps import AppPlan, plan_application
 from edgewise.plan.apps import plan as app_plan_module
-from edgewise.plan.apps.ingress import _dns_template
+from edgewise.plan.apps.ingress import dns_records, dns_template
 from edgewise.plan.artifacts import render_tree
 from edgewise.plan.cluster.cfnsplit import MARGIN, Part, zone_bucket
 from edgewise.plan.cluster.steps import DeployStack, runbook_from_json
@@ -74,21 +74,32 @@ def app_plan(docs: list[dict[str, Any]]) -> tuple[AppPlan, dict[str, dict[str, A
     return _app_plan(yaml.safe_dump_all(docs, sort_keys=False))
 
 
+def _single(plan_it: Any) -> tuple[AppPlan, str]:
+    """``plan_it()``'s application plan, and the one template ``dns_template`` (what plan
+    wrote before it split the records) makes from the same sites."""
+    seen: list[tuple[Any, Any, Any]] = []
+    split = app_plan_module.dns_parts
+
+    def spy(t: Any, a: Any, sites: Any) -> list[Part]:
+        seen.append((t, a, sites))
+        return split(t, a, sites)
+
+    app_plan_module.dns_parts = spy
+    try:
+        plan = plan_it()
+    finally:
+        app_plan_module.dns_parts = split
+    return plan, dns_template(*seen[0])
+
+
 @cache
 def _whole_text(text: str) -> str:
-    """The single template of a spec, as :func:`~edgewise.plan.apps.ingress.dns_template`
-    makes it (``dns_parts`` switched off)."""
-    saved = app_plan_module.dns_parts
-    app_plan_module.dns_parts = lambda t, a, s: [Part("", _dns_template(t, a, s)[0])]
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "spec.yaml"
-            path.write_text(text)
-            spec = load_spec(path)
-        plan = plan_application(build_topology(spec), spec.applications[0][0])
-    finally:
-        app_plan_module.dns_parts = saved
-    return render_tree(plan.artifacts)[f"apps/{plan.app}/dns.cfn.yaml"]
+    """The single template of a spec (its YAML text)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "spec.yaml"
+        path.write_text(text)
+        spec = load_spec(path)
+    return _single(lambda: plan_application(build_topology(spec), spec.applications[0][0]))[1]
 
 
 def _whole(docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -161,13 +172,29 @@ def test_every_dns_stack_is_within_every_quota_and_holds_each_record_once(dns: s
     assert len(idents) == len(set(idents))
 
 
-def test_small_plans_keep_their_single_template() -> None:
-    """Up to about 79 ALBs the records are one stack, the template as it always was."""
-    docs = _docs(60)
-    plan, tpls = app_plan(docs)
-    assert list(tpls) == ["apps/bench/dns.cfn.yaml"] and len(plan.dns_stacks) == 1
-    spec_text = yaml.safe_dump_all(docs, sort_keys=False)
-    assert render_tree(plan.artifacts)["apps/bench/dns.cfn.yaml"] == _whole_text(spec_text)
+@pytest.mark.parametrize(("example", "dns"), [
+    ("local-zones-hashicups", None), ("local-zones-hashicups", "failover"), ("local-zones-hashicups", "weighted"),
+    ("wavelength", None), ("outposts", None), ("bench-60", None), ("bench-60", "failover")])
+def test_small_plans_keep_their_single_template_byte_for_byte(example: str, dns: str | None,
+                                                              tmp_path: Path) -> None:
+    """Up to about 79 ALBs the records are one stack, ``dns.cfn.yaml`` exactly as the
+    single template was written (60 edge zones of the benchmark: 61 ALBs, 139 parameters)."""
+    if example.startswith("bench-"):
+        spec = load_spec(_write(tmp_path, "bench", _docs(60, dns)))
+    else:
+        spec = load_spec(ROOT / "examples" / example)
+    app = spec.applications[0][0]
+    if dns is not None:
+        data = app.model_dump(by_alias=True, mode="json", exclude_none=True)
+        data["spec"]["dns"] = dns
+        app = type(app).model_validate(data)
+    topo = build_topology(spec)
+    plan, single = _single(lambda: plan_application(topo, app))
+    files = render_tree(plan.artifacts)
+    assert [p for p in files if p.endswith(".cfn.yaml")] == [f"apps/{plan.app}/dns.cfn.yaml"]
+    assert len(plan.dns_stacks) == 1 and plan.dns_stacks[0].stack == f"{topo.name}-{plan.app}-dns"
+    assert files[f"apps/{plan.app}/dns.cfn.yaml"] == single
+    assert not single.startswith("---")
 
 
 def _stack_of(docs: list[dict[str, Any]]) -> dict[str, str]:
@@ -267,7 +294,7 @@ def test_plan_refuses_an_over_quota_dns_template_with_its_line(tmp_path: Path,
     """With the split switched off, plan's own check sees the single template over the
     parameter quota (EW122, an error) and points at its Parameters section."""
     spec = _write(tmp_path, "spec", _docs())
-    monkeypatch.setattr(app_plan_module, "dns_parts", lambda t, a, s: [Part("", _dns_template(t, a, s)[0])])
+    monkeypatch.setattr(app_plan_module, "dns_parts", lambda t, a, s: [Part("", dns_records(t, a, s)[0])])
     for fork in (False, True):
         with pytest.raises(PlanRefused) as refused:
             run_plan([spec], tmp_path / "out", with_simulation=False, fork=fork)

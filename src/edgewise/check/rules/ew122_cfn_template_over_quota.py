@@ -14,9 +14,9 @@ __all__ = ["MAX_S3_TEMPLATE_BYTES", "QUOTAS", "CfnTemplateOverQuota"]
 class CfnTemplateOverQuota(Rule):
     id = "EW122"
     name = "cfn-template-over-quota"
-    # an error: CloudFormation refuses the whole stack. plan splits its own network and
-    # Wavelength templates into stacks that fit (edgewise.plan.cluster.cfnsplit), so no
-    # plan is left unwritten by it
+    # an error: CloudFormation refuses the whole stack. plan splits its own network,
+    # Wavelength and Route 53 (apps/<app>/dns.cfn.yaml) templates into stacks that fit
+    # (edgewise.plan.cluster.cfnsplit), so no plan is left unwritten by it
     severity = Severity.ERROR
     summary = "A CloudFormation template holds more resources, outputs, parameters or mappings than a stack may."
     rationale = (

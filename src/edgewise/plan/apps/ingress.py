@@ -33,6 +33,7 @@ __all__ = [
     "carrier_record_name",
     "dns_parameter_sites",
     "dns_parts",
+    "dns_records",
     "dns_sites",
     "dns_stack",
     "dns_template",
@@ -213,10 +214,10 @@ def _geo_location(topology: Topology, zone: Zone | None) -> dict[str, Any]:
 
 def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSite]) -> str:
     """``dns.cfn.yaml`` as one template, whatever its size (:func:`dns_parts` splits it)."""
-    return dump(_dns_template(topology, app, sites)[0])
+    return dump(dns_records(topology, app, sites)[0])
 
 
-def _dns_template(topology: Topology, app: Application,
+def dns_records(topology: Topology, app: Application,
                   sites: Sequence[IngressSite]) -> tuple[dict[str, Any], dict[str, str]]:
     """CloudFormation for the Route 53 alias records over the per-site ALBs, and the edge
     zone (or :data:`~..cluster.cfnsplit.TAIL`) each record and output belongs to when the
@@ -392,9 +393,14 @@ def dns_parts(topology: Topology, app: Application, sites: Sequence[IngressSite]
     and Route 53 answers from all of them whichever stack created them. Every record is
     in exactly one stack. The stacks refer to nothing in one another (no exports): each
     takes the hosted zone and name as parameters, and only its own ALBs'.
+
+    Growing past the single template moves the edge zones' records once: the base
+    stack's update deletes them and the group stacks, deployed right after it, create
+    them again; meanwhile Route 53 answers from the records left (the Region's).
     """
-    template, owner = _dns_template(topology, app, sites)
-    zones = [s.zone.name for s in sites if s.zone is not None and s.zone.name in set(owner.values())]
+    template, owner = dns_records(topology, app, sites)
+    owners = set(owner.values())
+    zones = [s.zone.name for s in sites if s.zone is not None and s.zone.name in owners]
     split = Split(owner=owner, zones=zones, prefix_param="", base_stack=dns_stack(topology, app.metadata.name),
                   tail_suffix="-failover")
     return split_template(template, split)
