@@ -218,7 +218,7 @@ def dns_template(topology: Topology, app: Application, sites: Sequence[IngressSi
 
 
 def dns_records(topology: Topology, app: Application,
-                  sites: Sequence[IngressSite]) -> tuple[dict[str, Any], dict[str, str]]:
+                sites: Sequence[IngressSite]) -> tuple[dict[str, Any], dict[str, str]]:
     """CloudFormation for the Route 53 alias records over the per-site ALBs, and the edge
     zone (or :data:`~..cluster.cfnsplit.TAIL`) each record and output belongs to when the
     template is split (:func:`dns_parts`); the Region's belong to none.

@@ -30,6 +30,7 @@ from ..cluster.steps import Action, Capture, DeployStack
 from ..steps import RunbookStep
 from .ingress import HOSTED_ZONE_VAR, carrier_record_name, dns_stack
 from .model import AppPlan
+from .names import REGION_SITE
 
 __all__ = [
     "CONSUL_CHART_VERSION",
@@ -281,7 +282,8 @@ def dns_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -
             text += [
                 f"{len(plan.dns)} ALBs are more records and parameters than one stack holds within",
                 "CloudFormation's quotas (200 parameters, 500 resources a template), so the records are",
-                f"{len(stacks)} stacks, deployed in this order: `{stacks[0].stack}` (the Region's record),",
+                f"{len(stacks)} stacks, deployed in this order: `{stacks[0].stack}` ("
+                + ("the Region's record" if any(p.site == REGION_SITE for p in plan.dns) else "no Region ALB") + "),",
                 f"{len(groups)} stacks of edge zones (`apps/{name}/dns-edge-NN.cfn.yaml`: a zone's group is a",
                 "hash of its name, so adding or removing a zone moves no other zone's records)"
                 + (f", then `{stacks[-1].stack}` (the failover PRIMARY over the edge records)."
