@@ -183,3 +183,28 @@ def test_a_plan_directory_is_read_as_file_by_file_reading_reads_it(tmp_path: Pat
             assert (d.data, d.line, d.positions) == (a.data, a.line, a.positions), file
             assert d.position(("metadata", "name")) == a.position(("metadata", "name"))
         assert loaded.file_sizes[file] == os.stat(file).st_size
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_cloudformation_beside_a_kustomization_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       plain: bool) -> None:
+    """kustomize reads only the files a kustomization names, so a template beside it (a
+    plan's ``apps/<app>/dns.cfn.yaml``) is read on its own; Helm values and patches beside
+    it, and the resources themselves (read once), are not read again."""
+    (tmp_path / "a.yaml").write_text(DEPLOYMENT.format(name="a"))
+    (tmp_path / "kustomization.yaml").write_text(
+        "resources: [a.yaml]\n" + ("" if plain else "namespace: shop\n"))
+    (tmp_path / "dns.cfn.yaml").write_text(
+        "AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n  Name:\n    Type: String\n"
+        "Resources:\n  Wait:\n    Type: AWS::CloudFormation::WaitConditionHandle\n")
+    (tmp_path / "consul-values.yaml").write_text("global:\n  name: consul\n")
+    (tmp_path / "patch.yaml").write_text("kind: Deployment\nmetadata: {name: a}\nResources: {}\n")
+    if not plain:  # what kubectl kustomize would print: the resource, in the namespace
+        monkeypatch.setattr(inputs, "_kustomize", lambda d, out: out.add_documents(
+            inputs.parse_text(DEPLOYMENT.format(name="a"), f"{d}/<kustomize>")))
+    loaded = load_paths([tmp_path])
+    assert [o["metadata"]["name"] for o, _ in loaded.objects] == ["a"]
+    assert [(t.source.file, t.source.line, sorted(t.body["Resources"])) for t in loaded.cfn_templates] == [
+        (f"{tmp_path}/dns.cfn.yaml", 1, ["Wait"])]
+    assert loaded.file_sizes[f"{tmp_path}/dns.cfn.yaml"] == (tmp_path / "dns.cfn.yaml").stat().st_size
+    assert loaded.documents[(f"{tmp_path}/dns.cfn.yaml", 0)].position(("Resources",))[0] == 5
