@@ -111,24 +111,7 @@ def test_failover_records_over_the_local_zone_albs(aws: Any, tmp_path: Path) -> 
     result = run(plan, tools)
     assert "dns-hashicups" in result.done
     assert result.done.index("dns-hashicups") == result.done.index("apps") + 1
-    lbs = _albs(aws, "us-west-2")
-    by_ns = _ingress_albs(plan, "hashicups")
-    region_alb = lbs[by_ns.pop("hashicups-region")]
-    records = _records(aws, hosted_zone(ZONE))
-    name, edge = f"hashicups.{ZONE}", f"edge.hashicups.{ZONE}"
-    top = {rec["Failover"]: rec for rec in records if _name(rec) == name}
-    assert set(top) == {"PRIMARY", "SECONDARY"}
-    # SECONDARY: the Region ALB; PRIMARY: the weighted set of the edge ALBs
-    sec = top["SECONDARY"]["AliasTarget"]
-    assert (sec["DNSName"].rstrip(".").lower(), sec["HostedZoneId"]) == (
-        region_alb["DNSName"].lower(), region_alb["CanonicalHostedZoneId"])
-    assert top["PRIMARY"]["AliasTarget"]["DNSName"].rstrip(".") == edge
-    weighted = [rec for rec in records if _name(rec) == edge]
-    assert sorted((rec["AliasTarget"]["DNSName"].rstrip(".").lower(), rec["AliasTarget"]["HostedZoneId"])
-                  for rec in weighted) == sorted(
-        (lbs[alb]["DNSName"].lower(), lbs[alb]["CanonicalHostedZoneId"]) for alb in by_ns.values())
-    assert all(rec["Weight"] == 100 and rec["AliasTarget"]["EvaluateTargetHealth"] for rec in weighted)
-    assert len(records) == 2 + len(by_ns)
+    _assert_failover_records(aws, plan)
 
 
 def test_split_dns_stacks_are_deployed_in_order_each_with_its_own_albs(
@@ -174,18 +157,26 @@ def test_split_dns_stacks_are_deployed_in_order_each_with_its_own_albs(
     assert held["RecordSecondary"] == dns[0].stack and held["RecordPrimary"] == dns[-1].stack
     assert all(held[k] not in (dns[0].stack, dns[-1].stack) for k in held if k.startswith("EdgeRecord"))
     # every ALB has its record, and the failover pair points where it should
+    _assert_failover_records(aws, plan)
+
+
+def _assert_failover_records(aws: Any, plan: Path) -> None:
+    """hashicups' failover records in the hosted zone: the SECONDARY aliases the Region's
+    ALB, the PRIMARY the weighted name of the edge ALBs, each of which has one record."""
     lbs = _albs(aws, "us-west-2")
     by_ns = _ingress_albs(plan, "hashicups")
     region_alb = lbs[by_ns.pop("hashicups-region")]
     records = _records(aws, hosted_zone(ZONE))
     name, edge = f"hashicups.{ZONE}", f"edge.hashicups.{ZONE}"
     top = {rec["Failover"]: rec for rec in records if _name(rec) == name}
+    assert set(top) == {"PRIMARY", "SECONDARY"}
     sec = top["SECONDARY"]["AliasTarget"]
     assert (sec["DNSName"].rstrip(".").lower(), sec["HostedZoneId"]) == (
         region_alb["DNSName"].lower(), region_alb["CanonicalHostedZoneId"])
     assert top["PRIMARY"]["AliasTarget"]["DNSName"].rstrip(".") == edge
-    weighted = sorted((rec["AliasTarget"]["DNSName"].rstrip(".").lower(), rec["AliasTarget"]["HostedZoneId"])
-                      for rec in records if _name(rec) == edge)
-    assert weighted == sorted((lbs[alb]["DNSName"].lower(), lbs[alb]["CanonicalHostedZoneId"])
-                              for alb in by_ns.values())
+    weighted = [rec for rec in records if _name(rec) == edge]
+    assert sorted((rec["AliasTarget"]["DNSName"].rstrip(".").lower(), rec["AliasTarget"]["HostedZoneId"])
+                  for rec in weighted) == sorted(
+        (lbs[alb]["DNSName"].lower(), lbs[alb]["CanonicalHostedZoneId"]) for alb in by_ns.values())
+    assert all(rec["Weight"] == 100 and rec["AliasTarget"]["EvaluateTargetHealth"] for rec in weighted)
     assert len(records) == 2 + len(by_ns)
