@@ -124,16 +124,19 @@ def _plans(tmp: Path) -> list[Path]:
 @needs_reader
 def test_every_file_plan_writes_and_the_fast_path_is_taken(tmp_path: Path) -> None:
     files = [p for out in _plans(tmp_path) for p in sorted(out.rglob("*.yaml"))]
-    assert len(files) > 100
+    sites = [f for f in files if f.parent.parent.parent.name == "apps"]  # apps/<app>/<site>/*.yaml
+    assert len(files) > 60 and len(sites) > 40
     slow = []
     for f in files:
         text = f.read_text()
         if not agree(text):
             slow.append(f)
     # only files the reader leaves to PyYAML on purpose (backslash escapes, block
-    # scalars: CloudFormation user data, Helm values) fall back, and they are few
+    # scalars: CloudFormation user data, Helm values, the controller's script) fall back,
+    # and they are few; the application manifests, the bulk of every plan, never do
     assert all(re.search(r"\\|: [|>][-+]?$", f.read_text(), re.M) for f in slow), slow
-    assert len(slow) <= 0.05 * len(files)
+    assert not set(slow) & set(sites), slow
+    assert len(slow) <= 0.1 * len(files)
 
 
 SCALARS = st.one_of(
@@ -380,7 +383,9 @@ def test_files_read_ahead_are_read_as_read_documents_reads_them(tmp_path: Path, 
         st_ = f.stat()
         assert got.identity == (st_.st_dev, st_.st_ino) and got.size == st_.st_size, f
         assert view(got.documents) == as_read(f), f
-    assert taken >= 0.95 * len(plans) + len(odd) - len(slow)
+    # the plans' files the compiled reader leaves to PyYAML are the few with block scalars
+    # or escapes (test_every_file_plan_writes_and_the_fast_path_is_taken)
+    assert taken >= 0.9 * len(plans) + len(odd) - len(slow)
 
 
 @needs_reader

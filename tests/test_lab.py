@@ -134,8 +134,9 @@ def test_rejects_invalid_objects_and_unknown_tokens(lab: Lab) -> None:
 def test_no_process_left_behind(how: signal.Signals, tmp_path: object) -> None:
     script = textwrap.dedent(
         """
-        import sys, time
+        import faulthandler, signal, sys, time
         from edgewise.lab import Lab
+        faulthandler.register(signal.SIGUSR1)  # the test asks for every thread's stack if it hangs
         lab = Lab().start()
         print(" ".join(map(str, lab.pids)), flush=True)
         time.sleep(600)
@@ -149,7 +150,14 @@ def test_no_process_left_behind(how: signal.Signals, tmp_path: object) -> None:
         assert len(pids) == 5, proc.stderr.read() if proc.stderr else line
         assert all(_alive(p) for p in pids)
         proc.send_signal(how)
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # where it is stuck, printed to its stderr
+            time.sleep(1)
+            proc.kill()
+            _, err = proc.communicate()
+            pytest.fail(f"the lab's process did not end within 30 s of {how.name}; its threads:\n{err}")
         deadline = time.monotonic() + 15
         while any(_alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.1)
