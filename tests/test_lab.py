@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edgewise.lab import ApiError, Client, Lab, find_program, sweep_stale_dirs
+from edgewise.lab import ApiError, Client, Lab, find_program, sweep_stale_dirs, threads
 
 DEPLOYMENT = """
 apiVersion: apps/v1
@@ -237,3 +237,42 @@ def test_a_start_that_loses_a_port_starts_again(monkeypatch: pytest.MonkeyPatch,
     finally:
         lab.stop()
         taken.close()
+
+
+def test_the_labs_threads_leave_the_process_signals_to_the_main_thread() -> None:
+    """A signal sent to the process reaches a thread that does not block it; Python acts
+    on it in the main thread only. The lab's threads (the egress gate, and those it
+    starts per connection) block SIGINT, SIGTERM and SIGHUP, so the main thread gets
+    them even while it sleeps."""
+    script = textwrap.dedent(
+        """
+        import json, os, signal, time
+        from edgewise.lab import Lab
+        lab = Lab().start()
+        lab.client.list("v1", "Node")  # the API server has dialled out through the gate by now
+        masks = {}
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/status") as fh:
+                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+            masks[tid] = int(fields["SigBlk"].strip(), 16)
+        print(json.dumps({"main": str(os.getpid()), "masks": masks}))
+        lab.stop()
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    wanted = sum(1 << (s - 1) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
+    masks = {tid: mask for tid, mask in report["masks"].items()}
+    assert masks.pop(report["main"]) & wanted == 0
+    assert masks, "the lab runs threads beside the main thread"
+    assert all(mask & wanted == wanted for mask in masks.values()), masks
+
+
+def test_a_lab_thread_blocks_the_process_signals_and_its_starter_does_not() -> None:
+    seen: list[set[signal.Signals]] = []
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    threads.start(lambda: seen.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))).join(5)
+    assert seen and seen[0] >= threads.PROCESS_SIGNALS
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+    assert not before & threads.PROCESS_SIGNALS

@@ -51,6 +51,7 @@ import yaml
 
 from ..spec import ZoneType
 from ..topology import Link, link_between
+from . import threads
 from .control_plane import POD_CIDR, Lab, find_program
 from .egress import pump
 
@@ -174,7 +175,6 @@ class DataPlane:
         self.workdir = workdir or Path(lab.workdir) / f"dataplane-{tag}"
         self.procs: list[subprocess.Popen[bytes]] = []
         self.servers: dict[str, _PodServer] = {}  # pod IP:port -> server
-        self.threads: list[threading.Thread] = []
         self.probes: list[Probe] = []
         self._stopping = threading.Event()
         self._relays: list[socket.socket] = []
@@ -294,8 +294,7 @@ class DataPlane:
                 s.bind(("127.0.0.1", 6443))
                 s.listen(64)
             self._relays.append(s)
-            t = threading.Thread(target=self._relay, args=(s, host, int(port)), daemon=True, name=f"relay-{z.zone}")
-            t.start()
+            threads.start(self._relay, s, host, int(port), name=f"relay-{z.zone}")
 
     def _relay(self, listener: socket.socket, host: str, port: int) -> None:
         while not self._stopping.is_set():
@@ -309,7 +308,7 @@ class DataPlane:
                 inside.close()
                 continue
             for a, b in ((inside, outside), (outside, inside)):
-                threading.Thread(target=pump, args=(a, b), daemon=True).start()
+                threads.start(pump, a, b)
 
     # -- kube-proxy ----------------------------------------------------------------------------
     def _kube_proxies(self) -> None:
@@ -407,7 +406,7 @@ class DataPlane:
         srv.identity = dict(identity)  # type: ignore[attr-defined]
         srv.status = status  # type: ignore[attr-defined]
         self.servers[f"{ip}:{port}"] = srv
-        threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threads.start(srv.serve_forever, poll_interval=0.05)
 
     def kill(self, ip: str, port: int) -> None:
         """The pod's process dies: its server stops answering (connections refused)."""
@@ -447,7 +446,7 @@ class DataPlane:
                 if left > 0:
                     p.stop.wait(left)
 
-        threading.Thread(target=loop, daemon=True, name=f"probe-{zone}").start()
+        threads.start(loop, name=f"probe-{zone}")
         self.probes.append(p)
         return p
 

@@ -26,6 +26,8 @@ import socket
 import threading
 from pathlib import Path
 
+from . import threads
+
 __all__ = ["EgressGate", "egress_selector_config", "pump"]
 
 _MAX_REQUEST = 8192
@@ -80,8 +82,7 @@ class EgressGate:
         os.chmod(self.socket_path, 0o600)
         server.listen(64)
         self._server = server
-        self._thread = threading.Thread(target=self._serve, name="lab-egress-gate", daemon=True)
-        self._thread.start()
+        self._thread = threads.start(self._serve, name="lab-egress-gate")
         return self
 
     def stop(self) -> None:
@@ -103,7 +104,7 @@ class EgressGate:
                 conn, _ = server.accept()
             except OSError:
                 return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+            threads.start(self._handle, conn)
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:
@@ -144,8 +145,7 @@ class EgressGate:
                 rest = head.split(b"\r\n\r\n", 1)[1]
                 if rest:
                     upstream.sendall(rest)
-                back = threading.Thread(target=pump, args=(upstream, conn), daemon=True)
-                back.start()
+                back = threads.start(pump, upstream, conn)
                 pump(conn, upstream)
                 back.join()
 
