@@ -694,4 +694,5 @@ if __name__ == "__main__":  # pragma: no cover - manual use: python -m edgewise.
     with running_lab(log=lambda m: print(m, file=sys.stderr)) as _lab:
         print(_lab.kubeconfig)
         with contextlib.suppress(KeyboardInterrupt):
-            signal.pause()
+            while True:  # not signal.pause(): a Ctrl-C just before it would be acted on only at the next signal
+                time.sleep(0.5)
