@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +37,11 @@ spec:
 
 
 def reference_plain_resources(directory: Path) -> list[Path] | None:
-    """The decision as it was first written (one lstat, a stat and commonpath per file)."""
-    kfile = next((directory / k for k in inputs.KUSTOMIZATIONS if (directory / k).is_file()), None)
-    if kfile is None:
+    """The decision as it was first written (one lstat, a stat and commonpath per file),
+    on the kustomization as check reads it (the shared guarded reader)."""
+    data = inputs._kustomization_data(directory)
+    if data is None:
         return None
-    try:
-        docs = read_documents(kfile)
-    except InputError:
-        return None
-    if len(docs) != 1 or not isinstance(docs[0].data, Mapping):
-        return None
-    data = docs[0].data
     if set(data) - {"apiVersion", "kind", "resources"}:
         return None
     resources = data.get("resources") or []
