@@ -35,6 +35,7 @@ from edgewise.cli import cli
 from edgewise.errors import InputError
 from edgewise.spec import yamlsource
 from edgewise.spec.yamlsource import DataBuilder, Document, build_documents, fast_documents
+from edgewise.yamlread import load_plain
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the benchmark's spec generator
@@ -105,6 +106,29 @@ def test_every_yaml_file_of_the_repository() -> None:
         taken += agree(text)
         agree(text, drop_empty=False)
     assert taken > 0.8 * len(files)
+
+
+@needs_reader
+def test_the_catalog_is_read_by_the_compiled_reader_as_pyyaml_reads_it() -> None:
+    """The zone catalog is read at every start-up with :func:`load_plain`: it must take
+    the file (a silent fall back to PyYAML costs ~7 ms) and give PyYAML's data."""
+    text = (ROOT / "src" / "edgewise" / "catalog" / "zones.yaml").read_text(encoding="utf-8")
+    plain = load_plain(text)
+    assert plain is not None, "the compiled reader left the catalog to PyYAML"
+    assert canon(plain) == canon(list(yaml.load_all(text, Loader=yaml.SafeLoader)))
+
+
+@needs_reader
+@pytest.mark.parametrize(("text", "taken"), [
+    ("a: 1\n---\n- [x, 2.5, null, 2001-12-14, 0o17, yes]\n", True),
+    ("", True),
+    ("a: &x [1]\nb: *x\n", False),  # aliases are left to PyYAML
+])
+def test_load_plain_gives_every_document_as_pyyaml_does(text: str, taken: bool) -> None:
+    plain = load_plain(text)
+    assert (plain is not None) is taken
+    if plain is not None:
+        assert canon(plain) == canon(list(yaml.load_all(text, Loader=yaml.SafeLoader)))
 
 
 def _plans(tmp: Path) -> list[Path]:

@@ -13,6 +13,8 @@ from importlib import resources
 
 import yaml
 
+from ..yamlread import load_plain
+
 __all__ = ["Catalog", "CatalogRegion", "CatalogZone", "load_catalog"]
 
 
@@ -66,7 +68,10 @@ class Catalog:
 @cache
 def load_catalog() -> Catalog:
     text = resources.files(__package__).joinpath("zones.yaml").read_text(encoding="utf-8")
-    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    # the compiled reader: ~0.7 ms for the 35 KB file, where PyYAML's constructor (even
+    # over libyaml's parser) takes ~7 ms of every command's start-up
+    docs = load_plain(text)
+    raw = docs[0] if docs else yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     regions = {
         name: CatalogRegion(name=name, metro=r["metro"], lat=float(r["lat"]), lon=float(r["lon"]))
         for name, r in raw["regions"].items()

@@ -8,7 +8,7 @@ item by path, and (b) reject duplicate keys, which ``yaml.safe_load`` silently a
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,8 @@ import yaml
 
 from ..errors import InputError, Problem, format_path
 from ..markers import PLAN_MARKER, is_edgewise_output
+from ..yamlread import MAX_DEPTH
+from ..yamlread import PLAIN as _PLAIN
 
 __all__ = ["DataBuilder", "Document", "build_documents", "compose_documents", "iter_yaml_files", "read_documents",
            "yaml_error"]
@@ -36,9 +38,6 @@ except ImportError:  # pragma: no cover - depends on the build
     PositionIndex = Any  # type: ignore[misc,assignment]
 
 
-#: deepest nesting of collections a document may have (Kubernetes objects and
-#: CloudFormation templates stay far below; Python's own stack does not allow much more)
-MAX_DEPTH = 100
 
 
 def compose_documents(text: str) -> Iterator[yaml.Node]:
@@ -368,41 +367,6 @@ def yaml_error(exc: yaml.YAMLError, file: str, text: str) -> InputError:
     return InputError.single(file, f"YAML error: {exc}", hint="fix the YAML")
 
 
-_MISSING = object()
-
-
-def _plain_resolver() -> tuple[Callable[[str], Any], str] | None:
-    """PyYAML's typing of a plain scalar (its resolver, then its constructor), cached per
-    value, and the first characters it keys on; None when a resolver keys on any."""
-    resolvers = yaml.SafeLoader.yaml_implicit_resolvers
-    if None in resolvers:
-        return None
-    loader = yaml.SafeLoader("")
-    cache: dict[str, Any] = {}
-
-    def resolve(value: str) -> Any:
-        hit = cache.get(value, _MISSING)
-        if hit is not _MISSING:
-            return hit
-        tag = loader.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
-        if tag == _STR_TAG:
-            out: Any = value
-        else:
-            node = yaml.ScalarNode(tag, value)
-            try:
-                out = loader.construct_object(node, deep=True)
-            except Exception:  # the slow path reports it with its position
-                raise ValueError(value) from None
-            finally:
-                loader.constructed_objects.pop(node, None)
-        if len(cache) < 100_000:
-            cache[value] = out
-        return out
-
-    return resolve, "".join(k for k in resolvers if k)
-
-
-_PLAIN = _plain_resolver()
 
 
 def fast_documents(text: str, file: str, *, drop_empty: bool = True) -> list[Document] | None:

@@ -1,0 +1,80 @@
+"""The compiled YAML reader's entry for modules below the spec layer.
+
+``edgewise._fastyaml`` (``rust/fastyaml``) parses YAML without the GIL and builds the
+Python data itself; a plain scalar is typed by PyYAML's own resolver and constructor
+(:func:`plain_resolver`), so the data equals ``yaml.safe_load``'s
+(``tests/test_fastyaml.py`` holds the two together). :mod:`edgewise.spec.yamlsource`
+builds on it for documents with positions; the zone catalog reads its data file with
+:func:`load_plain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+try:  # the compiled reader (rust/fastyaml); absent where it could not be built
+    from . import _fastyaml
+except ImportError:  # pragma: no cover - depends on the build
+    _fastyaml = None  # type: ignore[assignment]
+
+__all__ = ["MAX_DEPTH", "PLAIN", "load_plain", "plain_resolver"]
+
+#: deepest nesting of collections a document may have (Kubernetes objects and
+#: CloudFormation templates stay far below; Python's own stack does not allow much more)
+MAX_DEPTH = 100
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MISSING = object()
+
+
+def plain_resolver() -> tuple[Callable[[str], Any], str] | None:
+    """PyYAML's typing of a plain scalar (its resolver, then its constructor), cached per
+    value, and the first characters it keys on; None when a resolver keys on any."""
+    resolvers = yaml.SafeLoader.yaml_implicit_resolvers
+    if None in resolvers:
+        return None
+    loader = yaml.SafeLoader("")
+    cache: dict[str, Any] = {}
+
+    def resolve(value: str) -> Any:
+        hit = cache.get(value, _MISSING)
+        if hit is not _MISSING:
+            return hit
+        tag = loader.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+        if tag == _STR_TAG:
+            out: Any = value
+        else:
+            node = yaml.ScalarNode(tag, value)
+            try:
+                out = loader.construct_object(node, deep=True)
+            except Exception:  # the slow path reports it with its position
+                raise ValueError(value) from None
+            finally:
+                loader.constructed_objects.pop(node, None)
+        if len(cache) < 100_000:
+            cache[value] = out
+        return out
+
+    return resolve, "".join(k for k in resolvers if k)
+
+
+#: the resolver every compiled read uses (one cache for the process)
+PLAIN = plain_resolver()
+
+
+def load_plain(text: str) -> list[Any] | None:
+    """The data of every document of ``text``, read by the compiled reader, as
+    ``yaml.safe_load_all`` gives it; None when the reader is not built or leaves this
+    text to PyYAML (then read it with PyYAML: the answer is the same)."""
+    if _fastyaml is None or PLAIN is None:
+        return None
+    try:
+        found = _fastyaml.load(text, PLAIN[0], PLAIN[1], MAX_DEPTH)
+    except (UnicodeEncodeError, ValueError):  # lone surrogates, or a scalar PyYAML must report
+        return None
+    if found is None:
+        return None
+    return [data for _index, _line, data, _positions, _empty in found]
