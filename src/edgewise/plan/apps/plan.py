@@ -157,6 +157,9 @@ class _Builder:
         self.routing = Routing(app.spec.routing)
         self.services = list(app.spec.services)
         self.by_name = {s.name: s for s in self.services}
+        #: services called from edge copies with failover to their Region copy (the spec's
+        #: answer, the same at every edge site: asked once per service, not per site)
+        self.edge_failover = {s.name for s in self.services if fails_over_from_edge(s, self.services)}
         self.notes: list[str] = []
         #: one namespace for every copy (istio): per-zone names instead of per-zone namespaces
         self.shared_ns = app_namespace(self.name) if self.routing is Routing.ISTIO else None
@@ -386,7 +389,7 @@ class _Builder:
     def fails_over_here(self, site: _Site, svc: ServiceSpec) -> bool:
         """Is ``svc`` called from ``site`` with failover to the Region? (Every edge site
         runs the same copies, so the answer is the spec's: :func:`fails_over_from_edge`.)"""
-        return site.is_edge and fails_over_from_edge(svc, self.services)
+        return site.is_edge and svc.name in self.edge_failover
 
     def zone_env(self, site: _Site, svc: ServiceSpec) -> ServiceSpec:
         """``svc`` with the environment its copy in ``site`` gets. Where every copy shares
