@@ -202,3 +202,45 @@ def test_zones_type_outpost_explains_that_outposts_are_declared_in_the_spec() ->
     assert res.exit_code == 0
     assert res.stdout.strip() == "[]"
     assert "type: outpost" in res.stderr
+
+
+# -- start-up ---------------------------------------------------------------------------------
+
+_GC_PROBE = """
+import gc, sys
+from edgewise.cli import cli
+def run(args):
+    try:
+        cli(args, prog_name="edgewise")
+    except SystemExit as exc:
+        assert exc.code in (0, 1, None), exc.code  # 1: findings
+first = gc.get_freeze_count()
+run(sys.argv[1:])
+second = gc.get_freeze_count()
+run(sys.argv[1:])
+print(first, second, gc.get_freeze_count(), gc.isenabled())
+"""
+
+
+@pytest.mark.parametrize("command", [["plan", "--quiet", "--simulate", "never"], ["check"]])
+def test_a_commands_first_import_is_frozen_and_later_calls_freeze_nothing(command: list[str],
+                                                                          tmp_path: Path) -> None:
+    """The first run of a command imports its modules with the collector paused and
+    freezes them; a program that runs the CLI again (a test, a wrapper) must keep its
+    garbage collectable: nothing more is frozen by the import, and the collector is on
+    afterwards. (check's reading of manifests freezes what it read on every run, by
+    design, :func:`edgewise.check.inputs.gc_paused`; plan freezes nothing of its own.)"""
+    out = tmp_path / "out"
+    args = ([*command[:1], str(EXAMPLES / "wavelength"), "-o", str(out), *command[1:]] if command[0] == "plan"
+            else ["check", str(tmp_path / "app.yaml")])
+    (tmp_path / "app.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+                                       "spec: {selector: {app: web}, ports: [{port: 80}]}\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-c", _GC_PROBE, *args], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    first, second, third, enabled = proc.stdout.split()[-4:]
+    assert int(first) == 0
+    assert int(second) > 1000, "the command's modules were not frozen"
+    if command[0] == "plan":
+        assert int(third) == int(second), "a second run froze the caller's objects"
+    assert enabled == "True"

@@ -5,6 +5,7 @@ Exit codes: 0 success / clean, 1 findings at or above --fail-on, 2 usage or inpu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -38,11 +39,17 @@ def _fail(exc: InputError) -> None:
     sys.exit(EXIT_INPUT)
 
 
+def _importing(module: str) -> contextlib.AbstractContextManager[None]:
+    """Around the first import of a command's ``module``: the cyclic collector paused,
+    then what exists frozen (:func:`edgewise.gcpause.paused`). Imports build tens of
+    thousands of classes, functions and dicts that live as long as the process, and
+    collections during them free nothing. Once imported (a program calling the CLI
+    again), nothing is paused or frozen: its own garbage must stay collectable."""
+    return contextlib.nullcontext() if module in sys.modules else gcpause.paused(freeze=True)
+
+
 #: commands defined in their own layers, imported only when run (or listed by --help):
-#: `edgewise plan` does not pay for the check, verify, AWS and controller CLIs. A
-#: command's modules are imported with the cyclic collector paused, then frozen: imports
-#: build tens of thousands of classes, functions and dicts that live as long as the
-#: process, and collections during them free nothing (~7 ms of plan's ~0.12 s of imports)
+#: `edgewise plan` does not pay for the check, verify, AWS and controller CLIs
 _LAZY_COMMANDS = {
     "apply": ("aws.cli", "apply_command"),
     "check": ("check.cli", "check_command"),
@@ -66,7 +73,7 @@ class _Group(click.Group):
             return super().get_command(ctx, cmd_name)
         import importlib
 
-        with gcpause.paused(freeze=True):  # see _LAZY_COMMANDS
+        with _importing(f"{__package__}.{lazy[0]}"):
             command = getattr(importlib.import_module(f".{lazy[0]}", __package__), lazy[1])
         assert isinstance(command, click.Command)
         return command
@@ -192,7 +199,7 @@ def plan(spec: tuple[Path, ...], out: Path, requests: int, seed: int, sim: str, 
 
     Exit 0 when written, 1 when check found errors in the generated plan (nothing
     written), 2 on bad input."""
-    with gcpause.paused(freeze=True):  # see _LAZY_COMMANDS
+    with _importing(f"{__package__}.workflow"):
         from .workflow import PlanRefused, run_plan
 
     err = None if quiet else _err_console()
