@@ -12,6 +12,7 @@ file paths out, which a purely lexical scan would not.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,8 +37,11 @@ class Call:
     path: tuple[str | int, ...]  # path in the caller's document where the evidence is
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_host(raw: str) -> tuple[str, int | None]:
-    """``http://user@product-api.ns:9090/x`` -> (``product-api.ns``, 9090); lower-cased."""
+    """``http://user@product-api.ns:9090/x`` -> (``product-api.ns``, 9090); lower-cased.
+
+    Cached: inference, resolution and the rules parse the same few names for every call."""
     text = raw.strip()
     m = WHOLE.match(text)
     if not m:

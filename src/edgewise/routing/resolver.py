@@ -144,6 +144,8 @@ class RouteResolver:
         self._selected: dict[tuple[tuple[str, str], ...], dict[str, list[tuple[int, Endpoint]]]] = {}
         #: zones an edge zone may reach besides itself: the Region's AZs and the Outposts
         self._hub_zones = tuple(z.name for z in topology.zones if not z.is_edge or z.kind is ZoneType.OUTPOST)
+        #: each topology zone's topology.kubernetes.io/zone (asked for every endpoint of every call)
+        self._k8s_zones = {z.name: z.k8s_zone for z in topology.zones}
         self._mirroring = inventory.consul_mirroring()
         self._resolvers: dict[tuple[str, str], KObject] = {}
         for o in inventory.of_kind("ServiceResolver"):
@@ -292,7 +294,7 @@ class RouteResolver:
         return [Endpoint(z, w.namespace, w.name, service, w.replicas_in(z)) for z in w.zones if w.replicas_in(z) > 0]
 
     def _k8s_zone(self, zone: str) -> str:
-        return self.topology.zone(zone).k8s_zone if self.topology.has_zone(zone) else zone
+        return self._k8s_zones.get(zone, zone)
 
     def _managed(self, caller: Caller, name: str, svc: Service, notes: list[str]) -> Resolution:
         """A Service whose EndpointSlice the edgewise controller keeps (plan.endpoints):
@@ -413,8 +415,9 @@ class RouteResolver:
             eps = self._slice_endpoints(svc, notes)
             if not eps:
                 notes.append("no selector: endpoints are managed outside these manifests")
-        here = self._k8s_zone(caller.zone)
-        local = tuple(e for e in eps if self._k8s_zone(e.zone) == here)
+        k8s_zones = self._k8s_zones
+        here = k8s_zones.get(caller.zone, caller.zone)
+        local = tuple(e for e in eps if k8s_zones.get(e.zone, e.zone) == here)
         if svc.internal_traffic_policy == "Local":
             notes.append(
                 "internalTrafficPolicy: Local: only endpoints on the caller's node "

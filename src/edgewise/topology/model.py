@@ -181,8 +181,19 @@ class Topology:
         return self.private_endpoint or bool(self.private_wavelength)
 
     # -- the network ---------------------------------------------------------------
+    @cached_property
+    def _links(self) -> dict[tuple[str, str], str]:
+        """:meth:`link` of zone names already asked (check asks the same few pairs of
+        zones thousands of times)."""
+        return {}
+
     def link(self, a: Zone | str, b: Zone | str) -> str:
         """How traffic gets from zone ``a`` to zone ``b`` (a :class:`Link` value)."""
+        if isinstance(a, str) and isinstance(b, str):
+            found = self._links.get((a, b))
+            if found is None:
+                found = self._links[(a, b)] = self.link(self.zone(a), self.zone(b))
+            return found
         za = a if isinstance(a, Zone) else self.zone(a)
         zb = b if isinstance(b, Zone) else self.zone(b)
         return link_between(za.name, za.kind, zb.name, zb.kind, outpost_intra_vpc=self.outpost_intra_vpc)

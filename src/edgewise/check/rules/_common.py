@@ -226,7 +226,9 @@ def unreachable(ctx: CheckContext, zone: str, eps: tuple[Endpoint, ...]) -> list
 def any_reachable(ctx: CheckContext, zone: str, res: Resolution) -> bool:
     topo = ctx.topology
     assert topo is not None
-    return any(topo.reachable(zone, e.zone) for e in res.endpoints)
+    # every tier's endpoints, as they come: Resolution.endpoints would first build the
+    # deduplicated tuple, which does not change the answer
+    return any(topo.reachable(zone, e.zone) for t in res.tiers for e in t.endpoints)
 
 
 def group_calls(rcs: list[RoutedCall]) -> dict[tuple[str, str, str, str, str], list[RoutedCall]]:
