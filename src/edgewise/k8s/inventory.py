@@ -16,10 +16,9 @@ group's taints.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, Self, TypeVar, overload
 
 from ..catalog.instances import instance_arch
 from ..plan.labels import K8S_ZONE_LABEL, LEGACY_ZONE_LABEL, node_labels, node_taints
@@ -76,6 +75,38 @@ class Source:
     doc_index: int
 
 
+_T = TypeVar("_T")
+
+
+class _computed_once(Generic[_T]):
+    """:func:`functools.cached_property` without its lock: the value is computed on first
+    access and stored in the instance's ``__dict__``, where later accesses find it. On
+    Python 3.11 every first access of a ``cached_property`` takes a lock shared by all
+    instances; a check of a large plan makes thousands of them. The values here are pure
+    functions of an immutable object, so two threads computing one twice is harmless
+    (``cached_property`` dropped its lock in Python 3.12 for the same reason)."""
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> Self: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> _T | Self:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
+
 @dataclass(frozen=True)
 class KObject:
     """Any parsed Kubernetes (or CRD) object."""
@@ -95,19 +126,19 @@ class KObject:
         return f"{self.kind} {self.name}"
 
     # cached: rules ask for these many times per object (objects are never mutated)
-    @cached_property
+    @_computed_once
     def metadata(self) -> Mapping[str, Any]:
         return _map(self.body.get("metadata"))
 
-    @cached_property
+    @_computed_once
     def annotations(self) -> Mapping[str, str]:
         return {str(k): str(v) for k, v in _map(self.metadata.get("annotations")).items()}
 
-    @cached_property
+    @_computed_once
     def labels(self) -> Mapping[str, str]:
         return {str(k): str(v) for k, v in _map(self.metadata.get("labels")).items()}
 
-    @cached_property
+    @_computed_once
     def spec(self) -> Mapping[str, Any]:
         return _map(self.body.get("spec"))
 
