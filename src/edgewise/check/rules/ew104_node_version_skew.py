@@ -13,15 +13,28 @@ AMI_VERSION = re.compile(r"(?:optimized-ami|amazon-eks(?:-arm64|-gpu)?-node|eks/
 MAX_OLDER = 3  # Kubernetes version skew policy since 1.28: nodes up to 3 minors older
 
 
-def _strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+def _ami_strings(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str, tuple[str | int, ...]]]:
+    """Every string inside ``value`` that names an AMI's Kubernetes version
+    (:data:`AMI_VERSION`), with its path, in document order.
+
+    A plan's templates hold thousands of strings and name few AMIs: a path is built only
+    for containers and for the strings that match, and no generator is nested per level."""
+    found: list[tuple[str, tuple[str | int, ...]]] = []
+
+    def walk(node: dict[Any, Any] | list[Any], at: tuple[str | int, ...]) -> None:
+        for k, v in node.items() if isinstance(node, dict) else enumerate(node):
+            if isinstance(v, str):
+                if AMI_VERSION.search(v):
+                    found.append((v, (*at, k)))
+            elif isinstance(v, dict | list):
+                walk(v, (*at, k))
+
     if isinstance(value, str):
-        yield value, path
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _strings(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _strings(v, (*path, i))
+        if AMI_VERSION.search(value):
+            found.append((value, path))
+    elif isinstance(value, dict | list):
+        walk(value, path)
+    return found
 
 
 def _minor(v: str) -> int:
@@ -59,7 +72,7 @@ class NodeVersionSkew(Rule):
                 (str(pid), ("Parameters", pid), m(p).get("Default")) for pid, p in m(tpl.body.get("Parameters")).items()
             ]
             for lid, base, value in places:
-                for text, path in _strings(value, ()):
+                for text, path in _ami_strings(value, ()):
                     for mt in AMI_VERSION.finditer(text):
                         node = mt.group(1)
                         skew = _minor(cluster) - _minor(node)
@@ -76,7 +89,7 @@ class NodeVersionSkew(Rule):
         for cfg in ctx.cluster_configs:
             for group in ("nodeGroups", "managedNodeGroups"):
                 for i, ng in enumerate(cfg.body.get(group) or []):
-                    for text, path in _strings(m(ng).get("ami"), ("ami",)):
+                    for text, path in _ami_strings(m(ng).get("ami"), ("ami",)):
                         for mt in AMI_VERSION.finditer(text):
                             skew = _minor(cluster) - _minor(mt.group(1))
                             if skew < 0 or skew > MAX_OLDER:
