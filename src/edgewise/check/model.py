@@ -144,9 +144,14 @@ class CheckContext:
             return None
         return self.topology.zone(name)
 
+    @cached_property
+    def _zone_is_edge(self) -> dict[str, bool]:
+        """Zone name -> whether it is an edge zone (the rules ask for every zone of every
+        workload and endpoint)."""
+        return {z.name: z.is_edge for z in self.topology.zones} if self.topology is not None else {}
+
     def is_edge(self, name: str) -> bool:
-        z = self.zone(name)
-        return z is not None and z.is_edge
+        return self._zone_is_edge.get(name, False)
 
     def edge_zones_of(self, zones: Iterable[str]) -> list[str]:
         return [z for z in zones if self.is_edge(z)]
