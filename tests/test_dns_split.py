@@ -31,7 +31,7 @@ from edgewise.plan.apps import plan as app_plan_module
 from edgewise.plan.apps.ingress import dns_records, dns_template
 from edgewise.plan.artifacts import render_tree
 from edgewise.plan.cluster.cfnsplit import MARGIN, Part, zone_bucket
-from edgewise.plan.cluster.steps import DeployStack, runbook_from_json
+from edgewise.plan.cluster.steps import DeployStack, DeployStacks, runbook_from_json, stack_deploys
 from edgewise.spec import load_spec
 from edgewise.topology import build_topology
 from edgewise.workflow import PlanRefused, run_plan
@@ -251,8 +251,19 @@ def test_the_dns_step_deploys_every_stack_with_only_its_parameters(scratch: str,
     ap = plan.app_plans[0]
     rb = runbook_from_json(plan.files["runbook.json"])
     step = rb.step("dns-bench")
-    deploys = [a for a in step.actions if isinstance(a, DeployStack)]
+    deploys = stack_deploys(step.actions)
     assert [(d.stack, d.template) for d in deploys] == [(s.stack, s.path) for s in ap.dns_stacks]
+    # the stacks import nothing from one another: one wave, but the failover PRIMARY's
+    # (an alias of the name the edge stacks' records make) after it
+    waves = [list(a.stacks) if isinstance(a, DeployStacks) else [a] for a in step.actions
+             if isinstance(a, DeployStack | DeployStacks)]
+    if dns == "failover":
+        assert [len(w) for w in waves] == [len(deploys) - 1, 1]
+        assert waves[1][0].template == "apps/bench/dns-failover.cfn.yaml"
+        edge = {d.stack for d in deploys if "EdgeRecord" in plan.files[d.template]}
+        assert edge and edge <= {d.stack for d in waves[0]}
+    else:
+        assert [len(w) for w in waves] == [len(deploys)]
     assert deploys[0].stack == "bench-200x4-bench-dns" and deploys[0].template == "apps/bench/dns.cfn.yaml"
     captured = {a.var for a in step.actions if hasattr(a, "var")}
     for d in deploys:

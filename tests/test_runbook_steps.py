@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +13,20 @@ import pytest
 from edgewise.plan.artifacts import render_tree
 from edgewise.plan.cluster import plan_cluster
 from edgewise.plan.cluster.runbook import runbook
-from edgewise.plan.cluster.steps import DeployStack, ExportStackOutputs, OptIn, RenderTemplate, runbook_from_json
+from edgewise.plan.cluster.steps import (
+    Code,
+    Command,
+    DeployStack,
+    DeployStacks,
+    ExportStackOutputs,
+    OptIn,
+    RenderTemplate,
+    Runbook,
+    Step,
+    runbook_from_json,
+    runbook_to_json,
+    stack_deploys,
+)
 from edgewise.spec import load_spec
 from edgewise.topology import build_topology
 
@@ -39,8 +56,8 @@ def test_every_stack_template_and_rendered_file_is_in_the_plan(spec: Path) -> No
     rb = runbook(topo, ("shop",))
     for step in rb.steps:
         for a in step.actions:
-            if isinstance(a, DeployStack):
-                assert a.template in tree, f"{step.key}: {a.template} is not written by plan"
+            for d in stack_deploys([a]):
+                assert d.template in tree, f"{step.key}: {a.template} is not written by plan"
             if isinstance(a, RenderTemplate):
                 assert a.source in tree
                 for var in a.variables:
@@ -68,3 +85,81 @@ def test_malformed_runbook_json_is_a_value_error() -> None:
         runbook_from_json('{"version": 99}')
     with pytest.raises(ValueError, match="malformed"):
         runbook_from_json('{"version": 1, "title": "x"}')
+
+
+# -- a wave of stacks ------------------------------------------------------------------
+
+
+def _wave(*stacks: str) -> DeployStacks:
+    return DeployStacks(tuple(DeployStack(s, f"cluster/{s}.cfn.yaml", "us-east-1", ("CAPABILITY_IAM",),
+                                          (("NetworkStackName", "demo-network"),), '"$CFN_BUCKET"' if s == "b" else "")
+                              for s in stacks))
+
+
+def test_a_wave_round_trips_through_runbook_json() -> None:
+    rb = Runbook("t", [], [Step("network", "Deploy", [Code((_wave("a", "b"), Command("echo done")))])], "r", "c")
+    text = runbook_to_json(rb)
+    assert json.loads(text)["version"] == 2
+    back = runbook_from_json(text)
+    assert back == rb and back.render() == rb.render()
+    assert stack_deploys(back.steps[0].actions) == list(_wave("a", "b").stacks)
+    # version 1 (written before waves) holds nothing version 2 lacks: still read
+    assert runbook_from_json(text.replace('"version": 2', '"version": 1')).steps == rb.steps
+    # a wave holds stack deployments only
+    bad = json.loads(text)
+    bad["steps"][0]["blocks"][0]["code"][0]["stacks"][0] = {"action": "Command", "line": "true"}
+    with pytest.raises(ValueError, match=r"malformed.*DeployStack actions"):
+        runbook_from_json(json.dumps(bad))
+
+
+@pytest.fixture
+def fake_aws(tmp_path: Path) -> Path:
+    """An ``aws`` on PATH that takes 1 s per deploy, fails the stacks listed in
+    ``FAIL_STACKS`` at once, and records each deploy's end in ``$AWS_LOG``."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    script = bindir / "aws"
+    script.write_text(
+        "#!/bin/bash\n"
+        'stack=""; while [ $# -gt 0 ]; do [ "$1" = --stack-name ] && stack=$2; shift; done\n'
+        'case " $FAIL_STACKS " in *" $stack "*) echo "fake aws: $stack failed" >&2; exit 255;; esac\n'
+        'sleep 1; echo "$stack" >> "$AWS_LOG"\n'
+    )
+    script.chmod(0o755)
+    return bindir
+
+
+def _run_wave(lines: list[str], bindir: Path, tmp_path: Path, fail: str = "",
+              flags: str = "") -> tuple[subprocess.CompletedProcess[str], float, list[str]]:
+    log = tmp_path / "aws.log"
+    log.write_text("")
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "FAIL_STACKS": fail, "AWS_LOG": str(log),
+           "CFN_BUCKET": "bucket"}
+    start = time.monotonic()
+    proc = subprocess.run(["bash", *flags.split(), "-c", "\n".join(lines)], env=env, capture_output=True,
+                          text=True, check=False)
+    return proc, time.monotonic() - start, log.read_text().split()
+
+
+def test_the_rendered_wave_is_valid_bash_and_deploys_concurrently(fake_aws: Path, tmp_path: Path) -> None:
+    lines = _wave("a", "b", "c").render()
+    assert subprocess.run(["bash", "-n", "-c", "\n".join(lines)], check=False).returncode == 0
+    proc, took, ended = _run_wave(lines, fake_aws, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(ended) == ["a", "b", "c"]
+    assert took < 2, took  # three deploys of 1 s each, at the same time
+
+
+@pytest.mark.parametrize("flags", ["", "-euo pipefail"])
+def test_a_failed_stack_of_a_wave_fails_the_block_once_the_others_ended(fake_aws: Path, tmp_path: Path,
+                                                                        flags: str) -> None:
+    lines = [*_wave("a", "b", "c").render(), "echo after-the-wave"]
+    proc, _took, ended = _run_wave(lines[:-1], fake_aws, tmp_path, fail="b", flags=flags)
+    assert proc.returncode != 0
+    assert "stacks that failed to deploy: b" in proc.stderr
+    assert sorted(ended) == ["a", "c"]  # the block waited for the others: both finished
+    # in a script with -e nothing after the wave runs
+    if flags:
+        proc, _took, _ended = _run_wave(lines, fake_aws, tmp_path, fail="a c", flags=flags)
+        assert proc.returncode != 0 and "after-the-wave" not in proc.stdout
+        assert "stacks that failed to deploy: a c" in proc.stderr

@@ -38,6 +38,7 @@ from ..plan.cluster.steps import (
     CheckOutpostType,
     Command,
     DeployStack,
+    DeployStacks,
     ExportClusterAttributes,
     ExportStackOutputs,
     OptIn,
@@ -47,6 +48,7 @@ from ..plan.cluster.steps import (
     VerifyCluster,
     action_json,
     runbook_from_json,
+    stack_deploys,
 )
 from .session import ACCESS_DENIED, CREDENTIAL_ERRORS, THROTTLING, Aws, aws_errors
 
@@ -153,6 +155,22 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
     return _VAR.sub(sub, text)
 
 
+@dataclass(frozen=True)
+class _ChangeSet:
+    """A change set made, shown and confirmed, not yet executed."""
+
+    a: DeployStack
+    name: str
+    kind: str  # CREATE or UPDATE
+    removes: bool  # it deletes resources of the stack
+
+    @property
+    def undo(self) -> str:
+        """The command that takes the stack back if this change set fails it."""
+        verb = "delete-stack" if self.kind == "CREATE" else "rollback-stack"
+        return f"aws cloudformation {verb} --stack-name {self.a.stack} --region {self.a.region}"
+
+
 @dataclass
 class _Applier:
     plan_dir: Path
@@ -225,6 +243,83 @@ class _Applier:
         return stacks[0] if stacks else None
 
     def deploy(self, a: DeployStack) -> None:
+        """One stack: its change set shown, confirmed, executed and waited for."""
+        cs = self._prepare(a)
+        if cs is None:
+            return
+        failure = self._execute(cs)
+        if failure is None:
+            final = self._wait_all([a.stack])[a.stack]
+            failure = self._finish(cs, final)
+        if failure is not None:
+            raise ApplyFailed(failure)
+
+    def deploy_wave(self, w: DeployStacks) -> None:
+        """A wave of stacks none of which needs another (their imports and alias records
+        are of earlier waves' stacks, :func:`~..plan.cluster.cfnsplit.stack_waves`): each
+        stack's change set is made, shown and confirmed as for one stack, then all are
+        executed and waited for together (change sets of different stacks are independent:
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets.html).
+        A stack that fails does not stop the others: every stack's end is reported, then
+        the failed ones with their reasons and undo commands.
+
+        An update that removes resources runs before the rest of its wave: a resource that
+        moves between stacks (an edge zone's Route 53 records when a DNS template first
+        splits) must be deleted from the one before the other can create it."""
+        self.log(f"  {len(w.stacks)} stacks that need nothing of one another: "
+                 + ", ".join(d.stack for d in w.stacks))
+        ready: list[_ChangeSet] = []
+        try:
+            for a in w.stacks:
+                cs = self._prepare(a)
+                if cs is not None:
+                    ready.append(cs)
+        except (ApplyFailed, InputError):
+            # nothing of the wave has run: the change sets made so far are not left behind
+            for cs in ready:
+                self._discard(cs)
+            raise
+        removing = [cs for cs in ready if cs.removes]
+        batches = [removing, [cs for cs in ready if not cs.removes]] if removing else [ready]
+        failures: list[str] = []
+        completed: list[str] = []
+        for batch in batches:
+            if failures:
+                # the removals failed: the stacks that would create what they remove wait
+                for cs in batch:
+                    self._discard(cs)
+                failures.append("not executed, after the failed updates: " + ", ".join(cs.a.stack for cs in batch))
+                break
+            if batch is removing and len(ready) > len(removing):
+                self.log("  first the updates that remove resources: " + ", ".join(cs.a.stack for cs in batch))
+            running: list[_ChangeSet] = []
+            try:
+                for cs in batch:
+                    failure = self._execute(cs)
+                    if failure is None:
+                        running.append(cs)
+                    else:
+                        failures.append(failure)
+                finals = self._wait_all([cs.a.stack for cs in running])
+            except (ApplyFailed, InputError):
+                if running:
+                    self.log("  still running when apply stopped (a rerun waits for them): "
+                             + ", ".join(cs.a.stack for cs in running))
+                raise
+            for cs in running:
+                failure = self._finish(cs, finals[cs.a.stack])
+                if failure is None:
+                    completed.append(cs.a.stack)
+                else:
+                    failures.append(failure)
+        if failures:
+            raise ApplyFailed(f"stacks of a wave failed; completed: {', '.join(completed) or 'none'}; "
+                              f"without changes: {len(w.stacks) - len(ready)}\n" + "\n".join(failures))
+
+    def _prepare(self, a: DeployStack) -> _ChangeSet | None:
+        """Everything before executing: the stack's state (a dead one refused, one in
+        progress waited for), the change set made and shown, the user asked. None when
+        there is nothing to change."""
         cfn = self.client("cloudformation")
         stack = self._stack(a.stack)
         status = stack["StackStatus"] if stack else None
@@ -239,7 +334,7 @@ class _Applier:
             )
         if status and IN_PROGRESS.search(status):
             self.log(f"  stack {a.stack} is {status}: waiting")
-            status = self._wait(a.stack)
+            status = self._wait_all([a.stack])[a.stack]
         body = (self.plan_dir / a.template).read_text(encoding="utf-8")
         params = [{"ParameterKey": k, "ParameterValue": _expand(v, self.env)} for k, v in a.parameters]
         kind = "CREATE" if status is None else "UPDATE"
@@ -259,12 +354,12 @@ class _Applier:
                 if "No updates are to be performed" not in str(exc.response.get("Error", {}).get("Message", "")):
                     raise
                 self.log(f"  stack {a.stack}: no changes")
-                return
-        cs = self._wait_change_set(a.stack, cs_name)
-        if cs is None:
+                return None
+        desc = self._wait_change_set(a.stack, cs_name)
+        if desc is None:
             self.log(f"  stack {a.stack}: no changes")
-            return
-        changes = cs.get("Changes", [])
+            return None
+        changes = desc.get("Changes", [])
         self.log(f"  change set {cs_name} for stack {a.stack} ({kind.lower()}, {len(changes)} changes):")
         for c in changes:
             rc = c.get("ResourceChange", {})
@@ -272,36 +367,49 @@ class _Applier:
             self.log(f"    {rc.get('Action', '?'):<7} {rc.get('LogicalResourceId', '?')} "
                      f"({rc.get('ResourceType', '?')})"
                      + (f" replacement: {repl}" if repl and repl != "False" else ""))
+        cs = _ChangeSet(a, cs_name, kind,
+                        any(c.get("ResourceChange", {}).get("Action") == "Remove" for c in changes))
         if not self.confirm(f"execute change set {cs_name} on stack {a.stack}?"):
-            with aws_errors("deleting the change set"):
-                cfn.delete_change_set(StackName=a.stack, ChangeSetName=cs_name)
+            self._discard(cs)
             raise ApplyFailed(f"change set for {a.stack} not executed (declined); nothing changed")
-        undo = (f"aws cloudformation delete-stack --stack-name {a.stack} --region {a.region}" if kind == "CREATE"
-                else f"aws cloudformation rollback-stack --stack-name {a.stack} --region {a.region}")
+        return cs
+
+    def _discard(self, cs: _ChangeSet) -> None:
+        with aws_errors("deleting the change set"):
+            self.client("cloudformation").delete_change_set(StackName=cs.a.stack, ChangeSetName=cs.name)
+
+    def _execute(self, cs: _ChangeSet) -> str | None:
+        """Start the change set; what failed (with the report and the undo) if it was refused."""
+        from botocore.exceptions import ClientError
+
+        a = cs.a
         with aws_errors(f"executing the change set of {a.stack}"):
             try:
                 # rollback disabled: a failed stack is kept so its resources can be inspected
-                cfn.execute_change_set(StackName=a.stack, ChangeSetName=cs_name, DisableRollback=True)
+                self.client("cloudformation").execute_change_set(StackName=a.stack, ChangeSetName=cs.name,
+                                                                 DisableRollback=True)
             except ClientError as exc:
                 code = str(exc.response.get("Error", {}).get("Code", ""))
                 if code in THROTTLING | CREDENTIAL_ERRORS | ACCESS_DENIED:
                     raise
                 msg = exc.response.get("Error", {}).get("Message", "")
-                raise ApplyFailed(
-                    f"executing the change set of stack {a.stack} failed: {code}: {msg}\n"
-                    + self._failure_report(a.stack)
-                    + f"\n  the stack is kept for inspection; roll back with:\n    {undo}\n"
-                    "  then fix the cause and rerun apply"
-                ) from None
-        final = self._wait(a.stack)
+                return (f"executing the change set of stack {a.stack} failed: {code}: {msg}\n"
+                        + self._failure_report(a.stack)
+                        + f"\n  the stack is kept for inspection; roll back with:\n    {cs.undo}\n"
+                        "  then fix the cause and rerun apply")
+        return None
+
+    def _finish(self, cs: _ChangeSet, final: str) -> str | None:
+        """The stack's end, logged; what failed (with the report and the undo) if it did."""
+        a = cs.a
         if not final.endswith("_COMPLETE") or "ROLLBACK" in final:
-            raise ApplyFailed(
-                f"stack {a.stack} is {final}; it is kept for inspection.\n"
-                + self._failure_report(a.stack)
-                + f"\n  roll back with:\n    {undo}\n  then fix the cause and rerun apply"
-            )
+            self.log(f"  stack {a.stack}: {final}")
+            return (f"stack {a.stack} is {final}; it is kept for inspection.\n"
+                    + self._failure_report(a.stack)
+                    + f"\n  roll back with:\n    {cs.undo}\n  then fix the cause and rerun apply")
         self.result.changes.append(f"stack {a.stack}: {final}")
         self.log(f"  stack {a.stack}: {final}")
+        return None
 
     def _upload(self, a: DeployStack, body: str) -> str:
         """Put a template too large for the request into the bucket (as ``aws cloudformation
@@ -335,28 +443,38 @@ class _Applier:
                 raise ApplyFailed(f"change set for {stack} still {status} after {self.timeout:.0f} s")
             time.sleep(self.poll)
 
-    def _wait(self, stack: str) -> str:
-        """Wait until the stack leaves *_IN_PROGRESS, printing new events; the final status."""
+    def _wait_all(self, stacks: list[str]) -> dict[str, str]:
+        """Wait until every stack has left *_IN_PROGRESS, printing their new events (named
+        by stack when there are several), in one loop with one deadline; the final states."""
         cfn = self.client("cloudformation")
         seen: set[str] = set()
+        final: dict[str, str] = {}
         deadline = time.monotonic() + self.timeout
         while True:
-            with aws_errors(f"waiting for stack {stack}"):
-                status = str(cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"])
-                events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
-            for e in reversed(events):
-                eid = e.get("EventId", "")
-                if eid in seen:
+            status: dict[str, str] = {}
+            for stack in stacks:
+                if stack in final:
                     continue
-                seen.add(eid)
-                reason = e.get("ResourceStatusReason")
-                self.log(f"    {e.get('LogicalResourceId', '?')}: {e.get('ResourceStatus', '?')}"
-                         + (f" ({reason})" if reason and "FAILED" in str(e.get("ResourceStatus")) else ""))
-            if not IN_PROGRESS.search(status):
-                return status
+                with aws_errors(f"waiting for stack {stack}"):
+                    status[stack] = str(cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"])
+                    events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+                who = f"{stack}: " if len(stacks) > 1 else ""
+                for e in reversed(events):
+                    eid = e.get("EventId", "")
+                    if eid in seen:
+                        continue
+                    seen.add(eid)
+                    reason = e.get("ResourceStatusReason")
+                    self.log(f"    {who}{e.get('LogicalResourceId', '?')}: {e.get('ResourceStatus', '?')}"
+                             + (f" ({reason})" if reason and "FAILED" in str(e.get("ResourceStatus")) else ""))
+                if not IN_PROGRESS.search(status[stack]):
+                    final[stack] = status[stack]
+            if len(final) == len(stacks):
+                return final
             if time.monotonic() > deadline:
-                raise ApplyFailed(f"stack {stack} still {status} after {self.timeout:.0f} s; "
-                                  "rerun apply to keep waiting")
+                late = ", ".join(f"{s} {status[s]}" for s in stacks if s not in final)
+                raise ApplyFailed(f"stack{'s' if len(stacks) - len(final) > 1 else ''} {late} after "
+                                  f"{self.timeout:.0f} s; rerun apply to keep waiting")
             time.sleep(self.poll)
 
     def _failure_report(self, stack: str) -> str:
@@ -500,6 +618,8 @@ class _Applier:
             self.outpost_type(a)
         elif isinstance(a, DeployStack):
             self.deploy(a)
+        elif isinstance(a, DeployStacks):
+            self.deploy_wave(a)
         elif isinstance(a, ExportStackOutputs):
             self.export_outputs(a)
         elif isinstance(a, ExportClusterAttributes):
@@ -547,7 +667,7 @@ def apply_plan(
     if s3_bucket:
         ap.env[CFN_BUCKET_VAR] = s3_bucket
     via_s3 = [a.template for s in steps if state["done"].get(s.key) != fingerprint(s)
-              for a in s.actions if isinstance(a, DeployStack) and a.s3_bucket]
+              for a in stack_deploys(s.actions) if a.s3_bucket]
     if via_s3 and not s3_bucket and not dry_run:
         raise InputError.single(
             "--s3-bucket",
@@ -560,8 +680,7 @@ def apply_plan(
         ap.env[HOSTED_ZONE_VAR] = hosted_zone_id
     ref = re.compile(r"\$\{?" + HOSTED_ZONE_VAR + r"\b")
     needs_zone = [s.key for s in steps if state["done"].get(s.key) != fingerprint(s)
-                  and any(isinstance(a, DeployStack) and any(ref.search(v) for _k, v in a.parameters)
-                          for a in s.actions)]
+                  and any(any(ref.search(v) for _k, v in a.parameters) for a in stack_deploys(s.actions))]
     if needs_zone and not hosted_zone_id and not dry_run:
         raise InputError.single(
             "--hosted-zone-id",

@@ -25,7 +25,7 @@ from ...topology import Topology
 from ...yamlout import dump
 from .. import labels as L
 from ..cluster.addons import STORAGE_CLASS_NAME
-from ..cluster.stacks import CFN_BUCKET_VAR
+from ..cluster.stacks import CFN_BUCKET_VAR, deploy_waves, wave_note
 from ..cluster.steps import Action, Capture, DeployStack
 from ..steps import RunbookStep
 from .ingress import HOSTED_ZONE_VAR, carrier_record_name, dns_stack
@@ -250,9 +250,11 @@ def dns_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -
     https://docs.aws.amazon.com/Route53/latest/APIReference/API_AliasTarget.html). The
     parameter names are the template's own (:func:`~.ingress.dns_parameter_sites`).
 
-    A template split into stacks (:func:`~.ingress.dns_parts`) is deployed stack by stack
-    in its order, each with only the parameters it declares (CloudFormation refuses a
-    parameter the template does not declare)."""
+    A template split into stacks (:func:`~.ingress.dns_parts`) is deployed in waves
+    (:func:`~..cluster.stacks.deploy_waves`: the stacks import nothing from one another,
+    so the base and edge stacks go together, and a failover PRIMARY's stack, whose alias
+    points at the edge records' name, after them), each with only the parameters it
+    declares (CloudFormation refuses a parameter the template does not declare)."""
     steps: list[RunbookStep] = []
     hz = HOSTED_ZONE_VAR
     for app, plan in apps:
@@ -277,29 +279,6 @@ def dns_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -
                 + (", and each Wavelength Zone's carrier-facing name `<zone>.carrier.<that name>`" if carriers else "")
                 + "."
             )
-        if len(stacks) > 1:
-            groups = [s for s in stacks[1:] if s.zones]
-            text += [
-                f"{len(plan.dns)} ALBs are more records and parameters than one stack holds within",
-                "CloudFormation's quotas (200 parameters, 500 resources a template), so the records are",
-                f"{len(stacks)} stacks, deployed in this order: `{stacks[0].stack}` ("
-                + ("the Region's record" if any(p.site == REGION_SITE for p in plan.dns) else "no Region ALB") + "),",
-                f"{len(groups)} stacks of edge zones (`apps/{name}/dns-edge-NN.cfn.yaml`: a zone's group is a",
-                "hash of its name, so adding or removing a zone moves no other zone's records)"
-                + (f", then `{stacks[-1].stack}` (the failover PRIMARY over the edge records)."
-                   if not stacks[-1].zones else "."),
-            ]
-        big = [s for s in stacks if s.via_s3]
-        if big:
-            what = "The template is" if len(stacks) == 1 else f"{len(big)} of these templates are"
-            text.append(
-                f"{what} over the {MAX_INLINE_TEMPLATE_BYTES:,} bytes CloudFormation takes in a request:"
-                f" {'it is' if len(stacks) == 1 else 'they are'} uploaded to the S3 bucket `{CFN_BUCKET_VAR}`"
-                " names (`edgewise apply --s3-bucket`)."
-            )
-        internal = len(plan.dns) < sum(1 for s in plan.sites if s.ingress_subnets)
-        if internal:
-            text.append("Internal ALBs (an Outpost without a customer-owned IP pool) get no record.")
         cmds: list[str | Action] = [
             f': "${{{hz}:?set {hz} to the id of the Route 53 hosted zone for the records of {name}}}"'
         ]
@@ -325,11 +304,39 @@ def dns_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -
             params += [(p.dns_name_param, f'"${dns_var}"'), (p.hosted_zone_param, f'"${zone_var}"')]
             if p.carrier_record_param and not domain:
                 params.append((p.carrier_record_param, f'"{carrier_record_name(p.carrier_slug, record)}"'))
-        for stack in stacks:
-            own = set(stack.parameters)
-            cmds.append(DeployStack(stack.stack, stack.path, topology.region,
-                                    parameters=tuple((k, v) for k, v in params if k in own),
-                                    s3_bucket=f'"${CFN_BUCKET_VAR}"' if stack.via_s3 else ""))
+        paths = {stack.path for stack in stacks}
+        deploys = deploy_waves(
+            [DeployStack(stack.stack, stack.path, topology.region,
+                         parameters=tuple((k, v) for k, v in params if k in set(stack.parameters)),
+                         s3_bucket=f'"${CFN_BUCKET_VAR}"' if stack.via_s3 else "")
+             for stack in stacks],
+            {a.path: a.docs[0] for a in plan.artifacts if a.docs and a.path in paths})
+        cmds += deploys
+        if len(stacks) > 1:
+            groups = [s for s in stacks[1:] if s.zones]
+            text += [
+                f"{len(plan.dns)} ALBs are more records and parameters than one stack holds within",
+                "CloudFormation's quotas (200 parameters, 500 resources a template), so the records are",
+                f"{len(stacks)} stacks: `{stacks[0].stack}` ("
+                + ("the Region's record" if any(p.site == REGION_SITE for p in plan.dns) else "no Region ALB") + "),",
+                f"{len(groups)} stacks of edge zones (`apps/{name}/dns-edge-NN.cfn.yaml`: a zone's group is a",
+                "hash of its name, so adding or removing a zone moves no other zone's records)"
+                + (f" and `{stacks[-1].stack}` (the failover PRIMARY, an alias of the edge records' name)."
+                   if not stacks[-1].zones else "."),
+                "The stacks import nothing from one another.",
+                wave_note(deploys),
+            ]
+        big = [s for s in stacks if s.via_s3]
+        if big:
+            what = "The template is" if len(stacks) == 1 else f"{len(big)} of these templates are"
+            text.append(
+                f"{what} over the {MAX_INLINE_TEMPLATE_BYTES:,} bytes CloudFormation takes in a request:"
+                f" {'it is' if len(stacks) == 1 else 'they are'} uploaded to the S3 bucket `{CFN_BUCKET_VAR}`"
+                " names (`edgewise apply --s3-bucket`)."
+            )
+        internal = len(plan.dns) < sum(1 for s in plan.sites if s.ingress_subnets)
+        if internal:
+            text.append("Internal ALBs (an Outpost without a customer-owned IP pool) get no record.")
         steps.append(RunbookStep(f"{DNS_STEP_PREFIX}{name}", f"Publish the DNS names of {name}", tuple(text),
                                  tuple(cmds), after_apps=True))
     return steps

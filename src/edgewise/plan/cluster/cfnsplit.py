@@ -45,7 +45,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +60,9 @@ __all__ = [
     "TAIL",
     "Part",
     "Split",
+    "StackTemplate",
     "split_template",
+    "stack_waves",
     "zone_bucket",
 ]
 
@@ -171,6 +173,8 @@ class _Rewriter:
         self.part_of = part_of  # resource logical id -> part index
         # per part: its outputs (filled by the caller, extended with the exports imports need)
         self.outputs: list[Json] = [{} for _ in range(parts)]
+        # per part: the parts it imports from
+        self.imports: list[set[int]] = [set() for _ in range(parts)]
 
     def export_of(self, part: int, value: Json, key: str) -> str:
         """The export name key of ``value`` in ``part``: an existing exported output with
@@ -221,7 +225,25 @@ class _Rewriter:
         if there > here:
             raise ValueError(f"{value} is in a stack deployed after the one that refers to it")
         name = self.export_of(there, value, key)
+        self.imports[here].add(there)
         return {"Fn::ImportValue": {"Fn::Sub": "${" + self.s.prefix_param + "}-" + name}}
+
+
+def _check_dropped(dropped: list[tuple[str, int, str, int]], imports: list[set[int]]) -> None:
+    """A ``DependsOn`` on a resource of another stack is dropped (a template names only
+    its own resources). The stacks are deployed in waves decided by their imports
+    (:func:`stack_waves`), so the stack must import, directly or through the stacks it
+    imports from, from the one that holds that resource: else it could be deployed
+    before it. ``dropped``: (resource, its part, the resource it depends on, that one's part)."""
+    for lid, p, dep, q in dropped:
+        seen: set[int] = set()
+        todo = [p]
+        while todo:
+            for r in imports[todo.pop()] - seen:
+                seen.add(r)
+                todo.append(r)
+        if q not in seen:
+            raise ValueError(f"{lid} depends on {dep} of another stack, from which its stack imports nothing")
 
 
 def _description(description: str, what: str) -> str:
@@ -341,13 +363,15 @@ def split_template(template: Json, split: Split) -> list[Part]:
             o2["Export"] = rw._export_name(p, key)
         rw.outputs[p][key] = o2
     res_parts: list[Json] = [{} for _ in range(nparts)]
+    dropped: list[tuple[str, int, str, int]] = []  # DependsOn across parts
     for lid, body in resources.items():
         p = part_of[lid]
         new = rw.rewrite(body, p)
         dep = new.get("DependsOn")
         if dep is not None:
             deps = [dep] if isinstance(dep, str) else list(dep)
-            local = [d for d in deps if part_of.get(d) == p]  # the stack order covers the others
+            local = [d for d in deps if part_of.get(d) == p]  # the deploy order covers the others
+            dropped += [(lid, p, d, part_of[d]) for d in deps if d in part_of and part_of[d] != p]
             if local:
                 new["DependsOn"] = local[0] if isinstance(dep, str) else local
             else:
@@ -356,6 +380,8 @@ def split_template(template: Json, split: Split) -> list[Part]:
     for key in list(out_part):
         p = out_part[key]
         rw.outputs[p][key] = rw.rewrite(rw.outputs[p][key], p)
+    if split.prefix_param:
+        _check_dropped(dropped, rw.imports)
 
     params: Json = template.get("Parameters") or {}
     description = str(template.get("Description", ""))
@@ -395,3 +421,162 @@ def split_template(template: Json, split: Split) -> list[Part]:
         parts.append(Part(suffix, doc, held))
     return parts
 
+
+
+# -- deploy waves ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StackTemplate:
+    """One stack to deploy: its name, its template and the parameter values its deploy
+    passes (as written: a shell variable stays ``"$VAR"``, the same text in every stack
+    that is given it, which is all the comparison of names below needs)."""
+
+    stack: str
+    template: Mapping[str, Any]
+    parameters: Mapping[str, str] = field(default_factory=dict)
+
+
+def _resolve(value: Any, names: Mapping[str, str]) -> str | None:
+    """The string an export name, import name or record name comes to, with ``names``
+    the stack's parameter values and ``AWS::StackName``; ``None`` when it cannot be known
+    from the template (an attribute of a resource, a function not handled here). Other
+    pseudo parameters (``AWS::Region``, ``AWS::AccountId``) stay as written: they are the
+    same for every stack of a plan."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    (k, v), = value.items()
+    if k == "Ref" and isinstance(v, str):
+        return names.get(v, "${" + v + "}" if v.startswith("AWS::") else None)
+    if k == "Fn::Sub":
+        text, local = (v[0], v[1]) if isinstance(v, list) and len(v) == 2 else (v, {})
+        if not isinstance(text, str) or not isinstance(local, dict):
+            return None
+        out: list[str] = []
+        pos = 0
+        for m in re.finditer(r"\$\{([^}]*)\}", text):
+            out.append(text[pos:m.start()])
+            pos = m.end()
+            var = m.group(1)
+            if var.startswith("!"):  # ${!Literal} is the text ${Literal}
+                out.append("${" + var[1:] + "}")
+                continue
+            # ${Resource.Attribute} or a resource's ${Resource}: known only once deployed
+            got = _resolve(local[var], names) if var in local else _resolve({"Ref": var}, names)
+            if got is None:
+                return None
+            out.append(got)
+        out.append(text[pos:])
+        return "".join(out)
+    if k == "Fn::Join" and isinstance(v, list) and len(v) == 2 and isinstance(v[1], list):
+        parts = [_resolve(p, names) for p in v[1]]
+        if not isinstance(v[0], str) or any(p is None for p in parts):
+            return None
+        return v[0].join(p for p in parts if p is not None)
+    return None
+
+
+def _imports_of(value: Any, out: list[Any]) -> None:
+    if isinstance(value, dict):
+        if len(value) == 1 and "Fn::ImportValue" in value:
+            out.append(value["Fn::ImportValue"])
+            return
+        for v in value.values():
+            _imports_of(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _imports_of(v, out)
+
+
+def _dns_name(zone: str | None, name: str | None) -> tuple[str, str] | None:
+    if zone is None or name is None:
+        return None
+    return zone, name.lower().rstrip(".")
+
+
+def stack_waves(stacks: Sequence[StackTemplate]) -> list[list[int]]:
+    """The stacks (indexes into ``stacks``, which are in deploy order) as waves: every
+    stack of a wave needs only stacks of earlier waves, so the stacks of a wave can be
+    deployed at the same time; each goes in the first wave after everything it needs,
+    and a wave keeps the order of ``stacks``.
+
+    What a stack needs is read from the templates, never from their names or kinds:
+
+    * the stacks whose exports it imports. CloudFormation resolves ``Fn::ImportValue``
+      when the importing stack is created or updated, so the exporting stack must exist
+      first (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-importvalue.html,
+      https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-stack-exports.html).
+      Export and import names are resolved as the deploy resolves them: ``${AWS::StackName}``
+      is the stack's name, a parameter the value the deploy passes, else its default. An
+      import whose name cannot be resolved waits for every stack before it;
+    * the stacks that make the Route 53 record an alias record of it points at (same
+      hosted zone and name): Route 53 creates an alias to a record of the same hosted zone
+      only once that record exists
+      (https://docs.aws.amazon.com/Route53/latest/APIReference/API_AliasTarget.html). An
+      alias whose target cannot be resolved waits for every stack before it that makes
+      records.
+
+    An import of an export no stack here makes is of an earlier step's stack (the network
+    for the Wavelength node groups). Needing a stack that comes later in ``stacks`` is an
+    error: the one-by-one order would fail the same way. ``DependsOn`` across stacks is
+    dropped by :func:`split_template`, which refuses one that imports do not order.
+    """
+    # what each stack makes and what it needs, by name
+    exports: dict[str, int] = {}
+    records: dict[tuple[str, str], int] = {}
+    imports: list[list[str | None]] = []
+    aliases: list[list[tuple[str, str] | None]] = []
+    for i, s in enumerate(stacks):
+        names = {k: str(v["Default"]) for k, v in (s.template.get("Parameters") or {}).items()
+                 if isinstance(v, dict) and "Default" in v}
+        names.update(s.parameters)
+        names["AWS::StackName"] = s.stack
+        resources: Mapping[str, Any] = s.template.get("Resources") or {}
+        outputs: Mapping[str, Any] = s.template.get("Outputs") or {}
+        wanted: list[Any] = []
+        _imports_of(resources, wanted)
+        _imports_of(outputs, wanted)
+        imports.append([_resolve(w, names) for w in wanted])
+        aliases.append([])
+        for body in resources.values():
+            if not isinstance(body, dict) or body.get("Type") != "AWS::Route53::RecordSet":
+                continue
+            props = body.get("Properties") or {}
+            zone = _resolve(props.get("HostedZoneId", props.get("HostedZoneName")), names)
+            key = _dns_name(zone, _resolve(props.get("Name"), names))
+            if key is not None:
+                records.setdefault(key, i)
+            alias = props.get("AliasTarget")
+            if isinstance(alias, dict):
+                aliases[i].append(_dns_name(_resolve(alias.get("HostedZoneId"), names),
+                                            _resolve(alias.get("DNSName"), names)))
+        for o in outputs.values():
+            export = o.get("Export") if isinstance(o, dict) else None
+            name = _resolve(export.get("Name"), names) if isinstance(export, dict) else None
+            if name is not None:
+                exports.setdefault(name, i)
+    makers = sorted(set(records.values()))
+    wave: list[int] = []
+    for i, s in enumerate(stacks):
+        needs: set[int] = set()
+        for name in imports[i]:
+            if name is None:
+                needs.update(range(i))  # cannot tell which: after every stack before it
+            elif name in exports:
+                needs.add(exports[name])
+        for target in aliases[i]:
+            if target is None:
+                needs.update(j for j in makers if j < i)
+            elif target in records:
+                needs.add(records[target])
+        needs.discard(i)  # a record aliasing another of its own stack
+        late = sorted(j for j in needs if j > i)
+        if late:
+            raise ValueError(f"stack {s.stack} needs {stacks[late[0]].stack}, which is deployed after it")
+        wave.append(1 + max((wave[j] for j in needs), default=-1))
+    out: list[list[int]] = [[] for _ in range(max(wave, default=-1) + 1)]
+    for i, w in enumerate(wave):
+        out[w].append(i)
+    return out

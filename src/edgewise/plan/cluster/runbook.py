@@ -28,7 +28,7 @@ from .names import (
     zone_names,
 )
 from .network import ECR_PUBLIC_CACHE_PREFIX, intra_vpc_routes, local_zone_public_zones
-from .stacks import CFN_BUCKET_VAR, ClusterStacks, StackFile, cluster_stacks
+from .stacks import CFN_BUCKET_VAR, ClusterStacks, StackFile, cluster_stacks, deploy_waves, wave_note
 from .steps import (
     Action,
     Block,
@@ -46,10 +46,18 @@ from .steps import (
     Step,
     VerifyCluster,
     runbook_to_json,
+    stack_deploys,
 )
 from .wavelength import imports_subnets, wavelength_zones
 
-__all__ = ["RUNBOOK_JSON_PATH", "RUNBOOK_PATH", "opt_in_groups", "runbook", "runbook_artifacts", "runbook_text"]
+__all__ = [
+    "RUNBOOK_JSON_PATH",
+    "RUNBOOK_PATH",
+    "opt_in_groups",
+    "runbook",
+    "runbook_artifacts",
+    "runbook_text",
+]
 
 RUNBOOK_PATH = "RUNBOOK.md"
 #: Helm chart versions the RUNBOOK pins (a rerun installs what was verified). Both are
@@ -140,18 +148,25 @@ class _Doc:
             f"`{CFN_BUCKET_VAR}` to that bucket (`edgewise apply --s3-bucket BUCKET` does the same).",
         )
 
-    def split_note(self, files: Sequence[StackFile], what: str, base: str) -> None:
+    def deploy_all(self, files: Sequence[StackFile], capabilities: tuple[str, ...] = (),
+                   parameters: Sequence[tuple[str, str]] = ()) -> list[Action]:
+        """Deploy ``files`` in waves of stacks that import nothing from one another."""
+        return list(deploy_waves([self.deploy(f, capabilities, parameters) for f in files], self.stacks.templates))
+
+    def split_note(self, files: Sequence[StackFile], what: str, base: str, deploys: Sequence[Action]) -> None:
         if len(files) < 2:
             return
         groups = [f for f in files if f.zones]
         self.text(
             f"The {what} is too large for one CloudFormation stack (500 resources, 200 outputs), so it is",
-            f"{len(files)} stacks, deployed in this order: `{files[0].stack}` ({base}), then",
-            f"{len(groups)} stacks of at most {max(len(f.zones) for f in groups)} edge zones each in the",
-            "order of the spec" + (f", then `{files[-1].stack}`, which gathers them" if not files[-1].zones
-                                   and len(files) > len(groups) + 1 else "") + ".",
+            f"{len(files)} stacks: `{files[0].stack}` ({base}),",
+            f"{len(groups)} stacks of at most {max(len(f.zones) for f in groups)} edge zones each"
+            + (f", and `{files[-1].stack}`, which gathers them" if not files[-1].zones
+               and len(files) > len(groups) + 1 else "") + ".",
             "The later stacks import what the earlier ones export (`Fn::ImportValue`), so CloudFormation",
-            "refuses to delete them out of order. Add new edge zones at the end of the spec: a zone that",
+            "refuses to delete them out of order.",
+            wave_note(deploys),
+            "Add new edge zones at the end of the spec: a zone that",
             "moves to another group's stack is deleted from one stack and created in the next.",
         )
 
@@ -248,10 +263,12 @@ def _network(d: _Doc) -> None:
         else "",
     )
     net = d.stacks.network
-    d.split_note(net, "network", "the VPC and everything that is not one edge zone's")
+    overrides = [("VpcCidr", "$VPC_CIDR")] if t.vpc_id is not None else []
+    deploys = d.deploy_all(net, parameters=overrides)
+    d.split_note(net, "network", "the VPC and everything that is not one edge zone's", deploys)
     d.s3_note(net)
     if t.vpc_id is None:
-        d.code(*[d.deploy(f) for f in net])
+        d.code(*deploys)
         return
     if t.of_kind(ZoneType.LOCAL):
         d.text(
@@ -270,7 +287,6 @@ def _network(d: _Doc) -> None:
             "VPC_CIDR", f"aws ec2 describe-vpcs --vpc-ids {t.vpc_id} {d.r} --query 'Vpcs[0].CidrBlock' --output text"
         )
     ]
-    overrides = [("VpcCidr", "$VPC_CIDR")]
     if t.of_kind(ZoneType.WAVELENGTH) and t.carrier_gateway_id is None:
         pre += [
             "# a VPC has at most one carrier gateway; the stack creates one, so none may exist yet",
@@ -291,7 +307,7 @@ def _network(d: _Doc) -> None:
             f"aws ec2 describe-vpc-endpoints {d.r} --vpc-endpoint-ids {ids} "
             "--query 'VpcEndpoints[].[ServiceName,State]' --output table",
         ]
-    d.code(*pre, *[d.deploy(f, parameters=overrides) for f in net])
+    d.code(*pre, *deploys)
     d.text(
         "The stack adds no route to a route table it does not own. The existing zone subnets",
         "need their own path to S3 (image layers), e.g. the VPC's S3 gateway endpoint on their",
@@ -407,7 +423,8 @@ def _wavelength(d: _Doc) -> None:
     if imports_subnets(t):
         params.append(("NetworkStackName", network_stack(t)))
     wl = d.stacks.wavelength
-    d.split_note(wl, "Wavelength node group template", "node role, instance profile and access entry")
+    deploys = d.deploy_all(wl, ("CAPABILITY_IAM",), params)
+    d.split_note(wl, "Wavelength node group template", "node role, instance profile and access entry", deploys)
     d.s3_note(wl)
     d.code(
         ExportClusterAttributes(
@@ -420,7 +437,7 @@ def _wavelength(d: _Doc) -> None:
                 ("CLUSTER_SG", "cluster.resourcesVpcConfig.clusterSecurityGroupId"),
             ),
         ),
-        *[d.deploy(f, capabilities=("CAPABILITY_IAM",), parameters=params) for f in wl],
+        *deploys,
     )
     if all(z.carrier_ip for z in wlzs):
         d.text(
@@ -530,7 +547,8 @@ def _verify(d: _Doc) -> None:
 def _cleanup(d: _Doc, app_names: Sequence[str], app_steps: Sequence[RunbookStep] = ()) -> None:
     t = d.t
     # stacks deployed after the applications (the DNS records over their ALBs) go first
-    late = [a.stack for s in app_steps if s.after_apps for a in s.commands if isinstance(a, DeployStack)]
+    late = [a.stack for s in app_steps if s.after_apps
+            for a in stack_deploys(c for c in s.commands if not isinstance(c, str))]
     net = network_stack(t)
     d.section(
         "cleanup",

@@ -2,23 +2,28 @@
 
 The network and the Wavelength node groups are each one stack when their template fits
 CloudFormation's quotas, and split per group of edge zones when it does not
-(:mod:`.cfnsplit`). The RUNBOOK deploys the stacks in the order listed here (base, edge
-groups, then the stack that gathers them) and deletes them in reverse; a template over
-51,200 bytes is deployed from an S3 bucket (``--s3-bucket``).
+(:mod:`.cfnsplit`). The stacks are listed in an order where each comes after those it
+imports from (base, edge groups, then the stack that gathers them); the RUNBOOK deploys
+them in waves of stacks that need nothing of one another (:func:`deploy_waves`) and
+deletes them in reverse order; a template over 51,200 bytes is deployed from an S3 bucket
+(``--s3-bucket``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ...topology import Topology
 from ..artifacts import Artifact
-from .cfnsplit import MAX_INLINE_TEMPLATE_BYTES, Part
+from .cfnsplit import MAX_INLINE_TEMPLATE_BYTES, Part, StackTemplate, stack_waves
 from .names import network_stack, wavelength_stack
 from .network import network_parts
+from .steps import DeployStack, DeployStacks
 from .wavelength import wavelength_parts, wavelength_zones
 
-__all__ = ["CFN_BUCKET_VAR", "ClusterStacks", "StackFile", "cluster_stacks"]
+__all__ = ["CFN_BUCKET_VAR", "ClusterStacks", "StackFile", "cluster_stacks", "deploy_waves", "wave_note"]
 
 #: the shell variable the RUNBOOK's ``--s3-bucket`` reads (``edgewise apply --s3-bucket``)
 CFN_BUCKET_VAR = "CFN_BUCKET"
@@ -51,6 +56,11 @@ class ClusterStacks:
     def split(self) -> bool:
         return len(self.network) > 1 or len(self.wavelength) > 1
 
+    @property
+    def templates(self) -> dict[str, Mapping[str, Any]]:
+        """Template file -> the template."""
+        return {a.path: a.docs[0] for a in self.artifacts if a.docs}
+
     def output_stack(self, key: str) -> str:
         """The network stack that outputs ``key``."""
         for s in self.network:
@@ -77,3 +87,30 @@ def cluster_stacks(topology: Topology) -> ClusterStacks:
     if wavelength_zones(topology):
         wl, wl_art = _files(wavelength_parts(topology), wavelength_stack(topology), "wavelength-nodes")
     return ClusterStacks(tuple(net), tuple(wl), tuple(net_art + wl_art))
+
+
+def deploy_waves(deploys: Sequence[DeployStack],
+                 templates: Mapping[str, Mapping[str, Any]]) -> list[DeployStack | DeployStacks]:
+    """``deploys`` (in an order where each stack comes after those it needs) as waves
+    (:func:`~.cfnsplit.stack_waves` of their templates, ``templates`` by file): a wave of
+    one stack stays a :class:`DeployStack`, so plans of one stack a step are as before."""
+    if len(deploys) < 2:
+        return list(deploys)
+    waves = stack_waves([StackTemplate(d.stack, templates[d.template], dict(d.parameters)) for d in deploys])
+    return [deploys[w[0]] if len(w) == 1 else DeployStacks(tuple(deploys[i] for i in w)) for w in waves]
+
+
+def wave_note(deploys: Sequence[object]) -> str:
+    """How the stacks of a step deploy: in waves, each wave's stacks at the same time."""
+    sizes = [len(a.stacks) if isinstance(a, DeployStacks) else 1 for a in deploys
+             if isinstance(a, DeployStack | DeployStacks)]
+    if len(sizes) == sum(sizes):
+        return "A stack is deployed only once the stacks it imports from are, so they deploy one after another."
+    how = ("The stacks of a wave are deployed at the same time, each `aws cloudformation deploy` as a background "
+           "job; the block waits for all of them, names the stacks that failed and fails if any did.")
+    if len(sizes) == 1:
+        return f"None needs another, so all {sizes[0]} deploy concurrently, as one wave. {how}"
+    counts = ", ".join(str(n) for n in sizes[:-1]) + f" and {sizes[-1]}"
+    return (f"They deploy in waves, concurrently: a stack goes in the first wave after every stack it imports "
+            f"from (or whose Route 53 records its alias records point at), as the templates say; "
+            f"{len(sizes)} waves of {counts} stacks. {how}")

@@ -11,6 +11,7 @@ verification) carry the fields apply needs to do the same through the AWS APIs, 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
     "Code",
     "Command",
     "DeployStack",
+    "DeployStacks",
     "ExportClusterAttributes",
     "ExportStackOutputs",
     "OptIn",
@@ -33,10 +35,14 @@ __all__ = [
     "action_json",
     "runbook_from_json",
     "runbook_to_json",
+    "stack_deploys",
 ]
 
-#: version of runbook.json; apply refuses a file of another version
-RUNBOOK_JSON_VERSION = 1
+#: version of runbook.json; apply refuses a file of another version. 2: DeployStacks
+#: (a wave of stacks deployed at the same time); a version 1 file is read as well (it
+#: holds only actions version 2 has, with the same fields)
+RUNBOOK_JSON_VERSION = 2
+_READ_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,33 @@ class DeployStack:
 
 
 @dataclass(frozen=True)
+class DeployStacks:
+    """A wave of stacks none of which needs another of the wave: deployed at the same time.
+
+    Which stacks form a wave is read from their templates
+    (:func:`~.cfnsplit.stack_waves`: what each imports, what its alias records point at).
+    ``aws cloudformation deploy`` waits until its stack's operation has finished, so the
+    bash runs each deploy as a background job, waits for every one (``wait PID`` gives
+    that job's exit status), and once all have ended names the stacks that failed and
+    returns non-zero. ``edgewise apply`` creates the change sets one by one, executes
+    them all, then waits for all of them together."""
+
+    stacks: tuple[DeployStack, ...]
+
+    def render(self) -> list[str]:
+        lines = [f"# {len(self.stacks)} stacks that import nothing from one another: deployed at the same time",
+                 "cfn_pids=() cfn_stacks=() cfn_failed=()"]
+        for d in self.stacks:
+            lines.append(f"{d.render()[0]} & cfn_pids+=($!) cfn_stacks+=({d.stack})")
+        lines += [
+            'for i in "${!cfn_pids[@]}"; do wait "${cfn_pids[$i]}" || cfn_failed+=("${cfn_stacks[$i]}"); done',
+            'if [ "${#cfn_failed[@]}" -gt 0 ]; then echo "stacks that failed to deploy: ${cfn_failed[*]}" >&2; '
+            "false; fi",
+        ]
+        return lines
+
+
+@dataclass(frozen=True)
 class ExportStackOutputs:
     """``export VAR=<output of the stack>`` for each ``(var, output key)``."""
 
@@ -192,11 +225,23 @@ Action = (
     | OptIn
     | CheckOutpostType
     | DeployStack
+    | DeployStacks
     | ExportStackOutputs
     | ExportClusterAttributes
     | RenderTemplate
     | VerifyCluster
 )
+
+
+def stack_deploys(actions: Iterable[Action]) -> list[DeployStack]:
+    """Every stack deployment of ``actions`` in order, a wave's stacks in its order."""
+    out: list[DeployStack] = []
+    for a in actions:
+        if isinstance(a, DeployStack):
+            out.append(a)
+        elif isinstance(a, DeployStacks):
+            out += a.stacks
+    return out
 
 
 @dataclass(frozen=True)
@@ -273,6 +318,7 @@ _ACTIONS: dict[str, type[Any]] = {
         OptIn,
         CheckOutpostType,
         DeployStack,
+        DeployStacks,
         ExportStackOutputs,
         ExportClusterAttributes,
         RenderTemplate,
@@ -289,6 +335,9 @@ _LATER_FIELDS = frozenset({"s3_bucket"})
 def action_json(a: Action) -> dict[str, Any]:
     """One action as runbook.json holds it (also what ``edgewise apply`` fingerprints)."""
     out: dict[str, Any] = {"action": type(a).__name__}
+    if isinstance(a, DeployStacks):
+        out["stacks"] = [action_json(d) for d in a.stacks]
+        return out
     for f in fields(a):
         v = getattr(a, f.name)
         if f.name in _LATER_FIELDS and v == f.default:
@@ -299,6 +348,14 @@ def action_json(a: Action) -> dict[str, Any]:
 
 def _action_from_json(d: dict[str, Any]) -> Action:
     cls = _ACTIONS[d["action"]]
+    if cls is DeployStacks:
+        wave: list[DeployStack] = []
+        for x in d["stacks"]:
+            one = _action_from_json(x)
+            if not isinstance(one, DeployStack):
+                raise TypeError(f"DeployStacks holds DeployStack actions, not {type(one).__name__}")
+            wave.append(one)
+        return DeployStacks(tuple(wave))
     kwargs = {}
     for f in fields(cls):
         if f.name not in d and f.default is not MISSING:
@@ -342,7 +399,7 @@ def runbook_from_json(text: str) -> Runbook:
     """Parse ``runbook.json``; ``ValueError`` when it is not one this version wrote."""
     try:
         doc = json.loads(text)
-        if doc.get("version") != RUNBOOK_JSON_VERSION:
+        if doc.get("version") not in _READ_VERSIONS:
             raise ValueError(f"runbook.json version {doc.get('version')!r}, expected {RUNBOOK_JSON_VERSION}")
         return Runbook(
             doc["title"],
