@@ -114,7 +114,7 @@ def test_failover_records_over_the_local_zone_albs(aws: Any, tmp_path: Path) -> 
     _assert_failover_records(aws, plan)
 
 
-def test_split_dns_stacks_are_deployed_in_order_each_with_its_own_albs(
+def test_split_dns_stacks_are_deployed_in_waves_each_with_its_own_albs(
         aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Failover records split into stacks: the Region's SECONDARY in the base stack, each
     edge zone's weighted record in its group's stack, the PRIMARY (an alias of the edge
@@ -124,7 +124,7 @@ def test_split_dns_stacks_are_deployed_in_order_each_with_its_own_albs(
     (8 parameters a stack; the sizes themselves are held to the quotas in
     tests/test_dns_split.py)."""
     from edgewise.plan.cluster import cfnsplit
-    from edgewise.plan.cluster.steps import DeployStack, runbook_from_json
+    from edgewise.plan.cluster.steps import DeployStacks, runbook_from_json, stack_deploys
 
     spec = tmp_path / "spec"
     shutil.copytree(ROOT / "examples" / "local-zones-hashicups", spec)
@@ -134,13 +134,16 @@ def test_split_dns_stacks_are_deployed_in_order_each_with_its_own_albs(
     plan = tmp_path / "plan"
     run_plan([spec], plan, with_simulation=False, fork=False)
     rb = runbook_from_json((plan / "runbook.json").read_text())
-    dns = [a for a in rb.step("dns-hashicups").actions if isinstance(a, DeployStack)]
+    dns = stack_deploys(rb.step("dns-hashicups").actions)
     assert len(dns) >= 3 and dns[0].template == "apps/hashicups/dns.cfn.yaml"
     assert dns[-1].template == "apps/hashicups/dns-failover.cfn.yaml"
+    # the base and edge stacks in one wave, the PRIMARY (an alias of the edge records' name) after it
+    waves = [a for a in rb.step("dns-hashicups").actions if isinstance(a, DeployStacks)]
+    assert [[d.stack for d in w.stacks] for w in waves] == [[d.stack for d in dns[:-1]]]
     log: list[str] = []
     result = run(plan, FakeTools("us-west-2"), log)
     assert "dns-hashicups" in result.done
-    # created one after the other in the RUNBOOK's order, each only once the one before completed
+    # reported in the RUNBOOK's order: the first wave's stacks, then the PRIMARY's
     created = [m.split("stack ", 1)[1].split(":")[0] for m in log
                if m.startswith("  stack ") and m.endswith("CREATE_COMPLETE")]
     assert [c for c in created if "-hashicups-dns" in c] == [d.stack for d in dns]
@@ -180,3 +183,60 @@ def _assert_failover_records(aws: Any, plan: Path) -> None:
         (lbs[alb]["DNSName"].lower(), lbs[alb]["CanonicalHostedZoneId"]) for alb in by_ns.values())
     assert all(rec["Weight"] == 100 and rec["AliasTarget"]["EvaluateTargetHealth"] for rec in weighted)
     assert len(records) == 2 + len(by_ns)
+
+
+def test_dns_records_that_move_to_split_stacks_are_removed_before_they_are_made_again(
+        aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment whose DNS records were one stack, planned again past the split: the
+    base stack's update removes the edge records and the new edge stacks make them, in
+    one wave. apply executes the removing update first and waits for it, then the rest."""
+    from edgewise.aws.session import Aws
+    from edgewise.plan.cluster import cfnsplit
+
+    spec = tmp_path / "spec"
+    shutil.copytree(ROOT / "examples" / "local-zones-hashicups", spec)
+    first = tmp_path / "one-stack"
+    run_plan([spec], first, with_simulation=False, fork=False)
+    run(first, FakeTools("us-west-2"))
+    monkeypatch.setattr(cfnsplit, "MARGIN", 0.04)
+    split = tmp_path / "split"
+    run_plan([spec], split, with_simulation=False, fork=False)
+    shutil.copy(first / STATE_FILE, split / STATE_FILE)
+    calls: list[tuple[str, str]] = []
+    original = Aws.client
+
+    class Recorder:
+        def __init__(self, client: Any) -> None:
+            self._client = client
+
+        def __getattr__(self, name: str) -> Any:
+            attr = getattr(self._client, name)
+            if not callable(attr) or name.startswith(("_", "can_", "get_")):
+                return attr
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                calls.append((name, str(kwargs.get("StackName", ""))))
+                return attr(*args, **kwargs)
+            return call
+
+    monkeypatch.setattr(Aws, "client", lambda self, service: (
+        Recorder(original(self, service)) if service == "cloudformation" else original(self, service)))
+    log: list[str] = []
+    result = run(split, FakeTools("us-west-2"), log)
+    assert "dns-hashicups" in result.done
+    base = "local-zones-hashicups-dns"
+    # (the shrunk quota share splits the network too; only the DNS stacks are looked at)
+    dns = [(i, op, name) for i, (op, name) in enumerate(calls) if name.startswith(base)]
+    executed = [name for _i, op, name in dns if op == "execute_change_set"]
+    assert executed[0] == base and len(executed) > 1
+    # the base stack's update ended before any other stack of the wave was executed
+    done = max(i for i, op, name in dns if op == "describe_stack_events" and name == base)
+    assert done < next(i for i, op, name in dns if op == "execute_change_set" and name != base)
+    assert f"  first the updates that remove resources: {base}" in log
+    records = _records(aws, hosted_zone(ZONE))
+    # every edge zone's record was made again by its new stack (the emulator's update of
+    # the base stack also drops its unchanged Region record: it deletes records by name and
+    # type, not set identifier, whatever the deploy order; so only the edge records are held)
+    made = {r["Properties"]["SetIdentifier"] for path in (split / "apps" / "hashicups").glob("dns-edge-*.cfn.yaml")
+            for r in yaml.safe_load(path.read_text())["Resources"].values() if "SetIdentifier" in r["Properties"]}
+    assert len(made) == 3 and made <= {r.get("SetIdentifier") for r in records if r["Type"] == "A"}

@@ -10,6 +10,7 @@ sizes are held to the quotas in tests/test_cfn_split.py.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,11 +20,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from edgewise.aws.apply import apply_plan
+from edgewise.aws.apply import STATE_FILE, ApplyFailed, apply_plan
 from edgewise.aws.session import Aws
 from edgewise.cli import cli
 from edgewise.plan.cluster import cfnsplit
-from edgewise.plan.cluster.steps import DeployStack, runbook_from_json
+from edgewise.plan.cluster.steps import DeployStack, DeployStacks, runbook_from_json, stack_deploys
 from edgewise.spec import load_spec
 from edgewise.topology import build_topology
 from edgewise.workflow import run_plan
@@ -57,21 +58,62 @@ def bench_zones_in_account(aws: Any, spec: Path) -> Iterator[None]:
 
 def deploy_actions(plan: Path) -> list[DeployStack]:
     rb = runbook_from_json((plan / "runbook.json").read_text())
-    return [a for s in rb.steps if s.apply for a in s.actions if isinstance(a, DeployStack)]
+    return [a for s in rb.steps if s.apply for a in stack_deploys(s.actions)]
 
 
-def test_apply_creates_the_split_stacks_in_order_with_the_imports_resolved(
-        aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def waves(plan: Path) -> list[list[str]]:
+    """The stacks of the RUNBOOK's waves of more than one stack."""
+    rb = runbook_from_json((plan / "runbook.json").read_text())
+    return [[d.stack for d in a.stacks] for s in rb.steps if s.apply for a in s.actions
+            if isinstance(a, DeployStacks)]
+
+
+def recorded_cfn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(operation, StackName) of every CloudFormation call apply makes, in order: the
+    client apply uses is wrapped."""
+    calls: list[tuple[str, str]] = []
+    original = Aws.client
+
+    class Recorder:
+        def __init__(self, client: Any) -> None:
+            self._client = client
+
+        def __getattr__(self, name: str) -> Any:
+            attr = getattr(self._client, name)
+            if not callable(attr) or name.startswith("_") or name in ("can_paginate", "get_paginator"):
+                return attr
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                calls.append((name, str(kwargs.get("StackName", ""))))
+                return attr(*args, **kwargs)
+            return call
+
+    def client(self: Aws, service: str) -> Any:
+        c = original(self, service)
+        return Recorder(c) if service == "cloudformation" else c
+
+    monkeypatch.setattr(Aws, "client", client)
+    return calls
+
+
+def split_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     spec = write_spec(tmp_path / "split.yaml", 32, 2)
     monkeypatch.setattr(cfnsplit, "MARGIN", 0.04)  # 20 resources, 8 outputs a stack
     plan = tmp_path / "plan"
     run_plan([spec], plan, with_simulation=False, fork=False)
+    return spec, plan
+
+
+def test_apply_creates_the_split_stacks_in_waves_with_the_imports_resolved(
+        aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, plan = split_plan(tmp_path, monkeypatch)
     order = deploy_actions(plan)
     net = [d.stack for d in order if d.template.startswith("cluster/network")]
     wl = [d.stack for d in order if d.template.startswith("cluster/wavelength")]
     dns = [d.stack for d in order if d.template.startswith("apps/")]  # after the applications
     assert len(net) > 3 and len(wl) > 1, (net, wl)  # base, groups (and the S3 endpoint's stack)
     log: list[str] = []
+    calls = recorded_cfn_calls(monkeypatch)
     with bench_zones_in_account(aws, spec):
         tools = FakeTools(REGION)
         apply_plan(plan, Aws(REGION), tools, poll=0.01, timeout=60, log=log.append, hosted_zone_id=hosted_zone())
@@ -79,10 +121,26 @@ def test_apply_creates_the_split_stacks_in_order_with_the_imports_resolved(
     stacks = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
     for name in net + wl:
         assert stacks[name]["StackStatus"] == "CREATE_COMPLETE", name
-    # created in the RUNBOOK's order: each stack's change set only after the previous completed
+    # every stack's end reported, in the RUNBOOK's order
     created = [m.split("stack ", 1)[1].split(":")[0] for m in log if m.startswith("  stack ")
                and m.endswith("CREATE_COMPLETE")]
     assert created == net + wl + dns
+    # the network's groups and the DNS stacks are waves; in each, every change set is made
+    # first, then all are executed before apply looks at any of the stacks again, and no
+    # stack of the wave is touched before every stack of the waves before it completed
+    multi = waves(plan)
+    assert [w for w in multi if set(w) <= set(net)] == [net[1:-1]] and any(set(w) <= set(dns) for w in multi)
+    for wave in multi:
+        mine = [(i, op) for i, (op, name) in enumerate(calls) if name in wave]
+        created_at = [i for i, op in mine if op == "create_change_set"]
+        executed_at = [i for i, op in mine if op == "execute_change_set"]
+        assert len(created_at) == len(executed_at) == len(wave)
+        assert max(created_at) < min(executed_at)
+        # executed back to back: no stack of the wave is read until all are executed
+        assert {op for i, op in mine if min(executed_at) <= i <= max(executed_at)} == {"execute_change_set"}
+        before = {d.stack for d in order[:[d.stack for d in order].index(wave[0])]}
+        waited = [i for i, (op, name) in enumerate(calls) if name in before and op == "describe_stack_events"]
+        assert waited and max(waited) < min(i for i, _ in mine)  # the earlier stacks had ended
     # the imports resolved to the base and group stacks' resources: every edge subnet is in
     # the base stack's VPC, routed by its own group stack's route table, and the S3 gateway
     # endpoint (last stack) lists every private route table
@@ -135,6 +193,49 @@ def test_apply_creates_the_split_stacks_in_order_with_the_imports_resolved(
     made = [r["LogicalResourceId"] for name in dns
             for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]]
     assert len(made) == len(set(made)) == len(records)
+
+
+def test_a_failed_stack_of_a_wave_is_reported_after_the_others_completed_and_a_rerun_resumes(
+        aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One network group's subnet goes to a zone the account does not have: its change set
+    fails (moto fails the execution at once; AWS would fail the stack later), the other
+    groups of the wave complete, and apply names the failed stack with its reason and undo
+    command. Fixed and deleted as told, a rerun creates only that stack and the ones after."""
+    spec, plan = split_plan(tmp_path, monkeypatch)
+    group = waves(plan)[0]
+    bad = plan / "cluster" / f"network{group[1].removeprefix(group[0].split('-edge-')[0])}.cfn.yaml"
+    good = bad.read_text()
+    zone = next(ln.split(": ", 1)[1] for ln in good.splitlines() if ln.strip().startswith("AvailabilityZone: "))
+    bad.write_text(good.replace(f"AvailabilityZone: {zone}", "AvailabilityZone: us-east-1-nowhere-1a"))
+    log: list[str] = []
+    with bench_zones_in_account(aws, spec):
+        with pytest.raises(ApplyFailed) as failed:
+            apply_plan(plan, Aws(REGION), FakeTools(REGION), poll=0.01, timeout=60, log=log.append,
+                       hosted_zone_id=hosted_zone())
+        msg = str(failed.value)
+        assert f"executing the change set of stack {group[1]} failed" in msg
+        assert "us-east-1-nowhere-1a" in msg  # the reason AWS gave
+        assert f"aws cloudformation delete-stack --stack-name {group[1]} --region {REGION}" in msg
+        assert "stopped in step 'network'" in msg
+        others = [s for s in group if s != group[1]]
+        assert f"completed: {', '.join(others)}" in msg
+        cfn = aws.client("cloudformation", REGION)
+        status = {s["StackName"]: s["StackStatus"] for s in cfn.describe_stacks()["Stacks"]}
+        assert all(status[s] == "CREATE_COMPLETE" for s in others)
+        assert not any(s.endswith("-s3-endpoint") for s in status)  # the next wave did not start
+        assert "network" not in json.loads((plan / STATE_FILE).read_text())["done"]
+        # the fix: the template as planned, the failed stack deleted (as the message says)
+        bad.write_text(good)
+        cfn.delete_stack(StackName=group[1])
+        calls = recorded_cfn_calls(monkeypatch)
+        log.clear()
+        result = apply_plan(plan, Aws(REGION), FakeTools(REGION), poll=0.01, timeout=60, log=log.append,
+                            hosted_zone_id=hosted_zone())
+    assert "network" in result.done
+    executed = [name for op, name in calls if op == "execute_change_set"]
+    net = [d.stack for d in deploy_actions(plan) if d.template.startswith("cluster/network")]
+    assert [n for n in executed if n in net] == [group[1], net[-1]]  # the rest had no changes
+    assert f"  stack {group[0].split('-edge-')[0]}: no changes" in log
 
 
 def test_a_template_over_51200_bytes_is_deployed_from_the_bucket(aws: Any, tmp_path: Path,

@@ -160,7 +160,7 @@ class _ChangeSet:
     """A change set made, shown and confirmed, not yet executed."""
 
     a: DeployStack
-    name: str
+    name: str  # its ARN
     kind: str  # CREATE or UPDATE
     removes: bool  # it deletes resources of the stack
 
@@ -344,7 +344,7 @@ class _Applier:
 
         with aws_errors(f"creating a change set for {a.stack}"):
             try:
-                cfn.create_change_set(
+                made = cfn.create_change_set(
                     StackName=a.stack, ChangeSetName=cs_name, ChangeSetType=kind, **source,
                     Parameters=params, Capabilities=list(a.capabilities),
                 )
@@ -355,7 +355,10 @@ class _Applier:
                     raise
                 self.log(f"  stack {a.stack}: no changes")
                 return None
-        desc = self._wait_change_set(a.stack, cs_name)
+        # the change set is named by its ARN from here on: a name is unique only among the
+        # change sets of one stack, and a wave makes one of the same name for each stack
+        cs_id = str(made.get("Id") or cs_name)
+        desc = self._wait_change_set(a.stack, cs_id)
         if desc is None:
             self.log(f"  stack {a.stack}: no changes")
             return None
@@ -367,7 +370,7 @@ class _Applier:
             self.log(f"    {rc.get('Action', '?'):<7} {rc.get('LogicalResourceId', '?')} "
                      f"({rc.get('ResourceType', '?')})"
                      + (f" replacement: {repl}" if repl and repl != "False" else ""))
-        cs = _ChangeSet(a, cs_name, kind,
+        cs = _ChangeSet(a, cs_id, kind,
                         any(c.get("ResourceChange", {}).get("Action") == "Remove" for c in changes))
         if not self.confirm(f"execute change set {cs_name} on stack {a.stack}?"):
             self._discard(cs)
