@@ -395,8 +395,11 @@ def dns_parts(topology: Topology, app: Application, sites: Sequence[IngressSite]
     takes the hosted zone and name as parameters, and only its own ALBs'.
 
     Growing past the single template moves the edge zones' records once: the base
-    stack's update deletes them and the group stacks, deployed right after it, create
-    them again; meanwhile Route 53 answers from the records left (the Region's).
+    stack's update deletes them and the group stacks create them again; meanwhile Route
+    53 answers from the records left (the Region's). The base and group stacks import
+    nothing from one another, so they are one deploy wave; ``edgewise apply`` runs an
+    update that removes resources before the rest of its wave, so the deletes come first
+    (by hand: deploy the base stack alone first in that case).
     """
     template, owner = dns_records(topology, app, sites)
     owners = set(owner.values())
