@@ -163,3 +163,21 @@ def test_a_failed_stack_of_a_wave_fails_the_block_once_the_others_ended(fake_aws
         proc, _took, _ended = _run_wave(lines, fake_aws, tmp_path, fail="a c", flags=flags)
         assert proc.returncode != 0 and "after-the-wave" not in proc.stdout
         assert "stacks that failed to deploy: a c" in proc.stderr
+
+
+def test_a_stack_already_as_the_template_says_does_not_fail_the_runbook(tmp_path: Path) -> None:
+    """`aws cloudformation deploy` exits 255 ("No changes to deploy") for a stack with
+    nothing to change unless told not to: a rerun of the RUNBOOK, or a wave holding one
+    unchanged stack, must go on. The fake behaves as the AWS CLI does for such a stack."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "aws").write_text(
+        "#!/bin/bash\n"
+        'for a in "$@"; do [ "$a" = --no-fail-on-empty-changeset ] && exit 0; done\n'
+        'echo "No changes to deploy. Stack unchanged is up to date" >&2; exit 255\n')
+    (bindir / "aws").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}
+    for lines in (_wave("unchanged").stacks[0].render(), _wave("a", "unchanged").render()):
+        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(lines)], env=env, capture_output=True,
+                              text=True, check=False)
+        assert proc.returncode == 0, proc.stderr

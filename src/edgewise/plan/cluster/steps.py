@@ -112,9 +112,13 @@ class DeployStack:
     s3_bucket: str = ""
 
     def render(self) -> list[str]:
+        # --no-fail-on-empty-changeset: without it `deploy` exits 255 with "No changes to
+        # deploy" for a stack already as the template says (aws-cli, `aws cloudformation
+        # deploy help`), so a rerun of the RUNBOOK, or a wave with one unchanged stack, would
+        # fail on a stack that is fine
         line = (
             f"aws cloudformation deploy --stack-name {self.stack} --template-file {self.template} "
-            f"--region {self.region}"
+            f"--region {self.region} --no-fail-on-empty-changeset"
         )
         if self.s3_bucket:
             line += f" --s3-bucket {self.s3_bucket}"
