@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -115,7 +114,8 @@ def test_a_wave_round_trips_through_runbook_json() -> None:
 @pytest.fixture
 def fake_aws(tmp_path: Path) -> Path:
     """An ``aws`` on PATH that takes 1 s per deploy, fails the stacks listed in
-    ``FAIL_STACKS`` at once, and records each deploy's end in ``$AWS_LOG``."""
+    ``FAIL_STACKS`` at once, and records each deploy's start and end in ``$AWS_LOG``
+    (``start STACK``, ``end STACK``)."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     script = bindir / "aws"
@@ -123,44 +123,50 @@ def fake_aws(tmp_path: Path) -> Path:
         "#!/bin/bash\n"
         'stack=""; while [ $# -gt 0 ]; do [ "$1" = --stack-name ] && stack=$2; shift; done\n'
         'case " $FAIL_STACKS " in *" $stack "*) echo "fake aws: $stack failed" >&2; exit 255;; esac\n'
-        'sleep 1; echo "$stack" >> "$AWS_LOG"\n'
+        'echo "start $stack" >> "$AWS_LOG"; sleep 1; echo "end $stack" >> "$AWS_LOG"\n'
     )
     script.chmod(0o755)
     return bindir
 
 
 def _run_wave(lines: list[str], bindir: Path, tmp_path: Path, fail: str = "",
-              flags: str = "") -> tuple[subprocess.CompletedProcess[str], float, list[str]]:
+              flags: str = "") -> tuple[subprocess.CompletedProcess[str], list[str], list[str]]:
+    """Run ``lines``: the process, and the fake's log as events (``start a``, ``end a``, ...)
+    and the stacks whose deploy ended."""
     log = tmp_path / "aws.log"
     log.write_text("")
     env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "FAIL_STACKS": fail, "AWS_LOG": str(log),
            "CFN_BUCKET": "bucket"}
-    start = time.monotonic()
     proc = subprocess.run(["bash", *flags.split(), "-c", "\n".join(lines)], env=env, capture_output=True,
                           text=True, check=False)
-    return proc, time.monotonic() - start, log.read_text().split()
+    events = log.read_text().splitlines()
+    return proc, events, [e.split()[1] for e in events if e.startswith("end ")]
 
 
 def test_the_rendered_wave_is_valid_bash_and_deploys_concurrently(fake_aws: Path, tmp_path: Path) -> None:
     lines = _wave("a", "b", "c").render()
     assert subprocess.run(["bash", "-n", "-c", "\n".join(lines)], check=False).returncode == 0
-    proc, took, ended = _run_wave(lines, fake_aws, tmp_path)
+    proc, events, ended = _run_wave(lines, fake_aws, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert sorted(ended) == ["a", "b", "c"]
-    assert took < 2, took  # three deploys of 1 s each, at the same time
+    # at the same time: every deploy (1 s each) started before the first one ended, which
+    # one after the other would never do (the order of events, not the clock, so a busy
+    # machine cannot make it pass or fail)
+    first_end = next(i for i, e in enumerate(events) if e.startswith("end "))
+    assert sorted(e.split()[1] for e in events[:first_end]) == ["a", "b", "c"], events
 
 
 @pytest.mark.parametrize("flags", ["", "-euo pipefail"])
 def test_a_failed_stack_of_a_wave_fails_the_block_once_the_others_ended(fake_aws: Path, tmp_path: Path,
                                                                         flags: str) -> None:
     lines = [*_wave("a", "b", "c").render(), "echo after-the-wave"]
-    proc, _took, ended = _run_wave(lines[:-1], fake_aws, tmp_path, fail="b", flags=flags)
+    proc, _events, ended = _run_wave(lines[:-1], fake_aws, tmp_path, fail="b", flags=flags)
     assert proc.returncode != 0
     assert "stacks that failed to deploy: b" in proc.stderr
     assert sorted(ended) == ["a", "c"]  # the block waited for the others: both finished
     # in a script with -e nothing after the wave runs
     if flags:
-        proc, _took, _ended = _run_wave(lines, fake_aws, tmp_path, fail="a c", flags=flags)
+        proc, _events, _ended = _run_wave(lines, fake_aws, tmp_path, fail="a c", flags=flags)
         assert proc.returncode != 0 and "after-the-wave" not in proc.stdout
         assert "stacks that failed to deploy: a c" in proc.stderr
 
