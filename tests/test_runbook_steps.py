@@ -56,7 +56,7 @@ def test_every_stack_template_and_rendered_file_is_in_the_plan(spec: Path) -> No
     for step in rb.steps:
         for a in step.actions:
             for d in stack_deploys([a]):
-                assert d.template in tree, f"{step.key}: {a.template} is not written by plan"
+                assert d.template in tree, f"{step.key}: {d.template} is not written by plan"
             if isinstance(a, RenderTemplate):
                 assert a.source in tree
                 for var in a.variables:
