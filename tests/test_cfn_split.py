@@ -159,14 +159,15 @@ def test_stacks_deploy_in_waves_where_every_import_is_exported_by_an_earlier_wav
         exported.update(made)
     # the network's groups deploy together, after the base and before the stack that
     # gathers them; the Wavelength groups (split at 1,000 zones) after their base; the DNS
-    # stacks import nothing, so all of them at once
+    # stacks import nothing: the base first (what a split moves out of it is deleted
+    # before the others make it), then all the others at once
     sizes = {k: [len(w) for w in waves(plan) if w[0].template.startswith(k)]
              for k in ("cluster/network", "cluster/wavelength", "apps/")}
     net_groups = sum(1 for p in tpls if p.startswith("cluster/network-edge-"))
     assert sizes["cluster/network"] == [1, net_groups, 1]
     wl_groups = sum(1 for p in tpls if p.startswith("cluster/wavelength-nodes-edge-"))
     assert sizes["cluster/wavelength"] == ([1, wl_groups] if wl_groups else [1])
-    assert sizes["apps/"] == [len(dns)]
+    assert sizes["apps/"] == [1, len(dns) - 1]
     # the network stacks come first, the base stack before its groups; the clean-up
     # deletes them in reverse
     rb = runbook_from_json(plan.files["runbook.json"])
@@ -454,6 +455,23 @@ def test_an_alias_record_waits_for_the_stacks_that_make_its_target() -> None:
     # for every stack before it that makes records
     unknown = {k: v for k, v in params.items() if k != "AlbDnsName"}
     assert stack_waves([StackTemplate(s.stack, s.template, unknown) for s in stacks]) == [[0], [1], [2, 3]]
+
+
+def test_the_stacks_of_a_split_template_wait_for_its_first() -> None:
+    """A deployment made before a template split holds everything in the stack that keeps
+    its name (the first); the others must not make what it still holds: with
+    ``split_from_first`` they wait for it, and keep their own order among themselves."""
+    params = {"HostedZoneId": "Z1", "RecordName": "app.example.com", "AlbDnsName": "lb-1.elb.amazonaws.com",
+              "AlbZone": "Z2"}
+    base = StackTemplate("dns", {"Resources": {"Secondary": _record({"Ref": "RecordName"})}}, params)
+    edges = [StackTemplate(f"dns-edge-{n:02d}", {"Resources": {f"E{n}": _record({"Ref": "RecordName"})}}, params)
+             for n in range(3)]
+    failover = StackTemplate("dns-failover", {"Resources": {"Primary": _record(
+        {"Ref": "RecordName"}, alias={"Fn::Sub": "edge.${RecordName}"})}}, params)
+    assert stack_waves([base, *edges]) == [[0, 1, 2, 3]]
+    assert stack_waves([base, *edges], split_from_first=True) == [[0], [1, 2, 3]]
+    assert stack_waves([base, *edges, failover], split_from_first=True) == [[0], [1, 2, 3, 4]]
+    assert stack_waves([base], split_from_first=True) == [[0]]
 
 
 def test_split_refuses_a_depends_on_across_stacks_that_no_import_orders() -> None:

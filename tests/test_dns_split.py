@@ -253,17 +253,21 @@ def test_the_dns_step_deploys_every_stack_with_only_its_parameters(scratch: str,
     step = rb.step("dns-bench")
     deploys = stack_deploys(step.actions)
     assert [(d.stack, d.template) for d in deploys] == [(s.stack, s.path) for s in ap.dns_stacks]
-    # the stacks import nothing from one another: one wave, but the failover PRIMARY's
-    # (an alias of the name the edge stacks' records make) after it
+    # the stacks import nothing from one another: the base stack first (a deployment made
+    # before the split holds the edge records there, and its update deletes them before
+    # the edge stacks make them again), then every edge stack at once, then (failover)
+    # the PRIMARY's, an alias of the name the edge stacks' records make
     waves = [list(a.stacks) if isinstance(a, DeployStacks) else [a] for a in step.actions
              if isinstance(a, DeployStack | DeployStacks)]
+    assert waves[0] == [deploys[0]]
+    edge = {d.stack for d in deploys if "edge-" in d.template}
+    assert edge and {d.stack for d in waves[1]} == edge
     if dns == "failover":
-        assert [len(w) for w in waves] == [len(deploys) - 1, 1]
-        assert waves[1][0].template == "apps/bench/dns-failover.cfn.yaml"
-        edge = {d.stack for d in deploys if "EdgeRecord" in plan.files[d.template]}
-        assert edge and edge <= {d.stack for d in waves[0]}
+        assert [len(w) for w in waves] == [1, len(deploys) - 2, 1]
+        assert waves[2][0].template == "apps/bench/dns-failover.cfn.yaml"
+        assert edge == {d.stack for d in deploys if "EdgeRecord" in plan.files[d.template]}
     else:
-        assert [len(w) for w in waves] == [len(deploys)]
+        assert [len(w) for w in waves] == [1, len(deploys) - 1]
     assert deploys[0].stack == "bench-200x4-bench-dns" and deploys[0].template == "apps/bench/dns.cfn.yaml"
     captured = {a.var for a in step.actions if hasattr(a, "var")}
     for d in deploys:

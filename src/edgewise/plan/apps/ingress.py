@@ -397,9 +397,9 @@ def dns_parts(topology: Topology, app: Application, sites: Sequence[IngressSite]
     Growing past the single template moves the edge zones' records once: the base
     stack's update deletes them and the group stacks create them again; meanwhile Route
     53 answers from the records left (the Region's). The base and group stacks import
-    nothing from one another, so they are one deploy wave; ``edgewise apply`` runs an
-    update that removes resources before the rest of its wave, so the deletes come first
-    (by hand: deploy the base stack alone first in that case).
+    nothing from one another, but the group stacks deploy in the wave after the base
+    stack (:func:`~..cluster.cfnsplit.stack_waves`, ``split_from_first``), so the deletes
+    come first, in the RUNBOOK as in ``edgewise apply``.
     """
     template, owner = dns_records(topology, app, sites)
     owners = set(owner.values())

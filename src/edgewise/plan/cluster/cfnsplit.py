@@ -496,11 +496,20 @@ def _dns_name(zone: str | None, name: str | None) -> tuple[str, str] | None:
     return zone, name.lower().rstrip(".")
 
 
-def stack_waves(stacks: Sequence[StackTemplate]) -> list[list[int]]:
+def stack_waves(stacks: Sequence[StackTemplate], *, split_from_first: bool = False) -> list[list[int]]:
     """The stacks (indexes into ``stacks``, which are in deploy order) as waves: every
     stack of a wave needs only stacks of earlier waves, so the stacks of a wave can be
     deployed at the same time; each goes in the first wave after everything it needs,
     and a wave keeps the order of ``stacks``.
+
+    ``split_from_first``: the stacks are one template split (:func:`split_template`), the
+    first keeping the unsplit template's stack name; every other stack then also waits
+    for the first. A deployment made before the template split holds everything in that
+    first stack, and the split moves resources out of it into the others, which cannot
+    create them while it still holds them: Route 53 refuses a record that exists
+    (https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html),
+    and an export or a subnet is one stack's. The first stack's update deletes them
+    first. (The new templates alone cannot tell what moved: the previous stack can.)
 
     What a stack needs is read from the templates, never from their names or kinds:
 
@@ -571,6 +580,8 @@ def stack_waves(stacks: Sequence[StackTemplate]) -> list[list[int]]:
                 needs.update(j for j in makers if j < i)
             elif target in records:
                 needs.add(records[target])
+        if split_from_first:
+            needs.add(0)
         needs.discard(i)  # a record aliasing another of its own stack
         late = sorted(j for j in needs if j > i)
         if late:

@@ -91,12 +91,15 @@ def cluster_stacks(topology: Topology) -> ClusterStacks:
 
 def deploy_waves(deploys: Sequence[DeployStack],
                  templates: Mapping[str, Mapping[str, Any]]) -> list[DeployStack | DeployStacks]:
-    """``deploys`` (in an order where each stack comes after those it needs) as waves
-    (:func:`~.cfnsplit.stack_waves` of their templates, ``templates`` by file): a wave of
-    one stack stays a :class:`DeployStack`, so plans of one stack a step are as before."""
+    """``deploys``, the stacks of one split template (in an order where each stack comes
+    after those it needs; the first keeps the unsplit template's name), as waves
+    (:func:`~.cfnsplit.stack_waves` of their templates, ``templates`` by file, with every
+    stack after the first): a wave of one stack stays a :class:`DeployStack`, so plans of
+    one stack a step are as before."""
     if len(deploys) < 2:
         return list(deploys)
-    waves = stack_waves([StackTemplate(d.stack, templates[d.template], dict(d.parameters)) for d in deploys])
+    waves = stack_waves([StackTemplate(d.stack, templates[d.template], dict(d.parameters)) for d in deploys],
+                        split_from_first=True)
     return [deploys[w[0]] if len(w) == 1 else DeployStacks(tuple(deploys[i] for i in w)) for w in waves]
 
 
@@ -111,6 +114,6 @@ def wave_note(deploys: Sequence[object]) -> str:
     if len(sizes) == 1:
         return f"None needs another, so all {sizes[0]} deploy concurrently, as one wave. {how}"
     counts = ", ".join(str(n) for n in sizes[:-1]) + f" and {sizes[-1]}"
-    return (f"They deploy in waves, concurrently: a stack goes in the first wave after every stack it imports "
-            f"from (or whose Route 53 records its alias records point at), as the templates say; "
+    return (f"They deploy in waves, concurrently: a stack goes in the first wave after the base stack and every "
+            f"stack it imports from (or whose Route 53 records its alias records point at), as the templates say; "
             f"{len(sizes)} waves of {counts} stacks. {how}")
