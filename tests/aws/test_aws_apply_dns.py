@@ -22,6 +22,7 @@ from edgewise.workflow import run_plan
 
 from .fake_tools import FakeTools
 from .test_aws_apply import ROOT, hosted_zone, run
+from .test_aws_apply_split import recorded_cfn_calls
 
 ZONE = "example.com"
 
@@ -193,7 +194,6 @@ def test_dns_records_that_move_to_split_stacks_are_removed_before_they_are_made_
     base stack's update removes the edge records and the new edge stacks make them again.
     The edge stacks are the wave after the base stack, so the update has ended before
     any of them is executed (in the RUNBOOK as in apply)."""
-    from edgewise.aws.session import Aws
     from edgewise.plan.cluster import cfnsplit
 
     spec = tmp_path / "spec"
@@ -205,25 +205,7 @@ def test_dns_records_that_move_to_split_stacks_are_removed_before_they_are_made_
     split = tmp_path / "split"
     run_plan([spec], split, with_simulation=False, fork=False)
     shutil.copy(first / STATE_FILE, split / STATE_FILE)
-    calls: list[tuple[str, str]] = []
-    original = Aws.client
-
-    class Recorder:
-        def __init__(self, client: Any) -> None:
-            self._client = client
-
-        def __getattr__(self, name: str) -> Any:
-            attr = getattr(self._client, name)
-            if not callable(attr) or name.startswith(("_", "can_", "get_")):
-                return attr
-
-            def call(*args: Any, **kwargs: Any) -> Any:
-                calls.append((name, str(kwargs.get("StackName", ""))))
-                return attr(*args, **kwargs)
-            return call
-
-    monkeypatch.setattr(Aws, "client", lambda self, service: (
-        Recorder(original(self, service)) if service == "cloudformation" else original(self, service)))
+    calls = recorded_cfn_calls(monkeypatch)
     log: list[str] = []
     result = run(split, FakeTools("us-west-2"), log)
     assert "dns-hashicups" in result.done
