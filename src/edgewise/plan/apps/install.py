@@ -252,9 +252,10 @@ def dns_steps(topology: Topology, apps: Sequence[tuple[Application, AppPlan]]) -
 
     A template split into stacks (:func:`~.ingress.dns_parts`) is deployed in waves
     (:func:`~..cluster.stacks.deploy_waves`: the stacks import nothing from one another,
-    so the base and edge stacks go together, and a failover PRIMARY's stack, whose alias
-    points at the edge records' name, after them), each with only the parameters it
-    declares (CloudFormation refuses a parameter the template does not declare)."""
+    so after the base stack, which a split template's other stacks wait for, the edge
+    stacks go together, and a failover PRIMARY's stack, whose alias points at the edge
+    records' name, after them), each with only the parameters it declares
+    (CloudFormation refuses a parameter the template does not declare)."""
     steps: list[RunbookStep] = []
     hz = HOSTED_ZONE_VAR
     for app, plan in apps:
