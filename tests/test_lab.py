@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -128,6 +129,32 @@ def test_rejects_invalid_objects_and_unknown_tokens(lab: Lab) -> None:
     with pytest.raises(ApiError) as denied:
         Client(lab.server, "not-a-token").list("v1", "Node")
     assert denied.value.status == 401
+
+
+def test_a_custom_resource_can_be_made_as_soon_as_its_crd_is_applied(lab: Lab) -> None:
+    """The API server establishes a CRD asynchronously: Lab.apply returns only once the
+    CRD is Established and its kind is in the client's discovery, so an object of that
+    kind made right after is not refused as unknown (four controller tests once failed
+    so under load)."""
+    name = f"probes{os.getpid()}.lab.edgewise.dev"
+    plural = name.split(".")[0]
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": name},
+           "spec": {"group": "lab.edgewise.dev", "scope": "Cluster",
+                    "names": {"plural": plural, "singular": plural[:-1], "kind": "Probe"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    try:
+        lab.apply([crd])
+        stored = lab.client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+        assert stored is not None
+        assert {c["type"]: c["status"] for c in stored["status"]["conditions"]}.get("Established") == "True"
+        assert lab.client.resource("lab.edgewise.dev/v1", "Probe").plural == plural
+        made = lab.client.create({"apiVersion": "lab.edgewise.dev/v1", "kind": "Probe", "metadata": {"name": "p"}})
+        assert made["metadata"]["name"] == "p"
+    finally:
+        with contextlib.suppress(ApiError):
+            lab.client.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])

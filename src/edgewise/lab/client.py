@@ -271,6 +271,27 @@ class Client:
             params["labelSelector"] = label_selector
         self.request("DELETE", res.path(namespace), params=params)
 
+    def wait_established(self, crds: Iterable[Mapping[str, Any]], *, timeout: float = 60.0) -> None:
+        """Wait until every CRD of ``crds`` is ``Established`` and each kind it serves is in
+        the API's discovery, which is then current. An object of a kind whose CRD was
+        applied a moment ago is otherwise refused as unknown (the API server establishes
+        a CRD asynchronously; ``kubectl wait --for=condition=Established`` exists for
+        this: https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#create-a-customresourcedefinition)."""
+        crds = list(crds)
+        kinds = {(f"{c['spec']['group']}/{v['name']}", str(c["spec"]["names"]["kind"]))
+                 for c in crds for v in c["spec"].get("versions") or [] if v.get("served", True)}
+
+        def ready() -> bool:
+            for c in crds:
+                got = self.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", str(c["metadata"]["name"]))
+                conds = {x["type"]: x["status"] for x in ((got or {}).get("status") or {}).get("conditions") or []}
+                if conds.get("Established") != "True":
+                    return False
+            self.discover()
+            return kinds <= set(self._resources)
+
+        self.wait(f"{len(crds)} CRD(s) to be established and discovered", ready, timeout=timeout)
+
     def wait(
         self, what: str, probe: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.1
     ) -> Any:

@@ -506,11 +506,17 @@ class Lab:
         self, manifests: str | Mapping[str, Any] | Iterable[Mapping[str, Any]], *, dry_run: bool = False
     ) -> list[dict[str, Any]]:
         """Server-side apply YAML text, one object or many, in order; returns the
-        objects as stored. Namespaces named by the objects are created first. Raises
-        :class:`~edgewise.lab.client.ApiError` on the first rejection."""
+        objects as stored. Namespaces named by the objects are created first, and the
+        CustomResourceDefinitions among them are established and discovered before it
+        returns. Raises :class:`~edgewise.lab.client.ApiError` on the first rejection."""
         objs = _objects(manifests)
         self.ensure_namespaces({str((o.get("metadata") or {}).get("namespace") or "") for o in objs})
-        return [self.client.apply(o, dry_run=dry_run) for o in objs]
+        stored = [self.client.apply(o, dry_run=dry_run) for o in objs]
+        crds = [o for o in objs if o.get("kind") == "CustomResourceDefinition"]
+        if crds and not dry_run:
+            # their kinds are served (and known to the client) before this returns
+            self.client.wait_established(crds)
+        return stored
 
     def ensure_namespaces(self, names: Iterable[str]) -> None:
         for ns in sorted(n for n in names if n):

@@ -248,8 +248,7 @@ def setup(lab: Lab, *, text: str = SPEC, timeout: float = 90.0) -> Iterator[Setu
     wait_namespaces_gone(lab, ["edgewise-system", *[n for n in _app_namespaces(lab)]])
     # CRD, namespace, RBAC (the Deployment itself is not run: the controller runs here)
     objs = [o for o in controller_objects(topology) if o["kind"] not in ("Deployment", "PodDisruptionBudget")]
-    lab.apply(objs)
-    lab.client.discover()
+    lab.apply(objs)  # the CRD is established and discovered when it returns
     app = next(a for a, _ in s.applications)
     lab.client.create({"apiVersion": "edgewise.dev/v1alpha1", "kind": "EdgeApplication",
                        "metadata": {"name": APP}, "spec": app.spec.model_dump(by_alias=True, mode="json",

@@ -471,17 +471,7 @@ def _install_crds(client: Client, crds: Sequence[Mapping[str, Any]], progress: C
     progress(f"installing {len(crds)} upstream CRDs")
     for c in crds:
         client.apply(c)
-
-    def established() -> bool:
-        for c in crds:
-            got = client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", str(c["metadata"]["name"]))
-            conds = {x["type"]: x["status"] for x in ((got or {}).get("status") or {}).get("conditions") or []}
-            if conds.get("Established") != "True":
-                return False
-        return True
-
-    client.wait("the CRDs to be established", established, timeout=60)
-    client.discover()
+    client.wait_established(crds, timeout=60)
 
 
 def _apply_all(
