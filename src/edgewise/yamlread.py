@@ -20,7 +20,7 @@ try:  # the compiled reader (rust/fastyaml); absent where it could not be built
 except ImportError:  # pragma: no cover - depends on the build
     _fastyaml = None  # type: ignore[assignment]
 
-__all__ = ["MAX_DEPTH", "PLAIN", "load_plain", "plain_resolver"]
+__all__ = ["MAX_DEPTH", "PLAIN", "load_built", "load_plain", "plain_resolver"]
 
 #: deepest nesting of collections a document may have (Kubernetes objects and
 #: CloudFormation templates stay far below; Python's own stack does not allow much more)
@@ -65,16 +65,21 @@ def plain_resolver() -> tuple[Callable[[str], Any], str] | None:
 PLAIN = plain_resolver()
 
 
-def load_plain(text: str) -> list[Any] | None:
-    """The data of every document of ``text``, read by the compiled reader, as
-    ``yaml.safe_load_all`` gives it; None when the reader is not built or leaves this
-    text to PyYAML (then read it with PyYAML: the answer is the same)."""
+def load_built(text: str) -> list[tuple[int, int, Any, Any, bool]] | None:
+    """What the compiled reader builds of ``text``: per document its index, first line,
+    data, positions and whether it is empty; None when the reader is not built or leaves
+    this text to PyYAML (an alias, a tag, a scalar PyYAML must report, ...)."""
     if _fastyaml is None or PLAIN is None:
         return None
     try:
-        found = _fastyaml.load(text, PLAIN[0], PLAIN[1], MAX_DEPTH)
-    except (UnicodeEncodeError, ValueError):  # lone surrogates, or a scalar PyYAML must report
+        return _fastyaml.load(text, PLAIN[0], PLAIN[1], MAX_DEPTH)
+    except UnicodeEncodeError:  # lone surrogates: not text the compiled reader can hold
         return None
-    if found is None:
-        return None
-    return [data for _index, _line, data, _positions, _empty in found]
+
+
+def load_plain(text: str) -> list[Any] | None:
+    """The data of every document of ``text``, read by the compiled reader, as
+    ``yaml.safe_load_all`` gives it; None when the reader leaves this text to PyYAML
+    (then read it with PyYAML: the answer is the same)."""
+    found = load_built(text)
+    return None if found is None else [data for _index, _line, data, _positions, _empty in found]

@@ -17,7 +17,7 @@ import yaml
 
 from ..errors import InputError, Problem, format_path
 from ..markers import PLAN_MARKER, is_edgewise_output
-from ..yamlread import MAX_DEPTH
+from ..yamlread import MAX_DEPTH, load_built
 from ..yamlread import PLAIN as _PLAIN
 
 __all__ = ["DataBuilder", "Document", "build_documents", "compose_documents", "iter_yaml_files", "read_documents",
@@ -373,15 +373,8 @@ def fast_documents(text: str, file: str, *, drop_empty: bool = True) -> list[Doc
     """The documents of ``text`` read by the compiled reader, or None when it is not
     built or leaves this text to PyYAML (then :func:`build_documents` reads it). The
     result equals PyYAML's (``tests/test_fastyaml.py`` holds the two together)."""
-    if _fastyaml is None or _PLAIN is None:
-        return None
-    try:
-        found = _fastyaml.load(text, _PLAIN[0], _PLAIN[1], MAX_DEPTH)
-    except UnicodeEncodeError:  # lone surrogates: not text the compiled reader can hold
-        return None
-    if found is None:
-        return None
-    return fast_built(found, file, drop_empty=drop_empty)
+    found = load_built(text)
+    return None if found is None else fast_built(found, file, drop_empty=drop_empty)
 
 
 def fast_built(found: list[tuple[int, int, Any, PositionIndex, bool]], file: str, *,
