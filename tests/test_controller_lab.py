@@ -26,8 +26,7 @@ CRD = "edgeapplications.edgewise.dev"
 def installed(lab: Lab) -> Iterator[Lab]:
     topology = build_topology(load_spec(ROOT / "examples" / "wavelength"))
     wait_namespaces_gone(lab, ["edgewise-system"])
-    lab.apply(controller_objects(topology))  # the whole file, as the RUNBOOK applies it
-    lab.client.discover()
+    lab.apply(controller_objects(topology))  # the whole file, as the RUNBOOK applies it (CRD established)
     yield lab
     with contextlib.suppress(ApiError):
         lab.client.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", CRD)

@@ -422,7 +422,6 @@ def split_template(template: Json, split: Split) -> list[Part]:
     return parts
 
 
-
 # -- deploy waves ----------------------------------------------------------------------
 
 

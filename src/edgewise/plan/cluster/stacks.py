@@ -111,8 +111,6 @@ def wave_note(deploys: Sequence[object]) -> str:
         return "A stack is deployed only once the stacks it imports from are, so they deploy one after another."
     how = ("The stacks of a wave are deployed at the same time, each `aws cloudformation deploy` as a background "
            "job; the block waits for all of them, names the stacks that failed and fails if any did.")
-    if len(sizes) == 1:
-        return f"None needs another, so all {sizes[0]} deploy concurrently, as one wave. {how}"
     counts = ", ".join(str(n) for n in sizes[:-1]) + f" and {sizes[-1]}"
     return (f"They deploy in waves, concurrently: a stack goes in the first wave after the base stack and every "
             f"stack it imports from (or whose Route 53 records its alias records point at), as the templates say; "
