@@ -7,30 +7,75 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import click
 
 from . import __version__, gcpause
 from .errors import InputError
 
-if TYPE_CHECKING:  # rich is imported where output is printed: `plan --quiet` never needs it
+if TYPE_CHECKING:  # rich is imported where it draws: plain lines never need it
     from rich.console import Console
 
 __all__ = ["main"]
 
 EXIT_INPUT = 2
 
+#: environment variables with which rich treats a stream as a terminal although it is not
+_RICH_TERMINAL_ENV = ("FORCE_COLOR", "TTY_INTERACTIVE", "TTY_COMPATIBLE")
 
-def _console(**kwargs: object) -> Console:
+
+class _Out(Protocol):
+    """Where a command prints: a rich ``Console`` or, for a stream that is no terminal,
+    :class:`_Lines`."""
+
+    @property
+    def is_terminal(self) -> bool: ...
+
+    def print(self, *objects: Any, markup: bool | None = None) -> None: ...
+
+
+class _Lines:
+    """Plain lines for a stream that is no terminal (a pipe, a file, a CI log): text
+    printed without markup goes out through ``click.echo``, and rich (~20 ms to import)
+    is loaded only to draw something else, a table. Rich prints the same lines there (no
+    colour, and no wrapping with ``soft_wrap``), except that it also turns ``:name:``
+    into an emoji, which a path may contain."""
+
+    is_terminal = False
+
+    def __init__(self, kwargs: dict[str, Any]) -> None:
+        self._kwargs = kwargs
+        self._err = bool(kwargs.get("stderr"))
+
+    def print(self, *objects: Any, markup: bool | None = None) -> None:
+        if markup is False and all(isinstance(o, str) for o in objects):
+            click.echo(" ".join(objects), err=self._err)
+        else:
+            _rich_console(self._kwargs).print(*objects, markup=markup)
+
+
+def _rich_console(kwargs: dict[str, Any]) -> Console:
     from rich.console import Console
 
-    return Console(**kwargs)  # type: ignore[arg-type]
+    return Console(**kwargs)
 
 
-def _err_console() -> Console:
+def _console(**kwargs: Any) -> _Out:
+    stream = sys.stderr if kwargs.get("stderr") else sys.stdout
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # replaced by something without isatty, or closed
+        terminal = False
+    if terminal or any(v in os.environ for v in _RICH_TERMINAL_ENV):
+        return _rich_console(kwargs)
+    return _Lines(kwargs)
+
+
+def _err_console() -> _Out:
     return _console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -203,7 +248,12 @@ def plan(spec: tuple[Path, ...], out: Path, requests: int, seed: int, sim: str, 
         from .workflow import PlanRefused, run_plan
 
     err = None if quiet else _err_console()
-    status = err.status("planning", spinner="dots") if (err is not None and err.is_terminal) else None
+    status = None
+    if err is not None and err.is_terminal:
+        from rich.console import Console
+
+        assert isinstance(err, Console)
+        status = err.status("planning", spinner="dots")
 
     def progress(msg: str) -> None:
         if status is not None:
@@ -238,8 +288,7 @@ def plan(spec: tuple[Path, ...], out: Path, requests: int, seed: int, sim: str, 
 SUMMARY_MAX_ZONES = 20
 
 
-def _print_plan_summary(console: Console, result: object, out: Path) -> None:
-    from .simulate import headline
+def _print_plan_summary(console: _Out, result: object, out: Path) -> None:
     from .workflow import PlanResult
 
     assert isinstance(result, PlanResult)
@@ -295,6 +344,8 @@ def _print_plan_summary(console: Console, result: object, out: Path) -> None:
     if result.simulation is None and len(topo.zones) > 40 and result.app_plans:
         console.print("simulation: skipped for a topology this large (run `edgewise simulate`)", markup=False)
     if result.simulation is not None:
+        from .simulate import headline  # rich: only where there is a simulation to sum up
+
         console.print("simulation (steady state and worst single failure):", markup=False)
         for line in headline(result.simulation).splitlines():
             console.print(f"  {line}", markup=False)
@@ -303,7 +354,36 @@ def _print_plan_summary(console: Console, result: object, out: Path) -> None:
 
 
 def main() -> None:
+    """The ``edgewise`` program."""
     # the whole command runs in one chunk of the interpreter's frame stack (_framestack.py)
     from ._framestack import run
 
-    run(lambda: cli(prog_name="edgewise"))
+    try:
+        run(lambda: cli(prog_name="edgewise"))
+    except SystemExit as exc:
+        if isinstance(exc.code, int):  # click always ends this way; a str or None: as Python does
+            _leave(exc.code)
+        raise
+
+
+def _leave(code: int) -> NoReturn:
+    """End the program with ``code`` as the interpreter's own exit would, less the
+    teardown: the ``atexit`` handlers run and the standard streams are flushed, then the
+    process exits without deallocating what it built. A plan holds hundreds of thousands
+    of objects until the end, and freeing them one by one, then every module, took
+    ~25 ms of a 50 x 20 plan (measured: 37 ms from the command's end to the process's
+    end, 12 ms with this). Where another thread still runs, or a stream cannot be
+    flushed (a closed pipe), the interpreter's exit does it all, as before: it joins
+    the threads and reports the stream (exit code 120)."""
+    import atexit
+    import threading
+
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()  # then cleared: the fallback below does not run them twice
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    os._exit(code)

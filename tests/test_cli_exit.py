@@ -1,0 +1,148 @@
+"""How the ``edgewise`` program prints and ends: plain lines where its streams are no
+terminal (rich imported only to draw a table), and an exit that runs the ``atexit``
+handlers and flushes the streams but skips the interpreter's teardown, except where a
+thread still runs or a stream cannot be flushed."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import yaml
+
+from edgewise.cli import SUMMARY_MAX_ZONES
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+HASHICUPS = EXAMPLES / "local-zones-hashicups"
+
+
+def _generate() -> ModuleType:
+    loader = importlib.util.spec_from_file_location("bench_generate", EXAMPLES.parent / "benchmarks" / "generate.py")
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    return module
+
+
+GENERATE = _generate()
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_INTERACTIVE", "TTY_COMPATIBLE")}
+    env.update(extra)
+    return env
+
+
+def _program(tmp_path: Path, body: str, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``edgewise.cli.main`` with ``argv`` in a fresh interpreter, after ``body``."""
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent(body) + textwrap.dedent(f"""
+        sys.argv = ["edgewise", *{list(argv)!r}]
+        from edgewise.cli import main
+        main()
+        """), encoding="utf-8")
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=_env(**env),
+                          timeout=300, check=False)
+
+
+MARKS = """
+    import atexit, sys, threading, time
+    from pathlib import Path
+    MARKS = Path(__file__).with_name("marks")
+    def mark(what):
+        with MARKS.open("a") as f:
+            f.write(what + "\\n")
+    class Torn:
+        def __del__(self):
+            mark("torn down")
+    kept = Torn()  # freed only by the interpreter's teardown
+    atexit.register(mark, "atexit")
+"""
+
+
+def test_exit_runs_atexit_and_skips_the_teardown(tmp_path: Path) -> None:
+    run = _program(tmp_path, MARKS, "--version")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("edgewise, version "), "stdout flushed before the process ended"
+    assert (tmp_path / "marks").read_text().splitlines() == ["atexit"]
+
+
+def test_exit_keeps_the_exit_code(tmp_path: Path) -> None:
+    run = _program(tmp_path, MARKS, "validate", str(tmp_path / "missing.yaml"))
+    assert run.returncode == 2
+    assert "missing.yaml" in run.stderr
+    assert (tmp_path / "marks").read_text().splitlines() == ["atexit"]
+
+
+def test_exit_waits_for_a_running_thread(tmp_path: Path) -> None:
+    body = MARKS + """
+    def late():
+        time.sleep(0.3)
+        mark("thread done")
+    threading.Thread(target=late).start()
+    """
+    run = _program(tmp_path, body, "--version")
+    assert run.returncode == 0, run.stderr
+    # the interpreter's own exit: the thread is joined before the atexit handlers run,
+    # and the teardown frees what the program kept
+    assert (tmp_path / "marks").read_text().splitlines() == ["thread done", "atexit", "torn down"]
+
+
+def test_exit_reports_a_stream_it_cannot_flush(tmp_path: Path) -> None:
+    body = MARKS + """
+    import io
+    class Refusing(io.StringIO):
+        refuse = False  # from the end of the command on: the reader went away
+        def flush(self):
+            if self.refuse:
+                raise BrokenPipeError(32, "Broken pipe")
+    sys.stdout = Refusing()
+    atexit.register(setattr, Refusing, "refuse", True)
+    """
+    run = _program(tmp_path, body, "--version")
+    # as Python itself ends a program whose stdout cannot be flushed
+    assert run.returncode == 120, (run.returncode, run.stderr)
+    assert "BrokenPipeError" in run.stderr
+
+
+def test_plan_prints_plain_lines_without_rich(tmp_path: Path) -> None:
+    # more zones than the summary draws a table for (SUMMARY_MAX_ZONES)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump_all(GENERATE.spec_documents(SUMMARY_MAX_ZONES + 1, 3)), encoding="utf-8")
+    out = tmp_path / "a:smile:b"  # rich would turn :smile: into an emoji
+    body = """
+    import atexit, sys
+    atexit.register(lambda: print("rich imported" if "rich" in sys.modules else "rich not imported", file=sys.stderr))
+    """
+    run = _program(tmp_path, body, "plan", str(spec), "-o", str(out), "--simulate", "never")
+    assert run.returncode == 0, run.stderr
+    err = run.stderr.splitlines()
+    assert err[0] == "- loading spec"
+    assert err[-1] == "rich not imported"
+    assert all(line.startswith("- ") for line in err[:-1]), err
+    last = run.stdout.splitlines()[-1]
+    assert last.startswith("wrote ") and last.endswith(f" files to {out} (see {out}/RUNBOOK.md and {out}/report.md)"), \
+        "the path as given, no emoji"
+
+
+@pytest.mark.parametrize("forced", [False, True])
+def test_tables_and_forced_terminals_still_use_rich(tmp_path: Path, forced: bool) -> None:
+    body = """
+    import atexit, sys
+    atexit.register(lambda: print("rich imported" if "rich" in sys.modules else "rich not imported", file=sys.stderr))
+    """
+    env = {"FORCE_COLOR": "1"} if forced else {}
+    run = _program(tmp_path, body, "validate", str(HASHICUPS), **env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("valid: topology")
+    assert run.stderr.strip() == ("rich imported" if forced else "rich not imported")
+    zones = _program(tmp_path, body, "zones", "--region", "us-west-2")
+    assert zones.returncode == 0, zones.stderr
+    assert "┃ zone" in zones.stdout, "the zone table, drawn by rich"
+    assert zones.stderr.strip() == "rich imported"
