@@ -146,3 +146,34 @@ def test_tables_and_forced_terminals_still_use_rich(tmp_path: Path, forced: bool
     assert zones.returncode == 0, zones.stderr
     assert "┃ zone" in zones.stdout, "the zone table, drawn by rich"
     assert zones.stderr.strip() == "rich imported"
+
+
+COLLECTIONS = """
+    import atexit, gc, sys
+    collections = []
+    gc.callbacks.append(lambda phase, info: collections.append(info["generation"]) if phase == "start" else None)
+    def report():
+        print(f"collector {'on' if gc.isenabled() else 'off'}, {len(collections)} collections", file=sys.stderr)
+    atexit.register(report)
+    import edgewise.gcpause
+    held = edgewise.gcpause.hold
+    def hold():  # count from the moment the program holds the collector
+        collections.clear()
+        held()
+    edgewise.gcpause.hold = hold
+"""
+
+
+def test_plan_as_the_program_never_collects(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    run = _program(tmp_path, COLLECTIONS, "plan", str(HASHICUPS), "-o", str(out), "--simulate", "never", "-q")
+    assert run.returncode == 0, run.stderr
+    # the collector stays off to the end: nothing traverses the plan only for the exit to drop it
+    assert run.stderr.splitlines()[-1] == "collector off, 0 collections"
+    assert (out / "RUNBOOK.md").is_file()
+
+
+def test_other_commands_keep_the_collector(tmp_path: Path) -> None:
+    run = _program(tmp_path, COLLECTIONS, "zones", "--format", "json")
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.splitlines()[-1].startswith("collector on, ")

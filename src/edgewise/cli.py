@@ -353,8 +353,18 @@ def _print_plan_summary(console: _Out, result: object, out: Path) -> None:
                   markup=False)
 
 
+#: commands that do bounded work, after which the program ends: the cyclic collector stays
+#: off for them (:func:`edgewise.gcpause.hold`; their data is dropped by exiting). The
+#: others keep it: the controller runs for as long as the cluster does.
+_HOLD_COLLECTOR = frozenset({"plan", "check"})
+
+
 def main() -> None:
     """The ``edgewise`` program."""
+    # the group has no options of its own but --version and --help: the first argument
+    # is the command
+    if sys.argv[1:2] and sys.argv[1] in _HOLD_COLLECTOR:
+        gcpause.hold()
     # the whole command runs in one chunk of the interpreter's frame stack (_framestack.py)
     from ._framestack import run
 

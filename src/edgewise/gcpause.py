@@ -12,7 +12,22 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["paused"]
+__all__ = ["hold", "paused"]
+
+_held = False
+
+
+def hold() -> None:
+    """The collector off from now until the process ends, for a program that exits as
+    soon as its command is done: what the command built is dropped by exiting. Without
+    this, re-enabling the collector at the end of a :func:`paused` block made the next
+    allocation collect, traversing everything still alive to find only what the exit
+    drops anyway (~7 ms at the end of a 50 x 20 plan). :func:`paused` blocks leave the
+    collector off (and freeze nothing) once this is called. Not for a process that
+    goes on working (a controller, a test run): cycles it drops are never collected."""
+    global _held
+    _held = True
+    gc.disable()
 
 
 @contextmanager
@@ -28,7 +43,7 @@ def paused(*, freeze: bool = False) -> Iterator[None]:
     try:
         yield
     finally:
-        if was_enabled:
+        if was_enabled and not _held:
             if freeze:
                 gc.freeze()
             gc.enable()
