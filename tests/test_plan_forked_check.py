@@ -9,6 +9,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -273,6 +274,37 @@ def test_forked_call_returns_values_and_raises_exceptions() -> None:
         pickle.dumps(Unpicklable("odd"))
     with forked.start(unpicklable, fork=True) as call, pytest.raises(RuntimeError, match="Unpicklable: odd"):
         call.result()
+
+
+@needs_fork
+def test_forked_call_returns_before_the_child_has_exited(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the child's exit is slow here (it unmaps the child's memory; 2 s in this test): the
+    # result is taken as soon as the child has sent it and closed its end of the pipe
+    real_exit = os._exit
+
+    def slow_exit(code: int) -> None:
+        time.sleep(2)
+        real_exit(code)
+
+    real_waitpid = os.waitpid
+    statuses: dict[int, int] = {}
+
+    def recording_waitpid(pid: int, options: int) -> tuple[int, int]:
+        got = real_waitpid(pid, options)
+        if got[0]:
+            statuses[got[0]] = got[1]
+        return got
+
+    monkeypatch.setattr(os, "_exit", slow_exit)
+    monkeypatch.setattr(os, "waitpid", recording_waitpid)
+    with forked.start(lambda: "done", fork=True) as call:
+        assert call.result() == "done"
+        assert call.pid is not None
+        assert os.waitpid(call.pid, os.WNOHANG) == (0, 0), "the child is still leaving"
+    # waited for at the end of the block, and left by itself: not killed
+    assert os.WIFEXITED(statuses[call.pid]) and os.WEXITSTATUS(statuses[call.pid]) == 0
+    with pytest.raises(ChildProcessError):
+        os.waitpid(call.pid, os.WNOHANG)
 
 
 def test_forked_call_without_fork_runs_when_asked() -> None:
