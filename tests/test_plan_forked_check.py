@@ -49,14 +49,16 @@ def bench_spec(tmp_path: Path, zones: int, services: int, routing: str) -> Path:
 def children(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[forked.Call[Any]]]:
     """Every forked.Call plan starts, to see whether it forked and that its child is gone."""
     made: list[forked.Call[Any]] = []
-    real = forked.start
 
-    def recording(fn: Any, *, fork: bool | None = None) -> forked.Call[Any]:
-        call = real(fn, fork=fork)
-        made.append(call)
-        return call
+    def recording(real: Any) -> Any:
+        def start(fn: Any, *, fork: bool | None = None) -> forked.Call[Any]:
+            call: forked.Call[Any] = real(fn, fork=fork)
+            made.append(call)
+            return call
+        return start
 
-    monkeypatch.setattr(forked, "start", recording)
+    monkeypatch.setattr(forked, "start", recording(forked.start))
+    monkeypatch.setattr(forked, "start_fed", recording(forked.start_fed))
     yield made
     for call in made:
         if call.pid is not None:
@@ -305,6 +307,56 @@ def test_forked_call_returns_before_the_child_has_exited(monkeypatch: pytest.Mon
     assert os.WIFEXITED(statuses[call.pid]) and os.WEXITSTATUS(statuses[call.pid]) == 0
     with pytest.raises(ChildProcessError):
         os.waitpid(call.pid, os.WNOHANG)
+
+
+@needs_fork
+def test_a_fed_call_receives_what_is_sent(tmp_path: Path) -> None:
+    big = {"k": list(range(100_000))}  # ~0.5 MB: more than a pipe holds by default
+    received = tmp_path / "received"
+
+    def child(receive: forked.Receive) -> int:
+        time.sleep(1)  # the caller sends meanwhile
+        value = receive()
+        received.write_text("yes")
+        return len(value["k"])
+
+    with forked.start_fed(child, fork=True) as call:
+        assert call.forked
+        call.send(big)
+        # the pipe was made to hold it all: the send did not wait for the child to read
+        assert not received.exists()
+        with pytest.raises(RuntimeError, match="once"):
+            call.send(big)
+        assert call.result() == 100_000
+    assert received.read_text() == "yes"
+
+
+@needs_fork
+def test_a_fed_child_ends_when_the_caller_gives_up(tmp_path: Path) -> None:
+    def child(receive: forked.Receive) -> object:
+        return receive()
+
+    with forked.start_fed(child, fork=True) as call:
+        pid = call.pid
+        assert pid is not None
+    # nothing sent: the child was killed or saw the pipe close, and was waited for
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    with forked.start_fed(child, fork=True) as call:
+        call._to_child, to_child = None, call._to_child  # the caller's end closes unsent
+        assert to_child is not None
+        os.close(to_child)
+        with pytest.raises(EOFError, match="sent nothing"):
+            call.result()
+
+
+def test_a_fed_call_without_fork_runs_after_the_send() -> None:
+    call = forked.start_fed(lambda receive: receive() * 2, fork=False)
+    assert not call.forked
+    call.send(21)
+    assert call.result() == 42
+    with pytest.raises(RuntimeError, match="nothing was sent"):
+        forked.start_fed(lambda receive: receive(), fork=False).result()
 
 
 def test_forked_call_without_fork_runs_when_asked() -> None:

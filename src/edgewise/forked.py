@@ -1,11 +1,13 @@
 """Run one function in a forked child process beside the caller, and get its result back.
 
-``plan`` checks the objects it generated while it renders and writes them: the check
-runs in a child forked once the objects are built (it sees them without copying them),
-and sends its result back over a pipe, pickled. Where ``os.fork`` is missing (not
-POSIX), on a single CPU, or when the caller asks for it, the function runs in the
-calling process instead, when its result is asked for: the same function on the same
-data, so the same result either way.
+``plan`` checks its objects while it builds, renders and writes them: the check runs in
+a child forked once the spec is loaded (it sees everything built before the fork without
+copying it), which plans the applications' objects itself and is sent the cluster's by
+the parent (:func:`start_fed`, :meth:`Call.send`), and it sends its result back over a
+pipe, pickled. ``edgewise check`` runs some of its rules in a child the same way
+(:func:`start`). Where ``os.fork`` is missing (not POSIX), on a single CPU, or when the
+caller asks for it, the function runs in the calling process instead, when its result is
+asked for: the same function on the same data, so the same result either way.
 
 The child runs only the function, then ``os._exit``: no ``atexit`` handlers, no flushing
 of the parent's buffered output, no cleanup of the parent's files or locks. An exception
@@ -26,11 +28,14 @@ import os
 import pickle
 import signal
 from collections.abc import Callable
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
-__all__ = ["Call", "can_fork", "start"]
+__all__ = ["Call", "Receive", "can_fork", "start", "start_fed"]
 
 T = TypeVar("T")
+
+#: what a fed function calls for the one value the caller sends it (:meth:`Call.send`)
+Receive = Callable[[], Any]
 
 
 def can_fork() -> bool:
@@ -45,12 +50,16 @@ def can_fork() -> bool:
 
 
 class Call(Generic[T]):
-    """A call of ``fn()``, running in a forked child or deferred to :meth:`result`."""
+    """A call of ``fn(receive)``, running in a forked child or deferred to :meth:`result`;
+    ``receive()`` returns the value the caller gives :meth:`send` (made by :func:`start`
+    or :func:`start_fed`)."""
 
-    def __init__(self, fn: Callable[[], T], *, fork: bool) -> None:
-        self._fn: Callable[[], T] | None = fn
+    def __init__(self, fn: Callable[[Receive], T], *, fork: bool) -> None:
+        self._fn: Callable[[Receive], T] | None = fn
         self.pid: int | None = None
         self._fd: int | None = None
+        self._to_child: int | None = None  # the write end of the pipe send() writes to
+        self._sent: tuple[Any] | None = None  # what send() was given, for a call run here
         self._reaped = False
         self._delivered = False
         if fork:
@@ -60,19 +69,21 @@ class Call(Generic[T]):
     def forked(self) -> bool:
         return self.pid is not None
 
-    def _fork(self, fn: Callable[[], T]) -> None:
+    def _fork(self, fn: Callable[[Receive], T]) -> None:
         r, w = os.pipe()
+        inbox, to_child = os.pipe()
         try:
             pid = os.fork()
         except OSError:  # no process to spare (EAGAIN, ENOMEM): run it here instead
-            os.close(r)
-            os.close(w)
+            for fd in (r, w, inbox, to_child):
+                os.close(fd)
             return
         if pid == 0:  # the child: run fn, send the outcome, leave without any cleanup
             code = 0
             try:
                 os.close(r)
-                data = _outcome(fn)
+                os.close(to_child)
+                data = _outcome(lambda: fn(_receiver(inbox)))
                 view = memoryview(data)
                 while view:
                     view = view[os.write(w, view):]
@@ -84,13 +95,34 @@ class Call(Generic[T]):
             finally:
                 os._exit(code)
         os.close(w)
-        self.pid, self._fd, self._fn = pid, r, None
+        os.close(inbox)
+        self.pid, self._fd, self._to_child, self._fn = pid, r, to_child, None
+
+    def send(self, value: object) -> None:
+        """Give the function the value its ``receive()`` returns (once). To a child it goes
+        pickled through a pipe sized to hold it where the system allows, so this returns
+        without waiting for the child to read it."""
+        if self._sent is not None or (self.pid is not None and self._to_child is None):
+            raise RuntimeError("send() is called once")
+        if self.pid is None:
+            self._sent = (value,)
+            return
+        assert self._to_child is not None
+        fd, self._to_child = self._to_child, None
+        try:
+            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            _widen(fd, len(data))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
     def result(self) -> T:
         """The function's return value (its exception, raised here)."""
         if self._fn is not None:
             fn, self._fn = self._fn, None
-            return fn()
+            return fn(self._take_sent)
         assert self.pid is not None and self._fd is not None, "result() asked for once"
         chunks = []
         try:
@@ -123,13 +155,19 @@ class Call(Generic[T]):
             raise value
         raise RuntimeError(f"the forked process (pid {self.pid}) failed:\n{trace}")
 
+    def _take_sent(self) -> Any:
+        if self._sent is None:
+            raise RuntimeError("receive(): nothing was sent")
+        return self._sent[0]
+
     def cancel(self) -> None:
         """Wait for the child: once it has sent its whole result it is only leaving; else
         give up on the result and kill it first."""
         self._fn = None
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        for fd in (self._fd, self._to_child):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._to_child = None
         if self.pid is None or self._reaped:
             return
         if not self._delivered:
@@ -186,4 +224,39 @@ def _describe(status: int) -> str:
 def start(fn: Callable[[], T], *, fork: bool | None = None) -> Call[T]:
     """Start ``fn()`` in a forked child (``fork=None``: where :func:`can_fork`), else defer
     it to :meth:`Call.result`."""
+    return Call(lambda _receive: fn(), fork=can_fork() if fork is None else fork)
+
+
+def start_fed(fn: Callable[[Receive], T], *, fork: bool | None = None) -> Call[T]:
+    """:func:`start` for a function that needs one value the caller has only later:
+    ``fn(receive)`` runs at once in the child (where there is one) and ``receive()``
+    waits for what the caller gives :meth:`Call.send`. Where the function runs in the
+    calling process, it runs at :meth:`Call.result`, after the send."""
     return Call(fn, fork=can_fork() if fork is None else fork)
+
+
+def _receiver(fd: int) -> Receive:
+    """In the child: ``receive()`` for what the parent sends through ``fd``. A parent that
+    gave up (or died) closes the pipe without sending: an EOFError, and the child ends."""
+    def receive() -> Any:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        os.close(fd)
+        if not chunks:
+            raise EOFError("the caller sent nothing")
+        return pickle.loads(b"".join(chunks))
+
+    return receive
+
+
+def _widen(fd: int, size: int) -> None:
+    """Make the pipe ``fd`` hold ``size`` bytes, as far as the system allows (Linux:
+    ``F_SETPIPE_SZ``, up to ``/proc/sys/fs/pipe-max-size``, 1 MiB by default), so a write
+    of that many bytes does not wait for the reader."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(max(size, 1 << 16), 1 << 20))
+    except (ImportError, AttributeError, OSError):  # another system, or a limit: writes may wait
+        pass

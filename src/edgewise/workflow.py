@@ -20,7 +20,7 @@ from .k8s.inventory import Source
 from .plan.apps import AppPlan, plan_application
 from .plan.apps.install import dns_steps, install_steps
 from .plan.artifacts import Artifact, TreeWriter
-from .plan.cluster import plan_cluster
+from .plan.cluster import cluster_objects, plan_cluster
 from .plan.outdir import previous_plan_files, resolve_target
 from .plan.specsnap import snapshot_files
 from .report import render_report
@@ -235,31 +235,45 @@ def _run_plan(
     spec = load_spec(list(spec_paths))
     topo = build_topology(spec)
     app_names = [a.metadata.name for a, _ in spec.applications]
-
-    app_plans: list[AppPlan] = []
-    app_artifacts: list[Artifact] = []
-    for app, doc in spec.applications:
-        progress(f"planning application {app.metadata.name} ({len(app.spec.services)} services)")
-        ap = plan_application(topo, app, doc)
-        app_artifacts.extend(ap.artifacts)
-        app_plans.append(ap)
-    with_plans = [(a, p) for (a, _), p in zip(spec.applications, app_plans, strict=True)]
-    steps = [*install_steps(topo, with_plans), *dns_steps(topo, with_plans)]
-    progress(f"planning cluster ({len(topo.zones)} zones)")
     controller = any(a.spec.routing is Routing.KUBERNETES for a, _ in spec.applications)
-    artifacts: list[Artifact] = [*plan_cluster(topo, app_names, steps, controller=controller), *app_artifacts]
-
     routings = {a.spec.routing for a, _ in spec.applications}
     edition = ("ce" if Routing.CONSUL in routings
                else ("enterprise" if Routing.CONSUL_ENTERPRISE in routings else None))
     fork = forked.can_fork() if fork is None else fork
-    if fork:
-        # the rules are imported here, before the fork, rather than in the child: a child
-        # of a process with other threads must not depend on the import lock
-        select_rules()
-    # check runs in a forked child beside rendering and writing (forked.py); it is forked
-    # before the writer's thread starts
-    with forked.start(lambda: _check(artifacts, topo, edition), fork=fork) as checking:
+
+    with contextlib.ExitStack() as stack:
+        checking: forked.Call[tuple[list[Finding], int]] | None = None
+        if fork:
+            # the rules are imported here, before the fork, rather than in the child: a
+            # child of a process with other threads must not depend on the import lock
+            select_rules()
+            # check runs in a child forked now, before the writer's thread starts, beside
+            # everything this process does from here on (forked.py): it plans the
+            # applications' objects itself while this process plans the cluster's and
+            # sends them (_check_planned)
+            checking = stack.enter_context(forked.start_fed(
+                lambda receive: _check_planned(spec, topo, edition, receive), fork=True))
+            if not checking.forked:  # no process to spare: check this process's objects below
+                checking = None
+        progress(f"planning cluster ({len(topo.zones)} zones)")
+        cluster = cluster_objects(topo, controller=controller)
+        if checking is not None:
+            checking.send(cluster.artifacts)
+
+        app_plans: list[AppPlan] = []
+        app_artifacts: list[Artifact] = []
+        for app, doc in spec.applications:
+            progress(f"planning application {app.metadata.name} ({len(app.spec.services)} services)")
+            ap = plan_application(topo, app, doc)
+            app_artifacts.extend(ap.artifacts)
+            app_plans.append(ap)
+        with_plans = [(a, p) for (a, _), p in zip(spec.applications, app_plans, strict=True)]
+        steps = [*install_steps(topo, with_plans), *dns_steps(topo, with_plans)]
+        artifacts: list[Artifact] = [
+            *plan_cluster(topo, app_names, steps, controller=controller, objects=cluster), *app_artifacts]
+        if checking is None:  # these very objects, checked in this process when the result is asked for
+            checking = stack.enter_context(forked.start(lambda: _check(artifacts, topo, edition), fork=False))
+
         files: dict[str, str] = {}
         lines: dict[str, list[int]] = {}
         for a in artifacts:
@@ -274,20 +288,33 @@ def _run_plan(
             if path in files:
                 raise ValueError(f"two artifacts write {path}")  # a bug in a generator
             files[path] = text
-        with contextlib.ExitStack() as stack:
-            writer = None
-            if out_dir is not None:
-                # files are written to a temporary directory while check runs; they replace
-                # out_dir only if check passes
-                writer = stack.enter_context(TreeWriter(out_dir))
-                writer.add(files)
-            result = _finish(spec, topo, app_plans, files, lines, checking, progress=progress,
-                             simulate_requests=simulate_requests, seed=seed, with_simulation=with_simulation)
-            if writer is not None:
-                progress(f"writing {out_dir}")
-                writer.add({p: result.files[p] for p in result.files if p not in files})
-                writer.commit()
+        writer = None
+        if out_dir is not None:
+            # files are written to a temporary directory while check runs; they replace
+            # out_dir only if check passes
+            writer = stack.enter_context(TreeWriter(out_dir))
+            writer.add(files)
+        result = _finish(spec, topo, app_plans, files, lines, checking, progress=progress,
+                         simulate_requests=simulate_requests, seed=seed, with_simulation=with_simulation)
+        if writer is not None:
+            progress(f"writing {out_dir}")
+            writer.add({p: result.files[p] for p in result.files if p not in files})
+            writer.commit()
     return result
+
+
+def _check_planned(spec: Spec, topo: Topology, edition: str | None, receive: forked.Receive) -> tuple[
+        list[Finding], int]:
+    """check of this plan's objects, in check's forked child: it plans the applications'
+    objects itself (planning is deterministic: these are the objects the parent renders
+    and writes; ``tests/test_plan_forked_check.py`` holds the forked and in-process paths
+    together) and receives the cluster's (:func:`~edgewise.plan.cluster.cluster_objects`,
+    which the parent plans meanwhile; the RUNBOOK, which check does not read, comes
+    after both). So check starts once the slower of the two is built rather than after
+    both, and touches fewer of the parent's pages (each first write to one is a copy)."""
+    apps = [a for app, doc in spec.applications for a in plan_application(topo, app, doc).artifacts]
+    cluster: tuple[Artifact, ...] = receive()
+    return _check([*cluster, *apps], topo, edition)
 
 
 def _finish(spec: Spec, topo: Topology, app_plans: list[AppPlan], files: dict[str, str],
