@@ -91,14 +91,38 @@ def count_objects(out_dir: Path) -> int:
     return n
 
 
+#: what the timed commands write, per round; removed only once everything is timed
+SCRATCH_PREFIXES = ("plan-", "file-creation-probe-")
+
+
+def clear_scratch(work: Path, *, settle: bool = True) -> None:
+    """Remove what earlier runs wrote, then flush it and wait before timing anything.
+
+    Timed plans write into directories of their own, removed at the end of the run, never
+    just before a timed command: on ext4 without a journal (this machine's disk) the
+    kernel will not reuse an inode deleted in the last 5 seconds, or in the last 5 minutes
+    while its inode table block is still dirty (``recently_deleted()`` in
+    ``fs/ext4/ialloc.c``), and checks each such inode on every file it creates. Right after
+    ``rm -rf`` of the previous round's plan, creating the 168 files of a 50 x 20 plan took
+    0.22 s instead of 0.005 s (``perf``: the time in ``recently_deleted``), which is the
+    harness's cost, not plan's."""
+    for size_dir in (work.iterdir() if work.is_dir() else ()):
+        for d in (size_dir.iterdir() if size_dir.is_dir() else ()):
+            if d.name.startswith(SCRATCH_PREFIXES) or d.name in ("plan", "file-creation-probe"):
+                shutil.rmtree(d, ignore_errors=True)
+    if settle:
+        os.sync()  # the deleted inodes' table blocks clean: only the 5-second window is left
+        time.sleep(6)
+
+
 def time_file_creation(plan_dir: Path, scratch: Path) -> float:
     """Seconds to create ``plan_dir``'s files (same names, sizes and directories) afresh
-    under ``scratch``, in this process, with nothing else to do: how much of a first plan
-    is the file system's. Creating a file costs from ~20 us to over half a millisecond on
-    the same disk from one hour to the next (a first plan of 1,135 files at 50 x 20 took
-    0.44 s one morning and 0.72-0.97 s another), so the runner reports it beside the plan."""
+    under ``scratch`` (a new directory, left for :func:`clear_scratch`), in this process,
+    with nothing else to do: how much of a first plan is the file system's. Creating a
+    file costs from ~20 us to over half a millisecond on the same disk from one hour to
+    the next (a first plan of 1,135 files at 50 x 20 took 0.44 s one morning and
+    0.72-0.97 s another), so the runner reports it beside the plan."""
     files = [(p.relative_to(plan_dir), p.stat().st_size) for p in sorted(plan_dir.rglob("*")) if p.is_file()]
-    shutil.rmtree(scratch, ignore_errors=True)
     start = time.perf_counter()
     made: set[Path] = set()
     for rel, size in files:
@@ -108,9 +132,7 @@ def time_file_creation(plan_dir: Path, scratch: Path) -> float:
             made.add(parent)
         with open(scratch / rel, "wb") as fh:
             fh.write(b"x" * size)
-    took = time.perf_counter() - start
-    shutil.rmtree(scratch, ignore_errors=True)
-    return took
+    return time.perf_counter() - start
 
 
 def compile_bytecode() -> None:
@@ -175,6 +197,7 @@ def main() -> None:
     args = ap.parse_args()
 
     compile_bytecode()
+    clear_scratch(args.work)
     edgewise = [sys.executable, "-m", "edgewise"]
     kubectl = shutil.which("kubectl")
     helm = find_helm()
@@ -198,22 +221,22 @@ def main() -> None:
         spec = write_spec(base / "spec.yaml", z, s)
         ktree = write_kustomize(base / "kustomize", z, s)
         chart = write_chart(base / "chart", z, s)
-        out = base / "plan"
         plan, fresh, check, hel, kust = Series(), Series(), Series(), Series(), Series()
         creation: list[float] = []
-        for _r in range(args.rounds):
+        for r in range(args.rounds):
             # like for like with helm and kustomize: everything plan writes (check included),
             # but not the routing simulation, which neither has a counterpart for. Timed
             # twice: into an empty directory (first plan), then again over that output (how
             # CI regenerates a plan kept in git: unchanged files are reused, not rewritten)
+            # a directory of its own each round (see clear_scratch)
+            out = base / f"plan-{r}"
             cmd = [*edgewise, "plan", str(spec), "-o", str(out), "--quiet", "--simulate", "never"]
-            shutil.rmtree(out, ignore_errors=True)
             first = timed(cmd, args.timeout)
             again = timed(cmd, args.timeout)
             assert first is not None and again is not None, f"{' '.join(cmd)}: stopped after {args.timeout:.0f} s"
             fresh.samples.append(first)
             plan.samples.append(again)
-            creation.append(time_file_creation(out, base / "file-creation-probe"))
+            creation.append(time_file_creation(out, base / f"file-creation-probe-{r}"))
             c = timed([*edgewise, "check", str(out), "--topology", str(spec),
                        "--format", "json", "--fail-on", "error"], args.timeout)
             assert c is not None, f"edgewise check: stopped after {args.timeout:.0f} s"
@@ -305,6 +328,7 @@ def main() -> None:
                                          "rows": rows,
                                          "targets": [{"target": n, "value": v, "limit": lim} for n, v, lim in targets]},
                                         indent=2))
+    clear_scratch(args.work, settle=False)  # every timed command has run
 
 
 if __name__ == "__main__":
