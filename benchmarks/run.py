@@ -96,23 +96,29 @@ SCRATCH_PREFIXES = ("plan-", "file-creation-probe-")
 
 
 def clear_scratch(work: Path, *, settle: bool = True) -> None:
-    """Remove what earlier runs wrote, then flush it and wait before timing anything.
+    """Remove what earlier runs wrote; with ``settle``, when anything was removed, flush
+    it and wait out the kernel's window before timing anything.
 
     Timed plans write into directories of their own, removed at the end of the run, never
     just before a timed command: on ext4 without a journal (this machine's disk) the
-    kernel will not reuse an inode deleted in the last 5 seconds, or in the last 5 minutes
-    while its inode table block is still dirty (``recently_deleted()`` in
-    ``fs/ext4/ialloc.c``), and checks each such inode on every file it creates. Right after
+    kernel does not reuse an inode deleted less than 60 seconds ago, or 300 while its
+    inode table block is dirty, and looks each such inode up whenever it creates a file
+    (``recently_deleted()`` in ``fs/ext4/ialloc.c``; 60 s since the commit "ext4:
+    increase wait time needed before reuse of deleted inode numbers",
+    https://lore.kernel.org/r/20200414023925.273867-1-tytso@mit.edu). Right after
     ``rm -rf`` of the previous round's plan, creating the 168 files of a 50 x 20 plan took
-    0.22 s instead of 0.005 s (``perf``: the time in ``recently_deleted``), which is the
-    harness's cost, not plan's."""
+    0.2 s instead of 0.005 s (``perf``: the time is in ``recently_deleted``), the
+    harness's cost rather than plan's."""
+    removed = False
     for size_dir in (work.iterdir() if work.is_dir() else ()):
         for d in (size_dir.iterdir() if size_dir.is_dir() else ()):
             if d.name.startswith(SCRATCH_PREFIXES) or d.name in ("plan", "file-creation-probe"):
                 shutil.rmtree(d, ignore_errors=True)
-    if settle:
-        os.sync()  # the deleted inodes' table blocks clean: only the 5-second window is left
-        time.sleep(6)
+                removed = True
+    if settle and removed:
+        print("removed the previous run's plans; waiting 65 s for the file system (see clear_scratch)", flush=True)
+        os.sync()  # the inode table blocks clean: the 60-second window, not the 300-second one
+        time.sleep(65)
 
 
 def time_file_creation(plan_dir: Path, scratch: Path) -> float:
