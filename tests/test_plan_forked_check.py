@@ -209,6 +209,30 @@ def test_an_exception_in_the_child_is_raised_by_plan(tmp_path: Path, monkeypatch
 
 
 @needs_fork
+def test_bad_input_met_while_planning_is_reported_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          children: list[forked.Call[Any]]) -> None:
+    # both processes plan the applications; the child meets the bad input first and ends
+    # before the parent sends it the cluster's objects (made slow here): the parent still
+    # reports the input error, exit code 2, not the pipe the child no longer reads
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise InputError.single("app.yaml", "zones map to the same namespace", hint="rename one of the zones")
+
+    real_cluster = workflow.cluster_objects
+
+    def slow_cluster(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.5)
+        return real_cluster(*args, **kwargs)
+
+    monkeypatch.setattr(workflow, "plan_application", refused)
+    monkeypatch.setattr(workflow, "cluster_objects", slow_cluster)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="same namespace"):
+        run_plan([EXAMPLES_DIR / "outposts"], out, with_simulation=False, fork=True)
+    assert children[-1].forked
+    assert not out.exists()
+
+
+@needs_fork
 def test_a_child_killed_without_a_result_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      children: list[forked.Call[Any]]) -> None:
     def killed(*_args: Any, **_kwargs: Any) -> Report:
@@ -347,6 +371,19 @@ def test_a_fed_child_ends_when_the_caller_gives_up(tmp_path: Path) -> None:
         assert to_child is not None
         os.close(to_child)
         with pytest.raises(EOFError, match="sent nothing"):
+            call.result()
+
+
+@needs_fork
+def test_a_fed_child_that_fails_before_receiving_reports_its_error() -> None:
+    def child(receive: forked.Receive) -> object:
+        raise InputError.single("spec.yaml", "bad service", hint="fix it")
+
+    with forked.start_fed(child, fork=True) as call:
+        assert call.pid is not None
+        os.waitpid(call.pid, 0)  # gone, and the pipe's reading end with it
+        call.send({"k": list(range(100_000))})  # no BrokenPipeError: the child's own error counts
+        with pytest.raises(InputError, match="bad service"):
             call.result()
 
 

@@ -115,6 +115,8 @@ class Call(Generic[T]):
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+        except BrokenPipeError:  # the child ended without reading it (it failed): result() says why
+            pass
         finally:
             os.close(fd)
 
