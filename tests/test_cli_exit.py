@@ -177,3 +177,21 @@ def test_other_commands_keep_the_collector(tmp_path: Path) -> None:
     run = _program(tmp_path, COLLECTIONS, "zones", "--format", "json")
     assert run.returncode == 0, run.stderr
     assert run.stderr.splitlines()[-1].startswith("collector on, ")
+
+
+def test_keep_holds_objects_only_in_a_program_that_ends() -> None:
+    script = textwrap.dedent("""
+        import weakref
+        from edgewise import gcpause
+        class Built:
+            pass
+        a = Built(); gone_a = weakref.ref(a); gcpause.keep(a); del a
+        print("a", "freed" if gone_a() is None else "kept")
+        gcpause.hold()  # from here on the process ends with its command
+        b = Built(); gone_b = weakref.ref(b); gcpause.keep(b); del b
+        print("b", "freed" if gone_b() is None else "kept")
+        """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=_env(), timeout=60,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\n")[:2] == ["a freed", "b kept"]

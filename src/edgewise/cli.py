@@ -278,6 +278,7 @@ def plan(spec: tuple[Path, ...], out: Path, requests: int, seed: int, sim: str, 
     finally:
         if status is not None:
             status.stop()
+    gcpause.keep(result)  # the program ends soon: its exit drops the plan (gcpause.keep)
     if quiet:
         return
     _print_plan_summary(_console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160),

@@ -300,6 +300,7 @@ def _run_plan(
             progress(f"writing {out_dir}")
             writer.add({p: result.files[p] for p in result.files if p not in files})
             writer.commit()
+    gcpause.keep(artifacts, cluster)  # the program ends soon: its exit drops them (gcpause.keep)
     return result
 
 

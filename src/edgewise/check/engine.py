@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import forked
+from .. import forked, gcpause
 from ..errors import InputError
 from ..k8s.inventory import WORKLOAD_KINDS, InferredNode, Inventory, Source
 from ..spec import Document
@@ -200,6 +200,7 @@ def check_objects(
             "no calls inferred (no env/ConfigMap names, Consul upstreams, intentions or "
             "edgewise.dev/calls annotations): east-west rules judged Services only"
         )
+    gcpause.keep(inv, ctx)  # the program ends soon: its exit drops them (gcpause.keep)
     return Report(findings, suppressed, notes, topology, len(inv.objects), rules, routes)
 
 
@@ -266,6 +267,7 @@ def check_paths(
     report.notes = notes + report.notes
     if topology is not None:
         report.assumptions.append(taints.note)
+    gcpause.keep(loaded)
     return report
 
 
