@@ -206,9 +206,11 @@ def run_plan(
     :class:`~edgewise.errors.InputError` on bad input and :class:`PlanRefused` when the
     generated output does not pass check; in both cases nothing is written.
 
-    ``fork``: check the generated objects in a forked child, beside rendering and
-    writing (True), or in this process (False); None: fork where that can use a second
-    CPU (:func:`edgewise.forked.can_fork`). The result is the same either way."""
+    ``fork``: check the generated objects in a child forked once the spec is loaded,
+    beside planning, rendering and writing (True; the child plans the applications'
+    objects itself, :func:`_check_planned`), or in this process (False); None: fork
+    where that can use a second CPU (:func:`edgewise.forked.can_fork`). The result is
+    the same either way."""
     # a plan allocates hundreds of thousands of dicts, lists and strings that live until
     # it is written, and about 500 objects in cycles (50 x 20): collections during it
     # find nothing (measured at 200 x 40: 1.95 s -> 1.46 s of plan's main thread). Not
