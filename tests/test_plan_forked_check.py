@@ -19,6 +19,7 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import EXAMPLES_DIR
+from edgewise import check as check_pkg
 from edgewise import forked, workflow
 from edgewise.check import Finding, Report, Severity
 from edgewise.cli import cli
@@ -113,7 +114,7 @@ def test_lines_of_findings_follow_the_documents_of_a_file(tmp_path: Path, monkey
                                                           children: list[forked.Call[Any]]) -> None:
     """A finding on every object check examines (added to the real ones): in both paths,
     each lands on the first key of its own document, also in files of many documents."""
-    real = workflow.check_objects
+    real = check_pkg.check_objects
 
     def on_every_object(objects: Any, *args: Any, **kwargs: Any) -> Report:
         objects = list(objects)
@@ -125,7 +126,7 @@ def test_lines_of_findings_follow_the_documents_of_a_file(tmp_path: Path, monkey
                                                f"{doc['kind']} {meta.get('namespace', '')}/{meta['name']}", "probe"))
         return report
 
-    monkeypatch.setattr(workflow, "check_objects", on_every_object)
+    monkeypatch.setattr(check_pkg, "check_objects", on_every_object)
     spec = bench_spec(tmp_path, 4, 6, "consul")
     a, b, _, _ = both([spec], tmp_path, children, with_simulation=False)
     same(a, b)
@@ -146,7 +147,7 @@ def test_check_errors_refuse_the_plan_in_both_paths(tmp_path: Path, monkeypatch:
                                                      children: list[forked.Call[Any]]) -> None:
     """An error found by check (injected on the first object of a real file, after the
     findings check really made) refuses the plan the same way in both paths."""
-    real = workflow.check_objects
+    real = check_pkg.check_objects
 
     def with_error(objects: Any, *args: Any, **kwargs: Any) -> Report:
         objects = list(objects)
@@ -156,7 +157,7 @@ def test_check_errors_refuse_the_plan_in_both_paths(tmp_path: Path, monkeypatch:
                                        Severity.ERROR, "Service ns/y", "injected error"))
         return report
 
-    monkeypatch.setattr(workflow, "check_objects", with_error)
+    monkeypatch.setattr(check_pkg, "check_objects", with_error)
     refused = []
     for fork in (True, False):
         out = tmp_path / f"out-{fork}"
@@ -195,7 +196,7 @@ def test_an_exception_in_the_child_is_raised_by_plan(tmp_path: Path, monkeypatch
     def broken(*_args: Any, **_kwargs: Any) -> Report:
         raise ValueError("a bug in a rule")
 
-    monkeypatch.setattr(workflow, "check_objects", broken)
+    monkeypatch.setattr(check_pkg, "check_objects", broken)
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="a bug in a rule") as exc:
         run_plan([EXAMPLES_DIR / "outposts"], out, with_simulation=False, fork=True)
@@ -239,7 +240,7 @@ def test_a_child_killed_without_a_result_is_an_error(tmp_path: Path, monkeypatch
         os.kill(os.getpid(), signal.SIGKILL)  # the child only: this path runs forked
         raise AssertionError("unreachable")
 
-    monkeypatch.setattr(workflow, "check_objects", killed)
+    monkeypatch.setattr(check_pkg, "check_objects", killed)
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="ended without a result: killed by SIGKILL"):
         run_plan([EXAMPLES_DIR / "outposts"], out, with_simulation=False, fork=True)
@@ -259,7 +260,7 @@ def test_a_failure_in_the_parent_kills_and_reaps_the_child(tmp_path: Path, monke
     def render_fails(*_args: Any) -> tuple[str, list[int]]:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(workflow, "check_objects", slow)
+    monkeypatch.setattr(check_pkg, "check_objects", slow)
     monkeypatch.setattr(workflow, "_render_with_lines", render_fails)  # the parent's rendering only
     with pytest.raises(OSError, match="No space left"):
         run_plan([EXAMPLES_DIR / "outposts"], tmp_path / "out", with_simulation=False, fork=True)
@@ -334,25 +335,92 @@ def test_forked_call_returns_before_the_child_has_exited(monkeypatch: pytest.Mon
 
 
 @needs_fork
-def test_a_fed_call_receives_what_is_sent(tmp_path: Path) -> None:
+def test_a_fed_call_receives_what_is_sent_in_order(tmp_path: Path) -> None:
     big = {"k": list(range(100_000))}  # ~0.5 MB: more than a pipe holds by default
     received = tmp_path / "received"
 
-    def child(receive: forked.Receive) -> int:
+    def child(receive: forked.Receive) -> tuple[int, str]:
         time.sleep(1)  # the caller sends meanwhile
-        value = receive()
+        first = receive()
+        second = receive()
         received.write_text("yes")
-        return len(value["k"])
+        return len(first["k"]), second
 
     with forked.start_fed(child, fork=True) as call:
         assert call.forked
         call.send(big)
-        # the pipe was made to hold it all: the send did not wait for the child to read
+        call.send("second")
+        # the pipe was made to hold it all: the sends did not wait for the child to read
         assert not received.exists()
-        with pytest.raises(RuntimeError, match="once"):
-            call.send(big)
-        assert call.result() == 100_000
+        assert call.result() == (100_000, "second")
     assert received.read_text() == "yes"
+
+
+@needs_fork
+def test_a_fed_child_waiting_for_more_than_was_sent_ends_when_the_result_is_asked_for() -> None:
+    def child(receive: forked.Receive) -> object:
+        return receive(), receive()
+
+    with forked.start_fed(child, fork=True) as call:
+        call.send("only one")
+        # result() sends nothing more: the child's second receive() sees the end, no deadlock
+        with pytest.raises(EOFError, match="sent nothing"):
+            call.result()
+        with pytest.raises(RuntimeError, match="cancelled"):
+            call.send("too late")
+
+
+@needs_fork
+def test_a_call_in_a_forked_child_does_not_wait_for_its_own_child_to_exit(tmp_path: Path) -> None:
+    """A child forked by a forked child is not waited for once its whole result came: its
+    exit (slowed to 3 s here) does not hold up the result of the child that forked it,
+    which waits for it after sending that result, so neither is left behind."""
+    marker = tmp_path / "grandchild"
+
+    def grandchild() -> str:
+        real_exit = os._exit
+
+        def slow_exit(code: int) -> None:
+            time.sleep(3)
+            real_exit(code)
+
+        os._exit = slow_exit  # type: ignore[assignment]  # this process only
+        marker.write_text(str(os.getpid()))
+        return "from the grandchild"
+
+    def child() -> tuple[str, float]:
+        started = time.monotonic()
+        with forked.start(grandchild, fork=True) as call:
+            got = call.result()
+        return got, time.monotonic() - started
+
+    started = time.monotonic()
+    with forked.start(child, fork=True) as call:
+        got, took = call.result()
+        assert time.monotonic() - started < 2.5, "the result waited for the grandchild's exit"
+    assert got == "from the grandchild"
+    assert took < 2, f"the child waited {took:.1f} s for its own child's exit"
+    # the block's end waited for the child, which waited for the grandchild
+    assert time.monotonic() - started >= 3
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(marker.read_text()), 0)
+
+
+@needs_fork
+def test_a_child_does_not_hold_the_pipes_of_another_call() -> None:
+    """A child forked while another call runs closes that call's pipes: held open by it,
+    the first child would not see the end of its input until the second one ended."""
+    def waits_for_more(receive: forked.Receive) -> object:
+        return receive()
+
+    with forked.start_fed(waits_for_more, fork=True) as first, \
+            forked.start(lambda: time.sleep(5), fork=True) as second:
+        assert first.forked and second.forked
+        started = time.monotonic()
+        with pytest.raises(EOFError, match="sent nothing"):
+            first.result()  # sends nothing more: the first child sees the end at once
+        assert time.monotonic() - started < 3, "the second child held the first one's input open"
+        second.cancel()
 
 
 @needs_fork
@@ -387,11 +455,12 @@ def test_a_fed_child_that_fails_before_receiving_reports_its_error() -> None:
             call.result()
 
 
-def test_a_fed_call_without_fork_runs_after_the_send() -> None:
-    call = forked.start_fed(lambda receive: receive() * 2, fork=False)
+def test_a_fed_call_without_fork_runs_after_the_sends() -> None:
+    call = forked.start_fed(lambda receive: receive() * 2 + receive(), fork=False)
     assert not call.forked
     call.send(21)
-    assert call.result() == 42
+    call.send(1)
+    assert call.result() == 43
     with pytest.raises(RuntimeError, match="nothing was sent"):
         forked.start_fed(lambda receive: receive(), fork=False).result()
 

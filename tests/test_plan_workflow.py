@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import EXAMPLES_DIR
-from edgewise import workflow
+from edgewise import check as check_pkg
 from edgewise.check import Finding, Report, Severity
 from edgewise.cli import cli
 from edgewise.workflow import PlanRefused, plan_scenarios, run_plan
@@ -84,7 +84,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
 
 def test_check_errors_refuse_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """If check finds an error in what plan generated, nothing is written and exit is 1."""
-    real = workflow.check_objects
+    real = check_pkg.check_objects
 
     def with_error(*args: object, **kwargs: object) -> Report:
         report = real(*args, **kwargs)  # type: ignore[arg-type]
@@ -92,7 +92,7 @@ def test_check_errors_refuse_the_plan(tmp_path: Path, monkeypatch: pytest.Monkey
                                        Severity.ERROR, "Service ns/y", "injected error"))
         return report
 
-    monkeypatch.setattr(workflow, "check_objects", with_error)
+    monkeypatch.setattr(check_pkg, "check_objects", with_error)
     out = tmp_path / "out"
     with pytest.raises(PlanRefused) as exc:
         run_plan([EXAMPLES_DIR / "outposts"], out, with_simulation=False)

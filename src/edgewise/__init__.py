@@ -9,8 +9,9 @@ commands that do not load a spec do not pay for pydantic and the spec models.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from . import _lazy
 
 if TYPE_CHECKING:
     from .errors import InputError, Problem
@@ -22,7 +23,7 @@ __all__ = ["InputError", "Problem", "Spec", "Topology", "Zone", "__version__", "
 __version__ = "0.1.0"
 
 #: public name -> the module (relative to this package) that defines it
-_LAZY = {
+__getattr__, __dir__ = _lazy.attach(__name__, {
     "InputError": ".errors",
     "Problem": ".errors",
     "Spec": ".spec",
@@ -30,17 +31,4 @@ _LAZY = {
     "Topology": ".topology",
     "Zone": ".topology",
     "build_topology": ".topology",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+})

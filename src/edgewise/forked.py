@@ -1,10 +1,11 @@
 """Run one function in a forked child process beside the caller, and get its result back.
 
 ``plan`` checks its objects while it builds, renders and writes them: the check runs in
-a child forked once the spec is loaded (it sees everything built before the fork without
-copying it), which plans the applications' objects itself and is sent the cluster's by
-the parent (:func:`start_fed`, :meth:`Call.send`), and it sends its result back over a
-pipe, pickled. ``edgewise check`` runs some of its rules in a child the same way
+a child forked before the spec is loaded (it sees everything imported before the fork
+without copying it). The child imports the rules while the parent loads the spec, is
+sent the spec, plans the applications' objects itself, and is sent the cluster's by the
+parent (:func:`start_fed`, :meth:`Call.send`, one message each); it sends its result
+back over a pipe, pickled. ``edgewise check`` runs some of its rules in a child the same way
 (:func:`start`). Where ``os.fork`` is missing (not POSIX), on a single CPU, or when the
 caller asks for it, the function runs in the calling process instead, when its result is
 asked for: the same function on the same data, so the same result either way.
@@ -18,15 +19,20 @@ carrying that traceback). A child that dies without a result (killed) is reporte
 as soon as it has sent its result, so :meth:`Call.result` returns without waiting for
 its exit (which first unmaps the child's memory). Every child is waited for by
 :meth:`Call.cancel`, at the end of the ``with`` block (it kills the child first when the
-caller gives up before the whole result came), so no zombie is left behind.
+caller gives up before the whole result came), so no zombie is left behind. A child
+forked by a forked child whose whole result came is waited for later, once the forked
+child has sent its own result: waiting for its exit would delay that result.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import pickle
 import signal
+import struct
+import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, cast
 
@@ -34,8 +40,20 @@ __all__ = ["Call", "Receive", "can_fork", "start", "start_fed"]
 
 T = TypeVar("T")
 
-#: what a fed function calls for the one value the caller sends it (:meth:`Call.send`)
+#: what a fed function calls for the next value the caller sends it (:meth:`Call.send`)
 Receive = Callable[[], Any]
+
+#: each message sent to a child: its length (8 bytes, little-endian), then its pickle
+_LENGTH = struct.Struct("<Q")
+
+#: in a forked child: the children it forked that had sent their whole result when their
+#: call ended, waited for once it has sent its own (None in any other process)
+_leaving: list[int] | None = None
+
+#: the calls of this process whose child may still be running, and (in a forked child)
+#: the ends of its own result and input pipes: a child forked from here closes them all
+_calls: weakref.WeakSet[Call[Any]] = weakref.WeakSet()
+_own: tuple[int, ...] = ()
 
 
 def can_fork() -> bool:
@@ -51,15 +69,17 @@ def can_fork() -> bool:
 
 class Call(Generic[T]):
     """A call of ``fn(receive)``, running in a forked child or deferred to :meth:`result`;
-    ``receive()`` returns the value the caller gives :meth:`send` (made by :func:`start`
-    or :func:`start_fed`)."""
+    each ``receive()`` returns the next value the caller gave :meth:`send`, in order
+    (made by :func:`start` or :func:`start_fed`)."""
 
     def __init__(self, fn: Callable[[Receive], T], *, fork: bool) -> None:
         self._fn: Callable[[Receive], T] | None = fn
         self.pid: int | None = None
         self._fd: int | None = None
         self._to_child: int | None = None  # the write end of the pipe send() writes to
-        self._sent: tuple[Any] | None = None  # what send() was given, for a call run here
+        self._queued = 0  # bytes sent to the child so far (what the pipe is sized for)
+        self._closed = False  # the child's pipe was closed (it ended without reading)
+        self._sent: collections.deque[Any] = collections.deque()  # what send() gave a call run here
         self._reaped = False
         self._delivered = False
         if fork:
@@ -79,14 +99,26 @@ class Call(Generic[T]):
                 os.close(fd)
             return
         if pid == 0:  # the child: run fn, send the outcome, leave without any cleanup
+            global _leaving, _calls, _own
+            _leaving = []
             code = 0
             try:
+                # the pipes of every other call of this process are not this child's: held
+                # open here, they would keep another child from seeing the end of its
+                # input, or this process's caller from seeing the end of its result
+                for fd in (*_own, *(fd for c in _calls for fd in (c._fd, c._to_child) if fd is not None)):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
                 os.close(r)
                 os.close(to_child)
+                _calls, _own = weakref.WeakSet(), (w, inbox)
                 _write_all(w, _outcome(lambda: fn(_receiver(inbox))))
                 # the parent reads to the end of the pipe: close it now rather than at the
                 # exit, which first unmaps this process's memory (~5-9 ms at 50 x 20)
                 os.close(w)
+                for pid in _leaving:  # its own children that were only leaving (cancel())
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, 0)
             except BaseException:  # nowhere left to report it: the parent sees no result
                 code = 70
             finally:
@@ -94,26 +126,30 @@ class Call(Generic[T]):
         os.close(w)
         os.close(inbox)
         self.pid, self._fd, self._to_child, self._fn = pid, r, to_child, None
+        _calls.add(self)
 
     def send(self, value: object) -> None:
-        """Give the function the value its ``receive()`` returns (once). To a child it goes
-        pickled through a pipe sized to hold it where the system allows, so this returns
-        without waiting for the child to read it."""
-        if self._sent is not None or (self.pid is not None and self._to_child is None):
-            raise RuntimeError("send() is called once")
+        """Give the function the value its next ``receive()`` returns. To a child it goes
+        pickled through a pipe sized to hold what was sent where the system allows, so
+        this returns without waiting for the child to read it. A child that already
+        ended (it failed) is not sent anything: :meth:`result` says why it ended."""
         if self.pid is None:
-            self._sent = (value,)
+            self._sent.append(value)
             return
-        assert self._to_child is not None
-        fd, self._to_child = self._to_child, None
+        if self._closed:
+            return
+        if self._to_child is None:
+            raise RuntimeError("send() after the call was cancelled")
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self._queued += _LENGTH.size + len(data)
         try:
-            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-            _widen(fd, len(data))
-            _write_all(fd, data)
+            _widen(self._to_child, self._queued)
+            _write_all(self._to_child, _LENGTH.pack(len(data)))
+            _write_all(self._to_child, data)
         except BrokenPipeError:  # the child ended without reading it (it failed): result() says why
-            pass
-        finally:
-            os.close(fd)
+            self._closed = True
+            os.close(self._to_child)
+            self._to_child = None
 
     def result(self) -> T:
         """The function's return value (its exception, raised here)."""
@@ -121,6 +157,9 @@ class Call(Generic[T]):
             fn, self._fn = self._fn, None
             return fn(self._take_sent)
         assert self.pid is not None and self._fd is not None, "result() asked for once"
+        if self._to_child is not None:  # nothing more is sent: a child waiting for more sees the end
+            os.close(self._to_child)
+            self._to_child = None
         try:
             data = _read_all(self._fd)
         except BaseException:
@@ -150,9 +189,9 @@ class Call(Generic[T]):
         raise RuntimeError(f"the forked process (pid {self.pid}) failed:\n{trace}")
 
     def _take_sent(self) -> Any:
-        if self._sent is None:
+        if not self._sent:
             raise RuntimeError("receive(): nothing was sent")
-        return self._sent[0]
+        return self._sent.popleft()
 
     def cancel(self) -> None:
         """Wait for the child: once it has sent its whole result it is only leaving; else
@@ -163,6 +202,13 @@ class Call(Generic[T]):
                 os.close(fd)
         self._fd = self._to_child = None
         if self.pid is None or self._reaped:
+            return
+        if self._delivered and _leaving is not None:
+            # a child of a forked child that has sent its whole result is only leaving: it
+            # is waited for once the forked child has sent its own result (its exit
+            # unmaps its memory, ~5 ms at 50 x 20, which that result need not wait for)
+            self._reaped = True
+            _leaving.append(self.pid)
             return
         if not self._delivered:
             with contextlib.suppress(ProcessLookupError):  # not reaped yet, so it exists; to be sure
@@ -222,24 +268,37 @@ def start(fn: Callable[[], T], *, fork: bool | None = None) -> Call[T]:
 
 
 def start_fed(fn: Callable[[Receive], T], *, fork: bool | None = None) -> Call[T]:
-    """:func:`start` for a function that needs one value the caller has only later:
-    ``fn(receive)`` runs at once in the child (where there is one) and ``receive()``
-    waits for what the caller gives :meth:`Call.send`. Where the function runs in the
-    calling process, it runs at :meth:`Call.result`, after the send."""
+    """:func:`start` for a function that needs values the caller has only later:
+    ``fn(receive)`` runs at once in the child (where there is one) and each
+    ``receive()`` waits for the next value the caller gives :meth:`Call.send`. Where
+    the function runs in the calling process, it runs at :meth:`Call.result`, after the
+    sends."""
     return Call(fn, fork=can_fork() if fork is None else fork)
 
 
 def _receiver(fd: int) -> Receive:
-    """In the child: ``receive()`` for what the parent sends through ``fd``. A parent that
-    gave up (or died) closes the pipe without sending: an EOFError, and the child ends."""
+    """In the child: ``receive()`` for the next message the parent sends through ``fd``. A
+    parent that gave up (or died) closes the pipe: an EOFError, and the child ends."""
     def receive() -> Any:
-        data = _read_all(fd)
-        os.close(fd)
-        if not data:
+        head = _read_exactly(fd, _LENGTH.size)
+        if len(head) < _LENGTH.size:
             raise EOFError("the caller sent nothing")
+        (size,) = _LENGTH.unpack(head)
+        data = _read_exactly(fd, size)
+        if len(data) < size:
+            raise EOFError("the caller stopped in the middle of a message")
         return pickle.loads(data)
 
     return receive
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    """``size`` bytes from ``fd``, or fewer where its writers closed it first."""
+    chunks, left = [], size
+    while left and (chunk := os.read(fd, min(left, 1 << 20))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _read_all(fd: int) -> bytes:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import forked, gcpause
-from .check import CfnTemplate, Finding, Severity, check_objects, select_rules
-from .k8s.inventory import Source
+from .check.finding import Finding, Severity
 from .plan.apps import AppPlan, plan_application
 from .plan.apps.install import dns_steps, install_steps
 from .plan.artifacts import Artifact, TreeWriter
@@ -29,6 +29,8 @@ from .topology import Topology, build_topology
 from .yamlout import documents
 
 if TYPE_CHECKING:
+    from .check import CfnTemplate
+    from .k8s.inventory import Source
     from .simulate import SimulationResult
 
 __all__ = ["PlanRefused", "PlanResult", "run_plan"]
@@ -149,6 +151,9 @@ def _check_inputs(artifacts: Sequence[Artifact]) -> tuple[
     findings' ordinals into the rendered files' lines afterwards. CloudFormation templates
     (the cluster's and each application's Route 53 records, ``apps/<app>/dns*.cfn.yaml``)
     come with their documents' lines (:func:`_template_document`)."""
+    from .check import CfnTemplate
+    from .k8s.inventory import Source
+
     objects: list[tuple[Mapping[str, Any], Source]] = []
     cluster_config: Mapping[str, Any] | None = None
     cfn: list[CfnTemplate] = []
@@ -169,13 +174,16 @@ def _check_inputs(artifacts: Sequence[Artifact]) -> tuple[
     return objects, cluster_config, cfn, documents
 
 
-def _check(artifacts: Sequence[Artifact], topo: Topology, edition: str | None) -> tuple[list[Finding], int]:
+def _check(artifacts: Sequence[Artifact], topo: Topology, edition: str | None, *,
+           fork: bool | None = False) -> tuple[list[Finding], int]:
     """check of the generated objects: findings (document ordinals for lines, see
     :func:`_check_inputs`) and the number of call routes verified. Runs in a forked
     child beside rendering and writing, or in this process (:mod:`edgewise.forked`)."""
+    from .check import check_objects
+
     objects, cluster_config, cfn, documents = _check_inputs(artifacts)
     checked = check_objects(objects, topo, cluster_config=cluster_config, cfn_templates=cfn,
-                            documents=documents, consul_edition=edition)
+                            documents=documents, consul_edition=edition, fork=fork)
     return list(checked.findings), checked.routes_verified
 
 
@@ -206,8 +214,9 @@ def run_plan(
     :class:`~edgewise.errors.InputError` on bad input and :class:`PlanRefused` when the
     generated output does not pass check; in both cases nothing is written.
 
-    ``fork``: check the generated objects in a child forked once the spec is loaded,
-    beside planning, rendering and writing (True; the child plans the applications'
+    ``fork``: check the generated objects in a child forked before the spec is loaded,
+    beside loading, planning, rendering and writing (True; the child imports the rules
+    while this process loads the spec, is sent the spec, and plans the applications'
     objects itself, :func:`_check_planned`), or in this process (False); None: fork
     where that can use a second CPU (:func:`edgewise.forked.can_fork`). The result is
     the same either way."""
@@ -233,30 +242,30 @@ def _run_plan(
     if out_dir is not None:
         # refuse an output directory plan must not replace before doing any work
         previous_plan_files(resolve_target(out_dir))
-    progress("loading spec")
-    spec = load_spec(list(spec_paths))
-    topo = build_topology(spec)
-    app_names = [a.metadata.name for a, _ in spec.applications]
-    controller = any(a.spec.routing is Routing.KUBERNETES for a, _ in spec.applications)
-    routings = {a.spec.routing for a, _ in spec.applications}
-    edition = ("ce" if Routing.CONSUL in routings
-               else ("enterprise" if Routing.CONSUL_ENTERPRISE in routings else None))
-    fork = forked.can_fork() if fork is None else fork
+    if fork is None:
+        # a child of a process with other threads gets a copy of one of them, and could
+        # wait forever on a lock (the import lock among them) another one held
+        fork = forked.can_fork() and threading.active_count() == 1
 
     with contextlib.ExitStack() as stack:
         checking: forked.Call[tuple[list[Finding], int]] | None = None
         if fork:
-            # the rules are imported here, before the fork, rather than in the child: a
-            # child of a process with other threads must not depend on the import lock
-            select_rules()
-            # check runs in a child forked now, before the writer's thread starts, beside
-            # everything this process does from here on (forked.py): it plans the
-            # applications' objects itself while this process plans the cluster's and
-            # sends them (_check_planned)
-            checking = stack.enter_context(forked.start_fed(
-                lambda receive: _check_planned(spec, topo, edition, receive), fork=True))
+            # check runs in a child forked now, before this process loads the spec or
+            # starts the writer's thread, beside everything it does from here on
+            # (forked.py): the child imports the rules meanwhile, is sent the spec, plans
+            # the applications' objects itself while this process plans the cluster's,
+            # and is sent those (_check_planned)
+            checking = stack.enter_context(forked.start_fed(_check_planned, fork=True))
             if not checking.forked:  # no process to spare: check this process's objects below
                 checking = None
+        progress("loading spec")
+        spec = load_spec(list(spec_paths))
+        topo = build_topology(spec)
+        app_names = [a.metadata.name for a, _ in spec.applications]
+        controller = any(a.spec.routing is Routing.KUBERNETES for a, _ in spec.applications)
+        edition = _consul_edition(spec)
+        if checking is not None:
+            checking.send((spec, topo))
         progress(f"planning cluster ({len(topo.zones)} zones)")
         cluster = cluster_objects(topo, controller=controller)
         if checking is not None:
@@ -306,18 +315,34 @@ def _run_plan(
     return result
 
 
-def _check_planned(spec: Spec, topo: Topology, edition: str | None, receive: forked.Receive) -> tuple[
-        list[Finding], int]:
-    """check of this plan's objects, in check's forked child: it plans the applications'
-    objects itself (planning is deterministic: these are the objects the parent renders
-    and writes; ``tests/test_plan_forked_check.py`` holds the forked and in-process paths
-    together) and receives the cluster's (:func:`~edgewise.plan.cluster.cluster_objects`,
-    which the parent plans meanwhile; the RUNBOOK, which check does not read, comes
-    after both). So check starts once the slower of the two is built rather than after
-    both, and touches fewer of the parent's pages (each first write to one is a copy)."""
+def _check_planned(receive: forked.Receive) -> tuple[list[Finding], int]:
+    """check of this plan's objects, in check's forked child. It imports the rules while
+    the parent loads the spec, is sent the spec and its topology, plans the
+    applications' objects itself (planning is deterministic: these are the objects the
+    parent renders and writes; ``tests/test_plan_forked_check.py`` holds the forked and
+    in-process paths together), and is sent the cluster's
+    (:func:`~edgewise.plan.cluster.cluster_objects`, which the parent plans meanwhile;
+    the RUNBOOK, which check does not read, comes after both). So check starts once the
+    slower of the two is built rather than after both, and touches fewer of the parent's
+    pages (each first write to one is a copy)."""
+    from .check import select_rules
+
+    select_rules()  # imports the rules, the inventory and the route resolver
+    spec: Spec
+    topo: Topology
+    spec, topo = receive()
     apps = [a for app, doc in spec.applications for a in plan_application(topo, app, doc).artifacts]
     cluster: tuple[Artifact, ...] = receive()
-    return _check([*cluster, *apps], topo, edition)
+    return _check([*cluster, *apps], topo, _consul_edition(spec), fork=None)
+
+
+def _consul_edition(spec: Spec) -> str | None:
+    """The Consul edition the spec's applications route with (check's EW4xx rules judge
+    Consul's objects against it): None when none routes with Consul."""
+    routings = {a.spec.routing for a, _ in spec.applications}
+    if Routing.CONSUL in routings:
+        return "ce"
+    return "enterprise" if Routing.CONSUL_ENTERPRISE in routings else None
 
 
 def _finish(spec: Spec, topo: Topology, app_plans: list[AppPlan], files: dict[str, str],

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -19,6 +18,7 @@ from ..k8s.inventory import Inventory, KObject, Source, Workload, node_selector_
 from ..routing import Call, Caller, Resolution, RouteResolver
 from ..spec import Document, ZoneType
 from ..topology import Topology, Zone
+from .finding import Finding, Severity
 
 __all__ = [
     "CfnTemplate",
@@ -28,42 +28,6 @@ __all__ = [
     "Rule",
     "Severity",
 ]
-
-
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return {"error": 3, "warning": 2, "info": 1}[self.value]
-
-
-@dataclass(frozen=True, order=True)
-class Finding:
-    """One problem, located. Sorted by file, line, rule."""
-
-    file: str
-    line: int
-    rule: str
-    name: str
-    severity: Severity
-    object: str  # "Deployment lax/product-api", "CloudFormation network.cfn.yaml NodeSg", ...
-    message: str
-    hint: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "name": self.name,
-            "severity": self.severity.value,
-            "message": self.message,
-            "file": self.file,
-            "line": self.line,
-            "object": self.object,
-            "hint": self.hint,
-        }
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ user zone against the best routing the network allows and against fibre at the s
 light.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .. import _lazy
 
 if TYPE_CHECKING:
     from .api import pick_application, simulate
@@ -35,14 +36,8 @@ __all__ = [
 
 # Loaded on first use: the engine needs numpy and the tables need rich, which together
 # cost ~0.1 s at start-up -- `plan` without simulation and `check` need neither.
-_HOME = {
-    "pick_application": "api", "simulate": "api", "plot": "plot", "headline": "render", "render": "render",
-    "render_table": "render", "Metrics": "result", "ScenarioResult": "result", "SimulationResult": "result",
-    "StrategyResult": "result", "Scenario": "scenarios", "STRATEGY_NAMES": "strategies",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(import_module(f".{_HOME[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = _lazy.attach(__name__, {
+    "pick_application": ".api", "simulate": ".api", "plot": ".plot", "headline": ".render", "render": ".render",
+    "render_table": ".render", "Metrics": ".result", "ScenarioResult": ".result", "SimulationResult": ".result",
+    "StrategyResult": ".result", "Scenario": ".scenarios", "STRATEGY_NAMES": ".strategies",
+})

@@ -138,6 +138,11 @@ class Document:
 
     __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaces
 
+    def __reduce__(self) -> tuple[type[Document], tuple[Any, ...]]:
+        # pickled (plan sends the spec to its check's forked child) with the positions
+        # themselves: the compiled reader's index does not pickle
+        return Document, (self.file, self.index, self.line, self.data, self.positions)
+
     def __repr__(self) -> str:
         return (f"Document(file={self.file!r}, index={self.index!r}, line={self.line!r}, data={self.data!r}, "
                 f"positions={self.positions!r})")
