@@ -24,6 +24,8 @@ from edgewise import forked, workflow
 from edgewise.check import Finding, Report, Severity
 from edgewise.cli import cli
 from edgewise.errors import InputError
+from edgewise.plan import apps as plan_apps_pkg
+from edgewise.plan import cluster as plan_cluster_pkg
 from edgewise.workflow import PlanRefused, PlanResult, run_plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,14 +220,14 @@ def test_bad_input_met_while_planning_is_reported_as_such(tmp_path: Path, monkey
     def refused(*_args: Any, **_kwargs: Any) -> Any:
         raise InputError.single("app.yaml", "zones map to the same namespace", hint="rename one of the zones")
 
-    real_cluster = workflow.cluster_objects
+    real_cluster = plan_cluster_pkg.cluster_objects
 
     def slow_cluster(*args: Any, **kwargs: Any) -> Any:
         time.sleep(0.5)
         return real_cluster(*args, **kwargs)
 
-    monkeypatch.setattr(workflow, "plan_application", refused)
-    monkeypatch.setattr(workflow, "cluster_objects", slow_cluster)
+    monkeypatch.setattr(plan_apps_pkg, "plan_application", refused)
+    monkeypatch.setattr(plan_cluster_pkg, "cluster_objects", slow_cluster)
     out = tmp_path / "out"
     with pytest.raises(InputError, match="same namespace"):
         run_plan([EXAMPLES_DIR / "outposts"], out, with_simulation=False, fork=True)

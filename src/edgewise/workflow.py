@@ -17,20 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from . import forked, gcpause
 from .check.finding import Finding, Severity
-from .plan.apps import AppPlan, plan_application
-from .plan.apps.install import dns_steps, install_steps
-from .plan.artifacts import Artifact, TreeWriter
-from .plan.cluster import cluster_objects, plan_cluster
 from .plan.outdir import previous_plan_files, resolve_target
-from .plan.specsnap import snapshot_files
-from .report import render_report
 from .spec import Application, Document, Routing, Spec, load_spec
 from .topology import Topology, build_topology
-from .yamlout import documents
 
+# What plans, renders and writes (plan.apps, plan.cluster, plan.artifacts, report,
+# yamlout: ~25 ms to import at start-up) is imported where it is first used, once the
+# spec is loaded and sent to check's forked child, which imports the rules meanwhile
+# (run_plan): the spec is ready that much sooner, and check starts that much sooner.
 if TYPE_CHECKING:
     from .check import CfnTemplate
     from .k8s.inventory import Source
+    from .plan.apps import AppPlan
+    from .plan.artifacts import Artifact
     from .simulate import SimulationResult
 
 __all__ = ["PlanRefused", "PlanResult", "run_plan"]
@@ -101,6 +100,8 @@ def _render_with_lines(artifact: Artifact) -> tuple[str, list[int]]:
     Each document's text starts with its own ``---``, so joined they are exactly what
     dumping them together writes: the text is rendered once and serves both the line
     numbers for check's findings and the file plan writes."""
+    from .yamlout import documents
+
     assert artifact.docs is not None
     parts = documents(artifact.docs)
     lines, line = [], 1
@@ -266,10 +267,16 @@ def _run_plan(
         edition = _consul_edition(spec)
         if checking is not None:
             checking.send((spec, topo))
+        from .plan.cluster import cluster_objects, plan_cluster
+
         progress(f"planning cluster ({len(topo.zones)} zones)")
         cluster = cluster_objects(topo, controller=controller)
         if checking is not None:
             checking.send(cluster.artifacts)
+        from .plan.apps import plan_application
+        from .plan.apps.install import dns_steps, install_steps
+        from .plan.artifacts import TreeWriter
+        from .plan.specsnap import snapshot_files
 
         app_plans: list[AppPlan] = []
         app_artifacts: list[Artifact] = []
@@ -326,6 +333,7 @@ def _check_planned(receive: forked.Receive) -> tuple[list[Finding], int]:
     slower of the two is built rather than after both, and touches fewer of the parent's
     pages (each first write to one is a copy)."""
     from .check import select_rules
+    from .plan.apps import plan_application
 
     select_rules()  # imports the rules, the inventory and the route resolver
     spec: Spec
@@ -375,6 +383,8 @@ def _finish(spec: Spec, topo: Topology, app_plans: list[AppPlan], files: dict[st
                         findings=_placed(findings, lines), simulation=simulation,
                         routes_verified=routes_verified)
     progress("writing the report")
+    from .report import render_report
+
     report = render_report(topo, app_plans, result.findings, simulation, simulation_note=sim_note,
                            plot=len(topo.zones) <= PLOT_MAX_ZONES)
     report_files: dict[str, str] = {}
