@@ -84,6 +84,12 @@ def test_allocation_properties(layout: tuple[str, int, list[str | None], int]) -
             assert got == given_cidr
         else:
             assert Net(got).prefixlen == prefix
+    # the public subnets are the highest blocks that overlap no zone subnet, top down
+    # (an independent reading, block against subnet, of what allocate finds by set look-up)
+    zone_nets = [Net(c) for c in primary]
+    free_top = [str(b) for b in reversed(list(v.subnets(new_prefix=prefix)))
+                if not any(b.overlaps(z) for z in zone_nets)]
+    assert public == free_top[:public_count]
     # deterministic
     assert allocate(vpc, prefix, explicit, public_count) == (primary, public)
 

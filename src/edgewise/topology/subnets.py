@@ -67,10 +67,16 @@ def allocate(
         taken.append(block)
         primary.append(str(block))
     public: list[str] = []
+    # the zone subnets allocated above are blocks of this very size and alignment: one
+    # overlaps a candidate only by starting where it starts (a set look-up, so the public
+    # subnets cost linear, not zones x public subnets, time); explicit ones may be any size
+    taken_starts = {int(b.network_address) for b in taken}
+    used_spans = [(int(u.network_address), int(u.broadcast_address)) for u in used]
     for block in _blocks(vpc, prefix, reverse=True):
         if len(public) == public_count + edge_public_count:
             break
-        if any(block.overlaps(u) for u in (*used, *taken)):
+        start, end = int(block.network_address), int(block.broadcast_address)
+        if start in taken_starts or any(s <= end and start <= e for s, e in used_spans):
             continue
         public.append(str(block))
     if len(public) < public_count:
