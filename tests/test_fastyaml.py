@@ -20,6 +20,7 @@ import re
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -433,6 +434,113 @@ def test_reading_ahead_past_files_not_taken_and_stopping_early(tmp_path: Path) -
     early = yamlsource.ReadAhead([str(f) for f in files], threads=2)
     assert early.get(0) is not None
     del early
+
+
+def _wait_parsed(handle: Any, n: int) -> None:
+    deadline = time.monotonic() + 30
+    while handle.parsed() < n:
+        assert time.monotonic() < deadline, f"{handle.parsed()} of {n} files parsed"
+        time.sleep(0.01)
+
+
+@needs_reader
+def test_files_parsed_ahead_are_taken_by_the_reader_and_read_alike(tmp_path: Path) -> None:
+    """Files parsed before the read (yamlread.warming, as check does while it imports)
+    are read exactly as without it; the reader takes their parse rather than parsing
+    them again (shown by a change the reader could only miss by taking it: same size,
+    same modification time), a file that changed is read again, and once the warming
+    ends nothing parsed by it is taken."""
+    from edgewise import _fastyaml
+    from edgewise.yamlread import MAX_DEPTH, PLAIN
+
+    assert _fastyaml is not None and PLAIN is not None
+    plans = [p for out in _plans(tmp_path) for p in sorted(out.rglob("*.yaml"))]
+    names = [str(f) for f in plans]
+    cold = yamlsource.ReadAhead(names)
+    expected = [None if (got := cold.get(i)) is None else view(got.documents) for i in range(len(names))]
+    handle = _fastyaml.warm(names, PLAIN[1], MAX_DEPTH, 2, 1 << 30)
+    try:
+        taken = [e is not None for e in expected].count(True)
+        _wait_parsed(handle, taken)
+        same = next(f for f, e in zip(plans, expected, strict=True)
+                    if e is not None and b"kind: Namespace" in f.read_bytes())
+        changed = next(f for f, e in zip(plans, expected, strict=True) if e is not None and f != same)
+        for f, edit in ((same, lambda t: t.replace(b"kind: Namespace", b"kind: Nomespace")),
+                        (changed, lambda t: t + b"# changed\n")):
+            st_ = f.stat()
+            f.write_bytes(edit(f.read_bytes()))
+            os.utime(f, ns=(st_.st_atime_ns, st_.st_mtime_ns))
+        warm_read = yamlsource.ReadAhead(names)
+        for i, f in enumerate(plans):
+            got = warm_read.get(i)
+            if f == same:  # the parse made before the edit: taken, not parsed again
+                assert got is not None and got.documents[0].data["kind"] == "Namespace"
+            elif f == changed:  # another size: read again
+                assert got is not None and view(got.documents) == as_read(f)
+            else:
+                assert (None if got is None else view(got.documents)) == expected[i], f
+    finally:
+        handle.close()
+    # after close() nothing parsed ahead is left to take: the file is read as it is now
+    st_ = same.stat()
+    again = _fastyaml.warm([str(same)], PLAIN[1], MAX_DEPTH, 1, 1 << 30)
+    _wait_parsed(again, 1)
+    same.write_bytes(same.read_bytes().replace(b"kind: Nomespace", b"kind: Namespace"))
+    os.utime(same, ns=(st_.st_atime_ns, st_.st_mtime_ns))
+    again.close()
+    got = yamlsource.ReadAhead([str(same)]).get(0)
+    assert got is not None and got.documents[0].data["kind"] == "Namespace"
+
+
+@needs_reader
+def test_parsing_ahead_stops_when_the_read_starts_and_within_its_budget(tmp_path: Path) -> None:
+    from edgewise import _fastyaml
+    from edgewise.yamlread import MAX_DEPTH, PLAIN
+
+    assert _fastyaml is not None and PLAIN is not None
+    files = []
+    for i in range(3000):
+        f = tmp_path / f"f{i:04d}.yaml"
+        f.write_text(f"kind: K\nmetadata:\n  name: n{i}\nspec:\n  items:\n" + "  - a: 1\n    b: two\n" * 40)
+        files.append(str(f))
+    handle = _fastyaml.warm(files, PLAIN[1], MAX_DEPTH, 1, 1 << 30)
+    try:
+        _wait_parsed(handle, 10)
+        reader = yamlsource.ReadAhead(files[:1])  # a read starts: the warming stops
+        time.sleep(0.2)
+        stopped_at = handle.parsed()
+        time.sleep(0.3)
+        assert handle.parsed() == stopped_at < len(files)
+        assert reader.get(0) is not None
+    finally:
+        handle.close()
+    size = Path(files[0]).stat().st_size
+    budget = 5 * size
+    # the previous handle is let go only once this one started (its end must not drop
+    # this one's parses)
+    handle = _fastyaml.warm(files, PLAIN[1], MAX_DEPTH, 1, budget)
+    try:
+        deadline = time.monotonic() + 10
+        while handle.parsed() < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert handle.parsed() == 6  # files are counted before their text: the 6th passes the budget
+    finally:
+        handle.close()
+
+
+@needs_reader
+def test_check_reads_the_same_inputs_while_they_are_parsed_ahead(tmp_path: Path) -> None:
+    from edgewise.check.inputs import load_paths
+    from edgewise.yamlread import warming
+
+    out = _plans(tmp_path)[0]
+    cold = load_paths([out])
+    with warming([out]):
+        time.sleep(0.3)  # parsed ahead before the read starts
+        warm = load_paths([out])
+    assert [(o, s) for o, s in warm.objects] == [(o, s) for o, s in cold.objects]
+    assert {k: view([d]) for k, d in warm.documents.items()} == {k: view([d]) for k, d in cold.documents.items()}
+    assert warm.file_sizes == cold.file_sizes and warm.notes == cold.notes
 
 
 def test_without_the_compiled_reader_nothing_is_read_ahead(tmp_path: Path) -> None:

@@ -680,6 +680,36 @@ struct Shared {
 const LOOKAHEAD: usize = 512;
 
 fn read_file(path: &str, resolve_first: &[char], max_depth: usize) -> Outcome {
+    read_file_warm(path, resolve_first, max_depth, true)
+}
+
+/// A file parsed before a reader asked for it ([`warm`]): its parse, if the file is
+/// still the one parsed (same device, inode, size and modification time).
+struct Warmed {
+    size: u64,
+    mtime: (i64, i64),
+    docs: Vec<ParsedDoc>,
+}
+
+/// The files the latest [`warm`] parsed, by (device, inode), with that warm's number: a
+/// reader thread takes a file's parse from here instead of parsing it again. Emptied
+/// when the [`Warm`] that filled it ends (not by an earlier one ending later).
+static WARMED: Mutex<Option<(u64, HashMap<(u64, u64), Warmed>)>> = Mutex::new(None);
+/// The number of the latest [`warm`]
+static WARM_GENERATION: AtomicUsize = AtomicUsize::new(0);
+
+/// Drop the parses of warm number `generation`, if they are the ones kept.
+fn drop_warmed(generation: usize) {
+    let mut warmed = WARMED.lock().unwrap_or_else(|e| e.into_inner());
+    if matches!(warmed.as_ref(), Some((g, _)) if *g as usize == generation) {
+        *warmed = None;
+    }
+}
+/// Set when a [`Prefetch`] starts (the caller is reading now): the warm threads stop,
+/// leaving what they parsed to its reader threads
+static WARM_STOP: AtomicBool = AtomicBool::new(false);
+
+fn read_file_warm(path: &str, resolve_first: &[char], max_depth: usize, take_warmed: bool) -> Outcome {
     // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; it is not a
     // regular file, so it is left to the caller, who does not read it either
     let Ok(mut f) = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) else {
@@ -688,6 +718,16 @@ fn read_file(path: &str, resolve_first: &[char], max_depth: usize) -> Outcome {
     let Ok(meta) = f.metadata() else { return Outcome::Slow };
     if !meta.is_file() {
         return Outcome::Slow;
+    }
+    if take_warmed {
+        let mut warmed = WARMED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, map)) = warmed.as_mut() {
+            if let Some(w) = map.remove(&(meta.dev(), meta.ino())) {
+                if w.size == meta.len() && w.mtime == (meta.mtime(), meta.mtime_nsec()) {
+                    return Outcome::Parsed { dev: meta.dev(), ino: meta.ino(), size: meta.len(), docs: w.docs };
+                }
+            }
+        }
     }
     let mut raw = Vec::with_capacity(meta.len() as usize + 1);
     if f.read_to_end(&mut raw).is_err() {
@@ -732,6 +772,120 @@ fn worker(shared: Arc<Shared>) {
     }
 }
 
+/// Parses files before anyone asks for them, on other threads, while the caller does
+/// something else (`edgewise check` imports its rules and loads the topology): a
+/// [`Prefetch`] reader then takes each file's parse instead of parsing it again. The
+/// threads stop when a Prefetch starts, or after `budget` bytes of text; the parses
+/// nobody took are dropped by `close()` (or when this is collected).
+#[pyclass(module = "edgewise._fastyaml")]
+struct Warm {
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+    /// files parsed and kept so far
+    parsed: Arc<AtomicUsize>,
+    generation: usize,
+}
+
+struct WarmJob {
+    paths: Vec<String>,
+    next: AtomicUsize,
+    stop: Arc<AtomicBool>,
+    used: AtomicUsize,
+    parsed: Arc<AtomicUsize>,
+    generation: usize,
+    budget: usize,
+    resolve_first: Vec<char>,
+    max_depth: usize,
+}
+
+fn warm_worker(job: Arc<WarmJob>) {
+    let WarmJob { paths, next, stop, used, parsed, generation, budget, resolve_first, max_depth } = &*job;
+    let (budget, max_depth) = (*budget, *max_depth);
+    loop {
+        if stop.load(Ordering::Relaxed) || WARM_STOP.load(Ordering::Relaxed) {
+            return;
+        }
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(path) = paths.get(i) else { return };
+        let Ok(meta) = std::fs::metadata(path) else { continue };
+        if !meta.is_file() || used.fetch_add(meta.len() as usize, Ordering::Relaxed) > budget {
+            continue;
+        }
+        let out = std::panic::catch_unwind(|| read_file_warm(path, resolve_first, max_depth, false))
+            .unwrap_or(Outcome::Slow);
+        if let Outcome::Parsed { dev, ino, size, docs } = out {
+            let mut warmed = WARMED.lock().unwrap_or_else(|e| e.into_inner());
+            match warmed.as_mut() {
+                Some((g, map)) if *g as usize == *generation => {
+                    map.insert((dev, ino), Warmed { size, mtime: (meta.mtime(), meta.mtime_nsec()), docs });
+                    parsed.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => return, // a later warm took over, or this one was closed
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl Warm {
+    /// How many files were parsed and kept so far.
+    fn parsed(&self) -> usize {
+        self.parsed.load(Ordering::Relaxed)
+    }
+
+    /// Stop the threads (each finishes the file it is on) and drop the parses nobody
+    /// took.
+    fn close(&mut self, py: Python<'_>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let workers: Vec<JoinHandle<()>> = self.workers.drain(..).collect();
+        py.allow_threads(move || {
+            for w in workers {
+                let _ = w.join();
+            }
+        });
+        drop_warmed(self.generation);
+    }
+}
+
+impl Drop for Warm {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        drop_warmed(self.generation);
+    }
+}
+
+/// Start parsing `paths` (in order, at most `budget` bytes of text) on `threads` threads.
+#[pyfunction]
+fn warm(paths: Vec<String>, resolve_first: &str, max_depth: usize, threads: usize, budget: usize) -> Warm {
+    let generation = WARM_GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
+    *WARMED.lock().unwrap_or_else(|e| e.into_inner()) = Some((generation as u64, HashMap::new()));
+    WARM_STOP.store(false, Ordering::Relaxed);
+    let stop = Arc::new(AtomicBool::new(false));
+    let parsed = Arc::new(AtomicUsize::new(0));
+    let n = paths.len();
+    let job = Arc::new(WarmJob {
+        paths,
+        next: AtomicUsize::new(0),
+        stop: Arc::clone(&stop),
+        used: AtomicUsize::new(0),
+        parsed: Arc::clone(&parsed),
+        generation,
+        budget,
+        resolve_first: resolve_first.chars().collect(),
+        max_depth,
+    });
+    let workers = (0..threads.max(1).min(n.max(1)))
+        .map(|_| {
+            let job = Arc::clone(&job);
+            std::thread::spawn(move || warm_worker(job))
+        })
+        .collect();
+    Warm { stop, workers, parsed, generation }
+}
+
 /// Files read and parsed ahead by `threads` threads (without the GIL), taken in turn by
 /// the caller, which builds each file's Python objects.
 #[pyclass(module = "edgewise._fastyaml")]
@@ -745,6 +899,7 @@ struct Prefetch {
 impl Prefetch {
     #[new]
     fn new(paths: Vec<String>, resolve_first: &str, max_depth: usize, threads: usize) -> Self {
+        WARM_STOP.store(true, Ordering::Relaxed); // the caller reads now: no more warming (Warm)
         let n = paths.len();
         let shared = Arc::new(Shared {
             paths,
@@ -821,5 +976,7 @@ fn _fastyaml(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(emit::dump_docs, m)?)?;
     m.add_class::<Positions>()?;
     m.add_class::<Prefetch>()?;
+    m.add_class::<Warm>()?;
+    m.add_function(wrap_pyfunction!(warm, m)?)?;
     Ok(())
 }

@@ -1,4 +1,5 @@
-"""What a check reports: a :class:`Finding` and its :class:`Severity`.
+"""What a check reports: a :class:`Finding`, its :class:`Severity`, and the formats a
+report is written in (:data:`FORMATS`, :mod:`edgewise.check.output`).
 
 A module of its own, importing nothing of check's machinery: ``plan`` gets its check's
 findings back from a forked child (pickled), and reading them must not import the
@@ -11,7 +12,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Finding", "Severity"]
+__all__ = ["FORMATS", "Finding", "Severity"]
+
+#: the formats :func:`edgewise.check.output.render` writes a report in
+FORMATS = ("text", "json", "sarif", "github", "junit")
 
 
 class Severity(StrEnum):

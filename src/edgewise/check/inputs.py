@@ -39,8 +39,9 @@ from ..spec import API_VERSION, Document, Spec
 from ..spec import Topology as TopologyModel
 from ..spec.loader import parse_document
 from ..spec.semantic import validate_semantics
-from ..spec.yamlsource import YAML_SUFFIXES, DataBuilder, ReadAhead, ReadFile, build_documents, read_documents
+from ..spec.yamlsource import DataBuilder, ReadAhead, ReadFile, build_documents, read_documents
 from ..topology import Topology, build_topology
+from ..yamlread import YAML_SUFFIXES
 from .model import CfnTemplate
 
 __all__ = [

@@ -12,11 +12,11 @@ from typing import Any
 
 from .. import __version__
 from .engine import Report
+from .finding import FORMATS
 from .model import Finding, Rule, Severity
 
 __all__ = ["FORMATS", "render", "render_github", "render_json", "render_junit", "render_sarif", "render_text"]
 
-FORMATS = ("text", "json", "sarif", "github", "junit")
 # GitHub code scanning limits
 # (https://docs.github.com/en/code-security/code-scanning/troubleshooting-sarif-uploads/results-exceed-limit):
 # at most 25,000 results per run and only the top 5,000 (by severity) are shown, 20 runs

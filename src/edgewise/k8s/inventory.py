@@ -16,6 +16,7 @@ group's taints.
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Self, TypeVar, overload
@@ -521,7 +522,7 @@ class Inventory:
             nodes = self.nodes = list(real_nodes)
         else:
             nodes = self.nodes = inferred_nodes(topo, edge_taints=edge_taints, zone_taints=zone_taints) if topo else []
-        memo: dict[str, tuple[tuple[str, ...], str, bool]] = {}
+        memo: dict[bytes | str, tuple[tuple[str, ...], str, bool]] = {}
         for o in self.objects:
             self._by_key[(o.kind, o.namespace, o.name)] = o
             self._by_kind.setdefault(o.kind, []).append(o)
@@ -809,7 +810,7 @@ class _NodeIndex:
 
 
 def _workload(
-    o: KObject, nodes: _NodeIndex, memo: dict[str, tuple[tuple[str, ...], str, bool]]
+    o: KObject, nodes: _NodeIndex, memo: dict[bytes | str, tuple[tuple[str, ...], str, bool]]
 ) -> Workload | None:
     found = _pod_template(o)
     if found is None:
@@ -820,7 +821,7 @@ def _workload(
     raw_replicas = o.spec.get("replicas", 1) if o.kind not in ("Pod", "DaemonSet", "Job", "CronJob") else 1
     replicas = raw_replicas if isinstance(raw_replicas, int) and raw_replicas >= 0 else 1
     # workloads of one zone share their constraints: decide each distinct set once
-    key = repr(
+    key = _constraints_key(
         (
             pod_spec.get("nodeSelector"),
             pod_spec.get("affinity"),
@@ -843,6 +844,17 @@ def _workload(
         placement=why,
         pinned=pinned,
     )
+
+
+def _constraints_key(constraints: tuple[Any, ...]) -> bytes | str:
+    """A key equal for equal scheduling constraints (the same data in the same order):
+    their ``marshal`` serialization, ~4x faster than ``repr`` (a read of 14,000 objects
+    makes one per workload), else, for a value marshal cannot write (a timestamp YAML
+    typed), their ``repr``. Equal data written in another order only misses the memo."""
+    try:
+        return marshal.dumps(constraints)
+    except ValueError:
+        return repr(constraints)
 
 
 def _placement(pod_spec: Mapping[str, Any], index: _NodeIndex) -> tuple[tuple[str, ...], str, bool]:

@@ -17,13 +17,12 @@ import yaml
 
 from ..errors import InputError, Problem, format_path
 from ..markers import PLAN_MARKER, is_edgewise_output
-from ..yamlread import MAX_DEPTH, load_built
+from ..yamlread import MAX_DEPTH, YAML_SUFFIXES, load_built
 from ..yamlread import PLAIN as _PLAIN
 
 __all__ = ["DataBuilder", "Document", "build_documents", "compose_documents", "iter_yaml_files", "read_documents",
            "yaml_error"]
 
-YAML_SUFFIXES = (".yaml", ".yml")
 PathKey = tuple[str | int, ...]
 _STR_TAG = "tag:yaml.org,2002:str"
 # libyaml's composer is an order of magnitude faster than the pure-Python one and still
