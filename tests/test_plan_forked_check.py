@@ -426,6 +426,45 @@ def test_a_child_does_not_hold_the_pipes_of_another_call() -> None:
 
 
 @needs_fork
+def test_a_program_that_ends_with_its_command_waits_for_its_children_at_the_exit(tmp_path: Path) -> None:
+    """forked.reap_at_exit (plan and check run as the program): a child that has sent its
+    whole result is not waited for when its call ends, but when the program exits, so
+    no child outlives the program; without it, the call's end waits for the child."""
+    script = tmp_path / "program.py"
+    script.write_text(f"""
+import os, sys, time
+from edgewise import forked
+
+def child():
+    real_exit = os._exit
+    def slow_exit(code):
+        time.sleep(2)
+        real_exit(code)
+    os._exit = slow_exit
+    open({str(tmp_path / "pid")!r}, "w").write(str(os.getpid()))
+    return "done"
+
+if sys.argv[1] == "at-exit":
+    forked.reap_at_exit()
+started = time.monotonic()
+with forked.start(child, fork=True) as call:
+    assert call.result() == "done"
+print(round(time.monotonic() - started, 2))
+""")
+    import subprocess
+
+    for mode, waits in (("at-exit", False), ("at-once", True)):
+        started = time.monotonic()
+        run = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        took = float(run.stdout)
+        assert (took >= 2) is waits, (mode, took)
+        assert time.monotonic() - started >= 2, "the program ended before its child"
+        with pytest.raises(ProcessLookupError):  # waited for: gone, not even a zombie
+            os.kill(int((tmp_path / "pid").read_text()), 0)
+
+
+@needs_fork
 def test_a_fed_child_ends_when_the_caller_gives_up(tmp_path: Path) -> None:
     def child(receive: forked.Receive) -> object:
         return receive()

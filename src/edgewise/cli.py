@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import click
 
-from . import __version__, gcpause
+from . import __version__, forked, gcpause
 from .errors import InputError
 
 if TYPE_CHECKING:  # rich is imported where it draws: plain lines never need it
@@ -355,8 +355,10 @@ def _print_plan_summary(console: _Out, result: object, out: Path) -> None:
 
 
 #: commands that do bounded work, after which the program ends: the cyclic collector stays
-#: off for them (:func:`edgewise.gcpause.hold`; their data is dropped by exiting). The
-#: others keep it: the controller runs for as long as the cluster does.
+#: off for them (:func:`edgewise.gcpause.hold`; their data is dropped by exiting), and a
+#: forked child that has sent its result is waited for at the exit
+#: (:func:`edgewise.forked.reap_at_exit`). The others keep both: the controller runs for
+#: as long as the cluster does.
 _HOLD_COLLECTOR = frozenset({"plan", "check"})
 
 
@@ -366,6 +368,7 @@ def main() -> None:
     # is the command
     if sys.argv[1:2] and sys.argv[1] in _HOLD_COLLECTOR:
         gcpause.hold()
+        forked.reap_at_exit()
     # the whole command runs in one chunk of the interpreter's frame stack (_framestack.py)
     from ._framestack import run
 
