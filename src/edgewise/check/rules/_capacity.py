@@ -11,6 +11,7 @@ not sufficient (packing is ignored), so a finding is certain and no finding prov
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -43,26 +44,32 @@ def shortfalls(
     gives (None: unknown, the set is not judged). ``per_pod`` is what one pod of a
     workload needs; a DaemonSet runs one on each node of a zone's node group at max size."""
     topo = ctx.topology
-    demand: dict[frozenset[str], Fraction] = defaultdict(Fraction)
-    members: dict[frozenset[str], list[tuple[Fraction, Workload]]] = defaultdict(list)
+    # each workload's need is kept as (numerator, denominator) and a set's needs are added
+    # in integers at the end (_exact_sum): adding and multiplying Fractions workload by
+    # workload was ~40% of EW207 and EW208 at 200 x 40 (14,000 objects)
+    parts: dict[frozenset[str], list[tuple[int, int]]] = defaultdict(list)
+    confined: dict[frozenset[str], list[tuple[Fraction, int, Workload]]] = defaultdict(list)
     for w in ctx.inventory.workloads():
         if not w.zones or w.replicas <= 0 or w.pod_spec.get("nodeName"):
             continue
         if w.kind == "DaemonSet":
             for zone in w.zones:
                 ng = topo.zone(zone).node_group if topo is not None else None
-                demand[frozenset((zone,))] += per_pod(w) * (ng.max_size if ng is not None else 0)
+                each = per_pod(w)
+                parts[frozenset((zone,))].append(
+                    (each.numerator * (ng.max_size if ng is not None else 0), each.denominator))
             continue
-        need = per_pod(w) * w.replicas
-        if need <= 0:
+        pod = per_pod(w)
+        if pod.numerator <= 0:  # what a pod needs is never negative: none of it needs nothing
             continue
         key = frozenset(w.zones)
-        demand[key] += need
-        members[key].append((need, w))
+        parts[key].append((pod.numerator * w.replicas, pod.denominator))
+        confined[key].append((pod, w.replicas, w))
+    demand = {k: _exact_sum(v) for k, v in parts.items()}
     known = {k: v for k, v in demand.items() if all(have.get(z) is not None for z in k)}
     singles = {next(iter(k)): v for k, v in known.items() if len(k) == 1}
     for zones, own in sorted(known.items(), key=lambda kv: sorted(kv[0])):
-        if not members.get(zones):
+        if not confined.get(zones):
             continue  # DaemonSets alone: no workload to point at
         if len(zones) == 1:
             need = own
@@ -71,5 +78,13 @@ def shortfalls(
             need += sum((singles.get(z, Fraction(0)) for z in zones), Fraction(0))
         total = sum((have[z] or Fraction(0) for z in zones), Fraction(0))
         if need > total:
-            ranked = sorted(members[zones], key=lambda m: (-m[0], m[1].namespace, m[1].name))
+            members = [(pod * replicas, w) for pod, replicas, w in confined[zones]]
+            ranked = sorted(members, key=lambda m: (-m[0], m[1].namespace, m[1].name))
             yield Shortfall(zones, need, total, tuple(ranked))
+
+
+def _exact_sum(parts: list[tuple[int, int]]) -> Fraction:
+    """The sum of the fractions ``numerator / denominator``, exactly, in integers over
+    their least common denominator."""
+    den = math.lcm(*{d for _, d in parts}) if parts else 1
+    return Fraction(sum(n * (den // d) for n, d in parts), den)
