@@ -539,20 +539,22 @@ impl<'py, 'c> Build<'py, 'c> {
             }
             Kind::Map(n) => {
                 let out = PyDict::new(self.py);
-                for _ in 0..n {
+                for k in 0..n as usize {
                     let knode = &mut nodes[*i];
                     let (line, col) = (knode.line, knode.col);
                     let key = self.key(std::mem::replace(&mut knode.kind, Kind::Seq(0)))?;
                     *i += 1;
-                    if out.contains(&key)? {
-                        return Err(GiveUp::Unsupported); // a duplicate key: PyYAML's path reports it
-                    }
                     let me = self.entries.len();
                     let kind = kind_of(&nodes[*i]);
                     self.entries.push(Entry { line, col, size: 0, kind, key: Some(key.clone_ref(self.py)) });
                     let value = self.value(nodes, i)?;
                     self.entries[me].size = (self.entries.len() - me) as u32;
                     out.set_item(key, value)?;
+                    // a key seen before replaced its value instead of adding one: a duplicate
+                    // key, which PyYAML's path reports (what was built here is dropped)
+                    if out.len() != k + 1 {
+                        return Err(GiveUp::Unsupported);
+                    }
                 }
                 Ok(out.into_any().unbind())
             }
