@@ -108,81 +108,60 @@ def check_command(
     """
     from ..yamlread import warming
 
-    with warming(paths):
-        _check(paths, kubeconfig, kube_context, topology_spec, fmt, fail_on, config_path, no_config, select,
-               ignore, untainted_edge, consul_edition, helm_values, helm_set, verbose)
+    with warming(paths):  # the files are parsed while the rules are imported
+        from .config import CheckConfig, discover_config, load_config
+        from .engine import check_cluster, check_paths
+        from .inputs import HelmOptions
+        from .output import render
 
+        try:
+            config = CheckConfig()
+            if config_path is not None and not no_config:
+                if not config_path.is_file():
+                    raise InputError.single(str(config_path), "no such file", hint="pass an existing .edgewise.yaml")
+                config = load_config(config_path)
+            elif not no_config:
+                found = discover_config(Path.cwd())
+                if found is not None:
+                    config = load_config(found)
+            topology = None
+            if topology_spec:
+                from ..spec import load_spec
+                from ..topology import build_topology
 
-def _check(
-    paths: tuple[Path, ...],
-    kubeconfig: Path | None,
-    kube_context: str | None,
-    topology_spec: tuple[Path, ...],
-    fmt: str,
-    fail_on: str | None,
-    config_path: Path | None,
-    no_config: bool,
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
-    untainted_edge: bool,
-    consul_edition: str | None,
-    helm_values: tuple[Path, ...],
-    helm_set: tuple[str, ...],
-    verbose: bool,
-) -> None:
-    from .config import CheckConfig, discover_config, load_config
-    from .engine import check_cluster, check_paths
-    from .inputs import HelmOptions
-    from .output import render
-
-    try:
-        config = CheckConfig()
-        if config_path is not None and not no_config:
-            if not config_path.is_file():
-                raise InputError.single(str(config_path), "no such file", hint="pass an existing .edgewise.yaml")
-            config = load_config(config_path)
-        elif not no_config:
-            found = discover_config(Path.cwd())
-            if found is not None:
-                config = load_config(found)
-        topology = None
-        if topology_spec:
-            from ..spec import load_spec
-            from ..topology import build_topology
-
-            topology = build_topology(load_spec(list(topology_spec)))
-        untainted = untainted_edge or bool(config.untainted_edge)
-        # the settings file's Helm values first, the command line's after them (later wins)
-        helm = HelmOptions(values=(*config.helm_values, *helm_values), set_values=(*config.helm_set, *helm_set))
-        if kubeconfig is not None:
-            report = check_cluster(
-                kubeconfig,
-                kube_context,
-                topology,
-                list(paths),
-                select=_split(select) or list(config.select),
-                ignore=[*config.ignore, *_split(ignore)],
-                consul_edition=consul_edition or config.consul_edition,
-                helm=helm,
-            )
-        elif not paths:
-            raise InputError.single("edgewise check", "nothing to check", hint="pass PATH... or --kubeconfig FILE")
-        else:
-            report = check_paths(
-                list(paths),
-                topology,
-                select=_split(select) or list(config.select),
-                ignore=[*config.ignore, *_split(ignore)],
-                edge_taints=False if untainted else None,
-                consul_edition=consul_edition or config.consul_edition,
-                helm=helm,
-            )
-    except InputError as exc:
-        click.echo(exc.report(), err=True)
-        sys.exit(2)
-    report.findings = config.apply(report.findings)
-    report.suppressed = [(f, r) for f, r in report.suppressed if not config.excluded(f.file)]
-    if config.file:
-        report.notes.insert(0, f"settings read from {config.file}")
-    click.echo(render(report, fmt, verbose=verbose), nl=False)
-    sys.exit(report.exit_code(fail_on or (config.fail_on.value if config.fail_on else "error")))
+                topology = build_topology(load_spec(list(topology_spec)))
+            untainted = untainted_edge or bool(config.untainted_edge)
+            # the settings file's Helm values first, the command line's after them (later wins)
+            helm = HelmOptions(values=(*config.helm_values, *helm_values), set_values=(*config.helm_set, *helm_set))
+            if kubeconfig is not None:
+                report = check_cluster(
+                    kubeconfig,
+                    kube_context,
+                    topology,
+                    list(paths),
+                    select=_split(select) or list(config.select),
+                    ignore=[*config.ignore, *_split(ignore)],
+                    consul_edition=consul_edition or config.consul_edition,
+                    helm=helm,
+                )
+            elif not paths:
+                raise InputError.single("edgewise check", "nothing to check", hint="pass PATH... or --kubeconfig FILE")
+            else:
+                report = check_paths(
+                    list(paths),
+                    topology,
+                    select=_split(select) or list(config.select),
+                    ignore=[*config.ignore, *_split(ignore)],
+                    edge_taints=False if untainted else None,
+                    consul_edition=consul_edition or config.consul_edition,
+                    helm=helm,
+                )
+        except InputError as exc:
+            click.echo(exc.report(), err=True)
+            sys.exit(2)
+        report.findings = config.apply(report.findings)
+        report.suppressed = [(f, r) for f, r in report.suppressed if not config.excluded(f.file)]
+        if config.file:
+            report.notes.insert(0, f"settings read from {config.file}")
+        click.echo(render(report, fmt, verbose=verbose), nl=False)
+        sys.exit(report.exit_code(fail_on or (config.fail_on.value if config.fail_on else "error")))
