@@ -528,6 +528,20 @@ def test_parsing_ahead_stops_when_the_read_starts_and_within_its_budget(tmp_path
         handle.close()
 
 
+def test_the_files_parsed_ahead_are_listed_as_check_walks_them_and_not_forever(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgewise import yamlread
+
+    for rel in ("b/2.yaml", "b/1.yml", "a/z.yaml", "a/c/x.yaml", "a/notes.txt", "top.yaml"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("a: 1\n")
+    listed = yamlread._yaml_files([tmp_path, tmp_path / "top.yaml"])
+    rel = [str(Path(f).relative_to(tmp_path)) for f in listed]
+    assert rel == ["a/c/x.yaml", "a/z.yaml", "b/1.yml", "b/2.yaml", "top.yaml", "top.yaml"]
+    monkeypatch.setattr(yamlread, "WARM_LIST_ENTRIES", 3)
+    assert len(yamlread._yaml_files([tmp_path])) < 5  # stops listing a tree that large
+
+
 @needs_reader
 def test_check_reads_the_same_inputs_while_they_are_parsed_ahead(tmp_path: Path) -> None:
     from edgewise.check.inputs import load_paths

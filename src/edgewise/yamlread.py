@@ -119,15 +119,41 @@ def warming(paths: Sequence[Path]) -> Iterator[None]:
         handle.close()
 
 
+#: the listing for :func:`warming` stops after this many directory entries (a tree that
+#: large is mostly not YAML: its walk would only delay the command)
+WARM_LIST_ENTRIES = 100_000
+
+
 def _yaml_files(paths: Sequence[Path]) -> list[str]:
-    """The YAML files under ``paths``, directories in sorted order (as check walks them)."""
+    """The YAML files under ``paths`` in the order check walks a tree (each directory's
+    entries sorted by name, a subdirectory where its name sorts; check reads a
+    kustomization's resources in its own order), listed until :data:`WARM_LIST_ENTRIES`
+    entries were seen. Links are not followed here (check's read parses those itself)."""
     out: list[str] = []
+    seen = 0
+
+    def walk(directory: str) -> bool:
+        nonlocal seen
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return True
+        seen += len(entries)
+        if seen > WARM_LIST_ENTRIES:
+            return False
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                if not walk(e.path):
+                    return False
+            elif e.name.endswith(YAML_SUFFIXES):
+                out.append(e.path)
+        return True
+
     for path in paths:
         p = os.fspath(path)
         if p.endswith(YAML_SUFFIXES):
             out.append(p)
-            continue
-        for root, dirs, files in os.walk(p):
-            dirs.sort()
-            out.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(YAML_SUFFIXES))
+        elif not walk(p):
+            break
     return out
