@@ -5,8 +5,8 @@ a child forked before the spec is loaded (it sees everything imported before the
 without copying it). The child imports the rules while the parent loads the spec, is
 sent the spec, plans the applications' objects itself, and is sent the cluster's by the
 parent (:func:`start_fed`, :meth:`Call.send`, one message each); it sends its result
-back over a pipe, pickled. ``edgewise check`` runs some of its rules in a child the same way
-(:func:`start`). Where ``os.fork`` is missing (not POSIX), on a single CPU, or when the
+back over a pipe, pickled. ``edgewise check`` runs some of its rules in a child the
+same way (:func:`start`). Where ``os.fork`` is missing (not POSIX), on a single CPU, or when the
 caller asks for it, the function runs in the calling process instead, when its result is
 asked for: the same function on the same data, so the same result either way.
 
@@ -20,8 +20,9 @@ as soon as it has sent its result, so :meth:`Call.result` returns without waitin
 its exit (which first unmaps the child's memory). Every child is waited for by
 :meth:`Call.cancel`, at the end of the ``with`` block (it kills the child first when the
 caller gives up before the whole result came), so no zombie is left behind. A child
-forked by a forked child whose whole result came is waited for later, once the forked
-child has sent its own result: waiting for its exit would delay that result.
+whose whole result came is waited for later where the caller has better to do: in a
+forked child, once that child has sent its own result; in a program that ends with its
+command, at the exit (:func:`reap_at_exit`).
 """
 
 from __future__ import annotations
