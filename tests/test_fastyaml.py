@@ -523,7 +523,7 @@ def test_parsing_ahead_stops_when_the_read_starts_and_within_its_budget(tmp_path
         deadline = time.monotonic() + 10
         while handle.parsed() < 6 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert handle.parsed() == 6  # files are counted before their text: the 6th passes the budget
+        assert handle.parsed() == 6  # the 6th file starts with 5 files' text parsed, within the budget
     finally:
         handle.close()
 

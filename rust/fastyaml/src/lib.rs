@@ -649,7 +649,8 @@ enum Outcome {
     /// anything but a readable regular file of UTF-8 YAML text this reader takes whole:
     /// the caller reads it as before (PyYAML, its errors)
     Slow,
-    Parsed { dev: u64, ino: u64, size: u64, docs: Vec<ParsedDoc> },
+    /// `mtime`: the file's modification time (seconds, nanoseconds) when it was read
+    Parsed { dev: u64, ino: u64, size: u64, mtime: (i64, i64), docs: Vec<ParsedDoc> },
 }
 
 enum Slot {
@@ -696,14 +697,14 @@ struct Warmed {
 /// The files the latest [`warm`] parsed, by (device, inode), with that warm's number: a
 /// reader thread takes a file's parse from here instead of parsing it again. Emptied
 /// when the [`Warm`] that filled it ends (not by an earlier one ending later).
-static WARMED: Mutex<Option<(u64, HashMap<(u64, u64), Warmed>)>> = Mutex::new(None);
+static WARMED: Mutex<Option<(usize, HashMap<(u64, u64), Warmed>)>> = Mutex::new(None);
 /// The number of the latest [`warm`]
 static WARM_GENERATION: AtomicUsize = AtomicUsize::new(0);
 
 /// Drop the parses of warm number `generation`, if they are the ones kept.
 fn drop_warmed(generation: usize) {
     let mut warmed = WARMED.lock().unwrap_or_else(|e| e.into_inner());
-    if matches!(warmed.as_ref(), Some((g, _)) if *g as usize == generation) {
+    if matches!(warmed.as_ref(), Some((g, _)) if *g == generation) {
         *warmed = None;
     }
 }
@@ -726,7 +727,9 @@ fn read_file_warm(path: &str, resolve_first: &[char], max_depth: usize, take_war
         if let Some((_, map)) = warmed.as_mut() {
             if let Some(w) = map.remove(&(meta.dev(), meta.ino())) {
                 if w.size == meta.len() && w.mtime == (meta.mtime(), meta.mtime_nsec()) {
-                    return Outcome::Parsed { dev: meta.dev(), ino: meta.ino(), size: meta.len(), docs: w.docs };
+                    return Outcome::Parsed {
+                        dev: meta.dev(), ino: meta.ino(), size: meta.len(), mtime: w.mtime, docs: w.docs,
+                    };
                 }
             }
         }
@@ -743,7 +746,9 @@ fn read_file_warm(path: &str, resolve_first: &[char], max_depth: usize, take_war
         return Outcome::Slow;
     }
     match parse(text, resolve_first, max_depth) {
-        Ok(docs) => Outcome::Parsed { dev: meta.dev(), ino: meta.ino(), size: meta.len(), docs },
+        Ok(docs) => Outcome::Parsed {
+            dev: meta.dev(), ino: meta.ino(), size: meta.len(), mtime: (meta.mtime(), meta.mtime_nsec()), docs,
+        },
         Err(Unsupported) => Outcome::Slow,
     }
 }
@@ -777,7 +782,7 @@ fn worker(shared: Arc<Shared>) {
 /// Parses files before anyone asks for them, on other threads, while the caller does
 /// something else (`edgewise check` imports its rules and loads the topology): a
 /// [`Prefetch`] reader then takes each file's parse instead of parsing it again. The
-/// threads stop when a Prefetch starts, or after `budget` bytes of text; the parses
+/// threads stop when a Prefetch starts, or past `budget` bytes of text; the parses
 /// nobody took are dropped by `close()` (or when this is collected).
 #[pyclass(module = "edgewise._fastyaml")]
 struct Warm {
@@ -807,19 +812,19 @@ fn warm_worker(job: Arc<WarmJob>) {
         if stop.load(Ordering::Relaxed) || WARM_STOP.load(Ordering::Relaxed) {
             return;
         }
+        if used.load(Ordering::Relaxed) > budget {
+            return; // the text parsed so far is all this warm may hold
+        }
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(path) = paths.get(i) else { return };
-        let Ok(meta) = std::fs::metadata(path) else { continue };
-        if !meta.is_file() || used.fetch_add(meta.len() as usize, Ordering::Relaxed) > budget {
-            continue;
-        }
         let out = std::panic::catch_unwind(|| read_file_warm(path, resolve_first, max_depth, false))
             .unwrap_or(Outcome::Slow);
-        if let Outcome::Parsed { dev, ino, size, docs } = out {
+        if let Outcome::Parsed { dev, ino, size, mtime, docs } = out {
+            used.fetch_add(size as usize, Ordering::Relaxed);
             let mut warmed = WARMED.lock().unwrap_or_else(|e| e.into_inner());
             match warmed.as_mut() {
-                Some((g, map)) if *g as usize == *generation => {
-                    map.insert((dev, ino), Warmed { size, mtime: (meta.mtime(), meta.mtime_nsec()), docs });
+                Some((g, map)) if *g == *generation => {
+                    map.insert((dev, ino), Warmed { size, mtime, docs });
                     parsed.fetch_add(1, Ordering::Relaxed);
                 }
                 _ => return, // a later warm took over, or this one was closed
@@ -838,19 +843,12 @@ impl Warm {
     /// Stop the threads (each finishes the file it is on) and drop the parses nobody
     /// took.
     fn close(&mut self, py: Python<'_>) {
-        self.stop.store(true, Ordering::Relaxed);
-        let workers: Vec<JoinHandle<()>> = self.workers.drain(..).collect();
-        py.allow_threads(move || {
-            for w in workers {
-                let _ = w.join();
-            }
-        });
-        drop_warmed(self.generation);
+        py.allow_threads(|| self.finish());
     }
 }
 
-impl Drop for Warm {
-    fn drop(&mut self) {
+impl Warm {
+    fn finish(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         for w in self.workers.drain(..) {
             let _ = w.join();
@@ -859,11 +857,18 @@ impl Drop for Warm {
     }
 }
 
-/// Start parsing `paths` (in order, at most `budget` bytes of text) on `threads` threads.
+impl Drop for Warm {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Start parsing `paths` in order on `threads` threads, until more than `budget` bytes of
+/// text were parsed.
 #[pyfunction]
 fn warm(paths: Vec<String>, resolve_first: &str, max_depth: usize, threads: usize, budget: usize) -> Warm {
     let generation = WARM_GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
-    *WARMED.lock().unwrap_or_else(|e| e.into_inner()) = Some((generation as u64, HashMap::new()));
+    *WARMED.lock().unwrap_or_else(|e| e.into_inner()) = Some((generation, HashMap::new()));
     WARM_STOP.store(false, Ordering::Relaxed);
     let stop = Arc::new(AtomicBool::new(false));
     let parsed = Arc::new(AtomicUsize::new(0));
@@ -950,7 +955,7 @@ impl Prefetch {
             Slot::Taken => Err(PyValueError::new_err("this file was taken already")),
             Slot::Pending => unreachable!("waited for"),
             Slot::Ready(Outcome::Slow) => Ok(None),
-            Slot::Ready(Outcome::Parsed { dev, ino, size, docs }) => {
+            Slot::Ready(Outcome::Parsed { dev, ino, size, docs, .. }) => {
                 let docs = build(py, docs, &resolve, &mut self.made)?;
                 Ok(Some((dev, ino, size, docs).into_py_any(py)?))
             }
