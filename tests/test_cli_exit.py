@@ -195,3 +195,35 @@ def test_keep_holds_objects_only_in_a_program_that_ends() -> None:
                          check=False)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split("\n")[:2] == ["a freed", "b kept"]
+
+
+PLUGINS = """
+    import atexit, os, sys
+    def report():
+        import pydantic.plugin._loader as loader
+        print("env", repr(os.environ.get("PYDANTIC_DISABLE_PLUGINS")), "searched", loader._plugins is not None,
+              file=sys.stderr)
+    atexit.register(report)
+"""
+
+
+@pytest.mark.parametrize(("given", "seen", "searched"), [(None, "'__all__'", False), ("", "''", True)])
+def test_the_program_does_not_search_for_pydantic_plugins(tmp_path: Path, given: str | None, seen: str,
+                                                          searched: bool) -> None:
+    """Validating the spec builds its models' validators; pydantic then searches every
+    installed distribution for plugins unless PYDANTIC_DISABLE_PLUGINS says not to. The
+    program says not to, and keeps a value the user set (an empty one: search)."""
+    env = _env()
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    if given is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = given
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent(PLUGINS) + textwrap.dedent(f"""
+        sys.argv = ["edgewise", "validate", {str(HASHICUPS)!r}]
+        from edgewise.cli import main
+        main()
+        """), encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.splitlines()[-1] == f"env {seen} searched {searched}"

@@ -356,8 +356,8 @@ def _consul_edition(spec: Spec) -> str | None:
 def _finish(spec: Spec, topo: Topology, app_plans: list[AppPlan], files: dict[str, str],
             lines: Mapping[str, Sequence[int]], checking: forked.Call[tuple[list[Finding], int]], *,
             progress: Progress, simulate_requests: int, seed: int, with_simulation: bool | None) -> PlanResult:
-    """Simulate (while check runs), take check's findings, write the report; raise
-    PlanRefused on check errors."""
+    """Simulate and draft the report (while check runs), take check's findings, finish
+    the report; raise PlanRefused on check errors."""
     progress("checking the plan")
     simulation = None
     sim_note: str | None = None
@@ -378,17 +378,18 @@ def _finish(spec: Spec, topo: Topology, app_plans: list[AppPlan], files: dict[st
         simulation = simulate(spec, topo, requests=simulate_requests, seed=seed,
                               application=app.metadata.name, scenarios=chosen)
 
+    from .report import ReportDraft
+
+    # all of the report but the findings is written while check runs
+    draft = ReportDraft(topo, app_plans, simulation, simulation_note=sim_note,
+                        plot=len(topo.zones) <= PLOT_MAX_ZONES)
     findings, routes_verified = checking.result()
     result = PlanResult(spec=spec, topology=topo, files={}, app_plans=app_plans,
                         findings=_placed(findings, lines), simulation=simulation,
                         routes_verified=routes_verified)
     progress("writing the report")
-    from .report import render_report
-
-    report = render_report(topo, app_plans, result.findings, simulation, simulation_note=sim_note,
-                           plot=len(topo.zones) <= PLOT_MAX_ZONES)
     report_files: dict[str, str] = {}
-    for a in report:
+    for a in draft.finish(result.findings):
         if a.path in files or a.path in report_files:
             raise ValueError(f"two artifacts write {a.path}")  # a bug in a generator
         report_files[a.path] = a.render()

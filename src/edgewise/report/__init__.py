@@ -27,28 +27,41 @@ def records_json(data: Any, depth: int = 3) -> str:
     encoded by the C encoder (``indent`` makes :mod:`json` fall back to pure Python,
     which was a tenth of plan's time at 10,000 findings).
     """
+    if isinstance(data, dict) and data and depth > 0:
+        return _records_object([_records_member(k, v, depth) for k, v in data.items()])
     out: list[str] = []
-
-    def emit(value: Any, level: int) -> None:
-        if level >= depth or not isinstance(value, (dict, list)) or not value:
-            out.append(json.dumps(value))
-            return
-        pad, inner = "\n" + "  " * level, "\n" + "  " * (level + 1)
-        if isinstance(value, dict):
-            out.append("{")
-            for i, (k, v) in enumerate(value.items()):
-                out.append(("," if i else "") + inner + json.dumps(str(k)) + ": ")
-                emit(v, level + 1)
-            out.append(pad + "}")
-        else:
-            out.append("[")
-            for i, v in enumerate(value):
-                out.append(("," if i else "") + inner)
-                emit(v, level + 1)
-            out.append(pad + "]")
-
-    emit(data, 0)
+    _records_emit(data, 0, depth, out)
     return "".join(out) + "\n"
+
+
+def _records_member(key: Any, value: Any, depth: int) -> str:
+    """One member of a top-level object, as :func:`records_json` writes it (no comma)."""
+    out = ["\n  " + json.dumps(str(key)) + ": "]
+    _records_emit(value, 1, depth, out)
+    return "".join(out)
+
+
+def _records_object(members: Sequence[str]) -> str:
+    return "{" + ",".join(members) + "\n}\n"
+
+
+def _records_emit(value: Any, level: int, depth: int, out: list[str]) -> None:
+    if level >= depth or not isinstance(value, (dict, list)) or not value:
+        out.append(json.dumps(value))
+        return
+    pad, inner = "\n" + "  " * level, "\n" + "  " * (level + 1)
+    if isinstance(value, dict):
+        out.append("{")
+        for i, (k, v) in enumerate(value.items()):
+            out.append(("," if i else "") + inner + json.dumps(str(k)) + ": ")
+            _records_emit(v, level + 1, depth, out)
+        out.append(pad + "}")
+    else:
+        out.append("[")
+        for i, v in enumerate(value):
+            out.append(("," if i else "") + inner)
+            _records_emit(v, level + 1, depth, out)
+        out.append(pad + "]")
 
 
 def zone_rows(topology: Topology) -> list[dict[str, Any]]:
@@ -118,71 +131,99 @@ def render_report(
 ) -> list[Artifact]:
     """``report.json``, ``report.md`` and (when a simulation ran and matplotlib is
     installed) the latency plot."""
-    findings_json = [f.as_dict() for f in findings]
-    counts = {s: sum(1 for f in findings_json if f["severity"] == s) for s in ("error", "warning", "info")}
-    data: dict[str, Any] = {
-        "topology": {"name": topology.name, "region": topology.region,
-                     "kubernetesVersion": topology.kubernetes_version,
-                     "endpointAccess": topology.endpoint_access.value, "zones": zone_rows(topology)},
-        "applications": [
-            {"name": p.app, "routing": p.routing, "notes": list(p.notes), "routes": routes_of(p),
-             "sites": [{"site": s.site, "kind": s.kind, "namespace": s.namespace,
-                        "services": [{"service": c.service, "workload": c.workload, "replicas": c.replicas}
-                                     for c in s.services]} for s in p.sites]}
-            for p in app_plans
-        ],
-        "check": {"counts": counts, "findings": findings_json},
-        "simulation": simulation.to_json() if simulation is not None else None,
-        "simulationNote": simulation_note,
-    }
-    out = [Artifact("report.json", text=records_json(data))]
+    return ReportDraft(topology, app_plans, simulation, plot=plot, simulation_note=simulation_note).finish(findings)
 
-    md: list[str] = [f"# edgewise plan: {topology.name}", ""]
-    md += [f"Region **{topology.region}**, Kubernetes {topology.kubernetes_version}, "
-           f"API endpoint {topology.endpoint_access.value}.", "", "## Zones", ""]
-    md.append(_md_table(
-        ["zone", "type", "subnet", "nodes (min/desired/max)", "volume", "opt-in group"],
-        [[r["zone"], r["type"], r["subnet"],
-          _nodes(r["nodeGroup"]),
-          "" if r["nodeGroup"] is None else r["nodeGroup"]["volumeType"], r["optInGroup"] or ""]
-         for r in data["topology"]["zones"]]))
-    for p in app_plans:
-        md += ["", f"## Application {p.app} (routing: {p.routing})", ""]
+
+class ReportDraft:
+    """The report but for check's findings: ``plan`` writes it while check runs, and
+    finishes it with the findings (:meth:`finish`) once they come. Everything else in
+    it (the zones, every site and call route, the simulation and its plot) is rendered
+    here."""
+
+    def __init__(self, topology: Topology, app_plans: Sequence[AppPlan], simulation: Any | None, *,
+                 plot: bool = True, simulation_note: str | None = None) -> None:
+        zones = zone_rows(topology)
+        plans = [(p, routes_of(p)) for p in app_plans]
+        self._json_before = [
+            _records_member("topology", {
+                "name": topology.name, "region": topology.region,
+                "kubernetesVersion": topology.kubernetes_version,
+                "endpointAccess": topology.endpoint_access.value, "zones": zones}, _DEPTH),
+            _records_member("applications", [
+                {"name": p.app, "routing": p.routing, "notes": list(p.notes), "routes": routes,
+                 "sites": [{"site": s.site, "kind": s.kind, "namespace": s.namespace,
+                            "services": [{"service": c.service, "workload": c.workload, "replicas": c.replicas}
+                                         for c in s.services]} for s in p.sites]}
+                for p, routes in plans], _DEPTH),
+        ]
+        self._json_after = [
+            _records_member("simulation", simulation.to_json() if simulation is not None else None, _DEPTH),
+            _records_member("simulationNote", simulation_note, _DEPTH),
+        ]
+
+        md: list[str] = [f"# edgewise plan: {topology.name}", ""]
+        md += [f"Region **{topology.region}**, Kubernetes {topology.kubernetes_version}, "
+               f"API endpoint {topology.endpoint_access.value}.", "", "## Zones", ""]
         md.append(_md_table(
-            ["site", "namespace", "services"],
-            [[s.site, s.namespace, ", ".join(f"{c.service}x{c.replicas}" for c in s.services)] for s in p.sites]))
-        routes = routes_of(p)
-        if routes:
-            md += ["", "Where each call goes:", ""]
+            ["zone", "type", "subnet", "nodes (min/desired/max)", "volume", "opt-in group"],
+            [[r["zone"], r["type"], r["subnet"],
+              _nodes(r["nodeGroup"]),
+              "" if r["nodeGroup"] is None else r["nodeGroup"]["volumeType"], r["optInGroup"] or ""]
+             for r in zones]))
+        for p, routes in plans:
+            md += ["", f"## Application {p.app} (routing: {p.routing})", ""]
             md.append(_md_table(
-                ["site", "call", "primary", "failover", "mechanism"],
-                [[r["site"], f'{r["caller"]} → {r["callee"]}',
-                  f'{r["target"]} ({r["targetNamespace"]})' if r["target"] else "unresolved",
-                  f'{r["failover"]} ({r["failoverNamespace"]})' if r["failover"] else "none",
-                  r["mechanism"]] for r in routes]))
-        if p.notes:
-            md += ["", "Notes:", ""] + [f"- {n}" for n in p.notes]
-    md += ["", "## Check", "",
-           f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notices.", ""]
-    if findings_json:
-        md.append(_md_table(["severity", "rule", "where", "object", "message"],
-                            [[f["severity"], f'{f["rule"]} {f["name"]}', f'{f["file"]}:{f["line"]}',
-                              f["object"], f["message"]] for f in findings_json]))
-    if simulation is None and simulation_note:
-        md += ["", "## Simulation", "", simulation_note + "."]
-    if simulation is not None:
-        from ..simulate.render import headline
+                ["site", "namespace", "services"],
+                [[s.site, s.namespace, ", ".join(f"{c.service}x{c.replicas}" for c in s.services)] for s in p.sites]))
+            if routes:
+                md += ["", "Where each call goes:", ""]
+                md.append(_md_table(
+                    ["site", "call", "primary", "failover", "mechanism"],
+                    [[r["site"], f'{r["caller"]} → {r["callee"]}',
+                      f'{r["target"]} ({r["targetNamespace"]})' if r["target"] else "unresolved",
+                      f'{r["failover"]} ({r["failoverNamespace"]})' if r["failover"] else "none",
+                      r["mechanism"]] for r in routes]))
+            if p.notes:
+                md += ["", "Notes:", ""] + [f"- {n}" for n in p.notes]
+        self._md_before = md
 
-        md += ["", "## Simulation", "",
-               f"{simulation.requests} requests per user zone and scenario, seed {simulation.seed}. "
-               "`optimum` = mean latency ÷ best reachable healthy copy; "
-               "`physical` = mean latency ÷ the same at fibre speed with no overhead.", "",
-               "```", headline(simulation), "```"]
-        if simulation_note:
-            md += ["", simulation_note + "."]
-        svg = _plot_svg(simulation) if plot else None
-        if svg is not None:
-            out.append(Artifact(PLOT_PATH, text=svg))
-            md += ["", f"![latency per user zone and strategy]({PLOT_PATH})"]
-    out.append(Artifact("report.md", text="\n".join(md)))
-    return out
+        after: list[str] = []
+        self._plot: Artifact | None = None
+        if simulation is None and simulation_note:
+            after += ["", "## Simulation", "", simulation_note + "."]
+        if simulation is not None:
+            from ..simulate.render import headline
+
+            after += ["", "## Simulation", "",
+                      f"{simulation.requests} requests per user zone and scenario, seed {simulation.seed}. "
+                      "`optimum` = mean latency ÷ best reachable healthy copy; "
+                      "`physical` = mean latency ÷ the same at fibre speed with no overhead.", "",
+                      "```", headline(simulation), "```"]
+            if simulation_note:
+                after += ["", simulation_note + "."]
+            svg = _plot_svg(simulation) if plot else None
+            if svg is not None:
+                self._plot = Artifact(PLOT_PATH, text=svg)
+                after += ["", f"![latency per user zone and strategy]({PLOT_PATH})"]
+        self._md_after = after
+
+    def finish(self, findings: Sequence[Any]) -> list[Artifact]:
+        """``report.json``, ``report.md`` and the plot (when made), with ``findings``."""
+        findings_json = [f.as_dict() for f in findings]
+        counts = {s: sum(1 for f in findings_json if f["severity"] == s) for s in ("error", "warning", "info")}
+        check = _records_member("check", {"counts": counts, "findings": findings_json}, _DEPTH)
+        out = [Artifact("report.json", text=_records_object([*self._json_before, check, *self._json_after]))]
+        md = [*self._md_before, "", "## Check", "",
+              f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notices.", ""]
+        if findings_json:
+            md.append(_md_table(["severity", "rule", "where", "object", "message"],
+                                [[f["severity"], f'{f["rule"]} {f["name"]}', f'{f["file"]}:{f["line"]}',
+                                  f["object"], f["message"]] for f in findings_json]))
+        if self._plot is not None:
+            out.append(self._plot)
+        out.append(Artifact("report.md", text="\n".join([*md, *self._md_after])))
+        return out
+
+
+#: report.json is indented down to its records (a zone, a route, a finding: one line each)
+_DEPTH = 3
