@@ -201,3 +201,91 @@ def test_cloudformation_beside_a_kustomization_is_read(tmp_path: Path, monkeypat
         (f"{tmp_path}/dns.cfn.yaml", 1, ["Wait"])]
     assert loaded.file_sizes[f"{tmp_path}/dns.cfn.yaml"] == (tmp_path / "dns.cfn.yaml").stat().st_size
     assert loaded.documents[(f"{tmp_path}/dns.cfn.yaml", 0)].position(("Resources",))[0] == 5
+
+
+MIXED = """\
+apiVersion: v1
+kind: List
+items:
+  - {apiVersion: v1, kind: Service, metadata: {name: api, namespace: shop},
+     spec: {selector: {app: api}, ports: [{port: 80}]}}
+  - {apiVersion: apps/v1, kind: Deployment, metadata: {name: api, namespace: shop},
+     spec: {replicas: 3, template: {metadata: {labels: {app: api},
+                                               annotations: {consul.hashicorp.com/connect-inject: "true"}},
+            spec: {nodeSelector: {topology.kubernetes.io/zone: us-west-2-lax-1a},
+                   containers: [{name: a, image: x}]}}}}
+  - not an object
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: shop}
+spec: {schedule: "@daily", jobTemplate: {spec: {template: {spec: {containers: [{name: c, image: x}]}}}}}
+---
+connectInject: {enabled: true}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec: {type: ExternalName, externalName: api.example.com}
+"""
+
+
+def _inventory_view(inv: Any) -> Any:
+    """Everything an inventory holds that rules read, as plain comparable data."""
+    return (
+        [(o.api_version, o.kind, o.namespace, o.name, o.source) for o in inv.objects],
+        list(inv.skipped),
+        [(w.key, w.pod_path, dict(w.pod_labels), dict(w.pod_annotations), w.replicas, w.zones, w.placement, w.pinned)
+         for w in inv.workloads()],
+        [(s.obj.ref, dict(s.selector), s.type, s.external_name, s.ports) for s in inv.services()],
+        [(s.obj.ref, [w.key for w in inv.select(s)]) for s in inv.services()],
+        sorted((w.key, inv.consul_name(w)) for w in inv.workloads()),
+        [(n.name, n.zone, dict(n.labels), n.taints) for n in inv.nodes],
+    )
+
+
+@pytest.mark.parametrize("source", ["plan", "mixed"])
+def test_objects_made_ready_while_read_make_the_same_inventory(tmp_path: Path, source: str) -> None:
+    """check makes each object ready for the inventory while the files after it are
+    parsed (InventoryParts, load_paths(parts=True)); the inventory and the report are
+    those made from the same objects after reading, as plan's check and the live check
+    make them."""
+    from click.testing import CliRunner
+
+    from edgewise.check.engine import check_objects, check_paths
+    from edgewise.check.taints import decide_taints
+    from edgewise.cli import cli
+    from edgewise.k8s.inventory import Inventory
+    from edgewise.spec import load_spec
+    from edgewise.topology import build_topology
+
+    root = Path(__file__).resolve().parents[1]
+    topo = build_topology(load_spec(root / "examples" / "local-zones-hashicups"))
+    if source == "plan":
+        target = tmp_path / "plan"
+        res = CliRunner().invoke(cli, ["plan", str(root / "examples" / "local-zones-hashicups"), "-o", str(target),
+                                       "--simulate", "never", "--quiet"])
+        assert res.exit_code in (0, 1), res.output
+    else:
+        target = tmp_path / "mixed"
+        target.mkdir()
+        (target / "all.yaml").write_text(MIXED, encoding="utf-8")
+    loaded = load_paths([target], parts=True)
+    assert loaded.parts is not None and loaded.parts.objects
+    read_along = Inventory.from_parts(loaded.parts, topo)
+    after = Inventory.from_objects(loaded.objects, topo)
+    assert _inventory_view(read_along) == _inventory_view(after)
+    if source == "mixed":
+        # the List's two objects, the CronJob, the Helm values, the second Service (which
+        # replaces the first by name); the List's string item is no object
+        assert [o.kind for o in read_along.objects] == ["Service", "Deployment", "CronJob", "ConsulHelmValues",
+                                                         "Service"]
+        assert len(read_along.workloads()) == 2 and [s.type for s in read_along.services()] == ["ExternalName"]
+    assert load_paths([target]).parts is None  # only when asked for
+    a = check_paths([target], topo, fork=False)
+    again = load_paths([target])
+    taints = decide_taints((o for o, _ in again.objects), topo)  # as check_paths decides them
+    b = check_objects(again.objects, topo, None, again.cfn_templates, documents=again.documents,
+                      edge_taints=taints.edge_taint, zone_taints=taints.zone_taints, fork=False)
+    assert (a.findings, a.suppressed, a.routes_verified) == (b.findings, b.suppressed, b.routes_verified)
+    assert a.findings or source == "mixed"

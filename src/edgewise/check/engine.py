@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import forked, gcpause
 from ..errors import InputError
-from ..k8s.inventory import WORKLOAD_KINDS, InferredNode, Inventory, Source
+from ..k8s.inventory import WORKLOAD_KINDS, InferredNode, Inventory, InventoryParts, Source
 from ..spec import Document
 from ..topology import Topology
 from .inputs import HelmOptions, gc_paused, infer_topology, load_paths, topology_from_documents
@@ -142,7 +142,7 @@ def run_rules_forked(ctx: CheckContext, rules: Sequence[Rule], *, fork: bool | N
 
 
 def check_objects(
-    objects_with_sources: Iterable[tuple[Mapping[str, Any], Source]],
+    objects_with_sources: Iterable[tuple[Mapping[str, Any], Source]] | InventoryParts,
     topology: Topology | None,
     cluster_config: Mapping[str, Any] | None = None,
     cfn_templates: Iterable[Mapping[str, Any] | CfnTemplate] = (),
@@ -164,13 +164,20 @@ def check_objects(
     ``cluster_config`` is an eksctl ClusterConfig dict; ``cfn_templates`` are template
     dicts (or :class:`CfnTemplate` with their source). ``fork``: run the rules on both
     CPUs (:func:`run_rules_forked`; None: where that can help); the report is the same.
+    The objects may come already made ready for the inventory, as they were read
+    (:class:`InventoryParts`, :func:`edgewise.check.inputs.load_paths`); this takes them over.
     """
-    objs = list(objects_with_sources)
+    if isinstance(objects_with_sources, InventoryParts):
+        parts = objects_with_sources
+    else:
+        parts = InventoryParts()
+        for body, source in objects_with_sources:
+            parts.add(body, source)
     if cluster_config is not None:
-        objs.append((cluster_config, Source("", 0, 0)))
+        parts.add(cluster_config, Source("", 0, 0))
     cfn = [t if isinstance(t, CfnTemplate) else CfnTemplate(t, Source("", 0, i)) for i, t in enumerate(cfn_templates)]
-    inv = Inventory.from_objects(
-        objs, topology, edge_taints=edge_taints, zone_taints=zone_taints, consul_edition=consul_edition, nodes=nodes
+    inv = Inventory.from_parts(
+        parts, topology, edge_taints=edge_taints, zone_taints=zone_taints, consul_edition=consul_edition, nodes=nodes
     )
     ctx = CheckContext(
         inventory=inv,
@@ -226,7 +233,9 @@ def check_paths(
     if topology is not None:  # charts render for the cluster's Kubernetes version
         helm = dataclasses.replace(helm if helm is not None else HelmOptions(),
                                    kube_version=topology.kubernetes_version)
-    loaded = load_paths(paths, helm)
+    # the objects are made ready for the inventory as they are read, while the files
+    # after them are parsed (InventoryParts)
+    loaded = load_paths(paths, helm, parts=True)
     notes = list(loaded.notes)
     inferred = False
     if topology is None and loaded.spec_docs:
@@ -250,8 +259,9 @@ def check_paths(
         taints = TaintAssumption(True, {}, "asked for")
     else:
         taints = decide_taints((o for o, _ in loaded.objects), topology, untainted_edge=edge_taints is False)
+    assert loaded.parts is not None
     report = check_objects(
-        loaded.objects,
+        loaded.parts,
         topology,
         None,
         loaded.cfn_templates,

@@ -34,7 +34,7 @@ import yaml
 from ..catalog import load_catalog
 from ..errors import InputError
 from ..gcpause import paused
-from ..k8s.inventory import Source
+from ..k8s.inventory import InventoryParts, Source
 from ..spec import API_VERSION, Document, Spec
 from ..spec import Topology as TopologyModel
 from ..spec.loader import parse_document
@@ -70,6 +70,9 @@ class LoadedInputs:
     #: bytes of each file read (a CloudFormation template's size is its file's)
     file_sizes: dict[str, int] = field(default_factory=dict)
     charts: int = 0  # Helm charts rendered
+    #: the objects made ready for the inventory as they are read (:class:`InventoryParts`),
+    #: when the reader asked for it
+    parts: InventoryParts | None = None
 
     def add_documents(self, docs: Iterable[Document]) -> None:
         for d in docs:
@@ -94,7 +97,7 @@ class LoadedInputs:
                 "metadata": {"name": Path(source.file).name},
                 **data,
             }
-            self.objects.append((body, source))
+            self._object(body, source)
             return
         if not isinstance(data.get("kind"), str) or not isinstance(data.get("apiVersion"), str):
             self.notes.append(
@@ -102,7 +105,12 @@ class LoadedInputs:
                 "apiVersion/kind (not a Kubernetes object, CFN template or Helm values)"
             )
             return
-        self.objects.append((data, source))
+        self._object(data, source)
+
+    def _object(self, body: Mapping[str, Any], source: Source) -> None:
+        self.objects.append((body, source))
+        if self.parts is not None:
+            self.parts.add(body, source)
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -473,13 +481,15 @@ def _walk(directory: Path, out: LoadedInputs, seen: set[tuple[int, int]], helm: 
             _read_once(child, out, seen, ahead.get(at[child]))
 
 
-def load_paths(paths: Sequence[Path], helm: HelmOptions | None = None) -> LoadedInputs:
+def load_paths(paths: Sequence[Path], helm: HelmOptions | None = None, *, parts: bool = False) -> LoadedInputs:
     """Read every path; raise :class:`InputError` (exit 2) for missing files or bad YAML.
 
     ``helm``: how to render the Helm charts among them; given values with no chart to
-    use them on are an error, not silently ignored."""
+    use them on are an error, not silently ignored. ``parts``: also make each object
+    ready for the inventory as it is read (:attr:`LoadedInputs.parts`), for a check of
+    these very objects."""
     helm = helm if helm is not None else HelmOptions()
-    out = LoadedInputs()
+    out = LoadedInputs(parts=InventoryParts() if parts else None)
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise InputError.single(

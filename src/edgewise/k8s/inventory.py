@@ -32,6 +32,7 @@ __all__ = [
     "WORKLOAD_KINDS",
     "InferredNode",
     "Inventory",
+    "InventoryParts",
     "KObject",
     "Service",
     "Source",
@@ -490,29 +491,33 @@ class Inventory:
         kubelet and AWS set and edgewise's ``edgewise.dev/*`` labels: only manifests
         written for an edgewise cluster ask for the latter, and they are right to.
         """
-        kobjs: list[KObject] = []
-        skipped: list[tuple[Source, str]] = []
+        parts = InventoryParts()
         for body, source in objects:
-            if not isinstance(body, Mapping):
-                skipped.append((source, "not a mapping"))
-                continue
-            kind = body.get("kind")
-            api = body.get("apiVersion")
-            if not isinstance(kind, str) or not isinstance(api, str):
-                skipped.append((source, "no apiVersion/kind"))
-                continue
-            if kind == "List":
-                for item in _list(body.get("items")):
-                    if isinstance(item, Mapping) and isinstance(item.get("kind"), str):
-                        kobjs.append(_kobject(item, source))
-                continue
-            kobjs.append(_kobject(body, source))
-        inv = cls(topology=topology, objects=tuple(kobjs), skipped=tuple(skipped), consul_edition=consul_edition)
-        inv._index(edge_taints, zone_taints, nodes)
+            parts.add(body, source)
+        return cls.from_parts(parts, topology, edge_taints=edge_taints, zone_taints=zone_taints,
+                              consul_edition=consul_edition, nodes=nodes)
+
+    @classmethod
+    def from_parts(
+        cls,
+        parts: InventoryParts,
+        topology: Topology | None,
+        *,
+        edge_taints: bool = True,
+        zone_taints: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
+        consul_edition: str | None = None,
+        nodes: Sequence[InferredNode] | None = None,
+    ) -> Inventory:
+        """:meth:`from_objects` of the objects ``parts`` was given, which have been
+        prepared one by one already (:class:`InventoryParts`)."""
+        inv = cls(topology=topology, objects=tuple(parts.objects), skipped=tuple(parts.skipped),
+                  consul_edition=consul_edition)
+        inv._index(parts, edge_taints, zone_taints, nodes)
         return inv
 
     def _index(
         self,
+        parts: InventoryParts,
         edge_taints: bool,
         zone_taints: Mapping[str, Sequence[Mapping[str, str]]] | None,
         real_nodes: Sequence[InferredNode] | None = None,
@@ -523,19 +528,21 @@ class Inventory:
         else:
             nodes = self.nodes = inferred_nodes(topo, edge_taints=edge_taints, zone_taints=zone_taints) if topo else []
         memo: dict[bytes | str, tuple[tuple[str, ...], str, bool]] = {}
-        for o in self.objects:
-            self._by_key[(o.kind, o.namespace, o.name)] = o
-            self._by_kind.setdefault(o.kind, []).append(o)
+        self._by_key, self._by_kind = parts.by_key, parts.by_kind
         node_index = _NodeIndex(nodes)
-        for o in self.objects:
-            if o.kind in WORKLOAD_KINDS:
-                w = _workload(o, node_index, memo)
-                if w is not None:
-                    self._workloads.append(w)
-            elif o.kind == "Service" and o.api_version == "v1":
-                s = _service(o)
-                self._services[(o.namespace, o.name)] = s
-                self._services_by_name.setdefault(o.name, []).append(s)
+        # workloads are placed once the nodes are known: each distinct set of scheduling
+        # constraints is decided once (the memo)
+        for o, pod_path, labels, pod_annotations, pod_spec, replicas, key in parts.pods:
+            placed = memo.get(key)
+            if placed is None:
+                placed = memo[key] = _placement(pod_spec, node_index)
+            zones, why, pinned = placed
+            self._workloads.append(Workload(
+                obj=o, pod_path=pod_path, pod_labels=labels, pod_annotations=pod_annotations, pod_spec=pod_spec,
+                replicas=replicas, zones=zones, placement=why, pinned=pinned))
+        for s in parts.services:
+            self._services[(s.namespace, s.name)] = s
+            self._services_by_name.setdefault(s.name, []).append(s)
         # a cluster export lists Deployments, their ReplicaSets and their Pods: count each
         # pod once, through the top-most controller present in the input
         present = {w.key for w in self._workloads}
@@ -809,9 +816,13 @@ class _NodeIndex:
         return [self.nodes[i] for i in sorted(allowed)]
 
 
-def _workload(
-    o: KObject, nodes: _NodeIndex, memo: dict[bytes | str, tuple[tuple[str, ...], str, bool]]
-) -> Workload | None:
+#: a workload's own part (:class:`InventoryParts`): the object, the path of its pod
+#: spec, the pod's labels and annotations, its spec, its replicas, and the key of its
+#: scheduling constraints
+_PodPart = tuple[KObject, tuple[str | int, ...], dict[str, str], dict[str, str], Mapping[str, Any], int, bytes | str]
+
+
+def _pod_part(o: KObject) -> _PodPart | None:
     found = _pod_template(o)
     if found is None:
         return None
@@ -820,7 +831,7 @@ def _workload(
     pod_spec = _map(tmpl.get("spec"))
     raw_replicas = o.spec.get("replicas", 1) if o.kind not in ("Pod", "DaemonSet", "Job", "CronJob") else 1
     replicas = raw_replicas if isinstance(raw_replicas, int) and raw_replicas >= 0 else 1
-    # workloads of one zone share their constraints: decide each distinct set once
+    # workloads of one zone share their constraints: each distinct set is decided once
     key = _constraints_key(
         (
             pod_spec.get("nodeSelector"),
@@ -829,21 +840,67 @@ def _workload(
             pod_spec.get("topologySpreadConstraints"),
         )
     )
-    placed = memo.get(key)
-    if placed is None:
-        placed = memo[key] = _placement(pod_spec, nodes)
-    zones, why, pinned = placed
-    return Workload(
-        obj=o,
-        pod_path=(*path, "spec"),
-        pod_labels={str(k): str(v) for k, v in _map(meta.get("labels")).items()},
-        pod_annotations={str(k): str(v) for k, v in _map(meta.get("annotations")).items()},
-        pod_spec=pod_spec,
-        replicas=replicas,
-        zones=zones,
-        placement=why,
-        pinned=pinned,
+    return (
+        o,
+        (*path, "spec"),
+        {str(k): str(v) for k, v in _map(meta.get("labels")).items()},
+        {str(k): str(v) for k, v in _map(meta.get("annotations")).items()},
+        pod_spec,
+        replicas,
+        key,
     )
+
+
+class InventoryParts:
+    """What building an :class:`Inventory` makes of each object on its own, before any
+    node is known: the object itself (:class:`KObject`; a ``List``'s items), its
+    :class:`Service`, and a workload's pod labels, annotations, replicas and the key of
+    its scheduling constraints. Placement and every index over all objects come after,
+    in :meth:`Inventory.from_parts`.
+
+    :meth:`Inventory.from_objects` fills one and finishes it at once. ``check`` fills one
+    as each file's documents are built (:class:`edgewise.check.inputs.LoadedInputs`),
+    while the files after it are still being parsed on other threads: the reading
+    thread otherwise only waits for those parses (~75 of 240 ms at 200 x 40)."""
+
+    __slots__ = ("by_key", "by_kind", "objects", "pods", "services", "skipped")
+
+    def __init__(self) -> None:
+        self.objects: list[KObject] = []
+        self.skipped: list[tuple[Source, str]] = []
+        self.by_key: dict[tuple[str, str, str], KObject] = {}
+        self.by_kind: dict[str, list[KObject]] = {}
+        self.pods: list[_PodPart] = []
+        self.services: list[Service] = []
+
+    def add(self, body: Any, source: Source) -> None:
+        """One document, as :meth:`Inventory.from_objects` takes it."""
+        if not isinstance(body, Mapping):
+            self.skipped.append((source, "not a mapping"))
+            return
+        kind = body.get("kind")
+        api = body.get("apiVersion")
+        if not isinstance(kind, str) or not isinstance(api, str):
+            self.skipped.append((source, "no apiVersion/kind"))
+            return
+        if kind == "List":
+            for item in _list(body.get("items")):
+                if isinstance(item, Mapping) and isinstance(item.get("kind"), str):
+                    self._object(_kobject(item, source))
+            return
+        self._object(_kobject(body, source))
+
+    def _object(self, o: KObject) -> None:
+        self.objects.append(o)
+        self.by_key[(o.kind, o.namespace, o.name)] = o
+        self.by_kind.setdefault(o.kind, []).append(o)
+        if o.kind in WORKLOAD_KINDS:
+            part = _pod_part(o)
+            if part is not None:
+                self.pods.append(part)
+                o.annotations  # noqa: B018 (computed once: every workload's is read when indexed)
+        elif o.kind == "Service" and o.api_version == "v1":
+            self.services.append(_service(o))
 
 
 def _constraints_key(constraints: tuple[Any, ...]) -> bytes | str:
