@@ -272,7 +272,7 @@ def test_objects_made_ready_while_read_make_the_same_inventory(tmp_path: Path, s
         (target / "all.yaml").write_text(MIXED, encoding="utf-8")
     loaded = load_paths([target], parts=True)
     assert loaded.parts is not None and loaded.parts.objects
-    read_along = Inventory.from_parts(loaded.parts, topo)
+    read_along = Inventory.from_objects(loaded.parts, topo)
     after = Inventory.from_objects(loaded.objects, topo)
     assert _inventory_view(read_along) == _inventory_view(after)
     if source == "mixed":

@@ -167,17 +167,16 @@ def check_objects(
     The objects may come already made ready for the inventory, as they were read
     (:class:`InventoryParts`, :func:`edgewise.check.inputs.load_paths`); this takes them over.
     """
-    if isinstance(objects_with_sources, InventoryParts):
-        parts = objects_with_sources
-    else:
-        parts = InventoryParts()
-        for body, source in objects_with_sources:
-            parts.add(body, source)
+    objs: InventoryParts | list[tuple[Mapping[str, Any], Source]] = (
+        objects_with_sources if isinstance(objects_with_sources, InventoryParts) else list(objects_with_sources))
     if cluster_config is not None:
-        parts.add(cluster_config, Source("", 0, 0))
+        if isinstance(objs, InventoryParts):
+            objs.add(cluster_config, Source("", 0, 0))
+        else:
+            objs.append((cluster_config, Source("", 0, 0)))
     cfn = [t if isinstance(t, CfnTemplate) else CfnTemplate(t, Source("", 0, i)) for i, t in enumerate(cfn_templates)]
-    inv = Inventory.from_parts(
-        parts, topology, edge_taints=edge_taints, zone_taints=zone_taints, consul_edition=consul_edition, nodes=nodes
+    inv = Inventory.from_objects(
+        objs, topology, edge_taints=edge_taints, zone_taints=zone_taints, consul_edition=consul_edition, nodes=nodes
     )
     ctx = CheckContext(
         inventory=inv,

@@ -474,7 +474,7 @@ class Inventory:
     @classmethod
     def from_objects(
         cls,
-        objects: Iterable[tuple[Mapping[str, Any], Source]],
+        objects: Iterable[tuple[Mapping[str, Any], Source]] | InventoryParts,
         topology: Topology | None,
         *,
         edge_taints: bool = True,
@@ -484,6 +484,9 @@ class Inventory:
     ) -> Inventory:
         """Index ``objects``; infer placement against ``topology``'s node groups.
 
+        ``objects`` may come made ready one by one already, as they were read
+        (:class:`InventoryParts`); the inventory is the same.
+
         ``edge_taints=False`` when nothing says the edge nodes carry edgewise's edge taint
         (``check`` decides it from the evidence, :mod:`edgewise.check.taints`); the taints
         the topology's node groups declare apply regardless, and ``zone_taints`` adds the
@@ -491,25 +494,12 @@ class Inventory:
         kubelet and AWS set and edgewise's ``edgewise.dev/*`` labels: only manifests
         written for an edgewise cluster ask for the latter, and they are right to.
         """
-        parts = InventoryParts()
-        for body, source in objects:
-            parts.add(body, source)
-        return cls.from_parts(parts, topology, edge_taints=edge_taints, zone_taints=zone_taints,
-                              consul_edition=consul_edition, nodes=nodes)
-
-    @classmethod
-    def from_parts(
-        cls,
-        parts: InventoryParts,
-        topology: Topology | None,
-        *,
-        edge_taints: bool = True,
-        zone_taints: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
-        consul_edition: str | None = None,
-        nodes: Sequence[InferredNode] | None = None,
-    ) -> Inventory:
-        """:meth:`from_objects` of the objects ``parts`` was given, which have been
-        prepared one by one already (:class:`InventoryParts`)."""
+        if isinstance(objects, InventoryParts):
+            parts = objects
+        else:
+            parts = InventoryParts()
+            for body, source in objects:
+                parts.add(body, source)
         inv = cls(topology=topology, objects=tuple(parts.objects), skipped=tuple(parts.skipped),
                   consul_edition=consul_edition)
         inv._index(parts, edge_taints, zone_taints, nodes)
@@ -856,9 +846,10 @@ class InventoryParts:
     node is known: the object itself (:class:`KObject`; a ``List``'s items), its
     :class:`Service`, and a workload's pod labels, annotations, replicas and the key of
     its scheduling constraints. Placement and every index over all objects come after,
-    in :meth:`Inventory.from_parts`.
+    in :meth:`Inventory.from_objects`.
 
-    :meth:`Inventory.from_objects` fills one and finishes it at once. ``check`` fills one
+    :meth:`Inventory.from_objects` fills one from the objects it is given and finishes it
+    at once, or finishes one filled already: ``check`` fills one
     as each file's documents are built (:class:`edgewise.check.inputs.LoadedInputs`),
     while the files after it are still being parsed on other threads: the reading
     thread otherwise only waits for those parses (~75 of 240 ms at 200 x 40)."""
