@@ -167,16 +167,12 @@ def check_objects(
     The objects may come already made ready for the inventory, as they were read
     (:class:`InventoryParts`, :func:`edgewise.check.inputs.load_paths`); this takes them over.
     """
-    objs: InventoryParts | list[tuple[Mapping[str, Any], Source]] = (
-        objects_with_sources if isinstance(objects_with_sources, InventoryParts) else list(objects_with_sources))
+    parts = InventoryParts.of(objects_with_sources)
     if cluster_config is not None:
-        if isinstance(objs, InventoryParts):
-            objs.add(cluster_config, Source("", 0, 0))
-        else:
-            objs.append((cluster_config, Source("", 0, 0)))
+        parts.add(cluster_config, Source("", 0, 0))
     cfn = [t if isinstance(t, CfnTemplate) else CfnTemplate(t, Source("", 0, i)) for i, t in enumerate(cfn_templates)]
     inv = Inventory.from_objects(
-        objs, topology, edge_taints=edge_taints, zone_taints=zone_taints, consul_edition=consul_edition, nodes=nodes
+        parts, topology, edge_taints=edge_taints, zone_taints=zone_taints, consul_edition=consul_edition, nodes=nodes
     )
     ctx = CheckContext(
         inventory=inv,

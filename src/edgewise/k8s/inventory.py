@@ -494,12 +494,7 @@ class Inventory:
         kubelet and AWS set and edgewise's ``edgewise.dev/*`` labels: only manifests
         written for an edgewise cluster ask for the latter, and they are right to.
         """
-        if isinstance(objects, InventoryParts):
-            parts = objects
-        else:
-            parts = InventoryParts()
-            for body, source in objects:
-                parts.add(body, source)
+        parts = InventoryParts.of(objects)
         inv = cls(topology=topology, objects=tuple(parts.objects), skipped=tuple(parts.skipped),
                   consul_edition=consul_edition)
         inv._index(parts, edge_taints, zone_taints, nodes)
@@ -863,6 +858,16 @@ class InventoryParts:
         self.by_kind: dict[str, list[KObject]] = {}
         self.pods: list[_PodPart] = []
         self.services: list[Service] = []
+
+    @classmethod
+    def of(cls, objects: Iterable[tuple[Mapping[str, Any], Source]] | InventoryParts) -> InventoryParts:
+        """``objects`` made ready (itself when it is made ready already)."""
+        if isinstance(objects, InventoryParts):
+            return objects
+        parts = cls()
+        for body, source in objects:
+            parts.add(body, source)
+        return parts
 
     def add(self, body: Any, source: Source) -> None:
         """One document, as :meth:`Inventory.from_objects` takes it."""
