@@ -371,10 +371,14 @@ def test_hazard_without_outlier_detection_no_failover(world: World) -> None:
     rows = w.lab.results(w.lab.load(w.sidecars[site.site], host, w.port, seconds=4.0))
     failed = [r for r in rows if r["status"] == 500]
     late = [r for r in rows if r["t"] > rows[0]["t"] + 2.0]
-    # the broken copy keeps its share of the requests (one of 1 + len(region) endpoints at
-    # priority 0), to the end: no failover
-    assert len(failed) > 0.6 * len(rows) / (1 + len(region)), served_by(rows)
-    assert any(r["status"] == 500 for r in late)
+    # the broken copy keeps receiving requests (it is one of 1 + len(region) endpoints at
+    # priority 0), to the end: no failover. Envoy's least-request balancer does not give
+    # it an exact even share (30, 37 and 46 of ~200 with 3 Region copies, an even share
+    # being ~50), so the claim is held with margin: many times the 3 failures that
+    # ejection leaves (below), and failures still arriving in the last 2 seconds
+    even_share = len(rows) / (1 + len(region))
+    assert len(failed) > max(10, 0.3 * even_share), served_by(rows)
+    assert sum(r["status"] == 500 for r in late) >= 3, served_by(late)
     FIGURES["without_outlier_detection"] = {
         "requests": len(rows), "failed": len(failed),
         "failed_in_last_2s": sum(r["status"] == 500 for r in late),
