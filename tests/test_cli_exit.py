@@ -200,19 +200,28 @@ def test_keep_holds_objects_only_in_a_program_that_ends() -> None:
 PLUGINS = """
     import atexit, os, sys
     def report():
-        import pydantic.plugin._loader as loader
-        print("env", repr(os.environ.get("PYDANTIC_DISABLE_PLUGINS")), "searched", loader._plugins is not None,
+        loader = sys.modules["pydantic.plugin._loader"]
+        searched = getattr(loader, "_plugins", None) is not None  # the real loader's cache
+        print("env", repr(os.environ.get("PYDANTIC_DISABLE_PLUGINS")), "searched", searched,
+              "stand-in", not hasattr(loader, "_plugins"), "metadata", "importlib.metadata" in sys.modules,
               file=sys.stderr)
     atexit.register(report)
 """
 
 
-@pytest.mark.parametrize(("given", "seen", "searched"), [(None, "'__all__'", False), ("", "''", True)])
+@pytest.mark.parametrize(("given", "seen", "searched", "stand_in"), [
+    (None, "'__all__'", False, True),
+    ("true", "'true'", False, True),
+    ("", "''", True, False),  # the user's value: search
+    ("some-plugin", "'some-plugin'", True, False),  # plugins turned off by name: the real loader
+])
 def test_the_program_does_not_search_for_pydantic_plugins(tmp_path: Path, given: str | None, seen: str,
-                                                          searched: bool) -> None:
+                                                          searched: bool, stand_in: bool) -> None:
     """Validating the spec builds its models' validators; pydantic then searches every
     installed distribution for plugins unless PYDANTIC_DISABLE_PLUGINS says not to. The
-    program says not to, and keeps a value the user set (an empty one: search)."""
+    program says not to, and keeps a value the user set (an empty one: search). With
+    every plugin off, pydantic's loader is not even imported (nor importlib.metadata,
+    which it imports first): a stand-in says "no plugins"."""
     env = _env()
     env.pop("PYDANTIC_DISABLE_PLUGINS", None)
     if given is not None:
@@ -226,4 +235,47 @@ def test_the_program_does_not_search_for_pydantic_plugins(tmp_path: Path, given:
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300,
                          check=False)
     assert run.returncode == 0, run.stderr
-    assert run.stderr.splitlines()[-1] == f"env {seen} searched {searched}"
+    assert run.stderr.splitlines()[-1] == (
+        f"env {seen} searched {searched} stand-in {stand_in} metadata {not stand_in}")
+
+
+@pytest.mark.parametrize("value", ["__all__", "1", "true"])
+def test_the_stand_in_loader_answers_as_pydantic_s_own(value: str) -> None:
+    """The stand-in for pydantic's plugin loader gives what the real one gives for the
+    same setting (no plugins), and pydantic asks its loader for nothing but
+    ``get_plugins``: were a later pydantic to ask for more, or answer otherwise, this
+    fails rather than the program."""
+    import ast
+
+    import pydantic.plugin._schema_validator as validator
+
+    script = textwrap.dedent("""
+        import sys
+        from edgewise import cli
+        cli._no_plugin_loader()
+        stand_in = sys.modules["pydantic.plugin._loader"]
+        del sys.modules["pydantic.plugin._loader"]
+        import pydantic.plugin._loader as real
+        assert real is not stand_in
+        print(tuple(stand_in.get_plugins()), tuple(real.get_plugins()))
+        """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=_env(PYDANTIC_DISABLE_PLUGINS=value), timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["()", "()"]
+    # every name pydantic imports from its loader, anywhere in pydantic
+    root = Path(validator.__file__).parents[1]
+    asked: set[str] = set()
+    for path in root.rglob("*.py"):
+        package = ".".join(("pydantic", *path.parent.relative_to(root).parts))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("pydantic.plugin._loader") for a in node.names), path
+            elif isinstance(node, ast.ImportFrom):
+                base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+                module = ".".join(p for p in (base, node.module or "") if p)
+                if module == "pydantic.plugin._loader":
+                    asked |= {a.name for a in node.names}
+                elif module == "pydantic.plugin":
+                    assert "_loader" not in {a.name for a in node.names}, path
+    assert asked == {"get_plugins"}

@@ -364,17 +364,45 @@ _HOLD_COLLECTOR = frozenset({"plan", "check"})
 
 #: pydantic looks for its plugins (the ``pydantic`` entry-point group) when it first builds
 #: a model's validator, as loading a spec does: it imports importlib.metadata and reads
-#: every installed distribution's entry points (~4 ms of a 50 x 20 plan). The program
-#: validates only its own spec models, which no plugin is for, so it turns the search off
+#: every installed distribution's entry points (~4 ms of a 50 x 20 plan; importing it is
+#: ~10 ms more, :func:`_no_plugin_loader`). The program validates only its own spec
+#: models, which no plugin is for, so it turns the search off
 #: with pydantic's own switch (the PYDANTIC_DISABLE_PLUGINS environment variable,
 #: pydantic/pydantic#8767; read in pydantic/plugin/_loader.py get_plugins). A value the
 #: user sets is kept: an empty one loads every plugin again.
 _PYDANTIC_PLUGINS = ("PYDANTIC_DISABLE_PLUGINS", "__all__")
+#: the values of PYDANTIC_DISABLE_PLUGINS that turn every plugin off (get_plugins then
+#: returns no plugins without looking: pydantic/plugin/_loader.py)
+_ALL_PLUGINS_OFF = ("__all__", "1", "true")
+
+
+def _no_plugin_loader() -> None:
+    """With every pydantic plugin turned off, stand in for pydantic's plugin loader
+    (``pydantic.plugin._loader``) with a module whose ``get_plugins`` returns no plugins,
+    as the real one does for those values. The real module imports
+    ``importlib.metadata`` (email, zipfile, csv, ...) before it can say so: ~10 ms on
+    the way to loading every spec, for entry points it would not read. pydantic asks
+    its loader for nothing else (``create_schema_validator`` in
+    pydantic/plugin/_schema_validator.py, 2.7 to 2.14: ``from ._loader import
+    get_plugins``); ``tests/test_cli_exit.py`` holds the stand-in to the real loader."""
+    name = "pydantic.plugin._loader"
+    if os.environ.get(_PYDANTIC_PLUGINS[0]) not in _ALL_PLUGINS_OFF or name in sys.modules:
+        return
+    import types
+
+    loader = types.ModuleType(name, "edgewise: pydantic's plugin loader with every plugin off")
+
+    def get_plugins() -> tuple[()]:
+        return ()
+
+    loader.get_plugins = get_plugins  # type: ignore[attr-defined]
+    sys.modules[name] = loader
 
 
 def main() -> None:
     """The ``edgewise`` program."""
     os.environ.setdefault(*_PYDANTIC_PLUGINS)
+    _no_plugin_loader()
     # the group has no options of its own but --version and --help: the first argument
     # is the command
     if sys.argv[1:2] and sys.argv[1] in _HOLD_COLLECTOR:
