@@ -6,7 +6,6 @@ Exit codes: 0 success / clean, 1 findings at or above --fail-on, 2 usage or inpu
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -182,6 +181,8 @@ def validate(spec: tuple[Path, ...], against_aws: bool, profile: str | None) -> 
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of the spec (Topology and Application documents)."""
+    import json
+
     from .spec.schema import spec_json_schema
 
     click.echo(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
@@ -214,6 +215,8 @@ def zones(region: str | None, type_: str | None, fmt: str) -> None:
              "location": {"lat": z.lat, "lon": z.lon}, "carrier": z.carrier, "note": z.note}
             for z in rows
         ]
+        import json
+
         click.echo(json.dumps(out, indent=2))
         return
     from rich.table import Table

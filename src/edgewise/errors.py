@@ -7,7 +7,6 @@ carries one or more problems; the CLI prints them all and exits with code 2.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +24,8 @@ def suggest(word: str, choices: Iterable[str], n: int = 1, cutoff: float = 0.6) 
     characters (no real name is) get none, so one suggestion stays cheap."""
     if len(word) > 64:
         return []
+    import difflib  # only for a problem: not on every command's start-up
+
     return difflib.get_close_matches(word, list(choices), n=n, cutoff=cutoff)
 
 __all__ = ["MAX_REPORTED", "InputError", "Problem", "format_path", "shorten", "suggest"]

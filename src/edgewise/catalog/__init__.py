@@ -6,13 +6,13 @@ AWS adds and retires zones. This module only reads it.
 
 from __future__ import annotations
 
-import difflib
 import pkgutil
 from dataclasses import dataclass
 from functools import cache
 
 import yaml
 
+from ..errors import suggest
 from ..yamlread import load_plain
 
 __all__ = ["Catalog", "CatalogRegion", "CatalogZone", "load_catalog"]
@@ -48,14 +48,14 @@ class Catalog:
     def suggest_zone(self, name: str, region: str | None = None, n: int = 3) -> list[str]:
         """Closest catalog zone names, preferring the given Region."""
         pool = [z for z in self.zones if region is None or self.zones[z].region == region]
-        found = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
+        found = suggest(name, pool, n=n)
         # a name of the Region's own form never gets another Region's zone as its suggestion
         if not found and region is not None and not name.startswith(region):
-            found = difflib.get_close_matches(name, list(self.zones), n=n, cutoff=0.6)
+            found = suggest(name, self.zones, n=n)
         return found
 
     def suggest_region(self, name: str) -> list[str]:
-        return difflib.get_close_matches(name, list(self.regions), n=3, cutoff=0.6)
+        return suggest(name, self.regions, n=3)
 
     def select(self, region: str | None = None, type_: str | None = None) -> list[CatalogZone]:
         return [

@@ -25,10 +25,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import secrets
-import shutil
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -39,6 +37,10 @@ from ..markers import CARRIED_FILES, KNOWN_EXTRA_FILES, PLAN_MARKER, TEMP_PREFIX
 
 if TYPE_CHECKING:
     import ctypes
+
+# json and shutil (which imports bz2 and lzma; ~3 ms together) are imported where they
+# are used: this module is imported on the way to loading the spec, and a first plan reads
+# no marker, removes no tree and copies no file before the spec is loaded
 
 __all__ = ["MARKER", "TEMP_PREFIX", "OutputDir", "output_error", "previous_plan_files", "renameat2", "resolve_target"]
 
@@ -166,6 +168,8 @@ def resolve_target(target: Path | str) -> Path:
 
 
 def _listed(marker: Path) -> set[str] | None:
+    import json
+
     try:
         data = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -311,6 +315,8 @@ class OutputDir:
                 continue  # gone already, a symbolic link, or not ours to open
             try:
                 if _lock(fd, block=False):
+                    import shutil
+
                     shutil.rmtree(name, ignore_errors=True, dir_fd=self.parent_fd)
                     removed.append(name)
             finally:
@@ -334,6 +340,8 @@ class OutputDir:
 
     def drop_temp(self, path: Path) -> None:
         """Remove a temporary directory of this run and release it."""
+        import shutil
+
         name = path.name
         shutil.rmtree(name, ignore_errors=True, dir_fd=self.parent_fd)
         fd = self._temps.pop(name, None)
@@ -348,6 +356,8 @@ class OutputDir:
         previous_plan_files(self.target)  # again: another process may have written there
         listed = sorted(files)
         marker = {"format": MARKER_FORMAT, "generator": "edgewise", "files": listed}
+        import json
+
         with open(tmp / MARKER, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(marker, indent=0, ensure_ascii=False) + "\n")
         for carried in CARRIED_FILES:
@@ -356,6 +366,8 @@ class OutputDir:
                 try:
                     os.link(src, tmp / carried)
                 except OSError:
+                    import shutil
+
                     shutil.copyfile(src, tmp / carried)
         name, tname = self.target.name, tmp.name
         exists = os.path.lexists(self.target)
