@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cfnlimits import MAX_INLINE_TEMPLATE_BYTES
 from ..errors import InputError
 from ..yamlout import dump, dump_all
 from .outdir import MARKER, OutputDir, output_error
 
-__all__ = ["Artifact", "TreeWriter", "render_tree", "write_tree"]
+__all__ = ["Artifact", "StackFile", "TreeWriter", "render_tree", "write_tree"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,25 @@ class Artifact:
         if not self._rendered:
             self._rendered.append(dump(self.docs[0]) if self.bare else dump_all(self.docs))
         return self._rendered[0]
+
+
+@dataclass(frozen=True)
+class StackFile:
+    """One CloudFormation stack of the plan: its name, template file, parameters, outputs
+    and size in bytes (the cluster's stacks, :mod:`edgewise.plan.cluster.stacks`, and the
+    applications' DNS stacks)."""
+
+    stack: str
+    path: str
+    parameters: tuple[str, ...]
+    outputs: tuple[str, ...]
+    size: int
+    zones: tuple[str, ...] = ()
+
+    @property
+    def via_s3(self) -> bool:
+        """Too large to pass in the request: deployed from an S3 bucket."""
+        return self.size > MAX_INLINE_TEMPLATE_BYTES
 
 
 def render_tree(artifacts: Iterable[Artifact]) -> dict[str, str]:

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..artifacts import Artifact
-from ..cluster.stacks import StackFile
+from ..artifacts import Artifact, StackFile
 from .ingress import DnsSite
 
 __all__ = ["AppPlan", "CallRoute", "ServiceCopy", "SitePlan", "objects", "objects_with_paths"]

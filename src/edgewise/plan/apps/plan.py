@@ -48,9 +48,8 @@ from ...spec.names import fails_over_from_edge, shared_namespace_clashes, zone_l
 from ...topology import Topology, Zone
 from ...yamlout import dump
 from .. import labels as L
-from ..artifacts import Artifact
+from ..artifacts import Artifact, StackFile
 from ..cluster.addons import STORAGE_CLASS_NAME
-from ..cluster.stacks import StackFile
 from ..hosts import rename_hosts
 from .ingress import (
     IngressSite,
@@ -63,7 +62,7 @@ from .ingress import (
     ingress_subnets,
     site_kind,
 )
-from .install import consul_values, istiod_values
+from .mesh import consul_values, istiod_values
 from .model import AppPlan, CallRoute, ServiceCopy, SitePlan
 from .names import (
     REGION_SITE,

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...topology import Topology
-from ..artifacts import Artifact
-from .cfnsplit import MAX_INLINE_TEMPLATE_BYTES, Part, StackTemplate, stack_waves
+from ..artifacts import Artifact, StackFile
+from .cfnsplit import Part, StackTemplate, stack_waves
 from .names import network_stack, wavelength_stack
 from .network import network_parts
 from .steps import DeployStack, DeployStacks
@@ -27,23 +27,6 @@ __all__ = ["CFN_BUCKET_VAR", "ClusterStacks", "StackFile", "cluster_stacks", "de
 
 #: the shell variable the RUNBOOK's ``--s3-bucket`` reads (``edgewise apply --s3-bucket``)
 CFN_BUCKET_VAR = "CFN_BUCKET"
-
-
-@dataclass(frozen=True)
-class StackFile:
-    """One stack: its name, template file, parameters, outputs and size in bytes."""
-
-    stack: str
-    path: str
-    parameters: tuple[str, ...]
-    outputs: tuple[str, ...]
-    size: int
-    zones: tuple[str, ...] = ()
-
-    @property
-    def via_s3(self) -> bool:
-        """Too large to pass in the request: deployed from an S3 bucket."""
-        return self.size > MAX_INLINE_TEMPLATE_BYTES
 
 
 @dataclass(frozen=True)
