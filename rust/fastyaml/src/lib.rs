@@ -36,6 +36,7 @@ use std::thread::JoinHandle;
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+mod block;
 mod emit;
 
 /// The text or its structure is something this reader leaves to PyYAML.
@@ -304,6 +305,14 @@ fn parse(text: &str, resolve_first: &[char], max_depth: usize) -> Result<Vec<Par
     if slow_text(text) {
         return Err(Unsupported);
     }
+    if let Some(docs) = block::parse(text, resolve_first, max_depth) {
+        return Ok(docs);
+    }
+    general(text, resolve_first, max_depth)
+}
+
+/// [`parse`] by yaml-rust2 alone (what [`block::parse`] leaves to it).
+fn general(text: &str, resolve_first: &[char], max_depth: usize) -> Result<Vec<ParsedDoc>, Unsupported> {
     Parse {
         parser: Parser::new_from_str(text),
         text,
@@ -631,6 +640,38 @@ fn load(
         Ok(docs) => build(py, docs, &resolve, &mut Made::default()),
         Err(Unsupported) => Ok(None),
     }
+}
+
+/// A document as [`_nodes`] shows it: (empty, [(kind, text or count, line, column), ...]).
+type DocView = (bool, Vec<(&'static str, String, u32, u32)>);
+
+/// The nodes one reader makes of `text` (`reader`: "block" or "general"), for the tests
+/// that hold the two readers together: per document, or None where that reader leaves
+/// the text to the next.
+#[pyfunction]
+fn _nodes(text: &str, resolve_first: &str, max_depth: usize, reader: &str) -> PyResult<Option<Vec<DocView>>> {
+    let first: Vec<char> = resolve_first.chars().collect();
+    let docs = match reader {
+        "block" => block::parse(text, &first, max_depth),
+        "general" => general(text, &first, max_depth).ok(),
+        _ => return Err(PyValueError::new_err("reader: block or general")),
+    };
+    Ok(docs.map(|docs| {
+        docs.into_iter()
+            .map(|d| {
+                let nodes = d.nodes.into_iter().map(|n| {
+                    let (kind, v) = match n.kind {
+                        Kind::Str(v) => ("str", v),
+                        Kind::Plain(v) => ("plain", v),
+                        Kind::Seq(k) => ("seq", k.to_string()),
+                        Kind::Map(k) => ("map", k.to_string()),
+                    };
+                    (kind, v, n.line, n.col)
+                });
+                (d.empty, nodes.collect())
+            })
+            .collect()
+    }))
 }
 
 /// Whether the compiled reader leaves `text` to PyYAML before parsing it (characters
@@ -980,6 +1021,7 @@ impl Drop for Prefetch {
 fn _fastyaml(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(slow_text_py, m)?)?;
+    m.add_function(wrap_pyfunction!(_nodes, m)?)?;
     m.add_function(wrap_pyfunction!(emit::dump_docs, m)?)?;
     m.add_class::<Positions>()?;
     m.add_class::<Prefetch>()?;
