@@ -1,8 +1,8 @@
 //! A faster reading of the block YAML that generated manifests are made of: block
 //! mappings and sequences over lines, one scalar per line (plain, single- or
-//! double-quoted), empty flow collections (`[]`, `{}`) and comments. `edgewise plan`
-//! writes nothing else but a few templates, and most hand-written Kubernetes manifests
-//! are the same.
+//! double-quoted) or a flow collection closed on the same line (`[]`, `{}`,
+//! `{instanceType: m6i.large, desired: 2}`), and comments. `edgewise plan` writes nothing
+//! else but a few templates, and most hand-written Kubernetes manifests are the same.
 //!
 //! yaml-rust2 (the general reader, [`super::parse`]) spends most of its time in a
 //! character-by-character scanner; at 200 zones × 40 services check parses 18 MB with
@@ -13,7 +13,8 @@
 //! It is a fast path, not a second YAML reader: [`parse`] returns `None` (and the caller
 //! parses with yaml-rust2, exactly as before) at the first thing outside that subset or
 //! anything it is unsure of: a non-ASCII text, a multi-line or block scalar, a flow
-//! collection with content, anchors, aliases, tags, explicit keys, an empty value or
+//! collection over lines or with an empty entry, a pair in a flow sequence, a colon or
+//! comment inside a flow scalar, anchors, aliases, tags, explicit keys, an empty value or
 //! item, a sequence directly in a sequence or at a document's root, an empty document,
 //! a key with a space before its colon, any indentation that is not a clean block
 //! structure. What it returns is exactly what the general reader returns for the same
@@ -224,18 +225,8 @@ impl Block<'_> {
                 Kind::Str(v)
             }
             b'[' | b'{' => {
-                let close = if c == b'[' { b']' } else { b'}' };
-                if start + 1 >= end || self.b[start + 1] != close || !self.rest_is_empty(start + 2, end) {
-                    return None; // a flow collection with content
-                }
-                if depth >= self.max_depth {
-                    return None;
-                }
-                if c == b'[' {
-                    Kind::Seq(0)
-                } else {
-                    Kind::Map(0)
-                }
+                let after = self.flow(l, start, depth)?;
+                return if self.rest_is_empty(after, end) { Some(()) } else { None };
             }
             _ => {
                 if PLAIN_NEVER_STARTS.contains(c as char)
@@ -264,6 +255,106 @@ impl Block<'_> {
         };
         self.nodes.push(Node { kind, line: l.no, col });
         Some(())
+    }
+
+    /// A flow collection (`[...]`, `{...}`) starting at `start` and closed on the same
+    /// line (over lines, YAML 1.1 and 1.2 read line starts inside it differently: left to
+    /// the general reader, which leaves it to PyYAML): pushed; the offset after it. Items
+    /// and values are scalars or flow collections; a key is a scalar followed by `: `.
+    /// Left to the general reader: an empty entry or a trailing comma, a pair in a
+    /// sequence (`[a: b]`), a key without a value, a colon or a comment inside a plain
+    /// scalar (YAML 1.1 and 1.2 differ there), anything else unexpected.
+    fn flow(&mut self, l: &Line, start: usize, depth: usize) -> Option<usize> {
+        if depth >= self.max_depth {
+            return None;
+        }
+        let (open, end) = (self.b[start], l.end);
+        let close = if open == b'[' { b']' } else { b'}' };
+        let me = self.nodes.len();
+        let kind = if open == b'[' { Kind::Seq(0) } else { Kind::Map(0) };
+        self.nodes.push(Node { kind, line: l.no, col: (start - l.base + 1) as u32 });
+        let mut k = self.skip_spaces(start + 1, end);
+        if k < end && self.b[k] == close {
+            return Some(k + 1);
+        }
+        let mut n: u32 = 0;
+        loop {
+            if k >= end {
+                return None;
+            }
+            if open == b'{' {
+                let (kind, after) = self.flow_scalar(k, end, true)?;
+                self.nodes.push(Node { kind, line: l.no, col: (k - l.base + 1) as u32 });
+                if after + 1 >= end || self.b[after] != b':' || self.b[after + 1] != b' ' {
+                    return None;
+                }
+                k = self.skip_spaces(after + 1, end);
+            }
+            if k >= end {
+                return None;
+            }
+            k = if matches!(self.b[k], b'[' | b'{') {
+                self.flow(l, k, depth + 1)?
+            } else {
+                let (kind, after) = self.flow_scalar(k, end, false)?;
+                self.nodes.push(Node { kind, line: l.no, col: (k - l.base + 1) as u32 });
+                after
+            };
+            n += 1;
+            k = self.skip_spaces(k, end);
+            if k >= end {
+                return None;
+            }
+            if self.b[k] == close {
+                self.nodes[me].kind = if open == b'[' { Kind::Seq(n) } else { Kind::Map(n) };
+                return Some(k + 1);
+            }
+            if self.b[k] != b',' {
+                return None;
+            }
+            k = self.skip_spaces(k + 1, end);
+            if k < end && self.b[k] == close {
+                return None; // a trailing comma
+            }
+        }
+    }
+
+    /// A scalar inside a flow collection at `k`: its kind and the offset after it (a
+    /// plain one without its trailing spaces). `key`: it is a mapping key (it ends before
+    /// `: `).
+    fn flow_scalar(&self, k: usize, end: usize, key: bool) -> Option<(Kind, usize)> {
+        let c = self.b[k];
+        if c == b'\'' || c == b'"' {
+            let (v, after) = self.quoted(k, end)?;
+            return Some((Kind::Str(v), after));
+        }
+        // in a flow collection a plain scalar may start with "-" only before a character
+        // that is neither a space nor a flow indicator
+        if PLAIN_NEVER_STARTS.contains(c as char)
+            || matches!(c, b'?' | b':')
+            || (c == b'-' && (k + 1 == end || matches!(self.b[k + 1], b' ' | b',' | b'[' | b']' | b'{' | b'}')))
+        {
+            return None;
+        }
+        let mut j = k;
+        while j < end {
+            match self.b[j] {
+                b',' | b'[' | b']' | b'{' | b'}' => break,
+                b':' if key && j + 1 < end && self.b[j + 1] == b' ' => break,
+                b':' => return None,
+                b'#' if self.b[j - 1] == b' ' => return None,
+                _ => j += 1,
+            }
+        }
+        let mut stop = j;
+        while stop > k && self.b[stop - 1] == b' ' {
+            stop -= 1;
+        }
+        let v = &self.text[k..stop];
+        if key && (v == "<<" || v.bytes().any(|x| b"#&*!|>'\"%@`".contains(&x))) {
+            return None;
+        }
+        Some((self.plain(v), stop))
     }
 
     /// After a value on the key's or the dash's own line: the next line may not be more
