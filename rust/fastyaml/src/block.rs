@@ -108,10 +108,16 @@ pub(super) fn parse(text: &str, resolve_first: &[char], max_depth: usize) -> Opt
     Some(out)
 }
 
+/// A plain key left to the general reader: a merge key, or one holding a character it
+/// may read otherwise (an indicator, a quote, a comment sign).
+fn key_left(v: &str) -> bool {
+    v == "<<" || v.bytes().any(|x| b"[]{},#&*!|>'\"%@`".contains(&x))
+}
+
 impl Block<'_> {
     /// A sequence item's line: `-` alone or followed by a space.
     fn is_item(&self, l: &Line) -> bool {
-        self.b[l.start] == b'-' && (l.start + 1 == l.end || self.b[l.start + 1] == b' ')
+        self.is_dash(l.start, l.end)
     }
 
     /// The first non-space offset in `from..end`.
@@ -200,8 +206,8 @@ impl Block<'_> {
                         return None; // a space before the colon
                     }
                     let v = &self.text[start..k];
-                    if v == "<<" || v.bytes().any(|x| b"[]{},#&*!|>'\"%@`".contains(&x)) {
-                        return None; // a merge key, or a character the general reader may read otherwise
+                    if key_left(v) {
+                        return None;
                     }
                     return Some((self.plain(v), k + 1));
                 }
@@ -351,7 +357,7 @@ impl Block<'_> {
             stop -= 1;
         }
         let v = &self.text[k..stop];
-        if key && (v == "<<" || v.bytes().any(|x| b"#&*!|>'\"%@`".contains(&x))) {
+        if key && key_left(v) {
             return None;
         }
         Some((self.plain(v), stop))
