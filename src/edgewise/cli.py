@@ -11,10 +11,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-import click
+from . import _codecache
 
-from . import __version__, forked, gcpause
-from .errors import InputError
+# before the modules that make dataclasses and forward references (click, this module's
+# own imports): their code is read from the last run's cache, not compiled (_codecache.py)
+_codecache.install()
+
+import click  # noqa: E402
+
+from . import __version__, forked, gcpause  # noqa: E402
+from .errors import InputError  # noqa: E402
 
 if TYPE_CHECKING:  # rich is imported where it draws: plain lines never need it
     from rich.console import Console

@@ -1,0 +1,212 @@
+"""Code the interpreter compiles from text at start-up, kept between runs.
+
+Two places in Python's library compile source text each time a class is made:
+
+* :mod:`dataclasses` writes a dataclass's ``__init__``, ``__repr__``, ``__eq__`` (and,
+  frozen, ``__setattr__``, ``__delattr__`` and ``__hash__``) as text and compiles each
+  with ``exec`` (``_create_fn``, Python 3.11). Compiling is most of a dataclass's
+  creation;
+* :mod:`typing` compiles every annotation given as a string into a ``ForwardRef``
+  (``ForwardRef.__init__``), with ``compile(text, "<string>", "eval")``. pydantic-core's
+  schema module alone makes ~900 of them as it is imported (its ``TypedDict`` classes,
+  under ``from __future__ import annotations``).
+
+``edgewise plan`` makes ~130 dataclasses as it starts (its own, pydantic's,
+annotated-types'), ~600 texts, and ~250 distinct forward references: compiling them
+was a seventh of the instructions a 50 x 20 plan runs (measured: docs/performance.md).
+
+:func:`install` stands in for ``exec`` inside :mod:`dataclasses` and for ``compile``
+inside :mod:`typing`, and nowhere else (a module global of that name comes before the
+built-in one there): a text compiled in an earlier run is not compiled again; its code
+object is read from a cache file, as the interpreter reads a module's bytecode from
+``__pycache__``. The code is the very code ``compile`` makes of that text (in the same
+mode, with no ``__future__`` flag inherited, as neither module has one), so every
+class is made as before: ``tests/test_codecache.py`` holds classes made with the cache
+to those made without it.
+
+The cache file (``$XDG_CACHE_HOME/edgewise`` or ``~/.cache/edgewise``; another
+directory with ``EDGEWISE_CACHE_DIR``; none at all with ``EDGEWISE_NO_CODE_CACHE=1``)
+is a run of segments, each its length (4 bytes, little-endian) then a marshal: a dict
+of (mode, text) -> code, or one (mode, text, code) record. A process appends each text
+it had to compile as one record, in one ``write`` to a file opened for appending, so
+processes running at once (``plan``'s forked check, parallel test workers) never
+interleave their records. The next process to read records rewrites the file as one
+dict (written aside, then renamed over it): one ``marshal.loads`` of a dict is half the
+work of as many records. A record appended meanwhile by another process is lost with
+the old file, and compiled and appended again when next needed. Marshal's format
+belongs to one Python version: the file's name carries it. Reading stops at the first
+segment that is neither (a write cut short). A file grown past :data:`MAX_BYTES`
+(texts of classes since changed) is removed and made again. Whatever fails (no home,
+a read-only disk) leaves both modules compiling as before.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import marshal
+import os
+import struct
+import sys
+from types import CodeType
+from typing import Any
+
+__all__ = ["MAX_BYTES", "cache_path", "install", "installed"]
+
+#: a cache file larger than this is removed when read (texts of ~3,000 classes)
+MAX_BYTES = 4 << 20
+
+_LENGTH = struct.Struct("<I")
+
+Key = tuple[str, str]
+
+#: (mode, text) -> its code, from the cache file and this process's compiles
+_codes: dict[Key, CodeType] = {}
+#: the cache file appended to; None once appending failed (or before install)
+_path: str | None = None
+
+
+def cache_path() -> str | None:
+    """The cache file for this interpreter's version, or None when the cache is off
+    (``EDGEWISE_NO_CODE_CACHE`` set to anything but empty or 0) or no directory is known."""
+    if os.environ.get("EDGEWISE_NO_CODE_CACHE", "") not in ("", "0"):
+        return None
+    directory = os.environ.get("EDGEWISE_CACHE_DIR")
+    if not directory:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        if not os.path.isabs(base):  # XDG: a relative path is to be ignored
+            return None
+        directory = os.path.join(base, "edgewise")
+    tag = sys.implementation.cache_tag or sys.implementation.name
+    return os.path.join(directory, f"compiled-code.{tag}-{sys.hexversion:x}.marshal")
+
+
+def installed() -> bool:
+    """True when :mod:`dataclasses` and :mod:`typing` compile through the cache."""
+    import dataclasses
+    import typing
+
+    return getattr(dataclasses, "exec", None) is _exec and getattr(typing, "compile", None) is _compile
+
+
+def install() -> None:
+    """Make :mod:`dataclasses` and :mod:`typing` compile through the cache from now on
+    (once per process; nothing when the cache is off, or either module already has an
+    ``exec`` or ``compile`` of its own)."""
+    global _path
+    import dataclasses
+    import typing
+
+    if "exec" in vars(dataclasses) or "compile" in vars(typing):
+        return
+    path = cache_path()
+    if path is None:
+        return
+    _codes.update(_read(path))
+    _path = path
+    dataclasses.exec = _exec  # type: ignore[attr-defined]
+    typing.compile = _compile  # type: ignore[attr-defined]
+
+
+def _read(path: str) -> dict[Key, CodeType]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError:
+        return {}
+    if len(data) > MAX_BYTES:
+        _remove(path)
+        return {}
+    codes: dict[Key, CodeType] = {}
+    view = memoryview(data)
+    at = segments = 0
+    while at + _LENGTH.size <= len(view):
+        (size,) = _LENGTH.unpack_from(view, at)
+        start, at = at + _LENGTH.size, at + _LENGTH.size + size
+        if at > len(view):
+            break
+        try:
+            segment = marshal.loads(view[start:at])
+        except (EOFError, ValueError, TypeError):
+            break
+        if type(segment) is dict:
+            if not all(_is_key(k) and type(v) is CodeType for k, v in segment.items()):
+                break
+            codes.update(segment)
+        elif type(segment) is tuple and len(segment) == 3 and _is_key(segment[:2]) \
+                and type(segment[2]) is CodeType:
+            codes[segment[:2]] = segment[2]
+        else:
+            break
+        segments += 1
+    if segments > 1 or at != len(view):  # records to merge, or a tail to drop
+        _compact(path, codes)
+    return codes
+
+
+def _is_key(key: Any) -> bool:
+    return type(key) is tuple and len(key) == 2 and key[0] in ("exec", "eval") and type(key[1]) is str
+
+
+def _compact(path: str, codes: dict[Key, CodeType]) -> None:
+    """Rewrite the cache file as one dict segment (written aside, then renamed over it)."""
+    body = marshal.dumps(codes)
+    aside = f"{path}.{os.getpid()}"
+    try:
+        _write(os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), _LENGTH.pack(len(body)) + body)
+        os.replace(aside, path)
+    except OSError:
+        _remove(aside)
+
+
+def _write(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (in one ``write`` where the system takes it whole),
+    then close it."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _code(text: str, mode: str) -> CodeType:
+    """The code of ``text`` compiled in ``mode``: from the cache, else compiled (with no
+    ``__future__`` flag of this module inherited) and appended to the cache file."""
+    key = (mode, text)
+    code = _codes.get(key)
+    if code is None:
+        code = compile(text, "<string>", mode, dont_inherit=True)
+        _codes[key] = code
+        _append(key, code)
+    return code
+
+
+def _exec(source: Any, globals: dict[str, Any] | None = None, locals: Any = None, /) -> None:
+    """``exec`` for :mod:`dataclasses`, whose texts come from the cache."""
+    builtins.exec(_code(source, "exec") if type(source) is str else source, globals, locals)
+
+
+def _compile(source: Any, filename: Any, mode: str, *args: Any, **kwargs: Any) -> Any:
+    """``compile`` for :mod:`typing`: a forward reference's text (``"<string>"``, ``"eval"``
+    and nothing more, as ``ForwardRef`` asks) from the cache; anything else compiled."""
+    if type(source) is str and filename == "<string>" and mode == "eval" and not args and not kwargs:
+        return _code(source, "eval")
+    return builtins.compile(source, filename, mode, *args, **kwargs)
+
+
+def _append(key: Key, code: CodeType) -> None:
+    global _path
+    if _path is None:
+        return
+    body = marshal.dumps((*key, code))
+    try:
+        os.makedirs(os.path.dirname(_path), mode=0o700, exist_ok=True)
+        _write(os.open(_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), _LENGTH.pack(len(body)) + body)
+    except OSError:
+        _path = None  # nowhere to keep it: compile as before from now on
