@@ -6,9 +6,12 @@ work (turned off, nowhere to write)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import marshal
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -20,6 +23,10 @@ from typing import Any, ClassVar
 import pytest
 
 from edgewise import _codecache
+
+#: re's own compile, whether or not this process installed the cache
+_RE_COMPILE = _codecache._re_compile or sys.modules["re._compiler"].compile
+assert _RE_COMPILE is not _codecache._compile_pattern
 
 METHODS = ("__init__", "__repr__", "__eq__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__",
            "__setattr__", "__delattr__")
@@ -75,6 +82,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(_codecache, "_path", str(path))
     monkeypatch.setattr(dataclasses, "exec", _codecache._exec, raising=False)
     monkeypatch.setattr(typing, "compile", _codecache._compile, raising=False)
+    monkeypatch.setattr(_codecache, "_re_compile", _RE_COMPILE)
     yield path
 
 
@@ -172,6 +180,64 @@ def test_a_forward_reference_made_through_the_cache_is_the_one_made_without_it(
     assert ("exec", "1 + 1") not in _codecache._codes
 
 
+PATTERNS: list[tuple[str | bytes, int]] = [
+    ("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]", 0),  # PyYAML's reader
+    (r"^(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?$", 0),
+    (r"(?<=-)[a-z]+(?=\d)|(?P<q>['\"]).*?(?P=q)", 0),
+    (r"(?i)straße|ǅ", 0),
+    (r"""
+        (?P<key>[a-z]+)  # a key
+        \s*=\s*
+        (?P<value>.*)    # its value
+     """, re.VERBOSE | re.MULTILINE),
+    (r"^\w+$", re.ASCII | re.IGNORECASE),
+    (r"(a)?(?(1)b|c)", re.DOTALL),
+    (rb"[\x00-\x7f]+|\xff", 0),
+    (rb"(?P<n>\d+)", re.IGNORECASE),
+]
+SAMPLES = ["1.34", "1.34.5", "x-abc1 'q'", "STRASSE", "key = v\nother=w", "Ab_9", "ab", "c", "\x85\ud800x"]
+
+
+def test_a_pattern_made_through_the_cache_is_the_one_re_makes(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = [_RE_COMPILE(p, f) for p, f in PATTERNS]
+    made = [_codecache._compile_pattern(p, f) for p, f in PATTERNS]
+    monkeypatch.setattr(_codecache, "_codes", _codecache._read(str(cache)))
+    assert {k for k in _codecache._codes if k[0] == "re"} == {("re", p, f) for p, f in PATTERNS}
+    emitted: list[Any] = []
+    monkeypatch.setattr(_codecache._re_compiler, "_code", lambda *a: emitted.append(a))
+    again = [_codecache._compile_pattern(p, f) for p, f in PATTERNS]
+    assert emitted == []  # every one from the file
+    monkeypatch.undo()
+    for ref, one, two in zip(reference, made, again, strict=True):
+        for pattern in (one, two):
+            assert pattern == ref  # pattern, flags and engine code
+            assert (pattern.flags, pattern.groups, pattern.groupindex) == (ref.flags, ref.groups, ref.groupindex)
+            for text in SAMPLES:
+                subject: str | bytes = text.encode("latin-1", "replace") if isinstance(ref.pattern, bytes) else text
+                assert [m.groupdict() | {"": m.span()} for m in pattern.finditer(subject)] == \
+                    [m.groupdict() | {"": m.span()} for m in ref.finditer(subject)]
+
+
+def test_patterns_the_cache_leaves_to_re(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for flags in (re.LOCALE, re.DEBUG):
+        subject = rb"\w+" if flags == re.LOCALE else r"\w+"
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert _codecache._compile_pattern(subject, flags) == _RE_COMPILE(subject, flags)
+    parsed = sys.modules["re._parser"].parse("ab", 0)
+    assert _codecache._compile_pattern(parsed, 0).match("ab")  # a parsed pattern, as re hands on
+    assert not any(k[0] == "re" for k in _codecache._codes) and not cache.exists()
+    # engine code _sre refuses (a file damaged in a way marshal did not notice) is emitted afresh
+    flags, code, groups, groupindex, indexgroup = _compile_code("a+b")
+    _codecache._codes[("re", "a+b", 0)] = (flags, code[: len(code) // 2], groups, groupindex, indexgroup)
+    assert _codecache._compile_pattern("a+b", 0) == _RE_COMPILE("a+b", 0)
+    assert _codecache._codes[("re", "a+b", 0)][1] == code
+
+
+def _compile_code(pattern: str) -> Any:
+    _codecache._compile_pattern(pattern, 0)
+    return _codecache._codes.pop(("re", pattern, 0))
+
+
 def test_no_future_flag_of_the_cache_module_reaches_the_code(cache: Path) -> None:
     # _codecache.py itself has `from __future__ import annotations`: inherited, the
     # generated __init__ would keep its annotations as strings
@@ -183,7 +249,7 @@ def test_no_future_flag_of_the_cache_module_reaches_the_code(cache: Path) -> Non
 
 
 def _record(text: str, code: object, mode: str = "exec") -> bytes:
-    return _frame(marshal.dumps((mode, text, code)))
+    return _frame(marshal.dumps(((mode, text), code)))
 
 
 def test_reading_stops_at_a_record_cut_short_or_foreign(tmp_path: Path) -> None:
@@ -193,7 +259,9 @@ def test_reading_stops_at_a_record_cut_short_or_foreign(tmp_path: Path) -> None:
     path.write_bytes(whole + _record("y = 1", compile("y = 1", "<string>", "exec"))[:-3])
     assert list(_codecache._read(str(path))) == [("exec", "x = 0"), ("exec", "x = 1"), ("exec", "x = 2")]
     for foreign in (_record("z", "not code"), _record("z", ("a", "b")), _record("z", good[0][1], "single"),
-                    _frame(marshal.dumps(("z", good[0][1]))), b"\x05\x00\x00\x00junk!", marshal.dumps(1)):
+                    _frame(marshal.dumps(("exec", "z", good[0][1]))),
+                    _frame(marshal.dumps((("re", "z", 0), (0, [1], 0, {})))),
+                    b"\x05\x00\x00\x00junk!", marshal.dumps(1)):
         path.write_bytes(whole[: len(_record(*good[0]))] + foreign + whole)
         assert list(_codecache._read(str(path))) == [("exec", "x = 0")]
     path.write_bytes(b"\x01\x02")
@@ -307,3 +375,7 @@ def test_install_leaves_an_exec_of_someone_else(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(typing, "compile", other, raising=False)
     _codecache.install()
     assert not _codecache.installed() and "exec" not in vars(dataclasses)
+    monkeypatch.delattr(typing, "compile")
+    monkeypatch.setattr(_codecache, "_RE_KNOWN", False)
+    _codecache.install()
+    assert "exec" not in vars(dataclasses) and "compile" not in vars(typing)

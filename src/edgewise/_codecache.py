@@ -1,6 +1,6 @@
 """Code the interpreter compiles from text at start-up, kept between runs.
 
-Two places in Python's library compile source text each time a class is made:
+Three places in Python's library compile text each time a program starts:
 
 * :mod:`dataclasses` writes a dataclass's ``__init__``, ``__repr__``, ``__eq__`` (and,
   frozen, ``__setattr__``, ``__delattr__`` and ``__hash__``) as text and compiles each
@@ -9,26 +9,35 @@ Two places in Python's library compile source text each time a class is made:
 * :mod:`typing` compiles every annotation given as a string into a ``ForwardRef``
   (``ForwardRef.__init__``), with ``compile(text, "<string>", "eval")``. pydantic-core's
   schema module alone makes ~900 of them as it is imported (its ``TypedDict`` classes,
-  under ``from __future__ import annotations``).
+  under ``from __future__ import annotations``);
+* :mod:`re` turns each pattern a module compiles as it is imported into the code of its
+  matching engine, in Python (``re._compiler.compile``: parse, then optimise and emit;
+  a character class over all of Unicode, as PyYAML's reader has, takes milliseconds),
+  then hands that code to ``_sre.compile``.
 
 ``edgewise plan`` makes ~130 dataclasses as it starts (its own, pydantic's,
-annotated-types'), ~600 texts, and ~250 distinct forward references: compiling them
-was a seventh of the instructions a 50 x 20 plan runs (measured: docs/performance.md).
+annotated-types'), ~600 texts, ~250 distinct forward references and ~50 patterns
+before its check's child imports the rules: compiling them was a sixth of the
+instructions a 50 x 20 plan runs (measured: docs/performance.md).
 
-:func:`install` stands in for ``exec`` inside :mod:`dataclasses` and for ``compile``
-inside :mod:`typing`, and nowhere else (a module global of that name comes before the
-built-in one there): a text compiled in an earlier run is not compiled again; its code
-object is read from a cache file, as the interpreter reads a module's bytecode from
-``__pycache__``. The code is the very code ``compile`` makes of that text (in the same
-mode, with no ``__future__`` flag inherited, as neither module has one), so every
-class is made as before: ``tests/test_codecache.py`` holds classes made with the cache
-to those made without it.
+:func:`install` stands in for ``exec`` inside :mod:`dataclasses`, for ``compile``
+inside :mod:`typing` (a module global of that name comes before the built-in one
+there) and for ``re._compiler.compile``, and nowhere else: a text compiled in an
+earlier run is not compiled again; its code is read from a cache file, as the
+interpreter reads a module's bytecode from ``__pycache__``. A text's code is the very
+code ``compile`` makes of it (in the same mode, with no ``__future__`` flag inherited,
+as neither module has one); a pattern's is the engine code ``re._compiler`` emits for
+it, which ``_sre.compile`` checks again as it takes it (anything it refuses is
+compiled afresh). Patterns with ``re.LOCALE`` or ``re.DEBUG`` are always compiled.
+So every class and pattern is made as before: ``tests/test_codecache.py`` holds those
+made with the cache to those made without it.
 
 The cache file (``$XDG_CACHE_HOME/edgewise`` or ``~/.cache/edgewise``; another
 directory with ``EDGEWISE_CACHE_DIR``; none at all with ``EDGEWISE_NO_CODE_CACHE=1``)
 is a run of segments, each its length (4 bytes, little-endian) then a marshal: a dict
-of (mode, text) -> code, or one (mode, text, code) record. A process appends each text
-it had to compile as one record, in one ``write`` to a file opened for appending, so
+of key -> code (keys ``("exec", text)``, ``("eval", text)``, ``("re", pattern,
+flags)``), or one (key, code) record. A process appends each text it had to compile as
+one record, in one ``write`` to a file opened for appending, so
 processes running at once (``plan``'s forked check, parallel test workers) never
 interleave their records. The next process to read records rewrites the file as one
 dict (written aside, then renamed over it): one ``marshal.loads`` of a dict is half the
@@ -37,7 +46,7 @@ the old file, and compiled and appended again when next needed. Marshal's format
 belongs to one Python version: the file's name carries it. Reading stops at the first
 segment that is neither (a write cut short). A file grown past :data:`MAX_BYTES`
 (texts of classes since changed) is removed and made again. Whatever fails (no home,
-a read-only disk) leaves both modules compiling as before.
+a read-only disk) leaves the three compiling as before.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ import builtins
 import contextlib
 import marshal
 import os
+import re
 import struct
 import sys
 from types import CodeType
@@ -58,12 +68,16 @@ MAX_BYTES = 4 << 20
 
 _LENGTH = struct.Struct("<I")
 
-Key = tuple[str, str]
+#: ("exec" | "eval", text) or ("re", pattern, flags)
+Key = tuple[Any, ...]
 
-#: (mode, text) -> its code, from the cache file and this process's compiles
-_codes: dict[Key, CodeType] = {}
+#: key -> its code (a code object; a pattern's engine code), from the cache file and
+#: this process's compiles
+_codes: dict[Key, Any] = {}
 #: the cache file appended to; None once appending failed (or before install)
 _path: str | None = None
+#: ``re._compiler.compile`` as it was before :func:`install`
+_re_compile: Any = None
 
 
 def cache_path() -> str | None:
@@ -81,34 +95,46 @@ def cache_path() -> str | None:
     return os.path.join(directory, f"compiled-code.{tag}-{sys.hexversion:x}.marshal")
 
 
+#: re's compiler and parser (Python 3.11 and later), with what this module calls of them
+_re_compiler: Any = sys.modules.get("re._compiler")
+_re_parser: Any = sys.modules.get("re._parser")
+_sre: Any = sys.modules.get("_sre")
+_RE_KNOWN = (getattr(getattr(_re_compiler, "compile", None), "__module__", None) == "re._compiler"
+             and hasattr(_re_compiler, "_code") and hasattr(_re_parser, "parse") and hasattr(_sre, "compile"))
+
+
 def installed() -> bool:
-    """True when :mod:`dataclasses` and :mod:`typing` compile through the cache."""
+    """True when :mod:`dataclasses`, :mod:`typing` and :mod:`re` compile through the cache."""
     import dataclasses
     import typing
 
-    return getattr(dataclasses, "exec", None) is _exec and getattr(typing, "compile", None) is _compile
+    return (getattr(dataclasses, "exec", None) is _exec and getattr(typing, "compile", None) is _compile
+            and getattr(_re_compiler, "compile", None) is _compile_pattern)
 
 
 def install() -> None:
-    """Make :mod:`dataclasses` and :mod:`typing` compile through the cache from now on
-    (once per process; nothing when the cache is off, or either module already has an
-    ``exec`` or ``compile`` of its own)."""
-    global _path
+    """Make :mod:`dataclasses`, :mod:`typing` and :mod:`re` compile through the cache from
+    now on (once per process; nothing when the cache is off, or where one of them is not
+    as this module knows it: an ``exec`` or ``compile`` of its own, another
+    ``re._compiler.compile``)."""
+    global _path, _re_compile
     import dataclasses
     import typing
 
-    if "exec" in vars(dataclasses) or "compile" in vars(typing):
+    if "exec" in vars(dataclasses) or "compile" in vars(typing) or not _RE_KNOWN:
         return
     path = cache_path()
     if path is None:
         return
     _codes.update(_read(path))
     _path = path
+    _re_compile = _re_compiler.compile
     dataclasses.exec = _exec  # type: ignore[attr-defined]
     typing.compile = _compile  # type: ignore[attr-defined]
+    _re_compiler.compile = _compile_pattern
 
 
-def _read(path: str) -> dict[Key, CodeType]:
+def _read(path: str) -> dict[Key, Any]:
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_BYTES + 1)
@@ -117,7 +143,7 @@ def _read(path: str) -> dict[Key, CodeType]:
     if len(data) > MAX_BYTES:
         _remove(path)
         return {}
-    codes: dict[Key, CodeType] = {}
+    codes: dict[Key, Any] = {}
     view = memoryview(data)
     at = segments = 0
     while at + _LENGTH.size <= len(view):
@@ -130,12 +156,11 @@ def _read(path: str) -> dict[Key, CodeType]:
         except (EOFError, ValueError, TypeError):
             break
         if type(segment) is dict:
-            if not all(_is_key(k) and type(v) is CodeType for k, v in segment.items()):
+            if not all(_valid(k, v) for k, v in segment.items()):
                 break
             codes.update(segment)
-        elif type(segment) is tuple and len(segment) == 3 and _is_key(segment[:2]) \
-                and type(segment[2]) is CodeType:
-            codes[segment[:2]] = segment[2]
+        elif type(segment) is tuple and len(segment) == 2 and _valid(*segment):
+            codes[segment[0]] = segment[1]
         else:
             break
         segments += 1
@@ -144,11 +169,18 @@ def _read(path: str) -> dict[Key, CodeType]:
     return codes
 
 
-def _is_key(key: Any) -> bool:
-    return type(key) is tuple and len(key) == 2 and key[0] in ("exec", "eval") and type(key[1]) is str
+def _valid(key: Any, code: Any) -> bool:
+    """A key and code as this module writes them (a pattern's engine code is checked
+    later, by ``_sre.compile``)."""
+    if type(key) is not tuple or not key:
+        return False
+    if key[0] == "exec" or key[0] == "eval":
+        return len(key) == 2 and type(key[1]) is str and type(code) is CodeType
+    return (key[0] == "re" and len(key) == 3 and type(key[1]) in (str, bytes) and type(key[2]) is int
+            and type(code) is tuple and len(code) == 5)
 
 
-def _compact(path: str, codes: dict[Key, CodeType]) -> None:
+def _compact(path: str, codes: dict[Key, Any]) -> None:
     """Rewrite the cache file as one dict segment (written aside, then renamed over it)."""
     body = marshal.dumps(codes)
     aside = f"{path}.{os.getpid()}"
@@ -200,11 +232,42 @@ def _compile(source: Any, filename: Any, mode: str, *args: Any, **kwargs: Any) -
     return builtins.compile(source, filename, mode, *args, **kwargs)
 
 
-def _append(key: Key, code: CodeType) -> None:
+#: flags with which a pattern is always compiled: its code may depend on the locale, or
+#: compiling prints it
+_UNCACHED_FLAGS = re.LOCALE | re.DEBUG
+
+
+def _compile_pattern(p: Any, flags: int = 0) -> Any:
+    """``re._compiler.compile``: a pattern's engine code from the cache (handed to
+    ``_sre.compile`` as ``re._compiler.compile`` hands it), else emitted by it."""
+    if type(p) not in (str, bytes) or flags & _UNCACHED_FLAGS:
+        return _re_compile(p, flags)
+    key = ("re", p, int(flags))
+    code = _codes.get(key)
+    if code is not None:
+        try:
+            return _sre.compile(p, *code)
+        except (TypeError, ValueError, RuntimeError, OverflowError):  # refused: compile afresh
+            pass
+    parsed = _re_parser.parse(p, flags)
+    emitted = _re_compiler._code(parsed, flags)
+    groupindex = parsed.state.groupdict
+    indexgroup: list[str | None] = [None] * parsed.state.groups
+    for name, index in groupindex.items():
+        indexgroup[index] = name
+    code = (int(flags | parsed.state.flags), [int(c) for c in emitted], parsed.state.groups - 1,
+            dict(groupindex), tuple(indexgroup))
+    pattern = _sre.compile(p, *code)
+    _codes[key] = code
+    _append(key, code)
+    return pattern
+
+
+def _append(key: Key, code: Any) -> None:
     global _path
     if _path is None:
         return
-    body = marshal.dumps((*key, code))
+    body = marshal.dumps((key, code))
     try:
         os.makedirs(os.path.dirname(_path), mode=0o700, exist_ok=True)
         _write(os.open(_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), _LENGTH.pack(len(body)) + body)
