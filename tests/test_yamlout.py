@@ -64,6 +64,44 @@ def test_values_the_walker_does_not_handle_go_through_pyyaml() -> None:
         assert yamlout.dump_all([doc]) == reference(doc)
 
 
+#: characters that decide how PyYAML writes a one-line string: every indicator, space,
+#: letters and digits the resolver reads as numbers, booleans or dates
+INDICATORS = "-?:,[]{}#&*!|>'\"%@` .~=<+_/\\$()01eEyYnNtT\t\x85é"
+one_liners = st.text(alphabet=INDICATORS, min_size=1, max_size=8)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(one_liners)
+def test_the_plain_test_is_pyyamls_own(s: str) -> None:
+    """_plain_in_block says what PyYAML's emitter says (allow_block_plain) for every
+    one-line string of printable ASCII, and nothing else is called plain."""
+    analysis = yaml.emitter.Emitter(None).analyze_scalar(s)  # type: ignore[arg-type]
+    printable = all("\x20" <= c <= "\x7e" for c in s)
+    assert yamlout._plain_in_block(s) == (printable and analysis.allow_block_plain), repr(s)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(one_liners)
+def test_one_line_strings_are_written_as_pyyaml_writes_them(s: str) -> None:
+    yamlout._inline_cache.pop(s, None)
+    yamlout._values.pop(s, None)
+    for doc in ({"k": s}, [s], {s: 1}):
+        assert yamlout.dump_all([doc]) == reference(doc), repr(doc)
+
+
+def test_a_multi_line_string_is_analysed_once() -> None:
+    text = "#!/bin/bash\nset -euo pipefail\necho one-off\n"
+    calls: list[str] = []
+    real = yamlout._analyzer.analyze_scalar
+    yamlout._analyzer.analyze_scalar = lambda s: calls.append(s) or real(s)  # type: ignore[method-assign]
+    try:
+        docs = [{"a": {"script": text}}, {"b": [text]}, {"c": text}]
+        assert yamlout.dump_all(docs) == "".join(reference(d) for d in docs)
+    finally:
+        del yamlout._analyzer.analyze_scalar
+    assert calls == [text]
+
+
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
                     st.text(max_size=12), st.sampled_from(TRICKY[:90]))
 keys = st.one_of(st.text(max_size=10), st.sampled_from(TRICKY[:80]))

@@ -78,9 +78,30 @@ class _Fallback(Exception):
 
 # --- scalars -------------------------------------------------------------------------
 
-#: strings PyYAML writes plain in block context whenever its resolver reads them back as
-#: strings: no indicator may start them, no ': ' / ' #' inside, no trailing ':' or space.
-_SIMPLE = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./=@+-]*(?::[A-Za-z0-9_./=@+-]+)*\Z")
+#: one line of printable ASCII: PyYAML's emitter finds no special character in it
+_PRINTABLE_LINE = re.compile(r"[\x20-\x7e]+\Z")
+#: characters that may not start a plain scalar in block context (PyYAML's
+#: ``Emitter.analyze_scalar``: indicators at index 0, and a leading space)
+_NOT_FIRST = frozenset("#,[]{}&*!|>'\"%@` ")
+
+
+def _plain_in_block(s: str) -> bool:
+    """Whether PyYAML's emitter allows ``s`` (one line of printable ASCII) as a plain
+    scalar in block context (``Emitter.analyze_scalar``, ``allow_block_plain``): no
+    indicator starts it (``?``, ``:`` and ``-`` only when a space or the end follows),
+    no ``---`` / ``...`` start, no ``: `` or `` #`` inside, no trailing ``:`` or space.
+    Whether it is then written plain is the resolver's call (it must read back as a
+    string); ``tests/test_yamlout.py`` holds this to PyYAML."""
+    if not _PRINTABLE_LINE.match(s):
+        return False
+    first = s[0]
+    if first in _NOT_FIRST or (first in "?:-" and (len(s) == 1 or s[1] == " ")):
+        return False
+    if s.startswith(("---", "...")) or s.endswith((" ", ":")):
+        return False
+    return ": " not in s and " #" not in s
+
+
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 #: PyYAML never folds a scalar shorter than this at width 4096 (indent + key stay far below).
@@ -98,7 +119,7 @@ def _inline(s: str) -> str:
         return text
     if not s or len(s) > _MAX_INLINE or any(c in s for c in "\r" + _BREAKS):
         raise _Fallback
-    if _SIMPLE.match(s) and _RESOLVER.resolve(yaml.ScalarNode, s, (True, False)) == _STR_TAG:  # type: ignore[no-untyped-call]
+    if _plain_in_block(s) and _RESOLVER.resolve(yaml.ScalarNode, s, (True, False)) == _STR_TAG:  # type: ignore[no-untyped-call]
         text = s
     else:
         dumped = _pyyaml_dump(s)
@@ -117,12 +138,21 @@ _LITERAL_OK = re.compile(r"[\x20-\x7e\n]*\Z")
 _analyzer = yaml.emitter.Emitter(None, allow_unicode=True)  # type: ignore[arg-type]
 
 
+#: multi-line string -> whether PyYAML may write it as a literal block (its emitter's
+#: analysis walks the string in Python: a script or a policy repeated in every zone's
+#: template is analysed once)
+_block_ok: dict[str, bool] = {}
+
+
 def _literal(s: str, indent: int) -> str:
     """``s`` (containing a line break) as PyYAML's literal block, content at ``indent``."""
-    if len(s) > 100_000 or not _LITERAL_OK.match(s):
-        raise _Fallback
-    analysis = _analyzer.analyze_scalar(s)
-    if not analysis.allow_block or s == "\n" or s.endswith("\n\n"):
+    ok = _block_ok.get(s)
+    if ok is None:
+        ok = (len(s) <= 100_000 and _LITERAL_OK.match(s) is not None and _analyzer.analyze_scalar(s).allow_block
+              and s != "\n" and not s.endswith("\n\n"))
+        if len(_block_ok) < 10_000:
+            _block_ok[s] = ok
+    if not ok:
         raise _Fallback
     hints = ""
     if s[0] in " \n":
