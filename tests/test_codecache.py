@@ -127,21 +127,13 @@ def _behave_alike(classes: list[type[Any]]) -> None:
     assert hash(hashed("a", 1)) == hash(hashed("a", 2))
 
 
-def test_a_class_made_through_the_cache_is_the_class_made_without_it(
-        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    reference = _without_cache(monkeypatch)
-    compiled = _classes()  # every text compiled here, and appended
-    assert cache.stat().st_size > 0
-    texts = dict(_codecache._codes)
-    assert len(texts) >= 20 and all(mode == "exec" for mode, _ in texts)
-    _same_classes(compiled, reference)
-    _behave_alike(compiled)
-
-    # a later run: every text read back from the file, none compiled
+def _next_run(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+    """What a new process starts from: the cache file read."""
     monkeypatch.setattr(_codecache, "_codes", _codecache._read(str(cache)))
-    assert _codecache._codes.keys() == texts.keys()
-    size = cache.stat().st_size
-    compiles: list[str] = []
+
+
+def _compiling(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    compiles: list[Any] = []
     real_compile = compile
 
     def counting(source: Any, *args: Any, **kwargs: Any) -> Any:
@@ -149,11 +141,45 @@ def test_a_class_made_through_the_cache_is_the_class_made_without_it(
         return real_compile(source, *args, **kwargs)
 
     monkeypatch.setattr("builtins.compile", counting)
+    return compiles
+
+
+def test_a_class_made_through_the_cache_is_the_class_made_without_it(
+        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = _without_cache(monkeypatch)
+    first = _classes()  # every text compiled here; the file keeps only marks of them
+    texts = {k for k in _codecache._codes if k[0] != "seen"}
+    assert len(texts) >= 20 and all(k[0] == "exec" for k in texts)
+    assert set(_codecache._read(str(cache))) == {_codecache._mark(k) for k in texts}
+    _same_classes(first, reference)
+    _behave_alike(first)
+
+    # the next run compiles them again, and keeps them
+    _next_run(monkeypatch, cache)
+    second = _classes()
+    assert {k for k in _codecache._read(str(cache)) if k[0] != "seen"} == texts
+    _same_classes(second, reference)
+
+    # every run after it: every text read back from the file, none compiled
+    _next_run(monkeypatch, cache)
+    size = cache.stat().st_size
+    compiles = _compiling(monkeypatch)
     cached = _classes()
-    monkeypatch.undo()
     assert compiles == [] and cache.stat().st_size == size
     _same_classes(cached, reference)
     _behave_alike(cached)
+
+
+def test_a_text_that_changes_from_run_to_run_leaves_only_marks(
+        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for run in range(5):
+        _next_run(monkeypatch, cache)
+        _codecache._exec(f"x = {run}  # differs at every run", {}, {})
+        _codecache._exec("y = 'the same at every run'", {}, {})
+    kept = _codecache._read(str(cache))
+    assert [k for k in kept if k[0] != "seen"] == [("exec", "y = 'the same at every run'")]
+    assert sum(k[0] == "seen" for k in kept) == 6  # five runs' marks, and the kept text's
+    assert cache.stat().st_size < 1500
 
 
 def test_a_forward_reference_made_through_the_cache_is_the_one_made_without_it(
@@ -165,7 +191,9 @@ def test_a_forward_reference_made_through_the_cache_is_the_one_made_without_it(
         with pytest.raises(SyntaxError, match="must be an expression"):
             typing.ForwardRef("x = 1")
     made = [typing.ForwardRef(t) for t in texts]
-    monkeypatch.setattr(_codecache, "_codes", _codecache._read(str(cache)))
+    _next_run(monkeypatch, cache)
+    [typing.ForwardRef(t) for t in texts]  # kept this time
+    _next_run(monkeypatch, cache)
     again = [typing.ForwardRef(t) for t in texts]
     for ref, one, two in zip(reference, made, again, strict=True):
         assert one.__forward_code__ == ref.__forward_code__ == two.__forward_code__
@@ -174,7 +202,7 @@ def test_a_forward_reference_made_through_the_cache_is_the_one_made_without_it(
     assert typing.ForwardRef("list[int]")._evaluate({}, {}, frozenset()) == list[int]
     with pytest.raises(SyntaxError, match="must be an expression"):
         typing.ForwardRef("x = 1")  # a text that does not compile is not kept
-    assert all(text != "x = 1" for _, text in _codecache._codes)
+    assert all(key[1] != "x = 1" for key in _codecache._codes)
     # anything but a forward reference's compile is the built-in one's
     assert _codecache._compile("1 + 1", "<string>", "exec") is not None
     assert ("exec", "1 + 1") not in _codecache._codes
@@ -201,7 +229,9 @@ SAMPLES = ["1.34", "1.34.5", "x-abc1 'q'", "STRASSE", "key = v\nother=w", "Ab_9"
 def test_a_pattern_made_through_the_cache_is_the_one_re_makes(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reference = [_RE_COMPILE(p, f) for p, f in PATTERNS]
     made = [_codecache._compile_pattern(p, f) for p, f in PATTERNS]
-    monkeypatch.setattr(_codecache, "_codes", _codecache._read(str(cache)))
+    _next_run(monkeypatch, cache)
+    [_codecache._compile_pattern(p, f) for p, f in PATTERNS]  # kept this time
+    _next_run(monkeypatch, cache)
     assert {k for k in _codecache._codes if k[0] == "re"} == {("re", p, f) for p, f in PATTERNS}
     emitted: list[Any] = []
     monkeypatch.setattr(_codecache._re_compiler, "_code", lambda *a: emitted.append(a))
@@ -269,22 +299,31 @@ def test_reading_stops_at_a_record_cut_short_or_foreign(tmp_path: Path) -> None:
     assert _codecache._read(str(tmp_path / "missing")) == {}
 
 
-def test_records_are_merged_into_one_dict_by_the_next_reader(tmp_path: Path) -> None:
+def test_records_are_merged_into_one_dict_by_a_reader_that_finds_many(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "c"
     codes = {("exec", f"x = {i}"): compile(f"x = {i}", "<string>", "exec", dont_inherit=True) for i in range(50)}
     first = ("exec", "x = 0")
-    path.write_bytes(b"".join(_record(t, c) for (_, t), c in codes.items()) + _record("x = 0", codes[first]))
-    assert _codecache._read(str(path)) == codes
+    records = b"".join(_record(t, c) for (_, t), c in codes.items()) + _record("x = 0", codes[first])
+    path.write_bytes(records)
+    monkeypatch.setattr(_codecache, "COMPACT_AFTER", 51)
+    assert _codecache._read(str(path)) == codes and path.read_bytes() == records  # 51 records: left as they are
+    monkeypatch.setattr(_codecache, "COMPACT_AFTER", 2)
+    marks = {_codecache._mark(k): None for k in codes}  # marks of kept texts are dropped
+    path.write_bytes(records + b"".join(_frame(marshal.dumps(item)) for item in marks.items()))
+    assert _codecache._read(str(path)) == {**codes, **marks}
     data = path.read_bytes()
     assert int.from_bytes(data[:4], "little") == len(data) - 4  # one segment now
     assert marshal.loads(data[4:]) == codes
     assert _codecache._read(str(path)) == codes and path.read_bytes() == data  # left as it is
-    # a record appended after the dict is read with it, and merged in turn
-    path.write_bytes(data + _record("y", compile("y", "<string>", "eval"), "eval"))
-    assert set(_codecache._read(str(path))) == {*codes, ("eval", "y")}
-    assert marshal.loads(path.read_bytes()[4:]).keys() == {*codes, ("eval", "y")}
+    # records appended after the dict are read with it, and merged in turn
+    y, z = (compile(t, "<string>", "eval") for t in "yz")
+    other = ("seen", "eval", 1, 1, 0, False)  # a mark of a text not kept
+    path.write_bytes(data + _record("y", y, "eval") + _record("z", z, "eval") + _frame(marshal.dumps((other, None))))
+    assert set(_codecache._read(str(path))) == {*codes, ("eval", "y"), ("eval", "z"), other}
+    assert marshal.loads(path.read_bytes()[4:]).keys() == {*codes, ("eval", "y"), ("eval", "z"), other}
     # a dict holding something else than code, or keyed otherwise, ends the reading there
-    for foreign in ({("exec", "z"): "text"}, {"z": codes[first]}):
+    for foreign in ({("exec", "z"): "text"}, {"z": codes[first]}, {("seen", "exec", 1, 1, 0, False): codes[first]}):
         path.write_bytes(_record("x = 0", codes[first]) + _frame(marshal.dumps(foreign)))
         assert list(_codecache._read(str(path))) == [first]
     assert list(tmp_path.iterdir()) == [path]  # nothing left aside
@@ -329,9 +368,10 @@ def _run(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           text=True, check=True)
 
 
-def test_the_program_reads_what_an_earlier_run_wrote(tmp_path: Path) -> None:
-    """Two processes: the first (the edgewise program's imports) writes the cache, the
-    second compiles none of the texts the first did, and the cache file stays the same."""
+def test_the_program_reads_what_earlier_runs_wrote(tmp_path: Path) -> None:
+    """The edgewise program's imports, run after run: the first two compile every text
+    (the first marks them, the second keeps them), the third compiles none and merges
+    the file into one dict, which later runs leave as it is."""
     env = {**os.environ, "EDGEWISE_CACHE_DIR": str(tmp_path)}
     env.pop("EDGEWISE_NO_CODE_CACHE", None)
     probe = """
@@ -346,17 +386,18 @@ def test_the_program_reads_what_an_earlier_run_wrote(tmp_path: Path) -> None:
         import edgewise.cli, edgewise.spec
         from edgewise import _codecache
         assert _codecache.installed()
-        print(len(compiled), len(_codecache._codes))
+        print(len(compiled), sum(k[0] != "seen" for k in _codecache._codes))
     """
     first = _run(probe, env).stdout.split()
     files = list(tmp_path.iterdir())
     assert len(files) == 1 and files[0].name.startswith("compiled-code.")
     second = _run(probe, env).stdout.split()
-    assert int(first[0]) > 20 and int(second[0]) == 0, (first, second)
-    assert second[1] == first[1]
-    merged = files[0].read_bytes()  # the second run merged the first one's records
-    assert int.from_bytes(merged[:4], "little") == len(merged) - 4
-    assert _run(probe, env).stdout.split() == second and files[0].read_bytes() == merged
+    third = _run(probe, env).stdout.split()
+    assert int(first[0]) > 20 and second == first and int(third[0]) == 0, (first, second, third)
+    assert third[1] == first[1]
+    merged = files[0].read_bytes()
+    assert int.from_bytes(merged[:4], "little") == len(merged) - 4  # one dict
+    assert _run(probe, env).stdout.split() == third and files[0].read_bytes() == merged
     # turned off: every forward reference compiled again (by typing itself), none kept,
     # nothing written
     elsewhere = tmp_path / "off"

@@ -36,17 +36,22 @@ The cache file (``$XDG_CACHE_HOME/edgewise`` or ``~/.cache/edgewise``; another
 directory with ``EDGEWISE_CACHE_DIR``; none at all with ``EDGEWISE_NO_CODE_CACHE=1``)
 is a run of segments, each its length (4 bytes, little-endian) then a marshal: a dict
 of key -> code (keys ``("exec", text)``, ``("eval", text)``, ``("re", pattern,
-flags)``), or one (key, code) record. A process appends each text it had to compile as
-one record, in one ``write`` to a file opened for appending, so
-processes running at once (``plan``'s forked check, parallel test workers) never
-interleave their records. The next process to read records rewrites the file as one
-dict (written aside, then renamed over it): one ``marshal.loads`` of a dict is half the
-work of as many records. A record appended meanwhile by another process is lost with
-the old file, and compiled and appended again when next needed. Marshal's format
-belongs to one Python version: the file's name carries it. Reading stops at the first
-segment that is neither (a write cut short). A file grown past :data:`MAX_BYTES`
-(texts of classes since changed) is removed and made again. Whatever fails (no home,
-a read-only disk) leaves the three compiling as before.
+flags)``), or one (key, code) record. A text's code is kept the second time a run
+compiles it: the first time only a mark is (``("seen", kind, CRC-32, length, flags,
+bytes)`` -> None). A text that differs from run to run is never kept: Python's
+tokenize builds a pattern from a set of string prefixes, in the set's hash order,
+which changes with every process; kept at its first compile, such a text was appended
+at every run (10 kB each time). A process appends what it compiled, one record per
+``write`` to a file opened for appending, so processes running at once (``plan``'s
+forked check, parallel test workers) never interleave their records. A reader that
+finds more than :data:`COMPACT_AFTER` records rewrites the file as one dict (written
+aside, then renamed over it; marks of kept texts dropped): one ``marshal.loads`` of a
+dict is half the work of as many records. A record appended meanwhile by another
+process is lost with the old file, and compiled and appended again when next needed.
+Marshal's format belongs to one Python version: the file's name carries it. Reading
+stops at the first segment that is neither (a write cut short). A file grown past
+:data:`MAX_BYTES` is removed and made again. Whatever fails (no home, a read-only
+disk) leaves the three compiling as before.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ import os
 import re
 import struct
 import sys
+import zlib
 from types import CodeType
 from typing import Any
 
@@ -65,6 +71,8 @@ __all__ = ["MAX_BYTES", "cache_path", "install", "installed"]
 
 #: a cache file larger than this is removed when read (texts of ~3,000 classes)
 MAX_BYTES = 4 << 20
+#: a reader rewrites the file as one dict when it finds more records than this
+COMPACT_AFTER = 64
 
 _LENGTH = struct.Struct("<I")
 
@@ -145,7 +153,7 @@ def _read(path: str) -> dict[Key, Any]:
         return {}
     codes: dict[Key, Any] = {}
     view = memoryview(data)
-    at = segments = 0
+    at = records = 0
     while at + _LENGTH.size <= len(view):
         (size,) = _LENGTH.unpack_from(view, at)
         start, at = at + _LENGTH.size, at + _LENGTH.size + size
@@ -161,10 +169,10 @@ def _read(path: str) -> dict[Key, Any]:
             codes.update(segment)
         elif type(segment) is tuple and len(segment) == 2 and _valid(*segment):
             codes[segment[0]] = segment[1]
+            records += 1
         else:
             break
-        segments += 1
-    if segments > 1 or at != len(view):  # records to merge, or a tail to drop
+    if records > COMPACT_AFTER or at != len(view):  # records to merge, or a tail to drop
         _compact(path, codes)
     return codes
 
@@ -176,13 +184,24 @@ def _valid(key: Any, code: Any) -> bool:
         return False
     if key[0] == "exec" or key[0] == "eval":
         return len(key) == 2 and type(key[1]) is str and type(code) is CodeType
+    if key[0] == "seen":
+        return len(key) == 6 and code is None
     return (key[0] == "re" and len(key) == 3 and type(key[1]) in (str, bytes) and type(key[2]) is int
             and type(code) is tuple and len(code) == 5)
 
 
+def _mark(key: Key) -> Key:
+    """The mark a text leaves the first time it is compiled (:func:`_store`)."""
+    text = key[1]
+    data = text if type(text) is bytes else text.encode("utf-8", "surrogatepass")
+    return ("seen", key[0], zlib.crc32(data), len(data), key[2] if len(key) > 2 else 0, type(text) is bytes)
+
+
 def _compact(path: str, codes: dict[Key, Any]) -> None:
-    """Rewrite the cache file as one dict segment (written aside, then renamed over it)."""
-    body = marshal.dumps(codes)
+    """Rewrite the cache file as one dict segment (written aside, then renamed over it),
+    without the marks of texts whose code it holds."""
+    kept = {_mark(k) for k in codes if k[0] != "seen"}
+    body = marshal.dumps({k: v for k, v in codes.items() if k not in kept})
     aside = f"{path}.{os.getpid()}"
     try:
         _write(os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), _LENGTH.pack(len(body)) + body)
@@ -214,8 +233,7 @@ def _code(text: str, mode: str) -> CodeType:
     code = _codes.get(key)
     if code is None:
         code = compile(text, "<string>", mode, dont_inherit=True)
-        _codes[key] = code
-        _append(key, code)
+        _store(key, code)
     return code
 
 
@@ -258,9 +276,20 @@ def _compile_pattern(p: Any, flags: int = 0) -> Any:
     code = (int(flags | parsed.state.flags), [int(c) for c in emitted], parsed.state.groups - 1,
             dict(groupindex), tuple(indexgroup))
     pattern = _sre.compile(p, *code)
-    _codes[key] = code
-    _append(key, code)
+    _store(key, code)
     return pattern
+
+
+def _store(key: Key, code: Any) -> None:
+    """Keep ``code`` for this process, and in the cache file if an earlier run compiled
+    the same text (its mark is there); else leave a mark for the next run to find."""
+    _codes[key] = code
+    mark = _mark(key)
+    if mark in _codes:
+        _append(key, code)
+    else:
+        _codes[mark] = None
+        _append(mark, None)
 
 
 def _append(key: Key, code: Any) -> None:

@@ -12,8 +12,9 @@ writes, but for the JSON-like documents edgewise generates (dicts with string ke
 lists, strings, ints, bools, None) it walks the tree itself instead of going through
 PyYAML's pure-Python representer and resolver, which is most of the cost of planning
 thousands of objects. How each distinct string is written (plain, quoted, escaped) is
-still decided by PyYAML, once per string (:func:`_inline`, cached; :func:`_literal` for
-multi-line strings); anything the walker is not certain about (floats, long or special
+still PyYAML's decision, once per string (:func:`_inline`, cached: its emitter's rules
+for plain text, its resolver, else a dump of the string; :func:`_literal` for
+multi-line strings, by its emitter's rules); anything the walker is not certain about (floats, long or special
 multi-line strings, unusual keys, other types) sends the whole document to PyYAML.
 
 The walk itself is compiled: ``edgewise._fastyaml.dump_docs`` (``rust/fastyaml/src/emit.rs``)
@@ -135,24 +136,21 @@ def _inline(s: str) -> str:
 #: literal blocks are only written here for printable ASCII: libyaml (the reference) and
 #: PyYAML's Python emitter disagree on what else is printable
 _LITERAL_OK = re.compile(r"[\x20-\x7e\n]*\Z")
-_analyzer = yaml.emitter.Emitter(None, allow_unicode=True)  # type: ignore[arg-type]
 
 
-#: multi-line string -> whether PyYAML may write it as a literal block (its emitter's
-#: analysis walks the string in Python: a script or a policy repeated in every zone's
-#: template is analysed once)
-_block_ok: dict[str, bool] = {}
+def _block_allowed(s: str) -> bool:
+    """Whether PyYAML's emitter allows the multi-line ``s`` (printable ASCII and line
+    breaks) as a block scalar (``Emitter.analyze_scalar``, ``allow_block``): for such
+    text only a trailing space, or a space right before a line break, forbids it.
+    Walking the text in Python as the emitter does took ~5,000 instructions a character
+    (a zone's node bootstrap script: 3 ms); ``tests/test_yamlout.py`` holds this to it."""
+    return not s.endswith(" ") and " \n" not in s
 
 
 def _literal(s: str, indent: int) -> str:
     """``s`` (containing a line break) as PyYAML's literal block, content at ``indent``."""
-    ok = _block_ok.get(s)
-    if ok is None:
-        ok = (len(s) <= 100_000 and _LITERAL_OK.match(s) is not None and _analyzer.analyze_scalar(s).allow_block
-              and s != "\n" and not s.endswith("\n\n"))
-        if len(_block_ok) < 10_000:
-            _block_ok[s] = ok
-    if not ok:
+    if (len(s) > 100_000 or not _LITERAL_OK.match(s) or not _block_allowed(s)
+            or s == "\n" or s.endswith("\n\n")):
         raise _Fallback
     hints = ""
     if s[0] in " \n":
