@@ -76,11 +76,11 @@ COMPACT_AFTER = 64
 
 _LENGTH = struct.Struct("<I")
 
-#: ("exec" | "eval", text) or ("re", pattern, flags)
+#: ("exec" | "eval", text), ("re", pattern, flags), or a text's mark (:func:`_mark`)
 Key = tuple[Any, ...]
 
-#: key -> its code (a code object; a pattern's engine code), from the cache file and
-#: this process's compiles
+#: key -> its code (a code object; a pattern's engine code; None for a mark), from the
+#: cache file and this process's compiles
 _codes: dict[Key, Any] = {}
 #: the cache file appended to; None once appending failed (or before install)
 _path: str | None = None
