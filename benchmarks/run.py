@@ -162,11 +162,11 @@ def compile_bytecode() -> None:
 
 
 def warm_code_cache(edgewise: list[str], work: Path) -> None:
-    """Run plan and check once, untimed, on a small spec, so the timed runs find the code
-    cache every run after a user's first one finds (edgewise/_codecache.py: the code
+    """Run plan and check, untimed, on a small spec, so the timed runs find the code
+    cache a user's third run and every later one finds (edgewise/_codecache.py: the code
     dataclasses, typing and re compile as edgewise starts, kept between runs as bytecode
     is). Like :func:`compile_bytecode`, this takes out a cost paid once per install (or
-once per Python version)."""
+    once per Python version)."""
     spec = write_spec(work / "warm-up" / "spec.yaml", 2, 2)
     out = work / "warm-up" / "plan"
     # three times each: a text is kept the second time it is compiled, and the third run

@@ -14,8 +14,9 @@ PyYAML's pure-Python representer and resolver, which is most of the cost of plan
 thousands of objects. How each distinct string is written (plain, quoted, escaped) is
 still PyYAML's decision, once per string (:func:`_inline`, cached: its emitter's rules
 for plain text, its resolver, else a dump of the string; :func:`_literal` for
-multi-line strings, by its emitter's rules); anything the walker is not certain about (floats, long or special
-multi-line strings, unusual keys, other types) sends the whole document to PyYAML.
+multi-line strings, by its emitter's rules); anything the walker is not certain about
+(floats, long or special multi-line strings, unusual keys, other types) sends the whole
+document to PyYAML.
 
 The walk itself is compiled: ``edgewise._fastyaml.dump_docs`` (``rust/fastyaml/src/emit.rs``)
 lays out a whole stream of documents, looking strings up in :data:`_inline_cache` and
@@ -34,7 +35,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import yaml
-import yaml.emitter
 import yaml.resolver
 
 try:  # the compiled walker (rust/fastyaml); absent where it could not be built, or in a build older than it
