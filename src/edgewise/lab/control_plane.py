@@ -568,7 +568,7 @@ class Lab:
                 self.client.delete("v1", "Node", name, grace_seconds=0)
 
     def reset(
-        self, namespaces: Iterable[str] = (), *, wait: bool = True, timeout: float = 60.0, nodes: bool = True
+        self, namespaces: Iterable[str] = (), *, wait: bool = True, timeout: float = 180.0, nodes: bool = True
     ) -> None:
         """Give the next test a clean cluster: force-delete every workload and pod in
         ``namespaces`` (and the namespaces), then every node (unless ``nodes`` is false);
@@ -593,9 +593,11 @@ class Lab:
         if wait:
             self.wait_namespaces_gone(namespaces, timeout=timeout)
 
-    def wait_namespaces_gone(self, namespaces: Iterable[str], *, timeout: float = 60.0) -> None:
+    def wait_namespaces_gone(self, namespaces: Iterable[str], *, timeout: float = 180.0) -> None:
         """Return once none of ``namespaces`` (but the immortal ones) is still being
-        deleted, so their names can be used again. After ``reset(wait=False)`` this lets
+        deleted, so their names can be used again (at most ``timeout`` seconds: the
+        namespace controller took over 60 s for six namespaces on a machine running
+        3-4x slower than usual, where the tests themselves passed). After ``reset(wait=False)`` this lets
         the namespace controller's work overlap with whatever comes next."""
         doomed = set(namespaces) - _IMMORTAL_NAMESPACES
         if not doomed:
