@@ -229,6 +229,10 @@ def main() -> None:
 
     compile_bytecode()
     clear_scratch(args.work)
+    # the code cache of a user who runs plan and check (warm_code_cache), in the work
+    # directory: the user's own may hold what other commands (or a test run given no
+    # directory of its own) compiled, and a larger file costs more to read at every start
+    os.environ.setdefault("EDGEWISE_CACHE_DIR", str((args.work / "code-cache").resolve()))
     edgewise = [sys.executable, "-m", "edgewise"]
     warm_code_cache(edgewise, args.work)
     kubectl = shutil.which("kubectl")
