@@ -42,14 +42,16 @@ class CfnTemplate:
     @property
     def resources(self) -> Mapping[str, Mapping[str, Any]]:
         r = self.body.get("Resources")
-        return r if isinstance(r, Mapping) else {}
+        return r if type(r) is dict or isinstance(r, Mapping) else {}
 
     def of_type(self, *types: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
         """(logical id, Properties) of every resource of those types, in template order."""
+        # a plain dict is tested first (here and in the helpers below): isinstance with an
+        # ABC runs ABCMeta.__instancecheck__, a Python frame, ~10x the cost, on every field
         for lid, res in self.resources.items():
-            if isinstance(res, Mapping) and res.get("Type") in types:
+            if (type(res) is dict or isinstance(res, Mapping)) and res.get("Type") in types:
                 props = res.get("Properties")
-                yield str(lid), props if isinstance(props, Mapping) else {}
+                yield str(lid), props if type(props) is dict or isinstance(props, Mapping) else {}
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class Rule:
 
 
 def _map(v: Any) -> Mapping[str, Any]:
-    return v if type(v) is dict or isinstance(v, Mapping) else {}
+    return v if type(v) is dict or (v is not None and isinstance(v, Mapping)) else {}
 
 
 def _list(v: Any) -> list[Any]:

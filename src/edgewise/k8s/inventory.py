@@ -225,7 +225,7 @@ class Service:
 
 def _map(value: Any) -> Mapping[str, Any]:
     # exact type first: the ABC check is slow and this runs for every field of every object
-    return value if type(value) is dict or isinstance(value, Mapping) else {}
+    return value if type(value) is dict or (value is not None and isinstance(value, Mapping)) else {}
 
 
 def _list(value: Any) -> list[Any]:
@@ -758,7 +758,7 @@ def _pod_template(o: KObject) -> tuple[tuple[str | int, ...], Mapping[str, Any]]
         job_tmpl = _map(_map(o.spec.get("jobTemplate")).get("spec")).get("template")
         return (("spec", "jobTemplate", "spec", "template"), job_tmpl) if isinstance(job_tmpl, Mapping) else None
     tmpl = o.spec.get("template")
-    if not isinstance(tmpl, Mapping):
+    if not (type(tmpl) is dict or isinstance(tmpl, Mapping)):
         return None
     return ("spec", "template"), tmpl
 
@@ -871,7 +871,7 @@ class InventoryParts:
 
     def add(self, body: Any, source: Source) -> None:
         """One document, as :meth:`Inventory.from_objects` takes it."""
-        if not isinstance(body, Mapping):
+        if not (type(body) is dict or isinstance(body, Mapping)):
             self.skipped.append((source, "not a mapping"))
             return
         kind = body.get("kind")
@@ -945,7 +945,8 @@ def _service(o: KObject) -> Service:
         or ann.get("service.kubernetes.io/topology-aware-hints", "").lower() == "auto"
     )
     ports = tuple(
-        int(p["port"]) for p in _list(spec.get("ports")) if isinstance(p, Mapping) and isinstance(p.get("port"), int)
+        int(p["port"]) for p in _list(spec.get("ports"))
+        if (type(p) is dict or isinstance(p, Mapping)) and isinstance(p.get("port"), int)
     )
     return Service(
         obj=o,

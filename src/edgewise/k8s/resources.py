@@ -90,11 +90,13 @@ def _stored(value: str | int | float) -> Fraction:
 
 
 def _container_request(container: Mapping[str, Any], resource: str) -> Fraction:
+    # a plain dict is tested first (here and below): isinstance with an ABC runs a Python
+    # frame (ABCMeta.__instancecheck__), ~10x the cost
     res = container.get("resources")
-    res = res if isinstance(res, Mapping) else {}
+    res = res if type(res) is dict or isinstance(res, Mapping) else {}
     for part in ("requests", "limits"):  # no request: the limit is the request
         values = res.get(part)
-        if isinstance(values, Mapping) and resource in values:
+        if (type(values) is dict or isinstance(values, Mapping)) and resource in values:
             value = values[resource]
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 return _ZERO  # refused by parse_quantity (and unhashable values, uncached)
@@ -104,7 +106,7 @@ def _container_request(container: Mapping[str, Any], resource: str) -> Fraction:
 
 def _containers(pod_spec: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     items = pod_spec.get(key)
-    return [c for c in items if isinstance(c, Mapping)] if isinstance(items, list) else []
+    return [c for c in items if type(c) is dict or isinstance(c, Mapping)] if isinstance(items, list) else []
 
 
 def pod_request(pod_spec: Mapping[str, Any], resource: str) -> Fraction:
@@ -124,7 +126,9 @@ def pod_request(pod_spec: Mapping[str, Any], resource: str) -> Fraction:
             app = app + request if app else request
     if sidecars:
         app += sidecars
-    need = app if app >= init_peak else init_peak
+    # no init container: app (never below zero) is the need, without comparing Fractions
+    need = app if init_peak is _ZERO or app >= init_peak else init_peak
     overhead = pod_spec.get("overhead")
-    extra = parse_quantity(overhead.get(resource)) if isinstance(overhead, Mapping) else None
+    extra = (parse_quantity(overhead.get(resource))
+             if overhead is not None and isinstance(overhead, Mapping) else None)
     return need + extra if extra else need

@@ -51,7 +51,8 @@ def parse_host(raw: str) -> tuple[str, int | None]:
 
 
 def _map(v: Any) -> Mapping[str, Any]:
-    return v if isinstance(v, Mapping) else {}
+    # a plain dict first: isinstance with an ABC runs a Python frame (ABCMeta.__instancecheck__)
+    return v if type(v) is dict or (v is not None and isinstance(v, Mapping)) else {}
 
 
 def _list(v: Any) -> list[Any]:

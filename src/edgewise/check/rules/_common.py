@@ -21,7 +21,7 @@ ALB_SCHEME = "alb.ingress.kubernetes.io/scheme"
 def m(v: Any) -> Mapping[str, Any]:
     # a plain dict first: the ABC check behind isinstance(v, Mapping) costs several times
     # more, and the rules call this hundreds of thousands of times on a large plan
-    return v if type(v) is dict or isinstance(v, Mapping) else {}
+    return v if type(v) is dict or (v is not None and isinstance(v, Mapping)) else {}
 
 
 def seq(v: Any) -> list[Any]:
