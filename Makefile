@@ -2,12 +2,14 @@
 # the interpreter .venv is made with: the distribution's Python 3.11+ where there is one
 # (built with PGO and LTO: ~20% faster than a pyenv default build), else python3 (tools/python.sh)
 PYTHON ?= $(shell tools/python.sh)
+# the interpreter's real path: .venv is made again when it changes
+PYTHON_REAL := $(shell readlink -f "$$(command -v $(PYTHON))")
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # reinstalled when the project's metadata, the compiled extension's sources or the
 # interpreter change
 STAMP  := $(VENV)/.installed-$(shell (cat pyproject.toml rust/fastyaml/Cargo.toml rust/fastyaml/Cargo.lock \
-                                      rust/fastyaml/src/*.rs; readlink -f "$$(command -v $(PYTHON))") | cksum | cut -d' ' -f1)
+                                      rust/fastyaml/src/*.rs; echo $(PYTHON_REAL)) | cksum | cut -d' ' -f1)
 # Cargo's build of the compiled YAML reader and walker (rust/fastyaml), shared by every checkout
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/edgewise/cargo-target
 
@@ -21,7 +23,7 @@ CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 $(STAMP): pyproject.toml
 	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c 'import os, sys; print(os.path.realpath(sys._base_executable))')" \
-	     != "$$(readlink -f "$$(command -v $(PYTHON))")" ]; then echo "$(VENV): made with another Python: made again"; rm -rf $(VENV); fi
+	     != "$(PYTHON_REAL)" ]; then echo "$(VENV): made with another Python: made again"; rm -rf $(VENV); fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

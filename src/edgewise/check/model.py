@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 from ..k8s.inventory import Inventory, KObject, Source, Workload, node_selector_matches
+from ..k8s.inventory import as_map as _map
 from ..routing import Call, Caller, Resolution, RouteResolver
 from ..spec import Document, ZoneType
 from ..topology import Topology, Zone
@@ -75,14 +76,6 @@ class Rule:
 
     def check(self, ctx: CheckContext) -> Iterable[Finding]:
         raise NotImplementedError
-
-
-def _map(v: Any) -> Mapping[str, Any]:
-    return v if type(v) is dict or (v is not None and isinstance(v, Mapping)) else {}
-
-
-def _list(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
 
 
 @dataclass

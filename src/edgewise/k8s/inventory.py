@@ -37,6 +37,8 @@ __all__ = [
     "Service",
     "Source",
     "Workload",
+    "as_list",
+    "as_map",
     "inferred_nodes",
     "instance_arch",
     "label_selector_matches",
@@ -223,13 +225,23 @@ class Service:
         )
 
 
-def _map(value: Any) -> Mapping[str, Any]:
-    # exact type first: the ABC check is slow and this runs for every field of every object
+def as_map(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else an empty one: how every layer that reads
+    manifests (the inventory, the route resolver and call inference, check's rules) takes
+    a field that may be missing or of the wrong type. A plain dict is tested first and
+    ``None`` never against the ABC: ``isinstance`` with ``Mapping`` runs
+    ``ABCMeta.__instancecheck__``, a Python frame, ~10x the cost (28,000 calls in a
+    50 x 20 plan's check)."""
     return value if type(value) is dict or (value is not None and isinstance(value, Mapping)) else {}
 
 
-def _list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else an empty one."""
     return value if type(value) is list or isinstance(value, list) else []
+
+
+_map = as_map
+_list = as_list
 
 
 def label_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..k8s.inventory import CONNECT_UPSTREAMS, Inventory, Workload
+from ..k8s.inventory import as_list as _list
+from ..k8s.inventory import as_map as _map
 from ..plan.hosts import WHOLE, host_spans, text_hosts
 
 __all__ = ["CALLS_ANNOTATION", "Call", "infer_calls", "parse_host"]
@@ -48,15 +50,6 @@ def parse_host(raw: str) -> tuple[str, int | None]:
         return text.lower().rstrip("."), None
     port = m.group("port")
     return m.group("host").lower().rstrip("."), int(port) if port else None
-
-
-def _map(v: Any) -> Mapping[str, Any]:
-    # a plain dict first: isinstance with an ABC runs a Python frame (ABCMeta.__instancecheck__)
-    return v if type(v) is dict or (v is not None and isinstance(v, Mapping)) else {}
-
-
-def _list(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
 
 
 class _Known:

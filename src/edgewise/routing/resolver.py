@@ -23,12 +23,13 @@ with :meth:`Topology.reachable`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 from ..k8s.inventory import Inventory, KObject, Service, Workload
+from ..k8s.inventory import as_list as _list
+from ..k8s.inventory import as_map as _map
 from ..plan import endpoints as E
 from ..plan.labels import K8S_ZONE_LABEL, LEGACY_ZONE_LABEL, ZONE_LABEL
 from ..spec import ZoneType
@@ -121,15 +122,6 @@ def split_cluster_name(host: str, caller_ns: str) -> tuple[str, str] | None:
     if len(labels) == 2:
         return labels[0], labels[1]
     return None
-
-
-def _map(v: Any) -> Mapping[str, Any]:
-    # a plain dict first: isinstance with an ABC runs a Python frame (ABCMeta.__instancecheck__)
-    return v if type(v) is dict or (v is not None and isinstance(v, Mapping)) else {}
-
-
-def _list(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
 
 
 class RouteResolver:

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...k8s.inventory import KObject, Workload
+from ...k8s.inventory import KObject, Workload, as_list, as_map
 from ...routing import Endpoint, Resolution
 from ...spec import ZoneType
 from ..model import CfnTemplate, CheckContext, RoutedCall
@@ -18,14 +18,9 @@ ALB_SUBNETS = "alb.ingress.kubernetes.io/subnets"
 ALB_SCHEME = "alb.ingress.kubernetes.io/scheme"
 
 
-def m(v: Any) -> Mapping[str, Any]:
-    # a plain dict first: the ABC check behind isinstance(v, Mapping) costs several times
-    # more, and the rules call this hundreds of thousands of times on a large plan
-    return v if type(v) is dict or (v is not None and isinstance(v, Mapping)) else {}
-
-
-def seq(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
+#: the rules' names for the inventory's field readers
+m = as_map
+seq = as_list
 
 
 @dataclass(frozen=True)
