@@ -87,17 +87,59 @@ def _pids(rules: Iterable[Rule], monkeypatch: pytest.MonkeyPatch, log: Path) -> 
         monkeypatch.setattr(type(rule), "check", check)
 
 
-def test_the_routing_rules_run_here_and_the_others_in_the_child(
+def _ran(log: Path) -> list[tuple[str, str]]:
+    return [(rule, pid) for rule, pid in (line.split() for line in log.read_text().splitlines())]
+
+
+def test_the_routing_rules_run_here_and_every_other_rule_once_where_free(
         tmp_path: Path, lz: Topology, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "pids"
     rules = engine.select_rules()
     _pids(rules, monkeypatch, log)
     check_paths([DATA / "rules" / "EW301" / "fail.yaml"], lz, fork=True)
-    ran = dict(line.split() for line in log.read_text().splitlines())
-    assert set(ran) == {r.id for r in rules}
+    ran = _ran(log)
+    assert sorted(rule for rule, _ in ran) == sorted(r.id for r in rules)  # each rule once
     here = str(os.getpid())
-    assert {i for i, pid in ran.items() if pid == here} == {r.id for r in rules if r.id.startswith("EW3")}
-    assert len({pid for pid in ran.values() if pid != here}) == 1
+    assert {rule for rule, pid in ran if rule.startswith("EW3")} == {r.id for r in rules if r.id.startswith("EW3")}
+    assert all(pid == here for rule, pid in ran if rule.startswith("EW3"))
+    assert len({pid for _, pid in ran if pid != here}) == 1  # one child
+
+
+def test_the_rules_are_shared_out_to_whichever_process_is_free(
+        tmp_path: Path, lz: Topology, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slow routing: the child runs every other rule. Slow other rules: this process
+    takes its share of them once its routing rules are done."""
+    import time
+
+    rules = engine.select_rules()
+    here = str(os.getpid())
+    fail = [DATA / "rules" / "EW301" / "fail.yaml", DATA / "rules" / "EW204" / "fail.yaml"]
+    one = check_paths(fail, lz, fork=False)
+    for slow in ("EW3", "EW2"):
+        log = tmp_path / f"pids-{slow}"
+        log.unlink(missing_ok=True)
+        with monkeypatch.context() as m:
+            _pids(rules, m, log)
+            for rule in rules:
+                if rule.id.startswith(slow):
+                    logged = type(rule).check
+
+                    def check(self: Rule, ctx: CheckContext, logged: Any = logged) -> Iterable[Finding]:
+                        time.sleep(0.4 if self.id.startswith("EW3") else 0.1)
+                        return list(logged(self, ctx))
+
+                    m.setattr(type(rule), "check", check)
+            both = check_paths(fail, lz, fork=True)
+        assert everything(both) == everything(one)
+        ran = _ran(log)
+        assert sorted(rule for rule, _ in ran) == sorted(r.id for r in rules)
+        others_here = [rule for rule, pid in ran if pid == here and not rule.startswith("EW3")]
+        if slow == "EW3":  # 7 x 0.4 s here: the child has run all the others long before
+            assert others_here == []
+        else:  # 0.1 s each for the child alone: this process took some once free
+            shared_slow = [r.id for r in rules if r.id.startswith("EW2")]
+            assert set(others_here) & set(shared_slow)
+            assert {rule for rule, pid in ran if pid != here} & set(shared_slow)
 
 
 def test_an_exception_in_the_child_is_raised_here(lz: Topology, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,7 +156,7 @@ def test_an_exception_in_the_child_is_raised_here(lz: Topology, monkeypatch: pyt
 
 def test_when_to_fork(monkeypatch: pytest.MonkeyPatch, lz: Topology) -> None:
     """Not with other threads running (a forked child has a copy of one thread), not
-    where a second CPU cannot help, not when only one side has rules to run."""
+    where a second CPU cannot help, not when no rule is left to share out."""
     started: list[bool] = []
     real_start = forked.start
 

@@ -22,7 +22,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "edgewise"
 RANK = {
     "_fastyaml": -1,  # the compiled extension: imports nothing of edgewise
     "_framestack": 0, "errors": 0, "markers": 0, "cfnlimits": 0, "gcpause": 0,
-    "forked": 0, "yamlread": 0, "yamlout": 0, "_lazy": 0, "_codecache": 0,
+    "forked": 0, "yamlread": 0, "yamlout": 0, "_lazy": 0, "_codecache": 0, "_frozen": 0,
     "catalog": 1,
     "spec": 2,
     "topology": 3,

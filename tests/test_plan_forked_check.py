@@ -512,3 +512,38 @@ def test_forked_call_without_fork_runs_when_asked() -> None:
     assert not call.forked and not ran, "deferred until result() is asked for"
     assert call.result() == 7 and ran == [os.getpid()]
     call.cancel()
+
+
+def test_shares_go_each_to_one_process_and_all_are_taken() -> None:
+    """Numbers shared out between this process and a forked child: taken in turns as each
+    asks, none twice, none lost; where the child's function runs here instead, it finds
+    them all taken."""
+    import time
+
+    for fork in (True, False):
+        with forked.Shares(200) as shares:
+            def take_slowly() -> list[int]:
+                got = []
+                for i in shares.take():
+                    got.append(i)
+                    time.sleep(0.002)
+                return got
+
+            with forked.start(take_slowly, fork=fork) as call:
+                mine = []
+                for i in shares.take():
+                    mine.append(i)
+                    time.sleep(0.002)
+                theirs = call.result()
+        assert sorted(mine + theirs) == list(range(200))
+        assert mine == sorted(mine) and theirs == sorted(theirs)  # in order, each process
+        if fork:
+            assert mine and theirs
+        else:
+            assert theirs == []
+    with forked.Shares(0) as none:
+        assert list(none.take()) == []
+    assert list(none.take()) == []  # closed: nothing more
+    for bad in (-1, 1 << 16):
+        with pytest.raises(ValueError):
+            forked.Shares(bad)

@@ -34,10 +34,10 @@ import pickle
 import signal
 import struct
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar, cast
 
-__all__ = ["Call", "Receive", "can_fork", "reap_at_exit", "start", "start_fed"]
+__all__ = ["Call", "Receive", "Shares", "can_fork", "reap_at_exit", "start", "start_fed"]
 
 T = TypeVar("T")
 
@@ -294,6 +294,53 @@ def start_fed(fn: Callable[[Receive], T], *, fork: bool | None = None) -> Call[T
     the function runs in the calling process, it runs at :meth:`Call.result`, after the
     sends."""
     return Call(fn, fork=can_fork() if fork is None else fork)
+
+
+class Shares:
+    """The numbers ``0 .. n-1`` shared out between this process and the children it forks
+    after making them (:func:`start`): each number goes to whichever process asks for one
+    next, and to that process only, so work split this way is done once, by whoever is
+    free. The numbers wait in a pipe, two bytes each, written at once and its write end
+    closed: a read of two bytes takes one number whole (the pipe only ever holds whole
+    numbers), and once they are all taken a read finds the end of the pipe instead of
+    waiting. A process that asks after the numbers are all taken gets none, so where the
+    child runs its function in the calling process instead (no fork), that call simply
+    finds them taken. Used as a context manager, which closes this process's end."""
+
+    _ITEM = struct.Struct("<H")
+
+    def __init__(self, n: int) -> None:
+        if not 0 <= n < 1 << 16:
+            raise ValueError(f"Shares holds 0 to 65535 numbers, not {n}")
+        r, w = os.pipe()
+        try:
+            _widen(w, n * self._ITEM.size)
+            _write_all(w, b"".join(self._ITEM.pack(i) for i in range(n)))
+        except BaseException:
+            os.close(r)
+            raise
+        finally:
+            os.close(w)
+        self._fd: int | None = r
+
+    def take(self) -> Iterator[int]:
+        """The numbers this process gets, one at a time, each when asked for."""
+        while self._fd is not None:
+            data = os.read(self._fd, self._ITEM.size)
+            if not data:
+                return
+            yield self._ITEM.unpack(data)[0]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> Shares:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _receiver(fd: int) -> Receive:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -122,21 +123,29 @@ ROUTING_RULES = "EW3"
 
 def run_rules_forked(ctx: CheckContext, rules: Sequence[Rule], *, fork: bool | None = None) -> tuple[
         list[Finding], list[tuple[Finding, str]]]:
-    """:func:`run_rules`, on both CPUs: the rules that do not resolve routes run in a child
-    forked with everything they read already built (:mod:`edgewise.forked`), while this
-    process runs the routing rules. Each rule reads the same context either way and the
-    findings are one sorted set, so the result is :func:`run_rules`'s.
+    """:func:`run_rules`, on both CPUs: a child forked with everything the rules read
+    already built (:mod:`edgewise.forked`) runs rules while this process runs the routing
+    rules, then joins it. The rules that do not resolve routes are shared out between the
+    two as each is free for the next one (:class:`edgewise.forked.Shares`): how much
+    routing there is to resolve differs from one set of manifests to the next (none
+    without calls, 60 % of the rules' work at 200 x 40), and neither process waits for
+    the other while rules are left. Each rule reads the same context wherever it runs
+    and the findings are one sorted set, so the result is :func:`run_rules`'s.
 
     ``fork=None``: fork where it can use another CPU and no other thread runs here (a
     child gets a copy of one thread only); False: run every rule here."""
     if fork is None:
         fork = forked.can_fork() and threading.active_count() == 1
     here = [r for r in rules if r.id.startswith(ROUTING_RULES)]
-    there = [r for r in rules if not r.id.startswith(ROUTING_RULES)]
-    if not fork or not here or not there:
+    shared = [r for r in rules if not r.id.startswith(ROUTING_RULES)]
+    if not fork or not shared:
         return run_rules(ctx, rules)
-    with forked.start(lambda: run_rules(ctx, there), fork=True) as call:
-        kept, suppressed = run_rules(ctx, here)
+    with (
+        forked.Shares(len(shared)) as shares,
+        forked.start(lambda: run_rules(ctx, (shared[i] for i in shares.take())), fork=True) as call,
+    ):
+        # the routing rules first, then whatever shared rules the child has not taken yet
+        kept, suppressed = run_rules(ctx, itertools.chain(here, (shared[i] for i in shares.take())))
         kept_there, suppressed_there = call.result()
     return sorted({*kept, *kept_there}), sorted({*suppressed, *suppressed_there})
 

@@ -77,17 +77,19 @@ class LoadedInputs:
     def add_documents(self, docs: Iterable[Document]) -> None:
         for d in docs:
             self.documents[(d.file, d.index)] = d
-            if isinstance(d.data, Mapping) and d.data.get("apiVersion") == API_VERSION:
-                if d.data.get("kind") == "Topology":
+            data = d.data
+            # a dict is a Mapping: tested first, the ABC's own test runs Python code
+            if (type(data) is dict or isinstance(data, Mapping)) and data.get("apiVersion") == API_VERSION:
+                if data.get("kind") == "Topology":
                     self.spec_docs.append(d)
                 continue  # Applications: plan's input, not objects to check
-            self._classify(d.data, Source(d.file, d.line, d.index))
+            self._classify(data, Source(d.file, d.line, d.index))
 
     def _classify(self, data: Any, source: Source) -> None:
-        if not isinstance(data, Mapping):
+        if not (type(data) is dict or isinstance(data, Mapping)):
             self.notes.append(f"{source.file}:{source.line}: skipped a document that is not a mapping")
             return
-        if isinstance(data.get("Resources"), Mapping) and "kind" not in data:
+        if "kind" not in data and isinstance(data.get("Resources"), Mapping):
             self.cfn_templates.append(CfnTemplate(data, source, self.file_sizes.get(source.file)))
             return
         if "kind" not in data and ("connectInject" in data or "global" in data):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
 
+from .._frozen import record
 from ..k8s.inventory import Inventory, KObject, Source, Workload, node_selector_matches
 from ..k8s.inventory import as_map as _map
 from ..routing import Call, Caller, Resolution, RouteResolver
@@ -55,7 +56,7 @@ class CfnTemplate:
                 yield str(lid), props if type(props) is dict or isinstance(props, Mapping) else {}
 
 
-@dataclass(frozen=True)
+@record
 class RoutedCall:
     """One inferred call, resolved for one zone its caller can run in."""
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from .._frozen import record
 from ..k8s.inventory import CONNECT_UPSTREAMS, Inventory, Workload
 from ..k8s.inventory import as_list as _list
 from ..k8s.inventory import as_map as _map
@@ -26,7 +26,7 @@ __all__ = ["CALLS_ANNOTATION", "Call", "infer_calls", "parse_host"]
 
 CALLS_ANNOTATION = "edgewise.dev/calls"
 
-@dataclass(frozen=True)
+@record
 class Call:
     """One inferred call: workload ``namespace/workload`` calls ``name``."""
 

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 
+from .._frozen import record
 from ..k8s.inventory import Inventory, KObject, Service, Workload
 from ..k8s.inventory import as_list as _list
 from ..k8s.inventory import as_map as _map
@@ -52,14 +53,14 @@ _MAX_HOPS = 5
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
-@dataclass(frozen=True)
+@record
 class Caller:
     zone: str  # topology zone name where the calling pod runs
     namespace: str
     workload: str  # calling workload name (Deployment name)
 
 
-@dataclass(frozen=True)
+@record
 class Endpoint:
     zone: str  # topology zone name where these pods run
     namespace: str
@@ -68,13 +69,13 @@ class Endpoint:
     weight: float  # relative share inside its tier (replicas in that zone)
 
 
-@dataclass(frozen=True)
+@record
 class Tier:
     endpoints: tuple[Endpoint, ...]
     mechanism: str  # kube-proxy | topology-hints | topology-hints-fallback | consul | ...
 
 
-@dataclass(frozen=True)
+@record
 class Resolution:
     caller: Caller
     name: str  # the name as called
@@ -135,6 +136,13 @@ class RouteResolver:
         self._endpoints_cache: dict[tuple[str, str, str | None], list[Endpoint]] = {}
         self._cluster_labels: dict[tuple[str, str], list[Workload]] | None = None
         self._selected: dict[tuple[tuple[str, str], ...], dict[str, list[tuple[int, Endpoint]]]] = {}
+        #: each selector annotation's pairs, or why it is refused (every zone's copy of a
+        #: service carries the same one)
+        self._selectors: dict[str, tuple[tuple[str, str], ...] | str] = {}
+        #: a selector's endpoints in one zone, named after a Service, each with its position
+        #: and tier (the same for the copy of that service in every zone that reaches the
+        #: zone the same way: the Region's AZs from every edge zone)
+        self._named: dict[tuple[tuple[tuple[str, str], ...], str, str], list[tuple[int, int, Endpoint]]] = {}
         #: zones an edge zone may reach besides itself: the Region's AZs and the Outposts
         self._hub_zones = tuple(z.name for z in topology.zones if not z.is_edge or z.kind is ZoneType.OUTPOST)
         #: each topology zone's topology.kubernetes.io/zone (asked for every endpoint of every call)
@@ -306,10 +314,16 @@ class RouteResolver:
         """The tiers of a controller-kept Service and the note that explains them; the
         same for every caller, so computed once per Service."""
         zone = svc.obj.annotations.get(E.ZONE_ANNOTATION, "")
-        try:
-            sel = E.parse_selector(svc.obj.annotations.get(E.SELECTOR_ANNOTATION, ""))
-        except ValueError as exc:
-            return (), f"edgewise controller annotation {E.SELECTOR_ANNOTATION}: {exc}; no endpoints"
+        text = svc.obj.annotations.get(E.SELECTOR_ANNOTATION, "")
+        sel = self._selectors.get(text)
+        if sel is None:
+            try:
+                sel = E.parse_selector(text)
+            except ValueError as exc:
+                sel = str(exc)
+            self._selectors[text] = sel
+        if isinstance(sel, str):
+            return (), f"edgewise controller annotation {E.SELECTOR_ANNOTATION}: {sel}; no endpoints"
         by_zone = self._selected_endpoints(sel)
         topo = self.topology
         if not topo.has_zone(zone):
@@ -322,15 +336,22 @@ class RouteResolver:
         else:
             candidates = list(by_zone)
         picked: list[tuple[int, int, Endpoint]] = []
+        known = topo.has_zone(zone)
         for z in candidates:
-            if topo.has_zone(zone) and topo.has_zone(z):
-                tier = E.tier_of(topo.link(zone, z))
-            else:
-                tier = 0 if z == zone else None
+            # the link decides where both zones are known; else only the zone itself serves
+            tier = E.tier_of(topo.link(zone, z)) if known and topo.has_zone(z) else (0 if z == zone else None)
             if tier is not None:
-                picked.extend((pos, tier, Endpoint(e.zone, e.namespace, e.workload, svc.name, e.weight))
-                              for pos, e in by_zone[z])
-        picked.sort(key=lambda p: p[0])  # the order of the workloads, then of their zones
+                name = svc.name
+                named = self._named.get((sel, name, z))
+                if named is None:
+                    named = self._named[(sel, name, z)] = [
+                        (pos, tier, Endpoint(e.zone, e.namespace, e.workload, name, e.weight))
+                        for pos, e in by_zone[z]]
+                if named and named[0][1] != tier:  # another zone's copy saw z as another tier
+                    named = [(pos, tier, e) for pos, _, e in named]
+                picked += named
+        # the order of the workloads, then of their zones (each position is another endpoint's)
+        picked.sort()
         buckets: dict[int, list[Endpoint]] = {}
         for _pos, tier, e in picked:
             buckets.setdefault(tier, []).append(e)
