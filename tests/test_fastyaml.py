@@ -193,6 +193,73 @@ def test_random_trees_in_every_style(docs: list[Any], flow: bool | None, unicode
     agree(text)
 
 
+#: a line of a literal block scalar's text (what follows its indentation): words, an
+#: empty line, more indentation, YAML-looking text that is only text there
+LITERAL_LINES = st.lists(st.sampled_from(["word", "two words", "", "  more indented", "# not a comment",
+                                          "- not an item", "key: not a key", "---", "...", "'q'", "{a: 1}",
+                                          "trailing ", "|", ">-", "x: |"]), min_size=1, max_size=6)
+
+
+def _literal_texts() -> st.SearchStrategy[tuple[str, bool]]:
+    """A literal block scalar as a mapping's value or a sequence's item, nested, with a
+    chomping indicator or not, its text indented past its parent by 1 to 4 columns,
+    empty lines at its end, followed by a key, an item, a comment, a document or the
+    text's end; and whether the fast path is to take it (every line it holds is text or
+    empty, the first one text at the indentation of the others)."""
+    @st.composite
+    def build(draw: st.DrawFn) -> tuple[str, bool]:
+        lines = draw(LITERAL_LINES)
+        chomp = draw(st.sampled_from(["", "-", "+"]))
+        comment = draw(st.sampled_from(["", "  # note"]))
+        parent = draw(st.sampled_from(["root", "nested", "item", "item-map", "compact-item"]))
+        extra = draw(st.integers(1, 4))
+        trailing = draw(st.integers(0, 2))
+        after = draw(st.sampled_from(["key", "eof", "eof-no-newline", "comment", "document"]))
+        head, col = {"root": ("a: ", 0), "nested": ("top:\n  a: ", 2), "item": ("top:\n  - ", 2),
+                     "item-map": ("top:\n  - a: ", 4), "compact-item": ("top:\n- ", 0)}[parent]
+        pad = " " * (col + extra)
+        body = "".join(f"{pad}{line}\n" if line else "\n" for line in lines)
+        text = f"{head}|{chomp}{comment}\n{body}" + "\n" * trailing
+        nxt = {"key": "z: 1\n", "eof": "", "eof-no-newline": "", "comment": "# end\nz: 2\n",
+               "document": "---\nz: 3\n"}[after]
+        if after == "eof-no-newline" and not trailing:
+            text = text[:-1]
+        text += nxt
+        # the first line sets the indentation: more indented, the lines after it end the text
+        return text, bool(lines[0]) and not lines[0].startswith(" ")
+    return build()
+
+
+@needs_reader
+@settings(max_examples=1500, deadline=None)
+@given(_literal_texts())
+def test_literal_block_scalars_are_read_as_pyyaml_reads_them(case: tuple[str, bool]) -> None:
+    """The fast path's literal block scalars (``|``, ``|-``, ``|+``) against PyYAML: the
+    text, its line breaks, the chomping, the position of the indicator, what comes after."""
+    text, takes = case
+    took = agree(text)
+    if takes:
+        assert took, f"a literal block scalar the fast path should read:\n{text!r}"
+    assert agree(text, drop_empty=False) == took
+
+
+@needs_reader
+@pytest.mark.parametrize(("text", "value"), [
+    ("a: |\n  one\n\n  two\n", "one\n\ntwo\n"),
+    ("a: |-\n  one\n  two\n\n\nb: 1\n", "one\ntwo"),
+    ("a: |+\n  one\n\n\nb: 1\n", "one\n\n\n"),
+    ("a: |\n    deep\n  # text too\n", None),  # the second line is less indented: the text ends
+    ("a: | # a comment\n  x\n", "x\n"),
+    ("a: |\n  x", "x"),  # no line break at the text's end: none in the value
+    ("l:\n- |\n  item\n- 2\n", None),
+])
+def test_literal_block_scalars_that_plans_and_manifests_hold(text: str, value: str | None) -> None:
+    assert agree(text)
+    data = yaml.safe_load(text)
+    if value is not None:
+        assert data["a"] == value
+
+
 YAMLISH = st.lists(st.sampled_from([*"ab01 :-?,[]{}#&*!|>'\"%@`\n\t.~+=<yYnNoO",
                                     "\n  ", "\n- ", ": ", "---\n", "...\n", "é", "\\"]),
                    max_size=40).map("".join)
@@ -360,11 +427,12 @@ def odd_files(tmp: Path) -> tuple[list[Path], set[Path]]:
     d = tmp / "odd"
     d.mkdir()
     fast = {"plain.yaml": "a: 1\n---\n---\nb: [x, y]\n", "empty.yaml": "", "comments.yaml": "# nothing\n",
-            "unicode.yaml": "name: é日本\nlist:\n- é\n- 日\nm: {a: é, b: [日, {c: é}]}\nz: [{d: 日}]\n"}
+            "unicode.yaml": "name: é日本\nlist:\n- é\n- 日\nm: {a: é, b: [日, {c: é}]}\nz: [{d: 日}]\n",
+            "literal.yaml": "a: |\n  text\n"}
     slow = {"crlf.yaml": "a: 1\r\nb: 2\r\n", "bom-twice.yaml": "\ufeff\ufeffa: 1\n",
             "cfn.yaml": "Resources:\n  X:\n    Type: AWS::EC2::VPC\n    Properties: {CidrBlock: !Ref C}\n",
             "bang.yaml": "a: hello!\n", "tabs.yaml": "a:\t1\n", "anchor.yaml": "a: &x 1\nb: *x\n",
-            "dup.yaml": "a: 1\na: 2\n", "bad.yaml": "a: b\n c: d: e\n", "block.yaml": "a: |\n  text\n"}
+            "dup.yaml": "a: 1\na: 2\n", "bad.yaml": "a: b\n c: d: e\n", "folded.yaml": "a: >\n  text\n"}
     for name, text in {**fast, **slow}.items():
         (d / name).write_text(text, newline="")
     (d / "bom.yaml").write_bytes(b"\xef\xbb\xbfa: 1\n")

@@ -12,7 +12,8 @@
 //!
 //! It is a fast path, not a second YAML reader: [`parse`] returns `None` (and the caller
 //! parses with yaml-rust2, exactly as before) at the first thing outside that subset or
-//! anything it is unsure of: a non-ASCII text, a multi-line or block scalar, a flow
+//! anything it is unsure of: a non-ASCII text, a multi-line plain or quoted scalar, a
+//! block scalar other than a literal one (`|`, `|-`, `|+`; see [`Block::literal`]), a flow
 //! collection over lines or with an empty entry, a pair in a flow sequence, a colon or
 //! comment inside a flow scalar, anchors, aliases, tags, explicit keys, an empty value or
 //! item, a sequence directly in a sequence or at a document's root, an empty document,
@@ -20,7 +21,10 @@
 //! structure. What it returns is exactly what the general reader returns for the same
 //! text: the same nodes, kinds and positions (`tests/test_fastyaml_block.py` holds the
 //! two together, on every YAML file of the repository, on plans of every example and
-//! size, and on generated and mutated texts).
+//! size, and on generated and mutated texts). Literal block scalars are the exception:
+//! the general reader leaves them to PyYAML (it marks a block scalar where its text
+//! starts, PyYAML at its indicator), so where this path reads one, what it returns is
+//! held to PyYAML's own reading instead (`tests/test_fastyaml.py`, and the same tests).
 
 use super::{Kind, Node, ParsedDoc, PLAIN_NEVER_STARTS};
 
@@ -417,6 +421,9 @@ impl Block<'_> {
                 } else {
                     return None; // an empty value (null)
                 }
+            } else if self.b[v] == b'|' {
+                self.literal(&l, v, col)?;
+                self.ends_here(col)?;
             } else {
                 self.inline(&l, v, depth + 1)?;
                 self.i += 1;
@@ -473,6 +480,10 @@ impl Block<'_> {
                 self.block(&next, depth + 1, true)?;
             } else if self.is_dash(v, l.end) {
                 return None; // "- - x": a sequence in a sequence
+            } else if self.b[v] == b'|' {
+                first.get_or_insert(v);
+                self.literal(&l, v, col)?;
+                self.ends_here(col)?;
             } else if self.key(v, l.end).is_some() {
                 first.get_or_insert(v);
                 self.mapping(v - l.base, v, depth + 1)?;
@@ -493,6 +504,102 @@ impl Block<'_> {
         }
         self.nodes[me].kind = Kind::Seq(n);
         first
+    }
+
+    /// A literal block scalar whose indicator (`|`, `|-` or `|+`) is at byte `start` of
+    /// line `l`, the value of a key or an item of a block collection at column `parent`:
+    /// pushed (a str, marked at its indicator, as PyYAML marks it); the current line is
+    /// then the first line after it. As PyYAML's scanner reads one (`scan_block_scalar`):
+    /// its indentation is that of its first line, which must be more than `parent`; each
+    /// line at least that indented is a line of text (what follows that indentation, and
+    /// a line break); an empty line is a line break; the first line less indented ends
+    /// it. Then the chomping: the line breaks after the last line of text are dropped
+    /// (clip, `|`: its own line break is kept; strip, `|-`: it goes too; keep, `|+`:
+    /// they all stay). Left to the general reader (which leaves it to PyYAML): an
+    /// indentation indicator, anything but spaces and a comment after the indicator, an
+    /// empty line or a line of spaces before its first line of text, a line of spaces
+    /// only anywhere in it (PyYAML counts the spaces past its indentation as text),
+    /// and a first line not more indented than `parent` (an empty scalar).
+    fn literal(&mut self, l: &Line, start: usize, parent: usize) -> Option<()> {
+        let mut k = start + 1;
+        let chomp = match self.b.get(k) {
+            Some(b'-') => {
+                k += 1;
+                b'-'
+            }
+            Some(b'+') => {
+                k += 1;
+                b'+'
+            }
+            _ => b' ',
+        };
+        if k < l.end && self.b[k] != b' ' {
+            return None; // an indentation indicator, another indicator, or text
+        }
+        if !self.rest_is_empty(k, l.end) {
+            return None;
+        }
+        // the raw lines after the indicator's (blank and comment-like lines included)
+        let b = self.b;
+        let mut pos = l.end + 1;
+        let mut no = l.no;
+        let mut indent = 0usize;
+        let mut value = String::new();
+        let mut pending = 0usize; // empty lines since the last line of text
+        let mut last_break = ""; // the last line of text's own line break ("" at the text's end)
+        let mut last_no = l.no; // the scalar's last line (of text, or empty)
+        while pos < b.len() {
+            let end = b[pos..].iter().position(|&c| c == b'\n').map_or(b.len(), |x| pos + x);
+            let spaces = b[pos..end].iter().take_while(|&&c| c == b' ').count();
+            if spaces == end - pos {
+                if spaces > 0 || indent == 0 {
+                    return None; // a line of spaces, or an empty line before the first line of text
+                }
+                pending += 1;
+                no += 1;
+                last_no = no;
+                pos = end + 1;
+                continue;
+            }
+            if indent == 0 {
+                if spaces <= parent {
+                    return None; // no line of text: an empty scalar
+                }
+                indent = spaces;
+            } else if spaces < indent {
+                break;
+            }
+            for _ in 0..pending {
+                value.push('\n');
+            }
+            if !last_break.is_empty() {
+                value.push('\n'); // the line break between two lines of text
+            }
+            pending = 0;
+            value.push_str(&self.text[pos + indent..end]);
+            last_break = if end < b.len() { "\n" } else { "" };
+            no += 1;
+            last_no = no;
+            pos = end + 1;
+        }
+        if indent == 0 {
+            return None; // nothing after the indicator
+        }
+        // the chomping: (clip) the last line of text's line break; (keep) the empty lines too
+        if chomp != b'-' {
+            value.push_str(last_break);
+        }
+        if chomp == b'+' {
+            for _ in 0..pending {
+                value.push('\n');
+            }
+        }
+        self.nodes.push(Node { kind: Kind::Str(value), line: l.no, col: (start - l.base + 1) as u32 });
+        // past the content lines (comment-like lines of text were never among them)
+        while self.i < self.lines.len() && self.lines[self.i].no <= last_no {
+            self.i += 1;
+        }
+        Some(())
     }
 
     fn is_dash(&self, at: usize, end: usize) -> bool {

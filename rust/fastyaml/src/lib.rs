@@ -16,7 +16,8 @@
 //! text into a flat list of nodes and runs without the GIL, on another thread when
 //! files are read ahead ([`Prefetch`]). It reads block YAML line by line first
 //! ([`block`], several times faster) and leaves anything that path is unsure of to
-//! yaml-rust2's event parser ([`general`]); both make the same nodes. The build ([`Build`]) makes the Python objects
+//! yaml-rust2's event parser ([`general`]); both make the same nodes. Literal block
+//! scalars only the line reader takes (the event parser marks them elsewhere than PyYAML). The build ([`Build`]) makes the Python objects
 //! from those nodes under the GIL. Positions are not made into Python objects at all:
 //! [`Positions`] keeps them in one array per document, in document order, and answers
 //! a path's position when asked (only findings need one).
