@@ -156,6 +156,17 @@ class CheckContext:
                 out.append(RoutedCall(call, caller, r.resolve(caller, call.name, via=call.via)))
         return out
 
+    @cached_property
+    def call_groups(self) -> Mapping[tuple[str, str, str, str, str], Sequence[RoutedCall]]:
+        """:attr:`routed_calls` grouped per call (kind, namespace, workload, name, via), in
+        their order: one finding per call, listing its zones (five routing rules read
+        them; grouped once)."""
+        out: dict[tuple[str, str, str, str, str], list[RoutedCall]] = {}
+        for rc in self.routed_calls:
+            c = rc.call
+            out.setdefault((c.kind, c.namespace, c.workload, c.name, c.via), []).append(rc)
+        return out
+
     # -- objects ------------------------------------------------------------------------
     def of_kind(self, *kinds: str) -> list[KObject]:
         return self.inventory.of_kind(*kinds)

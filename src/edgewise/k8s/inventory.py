@@ -143,11 +143,11 @@ class KObject:
 
     @_computed_once
     def annotations(self) -> Mapping[str, str]:
-        return {str(k): str(v) for k, v in _map(self.metadata.get("annotations")).items()}
+        return _str_map(self.metadata.get("annotations"))
 
     @_computed_once
     def labels(self) -> Mapping[str, str]:
-        return {str(k): str(v) for k, v in _map(self.metadata.get("labels")).items()}
+        return _str_map(self.metadata.get("labels"))
 
     @_computed_once
     def spec(self) -> Mapping[str, Any]:
@@ -245,6 +245,15 @@ def as_map(value: Any) -> Mapping[str, Any]:
 def as_list(value: Any) -> list[Any]:
     """``value`` if it is a list, else an empty one."""
     return value if type(value) is list or isinstance(value, list) else []
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    """A mapping of labels, annotations or a selector as str to str (YAML may type a value
+    ``true`` or ``8080``); an empty dict for anything else. The empty case, the most common
+    one, skips making a comprehension."""
+    if not value or not (type(value) is dict or isinstance(value, Mapping)):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
 
 
 _map = as_map
@@ -847,8 +856,8 @@ def _pod_part(o: KObject) -> _PodPart | None:
     return (
         o,
         (*path, "spec"),
-        {str(k): str(v) for k, v in _map(meta.get("labels")).items()},
-        {str(k): str(v) for k, v in _map(meta.get("annotations")).items()},
+        _str_map(meta.get("labels")),
+        _str_map(meta.get("annotations")),
         pod_spec,
         replicas,
         key,
@@ -969,7 +978,7 @@ def _service(o: KObject) -> Service:
     )
     return Service(
         obj=o,
-        selector={str(k): str(v) for k, v in _map(spec.get("selector")).items()},
+        selector=_str_map(spec.get("selector")),
         type=str(spec.get("type") or "ClusterIP"),
         external_name=str(spec.get("externalName") or ""),
         traffic_distribution=str(spec.get("trafficDistribution") or ""),

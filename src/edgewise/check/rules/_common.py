@@ -226,15 +226,6 @@ def any_reachable(ctx: CheckContext, zone: str, res: Resolution) -> bool:
     return any(topo.reachable(zone, e.zone) for t in res.tiers for e in t.endpoints)
 
 
-def group_calls(rcs: list[RoutedCall]) -> dict[tuple[str, str, str, str, str], list[RoutedCall]]:
-    """Routed calls grouped per call (one finding per call, listing its zones)."""
-    out: dict[tuple[str, str, str, str, str], list[RoutedCall]] = {}
-    for rc in rcs:
-        c = rc.call
-        out.setdefault((c.kind, c.namespace, c.workload, c.name, c.via), []).append(rc)
-    return out
-
-
 def caller_object(ctx: CheckContext, rc: RoutedCall) -> KObject | None:
     w = ctx.inventory.workload_by_name(rc.call.namespace, rc.call.workload)
     return w.obj if w is not None else None

@@ -12,7 +12,6 @@ from ._common import (
     caller_object,
     describe,
     entry_services,
-    group_calls,
     is_coredns,
     unreachable,
 )
@@ -41,7 +40,7 @@ class ServiceSpansEdgeZones(Rule):
         if ctx.topology is None or ctx.resolver is None:
             return
         called: set[str] = set()
-        for group in group_calls(list(ctx.routed_calls)).values():
+        for group in ctx.call_groups.values():
             pairs: dict[str, list[str]] = {}
             mech = ""
             for rc in group:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import CheckContext, Finding, Rule, Severity
-from ._common import SEED_LZ, caller_object, group_calls
+from ._common import SEED_LZ, caller_object
 
 
 class ShortNameNxdomain(Rule):
@@ -25,7 +25,7 @@ class ShortNameNxdomain(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
-        for group in group_calls(list(ctx.routed_calls)).values():
+        for group in ctx.call_groups.values():
             rc = group[0]
             if rc.resolution.found:
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import CheckContext, Finding, Rule, Severity
-from ._common import SEED_LZ, any_reachable, caller_object, group_calls
+from ._common import SEED_LZ, any_reachable, caller_object
 
 
 class CallOnlyUnreachable(Rule):
@@ -23,7 +23,7 @@ class CallOnlyUnreachable(Rule):
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         if ctx.topology is None:
             return
-        for group in group_calls(list(ctx.routed_calls)).values():
+        for group in ctx.call_groups.values():
             bad: dict[str, str] = {}
             for rc in group:
                 res = rc.resolution

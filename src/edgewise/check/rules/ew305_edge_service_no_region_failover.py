@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import CheckContext, Finding, Rule, Severity
-from ._common import SEED_LZ, caller_object, group_calls, shorten
+from ._common import SEED_LZ, caller_object, shorten
 
 
 class EdgeServiceNoRegionFailover(Rule):
@@ -27,7 +27,7 @@ class EdgeServiceNoRegionFailover(Rule):
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         if ctx.topology is None:
             return
-        for group in group_calls(list(ctx.routed_calls)).values():
+        for group in ctx.call_groups.values():
             zones = []
             for rc in group:
                 res, here = rc.resolution, rc.caller.zone

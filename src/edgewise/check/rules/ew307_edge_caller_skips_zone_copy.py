@@ -8,7 +8,7 @@ from ...routing import parse_host
 from ...routing.resolver import split_cluster_name
 from ...spec.names import zone_copy_name
 from ..model import CheckContext, Finding, RoutedCall, Rule, Severity
-from ._common import SEED_LZ, caller_object, group_calls, shorten
+from ._common import SEED_LZ, caller_object, shorten
 
 
 class EdgeCallerSkipsZoneCopy(Rule):
@@ -39,7 +39,7 @@ class EdgeCallerSkipsZoneCopy(Rule):
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         if ctx.topology is None:
             return
-        for group in group_calls(list(ctx.routed_calls)).values():
+        for group in ctx.call_groups.values():
             instead: dict[str, str] = {}  # caller zone -> the name to call there
             for rc in group:
                 name = _zone_copy_instead(ctx, rc)
