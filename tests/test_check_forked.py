@@ -102,7 +102,9 @@ def test_the_routing_rules_run_here_and_every_other_rule_once_where_free(
     here = str(os.getpid())
     assert {rule for rule, pid in ran if rule.startswith("EW3")} == {r.id for r in rules if r.id.startswith("EW3")}
     assert all(pid == here for rule, pid in ran if rule.startswith("EW3"))
-    assert len({pid for _, pid in ran if pid != here}) == 1  # one child
+    # one child at most: on a small input this process may have taken every other rule
+    # before the child asked for one (the next test makes both take some)
+    assert len({pid for _, pid in ran if pid != here}) <= 1
 
 
 def test_the_rules_are_shared_out_to_whichever_process_is_free(
@@ -125,7 +127,7 @@ def test_the_rules_are_shared_out_to_whichever_process_is_free(
                     logged = type(rule).check
 
                     def check(self: Rule, ctx: CheckContext, logged: Any = logged) -> Iterable[Finding]:
-                        time.sleep(0.4 if self.id.startswith("EW3") else 0.1)
+                        time.sleep(0.5 if self.id.startswith("EW3") else 0.15)
                         return list(logged(self, ctx))
 
                     m.setattr(type(rule), "check", check)
@@ -134,9 +136,9 @@ def test_the_rules_are_shared_out_to_whichever_process_is_free(
         ran = _ran(log)
         assert sorted(rule for rule, _ in ran) == sorted(r.id for r in rules)
         others_here = [rule for rule, pid in ran if pid == here and not rule.startswith("EW3")]
-        if slow == "EW3":  # 7 x 0.4 s here: the child has run all the others long before
+        if slow == "EW3":  # 7 x 0.5 s here: the child has run all the others long before
             assert others_here == []
-        else:  # 0.1 s each for the child alone: this process took some once free
+        else:  # 0.15 s each for the child alone: this process took some once free
             shared_slow = [r.id for r in rules if r.id.startswith("EW2")]
             assert set(others_here) & set(shared_slow)
             assert {rule for rule, pid in ran if pid != here} & set(shared_slow)
