@@ -78,7 +78,7 @@ unit: $(STAMP) lab netns-tools scanners eksctl-validate
 ## bench: plan/check vs helm template and kubectl kustomize at 10x10, 50x20, 200x40 (several minutes)
 bench: $(STAMP)
 	tools/helm-build.sh >/dev/null
-	$(BIN)/python -m benchmarks.run --rounds 3 --work bench-out --json bench-out/results.json
+	$(BIN)/python -m benchmarks.run --rounds 5 --work bench-out --json bench-out/results.json
 	$(BIN)/python -m benchmarks.bench_simulate
 
 clean:
