@@ -521,20 +521,27 @@ def test_shares_go_each_to_one_process_and_all_are_taken() -> None:
     import time
 
     for fork in (True, False):
+        started_r, started_w = os.pipe()  # the child says when it has taken its first number
         with forked.Shares(200) as shares:
-            def take_slowly() -> list[int]:
+            def take_slowly(started_w: int = started_w) -> list[int]:
                 got = []
                 for i in shares.take():
                     got.append(i)
+                    if len(got) == 1:
+                        os.write(started_w, b"x")
                     time.sleep(0.002)
                 return got
 
             with forked.start(take_slowly, fork=fork) as call:
+                if fork:  # wait for the child to be taking, so that both surely take some
+                    assert os.read(started_r, 1) == b"x"
                 mine = []
                 for i in shares.take():
                     mine.append(i)
                     time.sleep(0.002)
                 theirs = call.result()
+        os.close(started_r)
+        os.close(started_w)
         assert sorted(mine + theirs) == list(range(200))
         assert mine == sorted(mine) and theirs == sorted(theirs)  # in order, each process
         if fork:
