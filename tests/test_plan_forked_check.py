@@ -551,6 +551,8 @@ def test_shares_go_each_to_one_process_and_all_are_taken() -> None:
     with forked.Shares(0) as none:
         assert list(none.take()) == []
     assert list(none.take()) == []  # closed: nothing more
-    for bad in (-1, 1 << 16):
+    with forked.Shares(forked.Shares.LIMIT) as most:  # written whole before anyone reads
+        assert list(most.take()) == list(range(forked.Shares.LIMIT))
+    for bad in (-1, forked.Shares.LIMIT + 1):
         with pytest.raises(ValueError):
             forked.Shares(bad)

@@ -305,16 +305,20 @@ class Shares:
     numbers), and once they are all taken a read finds the end of the pipe instead of
     waiting. A process that asks after the numbers are all taken gets none, so where the
     child runs its function in the calling process instead (no fork), that call simply
-    finds them taken. Used as a context manager, which closes this process's end."""
+    finds them taken. Used as a context manager, which closes this process's end.
+
+    At most :attr:`LIMIT` numbers: they are written before anyone reads, so they must fit
+    the pipe, and a pipe holds at least a page (4 KiB) even for a user past the system's
+    pipe limits (Linux: pipe(7), ``pipe-user-pages-soft``)."""
 
     _ITEM = struct.Struct("<H")
+    LIMIT = 4096 // 2
 
     def __init__(self, n: int) -> None:
-        if not 0 <= n < 1 << 16:
-            raise ValueError(f"Shares holds 0 to 65535 numbers, not {n}")
+        if not 0 <= n <= self.LIMIT:
+            raise ValueError(f"Shares holds 0 to {self.LIMIT} numbers, not {n}")
         r, w = os.pipe()
         try:
-            _widen(w, n * self._ITEM.size)
             _write_all(w, b"".join(self._ITEM.pack(i) for i in range(n)))
         except BaseException:
             os.close(r)
