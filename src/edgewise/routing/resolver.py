@@ -22,6 +22,7 @@ with :meth:`Topology.reachable`.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import field
@@ -51,6 +52,8 @@ TPROXY = "consul.hashicorp.com/transparent-proxy"
 ISTIO_INJECT = "sidecar.istio.io/inject"
 _MAX_HOPS = 5
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+#: the first item of a tuple (a sort key made in C)
+_first = operator.itemgetter(0)
 
 
 @record
@@ -350,8 +353,7 @@ class RouteResolver:
                 if named and named[0][1] != tier:  # another zone's copy saw z as another tier
                     named = [(pos, tier, e) for pos, _, e in named]
                 picked += named
-        # the order of the workloads, then of their zones (each position is another endpoint's)
-        picked.sort()
+        picked.sort(key=_first)  # the order of the workloads, then of their zones
         buckets: dict[int, list[Endpoint]] = {}
         for _pos, tier, e in picked:
             buckets.setdefault(tier, []).append(e)
