@@ -142,10 +142,10 @@ class RouteResolver:
         #: each selector annotation's pairs, or why it is refused (every zone's copy of a
         #: service carries the same one)
         self._selectors: dict[str, tuple[tuple[str, str], ...] | str] = {}
-        #: a selector's endpoints in one zone, named after a Service, each with its position
-        #: and tier (the same for the copy of that service in every zone that reaches the
-        #: zone the same way: the Region's AZs from every edge zone)
-        self._named: dict[tuple[tuple[tuple[str, str], ...], str, str], list[tuple[int, int, Endpoint]]] = {}
+        #: a selector's endpoints in one zone at one tier, named after a Service, each with
+        #: its position (the same for the copy of that service in every zone that reaches
+        #: the zone the same way: the Region's AZs from every edge zone)
+        self._named: dict[tuple[tuple[tuple[str, str], ...], str, str, int], list[tuple[int, int, Endpoint]]] = {}
         #: zones an edge zone may reach besides itself: the Region's AZs and the Outposts
         self._hub_zones = tuple(z.name for z in topology.zones if not z.is_edge or z.kind is ZoneType.OUTPOST)
         #: each topology zone's topology.kubernetes.io/zone (asked for every endpoint of every call)
@@ -345,13 +345,11 @@ class RouteResolver:
             tier = E.tier_of(topo.link(zone, z)) if known and topo.has_zone(z) else (0 if z == zone else None)
             if tier is not None:
                 name = svc.name
-                named = self._named.get((sel, name, z))
+                named = self._named.get((sel, name, z, tier))
                 if named is None:
-                    named = self._named[(sel, name, z)] = [
+                    named = self._named[(sel, name, z, tier)] = [
                         (pos, tier, Endpoint(e.zone, e.namespace, e.workload, name, e.weight))
                         for pos, e in by_zone[z]]
-                if named and named[0][1] != tier:  # another zone's copy saw z as another tier
-                    named = [(pos, tier, e) for pos, _, e in named]
                 picked += named
         picked.sort(key=_first)  # the order of the workloads, then of their zones
         buckets: dict[int, list[Endpoint]] = {}

@@ -198,18 +198,10 @@ class Topology:
         zb = b if isinstance(b, Zone) else self.zone(b)
         return link_between(za.name, za.kind, zb.name, zb.kind, outpost_intra_vpc=self.outpost_intra_vpc)
 
-    @cached_property
-    def _reach(self) -> dict[tuple[str, str], bool]:
-        """:meth:`reachable` of zone names already asked (check asks it for every endpoint
-        of every tier of every call)."""
-        return {}
-
     def reachable(self, a: Zone | str, b: Zone | str) -> bool:
-        if type(a) is str and type(b) is str:
-            found = self._reach.get((a, b))
-            if found is None:
-                found = self._reach[(a, b)] = self.link(a, b) != Link.NONE
-            return found
+        if type(a) is str and type(b) is str:  # link's memo read here: check asks this per endpoint
+            found = self._links.get((a, b))
+            return (found if found is not None else self.link(a, b)) != Link.NONE
         return self.link(a, b) != Link.NONE
 
     def explain(self, a: Zone | str, b: Zone | str) -> str:
